@@ -1,0 +1,1 @@
+"""Ryu applications: ``ryu-manager apps.vnetsec`` loads the controller."""

@@ -1,0 +1,176 @@
+"""The vnetsec Ryu application: switch events in, reconciled flows out.
+
+It owns no logic of its own: bindings go to the service, flows come from the
+compilers, and only the reconciler writes to switches. Every store change wakes
+one worker that recompiles and sends deltas, so a burst of API calls costs one
+reconcile.
+"""
+import logging
+import os
+import secrets
+
+from controller.api import Api
+from controller.compilers import compile_host
+from controller.inventory import Inventory
+from controller.reconciler import Reconciler
+from controller.ryu_facade import (CONF, CONFIG_DISPATCHER, DEAD_DISPATCHER,
+                                   MAIN_DISPATCHER, OFP_VERSION, RyuApp, cfg, hub,
+                                   ofp_event, set_ev_cls)
+from controller.service import Service
+from controller.store import SqliteStore
+
+LOG = logging.getLogger('vnetsec')
+
+CONF.register_opts([
+    cfg.StrOpt('db_path', default='/var/lib/vnetsec/vnetsec.db',
+               help='SQLite file holding the desired state'),
+    cfg.StrOpt('api_host', default='127.0.0.1', help='REST API listen address'),
+    cfg.IntOpt('api_port', default=8080, help='REST API port'),
+    cfg.StrOpt('api_token', default='',
+               help='Bearer token for REST writes (else $VNETSEC_API_TOKEN, else random, '
+                    'written next to db_path)'),
+    cfg.StrOpt('vlan_pool', default='100-4094', help='VLAN ids allocated when none given'),
+    cfg.StrOpt('vni_pool', default='5000-16777215', help='VNIs allocated when none given'),
+], group='vnetsec')
+
+
+def api_token(conf):
+    token = conf.api_token or os.environ.get('VNETSEC_API_TOKEN', '')
+    if not token:
+        token = secrets.token_hex(16)
+        path = conf.db_path + '.token'
+        with open(path, 'w') as f:
+            f.write(token + '\n')
+        os.chmod(path, 0o600)
+        LOG.info('no API token configured: generated one in %s', path)
+    return token
+
+
+class VnetsecApp(RyuApp):
+    OFP_VERSIONS = [OFP_VERSION]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        conf = CONF.vnetsec
+        if os.path.dirname(conf.db_path):
+            os.makedirs(os.path.dirname(conf.db_path), exist_ok=True)
+        self.store = SqliteStore(conf.db_path)
+        self.service = Service(self.store, conf.vlan_pool, conf.vni_pool)
+        self.reconciler = Reconciler()
+        self.datapaths = {}
+        self._dirty = hub.Event()
+        self.store.watch(self._on_change)
+        self._busy = False
+        self.api = Api(self.service, api_token(conf), status=self.status)
+        self._api_address = (conf.api_host, conf.api_port)
+
+    def start(self):
+        thread = super().start()
+        hub.spawn(self._reconcile_loop)
+        hub.spawn(self._serve_api)
+        return thread
+
+    def _serve_api(self):
+        LOG.info('REST API on http://%s:%d/v1', *self._api_address)
+        hub.WSGIServer(self._api_address, self.api).serve_forever()
+
+    # ---- reconcile ------------------------------------------------------------
+    def _on_change(self, changes):
+        for kind, _key, record in changes:
+            if kind == 'host' and record is not None and record.dpid in self.datapaths:
+                self._request_ports(self.datapaths[record.dpid])   # bind what it holds
+        self._dirty.set()
+
+    def _reconcile_loop(self):
+        while True:
+            self._dirty.wait()
+            self._busy = True
+            self._dirty.clear()
+            try:
+                self.reconcile()
+            except Exception:                          # keep the loop alive, loudly
+                LOG.exception('reconcile failed')
+            finally:
+                self._busy = False
+
+    def status(self):
+        inv = Inventory.from_store(self.store)
+        switches = {}
+        for dpid, dp in self.datapaths.items():
+            host = inv.host_by_dpid(dpid)
+            synced = bool(host and self.reconciler.is_synced(dpid) and
+                          self.reconciler.diff(dpid, compile_host(inv, host)) == ([], []))
+            switches['%016x' % dpid] = {'host': host.name if host else None,
+                                        'synced': synced}
+        return {'switches': switches, 'idle': not (self._busy or self._dirty.is_set()),
+                'reconciler': dict(self.reconciler.stats)}
+
+    def reconcile(self):
+        inv = Inventory.from_store(self.store)
+        for dpid, dp in list(self.datapaths.items()):
+            host = inv.host_by_dpid(dpid)
+            if host is None:
+                continue
+            try:
+                self.reconciler.apply(dp, compile_host(inv, host))
+            except Exception:                  # one bad switch must not stop the rest
+                LOG.exception('reconcile of %s failed', host.name)
+
+    # ---- switch events --------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def _switch_features(self, ev):
+        dp = ev.msg.datapath
+        LOG.info('switch %#x connected', dp.id)
+        self.datapaths[dp.id] = dp
+        self.reconciler.start_sync(dp)
+        self._request_ports(dp)
+
+    @staticmethod
+    def _request_ports(dp):
+        dp.send_msg(dp.ofproto_parser.OFPPortDescStatsRequest(dp, 0))
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
+    def _switch_gone(self, ev):
+        dp = ev.datapath
+        if dp.id is not None and self.datapaths.get(dp.id) is dp:
+            LOG.info('switch %#x disconnected', dp.id)
+            del self.datapaths[dp.id]
+            self.reconciler.forget(dp.id)
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def _flow_stats(self, ev):
+        msg = ev.msg
+        more = msg.flags & msg.datapath.ofproto.OFPMPF_REPLY_MORE
+        if self.reconciler.on_flow_stats(msg.datapath, msg.body, more):
+            self._dirty.set()
+
+    def _host_of(self, dp):
+        host = Inventory.from_store(self.store).host_by_dpid(dp.id)
+        return host if host is not None and host.role == 'hypervisor' else None
+
+    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    def _port_desc(self, ev):
+        host = self._host_of(ev.msg.datapath)
+        if host is None:
+            return
+        devices = {p.name.decode(): p.port_no for p in ev.msg.body}
+        self.service.bind(host.name, devices)
+        self.service.unbind(host.name, keep=devices)
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def _port_status(self, ev):
+        msg = ev.msg
+        host = self._host_of(msg.datapath)
+        if host is None:
+            return
+        name = msg.desc.name.decode()
+        if msg.reason == msg.datapath.ofproto.OFPPR_DELETE:
+            self.service.unbind(host.name, devices={name})
+        else:
+            self.service.bind(host.name, {name: msg.desc.port_no})
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
+    def _error(self, ev):
+        msg = ev.msg
+        LOG.error('switch %#x rejected a message: type=%d code=%d data=%s',
+                  msg.datapath.id, msg.type, msg.code, bytes(msg.data[:64]).hex())

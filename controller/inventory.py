@@ -1,0 +1,62 @@
+"""A read-only snapshot of the desired state, indexed the way compilers ask.
+
+Built once per reconcile from the store; compilers take it as their only input.
+"""
+from collections import defaultdict
+
+
+class Inventory:
+    def __init__(self, hosts, networks, ports, groups=()):
+        self.hosts = {h.name: h for h in hosts}
+        self.networks = {n.id: n for n in networks}
+        self.ports = {p.id: p for p in ports}
+        self.groups = {g.id: g for g in groups}
+        self.ports_by_network = defaultdict(list)
+        self.ports_by_host = defaultdict(list)
+        for p in sorted(ports, key=lambda p: p.id):
+            if p.network_id not in self.networks:
+                continue
+            self.ports_by_network[p.network_id].append(p)
+            if self.is_bound(p):
+                self.ports_by_host[p.bound_host].append(p)
+
+    @classmethod
+    def from_store(cls, store):
+        groups = store.list('security_group') if 'security_group' in getattr(
+            store, 'kinds', ()) else ()
+        return cls(store.list('host'), store.list('network'), store.list('port'), groups)
+
+    def is_bound(self, port):
+        host = self.hosts.get(port.bound_host)
+        return bool(host and host.role == 'hypervisor' and port.ofport > 0)
+
+    def hypervisors(self):
+        return [h for h in self.hosts.values() if h.role == 'hypervisor']
+
+    def tors(self):
+        return [h for h in self.hosts.values() if h.role == 'tor']
+
+    def host_by_dpid(self, dpid):
+        for h in self.hosts.values():
+            if h.dpid == dpid:
+                return h
+        return None
+
+    def local_ports(self, host_name):
+        return self.ports_by_host.get(host_name, [])
+
+    def networks_on(self, host_name):
+        """Networks with at least one port bound on the host, by id."""
+        return sorted({p.network_id for p in self.local_ports(host_name)})
+
+    def bound_ports(self, network_id):
+        return [p for p in self.ports_by_network.get(network_id, []) if self.is_bound(p)]
+
+    def hosts_of_network(self, network_id):
+        """Names of hypervisors with a bound port in the network."""
+        return sorted({p.bound_host for p in self.bound_ports(network_id)})
+
+    def vlans_on(self, host_name):
+        """VLAN ids of the VLAN networks with a port bound on the host."""
+        return sorted(self.networks[n].segmentation_id for n in self.networks_on(host_name)
+                      if self.networks[n].kind == 'vlan')

@@ -1,0 +1,163 @@
+"""The operations users and switches perform on the desired state.
+
+Each operation validates everything first (raising ``ValidationError`` naming the
+field) and then writes in one store transaction, so a rejected request changes
+nothing.
+"""
+from controller import model
+from controller.model import NotFound, ValidationError
+
+
+def parse_pool(text, field_name):
+    """'100-4094' -> range(100, 4095)."""
+    low, _, high = text.partition('-')
+    try:
+        low, high = int(low), int(high or low)
+    except ValueError:
+        raise ValueError('%s must look like "100-4094", not %r' % (field_name, text))
+    return range(low, high + 1)
+
+
+class Service:
+    def __init__(self, store, vlan_pool='100-4094', vni_pool='5000-16777215'):
+        self.store = store
+        self.pools = {'vlan': parse_pool(vlan_pool, 'vlan_pool'),
+                      'vxlan': parse_pool(vni_pool, 'vni_pool')}
+
+    # ---- hosts -------------------------------------------------------------
+    def register_host(self, body):
+        host = model.parse_host(body)
+        for other in self.store.list('host'):
+            if other.dpid == host.dpid and other.name != host.name:
+                raise ValidationError('dpid', 'dpid %#x is already host %r'
+                                      % (host.dpid, other.name), 409)
+        with self.store.transaction() as tx:
+            tx.put('host', host.name, host)
+        return host
+
+    def get_host(self, name):
+        host = self.store.get('host', name)
+        if host is None:
+            raise NotFound('host', name)
+        return host
+
+    # ---- networks ----------------------------------------------------------
+    def create_network(self, body):
+        name, kind, seg = model.parse_network(body)
+        networks = self.store.list('network')
+        if any(n.name == name for n in networks):
+            raise ValidationError('name', 'a network named %r exists' % name, 409)
+        taken = {n.segmentation_id for n in networks if n.kind == kind}
+        if seg is None:
+            seg = next((s for s in self.pools[kind] if s not in taken), None)
+            if seg is None:
+                raise ValidationError('segmentation_id', 'the %s pool %d-%d is exhausted'
+                                      % (kind, self.pools[kind].start,
+                                         self.pools[kind].stop - 1), 409)
+        elif seg in taken:
+            raise ValidationError('segmentation_id', '%s %d is already used' % (kind, seg), 409)
+        nid = max((n.nid for n in networks), default=0) + 1
+        network = model.Network(id=model.new_id(), name=name, kind=kind,
+                                segmentation_id=seg, nid=nid)
+        with self.store.transaction() as tx:
+            tx.put('network', network.id, network)
+        return network
+
+    def get_network(self, ident, field_name='id'):
+        network = self.store.get('network', ident)
+        if network is None:
+            for n in self.store.list('network'):       # a name works as well as an id
+                if n.name == ident:
+                    return n
+            err = NotFound('network', ident)
+            err.field = field_name
+            raise err
+        return network
+
+    def delete_network(self, ident):
+        network = self.get_network(ident)
+        if any(p.network_id == network.id for p in self.store.list('port')):
+            raise ValidationError('id', 'network %r still has ports' % network.name, 409)
+        with self.store.transaction() as tx:
+            tx.delete('network', network.id)
+
+    # ---- ports -------------------------------------------------------------
+    def create_port(self, body):
+        fields = model.parse_port(body)
+        network = self.get_network(fields['network_id'], 'network_id')
+        fields['network_id'] = network.id
+        self._check_unique(fields, self.store.list('port'))
+        port = model.Port(id=model.new_id(), **fields)
+        with self.store.transaction() as tx:
+            tx.put('port', port.id, port)
+        return port
+
+    def _check_unique(self, fields, ports, own_id=None):
+        for other in ports:
+            if other.id == own_id:
+                continue
+            if other.device == fields.get('device'):
+                raise ValidationError('device', 'device %r is port %s' % (other.device,
+                                                                         other.id), 409)
+            if other.network_id != fields.get('network_id'):
+                continue
+            if other.mac == fields.get('mac'):
+                raise ValidationError('mac', 'mac %s is used in this network' % other.mac, 409)
+            clash = set(other.ips) & set(fields.get('ips', ()))
+            if clash:
+                raise ValidationError('ips', 'ip %s is used in this network'
+                                      % sorted(clash)[0], 409)
+
+    def get_port(self, ident):
+        port = self.store.get('port', ident)
+        if port is None:
+            raise NotFound('port', ident)
+        return port
+
+    def update_port(self, ident, body):
+        port = self.get_port(ident)
+        fields = model.parse_port(body, partial=True)
+        merged = dict(model.to_dict(port), **fields)
+        self._check_unique(merged, self.store.list('port'), own_id=port.id)
+        updated = model.Port(**merged)
+        with self.store.transaction() as tx:
+            tx.put('port', updated.id, updated)
+        return updated
+
+    def delete_port(self, ident):
+        port = self.get_port(ident)
+        with self.store.transaction() as tx:
+            tx.delete('port', port.id)
+
+    # ---- bindings, observed on the switches --------------------------------
+    def bind(self, host_name, devices):
+        """``devices`` {name: ofport} seen on ``host_name``; binds the known ones
+        there (a device seen on a new host moves there). Returns changed ports."""
+        changed = []
+        for port in self.store.list('port'):
+            ofport = devices.get(port.device)
+            if ofport and (port.bound_host, port.ofport) != (host_name, ofport):
+                port.bound_host, port.ofport = host_name, ofport
+                changed.append(port)
+        self._save(changed)
+        return changed
+
+    def unbind(self, host_name, devices=None, keep=None):
+        """Unbind ports bound on ``host_name`` whose device is in ``devices`` (or,
+        with ``keep``, whose device is not in ``keep``)."""
+        changed = []
+        for port in self.store.list('port'):
+            if port.bound_host != host_name:
+                continue
+            gone = port.device in devices if devices is not None else port.device not in keep
+            if gone:
+                port.bound_host, port.ofport = '', 0
+                changed.append(port)
+        self._save(changed)
+        return changed
+
+    def _save(self, ports):
+        if ports:
+            with self.store.transaction() as tx:
+                for port in ports:
+                    tx.put('port', port.id, port)

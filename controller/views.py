@@ -1,0 +1,42 @@
+"""Derived, read-only views of the state for users (REST and CLI), computed by
+the same compiler code that programs the switches."""
+from controller.compilers import segmentation, tor
+from controller.inventory import Inventory
+from controller.model import to_dict
+
+
+def host_view(inv, host):
+    out = to_dict(host)
+    if host.role == 'hypervisor':
+        out['vlans'] = inv.vlans_on(host.name)
+        out['ports'] = [{'id': p.id, 'device': p.device, 'ofport': p.ofport,
+                         'network': inv.networks[p.network_id].name,
+                         'vlan': inv.networks[p.network_id].segmentation_id
+                         if inv.networks[p.network_id].kind == 'vlan' else None}
+                        for p in inv.local_ports(host.name)]
+        tor_sw = next((t for t in inv.tors() if 'hv:' + host.name in t.uplinks), None)
+        if tor_sw:
+            port = tor_sw.uplinks['hv:' + host.name]
+            out['tor'] = {'name': tor_sw.name, 'port': port,
+                          'allowed_vlans': tor.allowed_vlans(inv, tor_sw).get(port, [])}
+    else:
+        allowed = tor.allowed_vlans(inv, host)
+        out['allowed_vlans'] = {name: allowed.get(port, [])
+                                for name, port in sorted(host.uplinks.items())}
+    return out
+
+
+def mappings(inv, network):
+    """Per hypervisor holding the network: {mac: vtep_ip} of the remote ports, the
+    same table the segmentation compiler installs."""
+    out = {}
+    for host_name in inv.hosts_of_network(network.id):
+        host = inv.hosts[host_name]
+        out[host_name] = {port.mac: vtep
+                          for vtep, ports in segmentation.remote_vteps(inv, host, network).items()
+                          for port in ports}
+    return out
+
+
+def inventory(store):
+    return Inventory.from_store(store)

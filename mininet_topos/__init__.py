@@ -1,0 +1,1 @@
+"""The emulated data center: Mininet node types, topologies, CLI, ``vnetsec-dc``."""

@@ -1,0 +1,57 @@
+"""A small client of the controller's REST API: the testbed's orchestrator side
+(it registers hypervisors and vNICs, as Nova does with Neutron)."""
+import json
+import urllib.error
+import urllib.request
+
+
+class ApiError(Exception):
+    def __init__(self, status, body):
+        err = body.get('error', {}) if isinstance(body, dict) else {}
+        super().__init__('%s %s (field %s)' % (status, err.get('message', body),
+                                              err.get('field')))
+        self.status, self.body, self.field = status, body, err.get('field')
+
+
+class Client:
+    def __init__(self, url, token=''):
+        self.url = url.rstrip('/')
+        self.token = token
+
+    def call(self, method, path, body=None, timeout=10):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header('Content-Type', 'application/json')
+        if self.token:
+            req.add_header('Authorization', 'Bearer ' + self.token)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                raw = resp.read()
+                return json.loads(raw) if raw else None
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            raise ApiError(e.code, json.loads(raw) if raw else {}) from None
+
+    def get(self, path):
+        return self.call('GET', path)
+
+    def post(self, path, body):
+        return self.call('POST', path, body)
+
+    def register_host(self, name, dpid, **fields):
+        return self.post('/v1/hosts', dict(name=name, dpid=dpid, **fields))
+
+    def ensure_network(self, name, kind, segmentation_id=None):
+        for net in self.get('/v1/networks'):
+            if net['name'] == name:
+                return net
+        body = {'name': name, 'kind': kind}
+        if segmentation_id is not None:
+            body['segmentation_id'] = segmentation_id
+        return self.post('/v1/networks', body)
+
+    def ensure_port(self, **fields):
+        for port in self.get('/v1/ports'):
+            if port['device'] == fields['device']:
+                return port
+        return self.post('/v1/ports', fields)

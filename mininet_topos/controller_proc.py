@@ -1,0 +1,61 @@
+"""Start and stop a ``ryu-manager`` running the vnetsec apps, by PID."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from mininet_topos.client import ApiError, Client
+
+APPS = ['apps.vnetsec']
+
+
+def ryu_manager():
+    return os.path.join(os.path.dirname(sys.executable), 'ryu-manager')
+
+
+def write_config(path, db_path, api_port, token, ofp_host, ofp_port):
+    with open(path, 'w') as f:
+        f.write('[DEFAULT]\nofp_listen_host = %s\nofp_tcp_listen_port = %d\n\n'
+                '[vnetsec]\ndb_path = %s\napi_host = 127.0.0.1\napi_port = %d\n'
+                'api_token = %s\n' % (ofp_host, ofp_port, db_path, api_port, token))
+
+
+class ControllerProcess:
+    def __init__(self, config_path, log_path, api_url, token):
+        self.config_path, self.log_path = config_path, log_path
+        self.client = Client(api_url, token)
+        self.proc = None
+
+    def start(self, timeout=20):
+        log = open(self.log_path, 'a')
+        self.proc = subprocess.Popen([ryu_manager(), '--config-file', self.config_path] + APPS,
+                                     stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError('ryu-manager exited (%s); see %s'
+                                   % (self.proc.returncode, self.log_path))
+            try:
+                self.client.get('/v1/status')
+                return
+            except (OSError, ApiError):
+                time.sleep(0.1)
+        raise RuntimeError('the controller API did not come up; see %s' % self.log_path)
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stop our ryu-manager (its process group: ryu-manager has no children of
+        its own, but the group is ours alone)."""
+        if not self.proc or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)

@@ -1,0 +1,66 @@
+"""``vnetsec-dc``: start the emulated data center (and, unless given one, the
+controller), then run CLI commands or open the interactive CLI."""
+import argparse
+import signal
+import sys
+import time
+
+from mininet.log import setLogLevel
+
+from mininet_topos.cli import VnetsecCLI
+from mininet_topos.datacenter import DataCenter, parse_networks
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog='vnetsec-dc', description=__doc__)
+    p.add_argument('--racks', type=int, default=2)
+    p.add_argument('--hypervisors', type=int, default=2, help='per rack')
+    p.add_argument('--vms', type=int, default=2, help='per hypervisor')
+    p.add_argument('--networks', default='vxlan:5000',
+                   help='e.g. vlan:10,vlan:20,vxlan:5000 (VMs spread round-robin)')
+    p.add_argument('--controller', metavar='HOST:PORT',
+                   help='use this running controller (its REST API: --api)')
+    p.add_argument('--api', metavar='URL', help='REST API of --controller '
+                   '(default http://HOST:8080); token from $VNETSEC_API_TOKEN')
+    p.add_argument('-c', dest='commands', action='append', default=[],
+                   metavar='CLI COMMAND', help='run a CLI command (repeatable), then exit')
+    p.add_argument('--batch', metavar='FILE', help='run the CLI commands in FILE, then exit')
+    p.add_argument('--verbose', action='store_true')
+    args = p.parse_args(argv)
+    try:
+        parse_networks(args.networks)
+    except ValueError as e:
+        p.error('--networks: %s' % e)
+    if min(args.racks, args.hypervisors, args.vms) < 1:
+        p.error('--racks, --hypervisors and --vms must be at least 1')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    setLogLevel('info' if args.verbose else 'output')
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # tear down on kill too
+    commands = list(args.commands)
+    if args.batch:
+        with open(args.batch) as f:
+            commands += [line.strip() for line in f
+                         if line.strip() and not line.startswith('#')]
+    dc = DataCenter(args.racks, args.hypervisors, args.vms, args.networks,
+                    controller=args.controller, api_url=args.api)
+    with dc:
+        print('*** data center up in %.1f s: %d racks, %d hypervisors, %d VMs; '
+              'controller API %s' % (dc.startup_seconds, args.racks,
+                                     len(dc.hypervisors()), len(dc.net.hosts), dc.api_url),
+              flush=True)
+        if not commands:
+            VnetsecCLI(dc.net, dc=dc)
+            return 0
+        cli = VnetsecCLI(dc.net, dc=dc, script='/dev/null')
+        for line in commands:
+            print('vnetsec> %s' % line, flush=True)
+            cli.onecmd(line)
+        return 1 if cli.failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Mininet node types of the emulated data center.
+
+- ``Hypervisor``: a namespace running its own OVS: br-int (controller-managed,
+  fail_mode=secure; the VMs' vNICs, one flow-based VXLAN port, a patch port to
+  br-phy) and br-phy (standalone; the uplink NIC to the ToR and the VTEP address).
+- ``TorSwitch``: a rack's top-of-rack switch, also its own OVS, managed by the
+  controller (allowed VLANs per port).
+- ``Router``: joins the racks' underlay subnets, so tunnels cross IP subnets.
+- ``MgmtBridge``: the management network in the root namespace (the controller's
+  side); each switch reaches the controller over its own link to it.
+- ``configure_vm``: what a VM's NIC needs on the userspace datapath.
+
+All of them are Mininet ``Switch`` subclasses living in namespaces, so that
+``net.hosts`` (and ``pingall``) holds only the VMs.
+"""
+from mininet.node import Switch
+
+from controller import pipeline as P
+from mininet_topos.ovs import PrivateOvs
+
+VM_MTU = 1450       # room for the 50-byte VXLAN header on a 1500-byte underlay
+
+
+def configure_vm(vm):
+    intf = vm.defaultIntf()
+    vm.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
+    # the userspace datapath does not complete partial checksums: TCP needs tx off
+    vm.cmd('ethtool -K %s tx off >/dev/null 2>&1; ip link set %s mtu %d' % (intf, intf, VM_MTU))
+
+
+class _NotOpenFlow(Switch):
+    """A Mininet switch that is no OpenFlow switch (no datapath id)."""
+
+    def defaultDpid(self, dpid=None):
+        return '0' * 16
+
+
+class OvsSwitchNode(Switch):
+    """A Mininet switch in its own namespace running a private OVS."""
+
+    def __init__(self, name, rundir='/tmp/vnetsec', controller_target='', client=None,
+                 mgmt_ip='', **params):
+        params['inNamespace'] = True     # Mininet passes its own default (False)
+        super().__init__(name, **params)
+        self.ovs = PrivateOvs(self, '%s/%s' % (rundir, name))
+        self.controller_target = controller_target
+        self.client = client
+        self.mgmt_ip = mgmt_ip
+
+    def defaultDpid(self, dpid=None):
+        return '%016x' % int(dpid or '1', 16)
+
+    @property
+    def dpid_int(self):
+        return int(self.dpid, 16)
+
+    def start_ovs(self):
+        self.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 '
+                 'net.ipv6.conf.default.disable_ipv6=1')
+        self.cmd('ip link set lo up')
+        mgmt = [i.name for i in self.intfList() if i.name.startswith('mgmt')]
+        if mgmt and self.mgmt_ip:
+            self.cmd('ip addr add %s dev %s; ip link set %s up' % (self.mgmt_ip, mgmt[0],
+                                                                   mgmt[0]))
+        self.ovs.start()
+
+    def managed_bridge(self, bridge):
+        """vsctl arguments for a controller-managed netdev bridge of ours."""
+        # the controller is set in the same transaction that creates the bridge:
+        # OVS flushes a bridge's flows when its controller setting changes.
+        return ('-- add-br {b} -- set bridge {b} datapath_type=netdev fail_mode=secure '
+                'protocols=OpenFlow13,OpenFlow14 other_config:datapath-id={dpid} '
+                'other_config:disable-in-band=true '
+                '-- set-controller {b} {ctl} '
+                '-- set controller {b} connection_mode=out-of-band max_backoff=1000 '
+                'inactivity_probe=30000'
+                .format(b=bridge, dpid=self.dpid, ctl=self.controller_target))
+
+    def stop(self, deleteIntfs=True):
+        self.ovs.stop()
+        super().stop(deleteIntfs)
+
+    def terminate(self):
+        self.ovs.stop()
+        super().terminate()
+
+    def connected(self):
+        return self.ovs.vsctl('--columns=is_connected list controller').count('true') > 0
+
+
+class Hypervisor(OvsSwitchNode):
+    """params: rack, vtep ('172.16.1.11/24'), gateway, tor_intf, mgmt_intf/mgmt_ip,
+    vm_intfs (names of the vNIC interfaces to plug)."""
+
+    def __init__(self, name, rack=1, vtep='', gateway='', underlay='172.16.0.0/16',
+                 **params):
+        super().__init__(name, **params)
+        self.rack, self.vtep, self.gateway, self.underlay = rack, vtep, gateway, underlay
+
+    @property
+    def vtep_ip(self):
+        return self.vtep.split('/')[0]
+
+    @property
+    def phy_mac(self):
+        return '02:fe:00:00:%02x:%02x' % (self.dpid_int >> 8 & 0xff, self.dpid_int & 0xff)
+
+    def intf_to(self, prefix):
+        return [i.name for i in self.intfList() if i.name.startswith(prefix)]
+
+    def start(self, controllers):
+        self.start_ovs()
+        uplink = self.intf_to('up')[0]
+        self.cmd('ip addr flush dev %s; ip link set %s up' % (uplink, uplink))
+        self.ovs.vsctl(
+            '-- add-br br-phy -- set bridge br-phy datapath_type=netdev fail_mode=standalone '
+            'other_config:hwaddr=%s other_config:disable-in-band=true '
+            '-- add-port br-phy %s '
+            '-- add-port br-phy patch-int -- set interface patch-int type=patch '
+            'options:peer=%s %s '
+            '-- add-port br-int %s -- set interface %s type=vxlan options:remote_ip=flow '
+            'options:key=flow ofport_request=%d '
+            '-- add-port br-int %s -- set interface %s type=patch options:peer=patch-int '
+            'ofport_request=%d'
+            % (self.phy_mac, uplink, P.UPLINK_PORT_NAME, self.managed_bridge('br-int'),
+               P.TUNNEL_PORT_NAME, P.TUNNEL_PORT_NAME, P.TUNNEL_OFPORT,
+               P.UPLINK_PORT_NAME, P.UPLINK_PORT_NAME, P.UPLINK_OFPORT))
+        self.cmd('ip addr add %s dev br-phy; ip link set br-phy up' % self.vtep)
+        if self.gateway:
+            self.cmd('ip route add %s via %s dev br-phy' % (self.underlay, self.gateway))
+        if self.client:
+            self.client.register_host(self.name, self.dpid_int, rack=self.rack,
+                                      vtep_ip=self.vtep_ip)
+        for intf in self.intfList():
+            if intf.name.startswith('tap'):
+                self.plug(intf.name)
+
+    def plug(self, device):
+        self.cmd('ip link set %s up' % device)
+        self.ovs.vsctl('--may-exist add-port br-int %s' % device)
+
+    def unplug(self, device):
+        self.ovs.vsctl('--if-exists del-port br-int %s' % device)
+
+    def seed_neighbour(self, ip, mac):
+        """Tell OVS's tunnel code a next hop's MAC: no first packet lost to ARP."""
+        self.ovs.appctl('tnl/neigh/set br-phy %s %s' % (ip, mac))
+
+
+class TorSwitch(OvsSwitchNode):
+    """A rack's ToR: one controller-managed bridge over all its links. ``ports``
+    maps interface name -> the uplink name the controller knows ('hv:hv1',
+    'rack:2', 'router')."""
+
+    def __init__(self, name, rack=1, ports=None, **params):
+        super().__init__(name, **params)
+        self.rack = rack
+        self.port_roles = ports or {}
+
+    def start(self, controllers):
+        self.start_ovs()
+        args = [self.managed_bridge('br-tor')]
+        uplinks = {}
+        for number, intf in enumerate(self.intfList(), start=1):
+            if intf.name == 'lo' or intf.name.startswith('mgmt'):
+                continue
+            self.cmd('ip link set %s up' % intf)
+            args.append('-- add-port br-tor %s -- set interface %s ofport_request=%d'
+                        % (intf, intf, number))
+            role = self.port_roles.get(intf.name)
+            if role:
+                uplinks[role] = number
+        self.ovs.vsctl(' '.join(args))
+        if self.client:
+            self.client.register_host(self.name, self.dpid_int, role='tor', rack=self.rack,
+                                      uplinks=uplinks)
+
+
+class Router(_NotOpenFlow):
+    """A namespace forwarding IPv4 between the racks' underlay subnets."""
+
+    def __init__(self, name, addresses=None, **params):
+        params['inNamespace'] = True
+        super().__init__(name, **params)
+        self.addresses = addresses or {}      # intf name -> (ip/prefix, mac)
+
+    def start(self, controllers):
+        self.cmd('sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.disable_ipv6=1')
+        for intf, (address, mac) in self.addresses.items():
+            self.cmd('ip link set %s address %s; ip addr add %s dev %s; ip link set %s up'
+                     % (intf, mac, address, intf, intf))
+
+
+class MgmtBridge(_NotOpenFlow):
+    """The management network: a Linux bridge in the root namespace holding the
+    controller-side address. Stands alone: no route leaves it."""
+
+    def __init__(self, name, address='', **params):
+        params['inNamespace'] = False
+        super().__init__(name, **params)
+        self.address = address
+
+    def start(self, controllers):
+        self.cmd('ip link add %s type bridge 2>/dev/null' % self)   # may be made early
+        for intf in self.intfList():
+            if intf.name != 'lo':
+                self.cmd('ip link set %s master %s; ip link set %s up' % (intf, self, intf))
+        self.cmd('ip addr replace %s dev %s; ip link set %s up' % (self.address, self, self))
+
+    def stop(self, deleteIntfs=True):
+        self.cmd('ip link del %s' % self)
+        super().stop(deleteIntfs)
