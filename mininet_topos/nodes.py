@@ -55,8 +55,10 @@ class OvsSwitchNode(Switch):
         return int(self.dpid, 16)
 
     def start_ovs(self):
+        # arp_ignore=1: the kernel still sees frames on NICs owned by the userspace
+        # datapath; it must not answer ARP for the VTEP address on the uplink.
         self.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 '
-                 'net.ipv6.conf.default.disable_ipv6=1')
+                 'net.ipv6.conf.default.disable_ipv6=1 net.ipv4.conf.all.arp_ignore=1')
         self.cmd('ip link set lo up')
         mgmt = [i.name for i in self.intfList() if i.name.startswith('mgmt')]
         if mgmt and self.mgmt_ip:
@@ -125,7 +127,10 @@ class Hypervisor(OvsSwitchNode):
             % (self.phy_mac, uplink, P.UPLINK_PORT_NAME, self.managed_bridge('br-int'),
                P.TUNNEL_PORT_NAME, P.TUNNEL_PORT_NAME, P.TUNNEL_OFPORT,
                P.UPLINK_PORT_NAME, P.UPLINK_PORT_NAME, P.UPLINK_OFPORT))
-        self.cmd('ip addr add %s dev br-phy; ip link set br-phy up' % self.vtep)
+        # the VTEP's MAC must be br-phy's hwaddr from the first ARP on (vswitchd sets
+        # it on the tap a moment later, after the kernel may have used a random one)
+        self.cmd('ip link set br-phy address %s; ip addr add %s dev br-phy; '
+                 'ip link set br-phy up' % (self.phy_mac, self.vtep))
         if self.gateway:
             self.cmd('ip route add %s via %s dev br-phy' % (self.underlay, self.gateway))
         if self.client:
