@@ -9,6 +9,7 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
                                     set_ev_cls)
 from ryu.lib import hub
+from ryu.ofproto import ofproto_parser as wire  # decoding raw OpenFlow bytes
 from ryu.ofproto import ofproto_v1_4, ofproto_v1_4_parser
 
 RyuApp = app_manager.RyuApp
@@ -18,4 +19,4 @@ ofproto = ofproto_v1_4
 parser = ofproto_v1_4_parser
 
 __all__ = ['CONF', 'CONFIG_DISPATCHER', 'DEAD_DISPATCHER', 'MAIN_DISPATCHER', 'OFP_VERSION',
-           'RyuApp', 'cfg', 'hub', 'ofp_event', 'ofproto', 'parser', 'set_ev_cls']
+           'RyuApp', 'cfg', 'hub', 'ofp_event', 'ofproto', 'parser', 'set_ev_cls', 'wire']

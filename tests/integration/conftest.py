@@ -1,0 +1,19 @@
+"""Integration tests run a real emulated data center: root, Open vSwitch
+(userspace datapath), Mininet, a real ryu-manager. Only one run at a time."""
+import os
+import shutil
+
+import pytest
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = None
+    if os.geteuid() != 0:
+        reason = 'integration tests need root'
+    elif not shutil.which('ovs-vswitchd'):
+        reason = 'integration tests need Open vSwitch (scripts/setup.sh installs it)'
+    for item in items:
+        if 'integration' in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))

@@ -1,0 +1,90 @@
+"""The REST API through webob, no server: JSON errors naming the field, auth on
+writes, no state change on bad input, the OpenAPI document."""
+import json
+
+import pytest
+import webob
+
+from controller.api import Api
+
+
+@pytest.fixture
+def api(service):
+    return Api(service, token='secret')
+
+
+def call(api, method, path, body=None, token='secret'):
+    req = webob.Request.blank(path, method=method)
+    if body is not None:
+        req.body = json.dumps(body).encode() if not isinstance(body, bytes) else body
+        req.content_type = 'application/json'
+    if token:
+        req.headers['Authorization'] = 'Bearer ' + token
+    resp = req.get_response(api)
+    return resp.status_int, (resp.json if resp.body else None)
+
+
+def test_create_list_get_delete_network(api):
+    status, net = call(api, 'POST', '/v1/networks', {'name': 'blue', 'kind': 'vlan',
+                                                     'segmentation_id': 10})
+    assert status == 201 and net['segmentation_id'] == 10
+    assert call(api, 'GET', '/v1/networks', token=None)[1] == [net]
+    assert call(api, 'GET', '/v1/networks/%s' % net['id'])[1] == net
+    assert call(api, 'DELETE', '/v1/networks/%s' % net['id'])[0] == 204
+    assert call(api, 'GET', '/v1/networks/%s' % net['id'])[0] == 404
+
+
+@pytest.mark.parametrize('body,field', [
+    ({'name': 'x', 'kind': 'vlan', 'segmentation_id': 4095}, 'segmentation_id'),
+    ({'name': 'x', 'kind': 'vlan', 'segmentation_id': 10}, 'segmentation_id'),  # duplicate
+    (b'{not json', 'body'),
+    ([1, 2], 'body'),
+])
+def test_bad_network_is_a_4xx_naming_the_field_and_changes_nothing(api, body, field):
+    call(api, 'POST', '/v1/networks', {'name': 'blue', 'kind': 'vlan', 'segmentation_id': 10})
+    before = call(api, 'GET', '/v1/networks')[1]
+    status, err = call(api, 'POST', '/v1/networks', body)
+    assert 400 <= status < 500
+    assert err['error']['field'] == field and err['error']['code'] == status
+    assert err['error']['message']
+    assert call(api, 'GET', '/v1/networks')[1] == before
+
+
+def test_port_on_unknown_network(api):
+    status, err = call(api, 'POST', '/v1/ports', {'network_id': 'nope', 'mac': '02:00:00:00:00:01',
+                                                  'device': 'tap1'})
+    assert status == 404 and err['error']['field'] == 'network_id'
+    assert call(api, 'GET', '/v1/ports')[1] == []
+
+
+def test_writes_need_the_token(api):
+    for token in (None, 'wrong'):
+        status, err = call(api, 'POST', '/v1/networks', {'name': 'x'}, token=token)
+        assert status == 401 and err['error']['field'] == 'Authorization'
+    assert call(api, 'GET', '/v1/networks', token=None)[1] == []
+
+
+def test_port_patch_and_delete(api):
+    _, net = call(api, 'POST', '/v1/networks', {'name': 'n', 'kind': 'vxlan'})
+    _, port = call(api, 'POST', '/v1/ports', {'network_id': 'n', 'mac': '02:00:00:00:00:01',
+                                              'ips': ['10.0.0.1'], 'device': 'tap1'})
+    assert port['network_id'] == net['id']
+    status, patched = call(api, 'PATCH', '/v1/ports/%s' % port['id'], {'ips': ['10.0.0.7']})
+    assert status == 200 and patched['ips'] == ['10.0.0.7']
+    status, err = call(api, 'PATCH', '/v1/ports/%s' % port['id'], {'mac': '02:00:00:00:00:09'})
+    assert status == 400 and err['error']['field'] == 'mac'          # mac is immutable
+    assert call(api, 'DELETE', '/v1/ports/%s' % port['id'])[0] == 204
+    assert call(api, 'GET', '/v1/ports')[1] == []
+
+
+def test_unknown_path_and_method(api):
+    assert call(api, 'GET', '/v1/nothing')[0] == 404
+    assert call(api, 'PUT', '/v1/networks')[0] == 405
+
+
+def test_openapi_lists_every_route(api):
+    status, doc = call(api, 'GET', '/v1/openapi.json', token=None)
+    assert status == 200 and doc['openapi'].startswith('3.')
+    assert {'get', 'post'} <= set(doc['paths']['/v1/networks'])
+    assert {'get', 'patch', 'delete'} <= set(doc['paths']['/v1/ports/{id}'])
+    assert doc['paths']['/v1/ports']['post']['security'] == [{'bearer': []}]

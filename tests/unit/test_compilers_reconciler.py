@@ -1,0 +1,152 @@
+"""Compilers (pure) and the reconciler (fake datapath, real OpenFlow encoding)."""
+from controller import pipeline as P
+from controller.compilers import compile_host, segmentation, tor
+from controller.flows import to_ofctl
+from controller.inventory import Inventory
+from controller.reconciler import Reconciler
+from controller.views import mappings
+from tests.unit.conftest import add_hv, add_port
+from tests.unit.fakes import FakeDatapath, FlowStat
+
+
+def inventory(store):
+    return Inventory.from_store(store)
+
+
+def build(service, kind):
+    net = service.create_network({'name': 'n', 'kind': kind})
+    add_hv(service, 'hv1', 1)
+    add_hv(service, 'hv2', 2)
+    add_hv(service, 'hv3', 3)
+    add_port(service, net, 1, 'hv1', ofport=1)
+    add_port(service, net, 2, 'hv2', ofport=1)
+    return net
+
+
+def l2(flows):
+    return [f for f in flows if f.table == P.L2_LOOKUP]
+
+
+def test_vxlan_unicast_points_to_the_vtep(service, store):
+    build(service, 'vxlan')
+    inv = inventory(store)
+    flows = compile_host(inv, inv.hosts['hv1'])
+    remote = [f for f in l2(flows) if ('eth_dst', '02:00:00:00:00:02') in f.match]
+    assert len(remote) == 1
+    assert ('set_field', 'tun_ipv4_dst', '172.16.1.12') in remote[0].actions
+    assert ('output', P.TUNNEL_OFPORT) in remote[0].actions
+
+
+def test_host_without_port_in_network_gets_nothing_of_it(service, store):
+    build(service, 'vxlan')
+    inv = inventory(store)
+    flows = segmentation.compile_hypervisor(inv, inv.hosts['hv3'])
+    assert flows == []
+    net = list(inv.networks.values())[0]
+    assert set(mappings(inv, net)) == {'hv1', 'hv2'}
+
+
+def test_flood_reaches_only_vteps_of_the_network(service, store):
+    net = build(service, 'vxlan')
+    inv = inventory(store)
+    flood = [f for f in l2(compile_host(inv, inv.hosts['hv1']))
+             if f.priority == P.PRIO_FLOOD and (P.REG_FROM_REMOTE, 0) in f.match]
+    tunnels = [a[2] for a in flood[0].actions if a[:2] == ('set_field', 'tun_ipv4_dst')]
+    assert tunnels == ['172.16.1.12']                     # hv3 hosts nothing of it
+    assert net.segmentation_id == 5000
+
+
+def test_vlan_remote_goes_tagged_up_the_trunk(service, store):
+    build(service, 'vlan')
+    inv = inventory(store)
+    remote = [f for f in l2(compile_host(inv, inv.hosts['hv1']))
+              if ('eth_dst', '02:00:00:00:00:02') in f.match][0]
+    assert remote.actions == (('push_vlan',), ('set_field', 'vlan_vid', 0x1000 | 100),
+                              ('output', P.UPLINK_OFPORT))
+
+
+def test_arp_responder_only_for_vxlan(service, store):
+    build(service, 'vxlan')
+    inv = inventory(store)
+    arp = [f for f in compile_host(inv, inv.hosts['hv1']) if f.table == P.ARP_RESPONDER
+           and f.priority == P.PRIO_ARP_REPLY]
+    assert {dict(f.match)['arp_tpa'] for f in arp} == {'10.0.0.1', '10.0.0.2'}
+
+
+def test_tor_admits_only_vlans_behind_each_port(service, store):
+    v10 = service.create_network({'name': 'v10', 'kind': 'vlan', 'segmentation_id': 10})
+    v30 = service.create_network({'name': 'v30', 'kind': 'vlan', 'segmentation_id': 30})
+    add_hv(service, 'hv1', 1)
+    add_hv(service, 'hv2', 2)
+    add_hv(service, 'hv3', 3, rack=2)
+    service.register_host({'name': 'tor1', 'dpid': 0x7001, 'role': 'tor', 'rack': 1,
+                           'uplinks': {'hv:hv1': 1, 'hv:hv2': 2, 'rack:2': 3}})
+    add_port(service, v10, 1, 'hv1', ofport=1)
+    add_port(service, v30, 2, 'hv2', ofport=1)
+    add_port(service, v10, 3, 'hv3', ofport=1)
+    inv = inventory(store)
+    assert tor.allowed_vlans(inv, inv.hosts['tor1']) == {1: [10], 2: [30], 3: [10]}
+    flows = compile_host(inv, inv.hosts['tor1'])
+    admitted = {(dict(f.match)['in_port'], dict(f.match)['vlan_vid'] & 0xfff)
+                for f in flows if f.table == P.TOR_ADMIT and f.actions and 'in_port' in dict(f.match)}
+    assert (1, 30) not in admitted and (2, 10) not in admitted and (3, 30) not in admitted
+    bcast = [f for f in flows if ('in_port', 1) in f.match and f.priority == P.PRIO_FLOOD
+             and f.table == P.TOR_L2][0]
+    assert bcast.actions == (('output', 3),)              # never to hv2 (no VLAN 10 there)
+
+
+def test_cookie_is_stable_and_content_addressed(service, store):
+    build(service, 'vxlan')
+    inv = inventory(store)
+    a = compile_host(inv, inv.hosts['hv1'])
+    b = compile_host(inventory(store), inv.hosts['hv1'])
+    assert [f.cookie for f in a] == [f.cookie for f in b]
+    assert len({f.cookie for f in a}) == len(a)
+    assert all(f.cookie >> P.COOKIE_OWNER_SHIFT in P.OWNERS.values() for f in a)
+    assert 'table=40' in ''.join(to_ofctl(f) for f in a)
+
+
+def test_reconciler_sends_only_the_delta_in_one_bundle(service, store):
+    net = build(service, 'vxlan')
+    inv = inventory(store)
+    dp = FakeDatapath(1)
+    rec = Reconciler()
+    rec.start_sync(dp)
+    assert rec.apply(dp, compile_host(inv, inv.hosts['hv1'])) == 0     # not synced yet
+    assert rec.on_flow_stats(dp, [], more=False)
+    first = compile_host(inv, inv.hosts['hv1'])
+    assert rec.apply(dp, first) == len(first)
+    bundle = dp.sent[-(len(first) + 2):]
+    assert bundle[0].type == dp.ofproto.OFPBCT_OPEN_REQUEST
+    assert bundle[-1].type == dp.ofproto.OFPBCT_COMMIT_REQUEST
+    assert rec.apply(dp, first) == 0                                    # idempotent
+    add_port(service, net, 4, 'hv2', ofport=2)
+    inv = inventory(store)
+    second = compile_host(inv, inv.hosts['hv1'])
+    dp.sent.clear()
+    sent = rec.apply(dp, second)
+    removed = {f.cookie for f in first} - {f.cookie for f in second}
+    added = {f.cookie for f in second} - {f.cookie for f in first}
+    assert sent == len(removed) + len(added) and 0 < sent < len(second)
+    mods = dp.flow_mods()
+    deletes = [m for m in mods if m.command == dp.ofproto.OFPFC_DELETE_STRICT]
+    assert {m.cookie for m in deletes} == removed
+    assert all(m.cookie_mask == 2 ** 64 - 1 for m in deletes)
+
+
+def test_reconnect_reads_the_switch_and_flushes_nothing(service, store):
+    build(service, 'vxlan')
+    inv = inventory(store)
+    desired = compile_host(inv, inv.hosts['hv1'])
+    dp = FakeDatapath(1)
+    rec = Reconciler()                        # a restarted controller: empty memory
+    rec.start_sync(dp)
+    stats = [FlowStat(f.cookie, f.table, f.priority, dp.ofproto_parser.OFPMatch(**dict(f.match)))
+             for f in desired]
+    stale = FlowStat(0x0200000000000bad, P.L2_LOOKUP, 5, dp.ofproto_parser.OFPMatch(reg5=9))
+    assert not rec.on_flow_stats(dp, stats[:3], more=True)
+    assert rec.on_flow_stats(dp, stats[3:] + [stale], more=False)
+    dp.sent.clear()
+    assert rec.apply(dp, desired) == 1                    # only the stale flow goes
+    (mod,) = dp.flow_mods()
+    assert mod.command == dp.ofproto.OFPFC_DELETE_STRICT and mod.cookie == stale.cookie
