@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV=$ROOT/.venv
 PKGS="openvswitch-switch openvswitch-common python3-openvswitch mininet iproute2 ethtool
-      iputils-ping arping tcpdump iperf3 python3-venv python3-dev gcc procps curl
+      iputils-ping arping tcpdump iperf3 python3-venv procps curl
       nftables ca-certificates git"
 
 missing=$(dpkg-query -W -f='${Package} ${Status}\n' $PKGS 2>/dev/null |

@@ -1,0 +1,7 @@
+#!/bin/bash
+# Set everything up (idempotent), then run every test: unit tests, then the
+# integration tests on real emulated data centers (root, one run at a time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+exec .venv/bin/python -m pytest -p no:cacheprovider -W ignore::DeprecationWarning "$@" tests
