@@ -58,6 +58,7 @@ class VnetsecApp(RyuApp):
         self.service = Service(self.store, conf.vlan_pool, conf.vni_pool)
         self.reconciler = Reconciler()
         self.datapaths = {}
+        self.seen = {}          # device name -> (host, ofport), as the switches report
         self._dirty = hub.Event()
         self.store.watch(self._on_change)
         self._busy = False
@@ -106,6 +107,7 @@ class VnetsecApp(RyuApp):
                 'reconciler': dict(self.reconciler.stats)}
 
     def reconcile(self):
+        self.service.bind_observed(self.seen)
         inv = Inventory.from_store(self.store)
         for dpid, dp in list(self.datapaths.items()):
             host = inv.host_by_dpid(dpid)
@@ -154,6 +156,10 @@ class VnetsecApp(RyuApp):
         if host is None:
             return
         devices = {p.name.decode(): p.port_no for p in ev.msg.body}
+        for device, (where, _) in list(self.seen.items()):
+            if where == host.name and device not in devices:
+                del self.seen[device]
+        self.seen.update((d, (host.name, n)) for d, n in devices.items())
         self.service.bind(host.name, devices)
         self.service.unbind(host.name, keep=devices)
 
@@ -165,8 +171,11 @@ class VnetsecApp(RyuApp):
             return
         name = msg.desc.name.decode()
         if msg.reason == msg.datapath.ofproto.OFPPR_DELETE:
+            if self.seen.get(name, ('',))[0] == host.name:
+                del self.seen[name]
             self.service.unbind(host.name, devices={name})
         else:
+            self.seen[name] = (host.name, msg.desc.port_no)
             self.service.bind(host.name, {name: msg.desc.port_no})
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)

@@ -142,6 +142,18 @@ class Service:
         self._save(changed)
         return changed
 
+    def bind_observed(self, seen):
+        """``seen`` {device: (host, ofport)} of every device the switches reported:
+        binds ports created after their device was plugged. Never unbinds."""
+        changed = []
+        for port in self.store.list('port'):
+            where = seen.get(port.device)
+            if where and (port.bound_host, port.ofport) != where:
+                port.bound_host, port.ofport = where
+                changed.append(port)
+        self._save(changed)
+        return changed
+
     def unbind(self, host_name, devices=None, keep=None):
         """Unbind ports bound on ``host_name`` whose device is in ``devices`` (or,
         with ``keep``, whose device is not in ``keep``)."""
