@@ -5,7 +5,8 @@ Every forwarding decision comes from the inventory (no flood-and-learn):
 - L2 lookup: known MAC -> local vNIC, remote VTEP (tun_dst/tun_id) or tagged
   uplink; broadcast and unknown unicast -> the network's local vNICs plus only
   the VTEPs / uplink that host the network (head-end replication, no sprawl);
-- ARP responder (VXLAN): known addresses are answered on the local host;
+- ARP responder (VXLAN): known addresses are answered on the local host, other
+  requests dropped: no ARP broadcast crosses the underlay;
 - delivery: ``reg7 = ofport`` then the ingress ACL table outputs it.
 """
 from controller import pipeline as P
@@ -102,8 +103,11 @@ def _classify_remote(network):
 
 
 def arp_responder(inv, network):
-    """Answer ``who-has ip`` for every known address of the network, locally."""
-    flows = []
+    """Answer ``who-has ip`` for every known address of the network, locally.
+    The controller knows every address of an overlay network, so a request for
+    any other address is dropped rather than flooded across the underlay."""
+    flows = [flow('overlay', P.ARP_RESPONDER, P.PRIO_FLOOD,
+                  {P.REG_NETWORK: network.nid, 'eth_type': 0x0806, 'arp_op': 1})]
     for port in inv.ports_by_network.get(network.id, []):
         for ip in port.ips:
             flows.append(flow(

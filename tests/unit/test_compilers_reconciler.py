@@ -71,6 +71,9 @@ def test_arp_responder_only_for_vxlan(service, store):
     arp = [f for f in compile_host(inv, inv.hosts['hv1']) if f.table == P.ARP_RESPONDER
            and f.priority == P.PRIO_ARP_REPLY]
     assert {dict(f.match)['arp_tpa'] for f in arp} == {'10.0.0.1', '10.0.0.2'}
+    others = [f for f in compile_host(inv, inv.hosts['hv1']) if f.table == P.ARP_RESPONDER
+              and f.priority == P.PRIO_FLOOD]
+    assert len(others) == 1 and others[0].actions == ()      # unknown addresses: dropped
 
 
 def test_tor_admits_only_vlans_behind_each_port(service, store):
