@@ -59,6 +59,9 @@ class VnetsecApp(RyuApp):
         self.reconciler = Reconciler()
         self.datapaths = {}
         self.seen = {}          # device name -> (host, ofport), as the switches report
+        self._affected, self._affected_all = set(), True    # what changed since a reconcile
+        self._applied = set()   # dpids holding their desired flows since their last sync
+        self._networks_of = {}  # dpid -> networks it held at its last compile
         self._dirty = hub.Event()
         self.store.watch(self._on_change)
         self._busy = False
@@ -77,9 +80,15 @@ class VnetsecApp(RyuApp):
 
     # ---- reconcile ------------------------------------------------------------
     def _on_change(self, changes):
-        for kind, _key, record in changes:
-            if kind == 'host' and record is not None and record.dpid in self.datapaths:
-                self._request_ports(self.datapaths[record.dpid])   # bind what it holds
+        for kind, key, old, new in changes:
+            if kind == 'port':
+                self._affected.update(r.network_id for r in (old, new) if r is not None)
+            elif kind == 'network':
+                self._affected.add(key)
+            else:
+                self._affected_all = True
+                if new is not None and new.dpid in self.datapaths:
+                    self._request_ports(self.datapaths[new.dpid])   # bind what it holds
         self._dirty.set()
 
     def _reconcile_loop(self):
@@ -97,24 +106,34 @@ class VnetsecApp(RyuApp):
     def status(self):
         inv = Inventory.from_store(self.store)
         switches = {}
-        for dpid, dp in self.datapaths.items():
+        for dpid in self.datapaths:
             host = inv.host_by_dpid(dpid)
-            synced = bool(host and self.reconciler.is_synced(dpid) and
-                          self.reconciler.diff(dpid, compile_host(inv, host)) == ([], []))
             switches['%016x' % dpid] = {'host': host.name if host else None,
-                                        'synced': synced}
+                                        'synced': dpid in self._applied}
         return {'switches': switches, 'idle': not (self._busy or self._dirty.is_set()),
                 'reconciler': dict(self.reconciler.stats)}
 
     def reconcile(self):
+        """Recompile the switches the changes since the last run can affect (a
+        hypervisor holding, or having held, a changed network; every ToR), and
+        send each switch its delta."""
         self.service.bind_observed(self.seen)
+        affected, everything = self._affected, self._affected_all
+        self._affected, self._affected_all = set(), False
         inv = Inventory.from_store(self.store)
         for dpid, dp in list(self.datapaths.items()):
             host = inv.host_by_dpid(dpid)
-            if host is None:
+            if host is None or not self.reconciler.is_synced(dpid):
+                continue
+            networks = set(inv.networks_on(host.name))
+            stale = (everything or host.role == 'tor' or dpid not in self._applied
+                     or (networks | self._networks_of.get(dpid, set())) & affected)
+            if not stale:
                 continue
             try:
                 self.reconciler.apply(dp, compile_host(inv, host))
+                self._networks_of[dpid] = networks
+                self._applied.add(dpid)
             except Exception:                  # one bad switch must not stop the rest
                 LOG.exception('reconcile of %s failed', host.name)
 
@@ -124,6 +143,7 @@ class VnetsecApp(RyuApp):
         dp = ev.msg.datapath
         LOG.info('switch %#x connected', dp.id)
         self.datapaths[dp.id] = dp
+        self._applied.discard(dp.id)
         self.reconciler.start_sync(dp)
         self._request_ports(dp)
 
@@ -137,6 +157,7 @@ class VnetsecApp(RyuApp):
         if dp.id is not None and self.datapaths.get(dp.id) is dp:
             LOG.info('switch %#x disconnected', dp.id)
             del self.datapaths[dp.id]
+            self._applied.discard(dp.id)
             self.reconciler.forget(dp.id)
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)

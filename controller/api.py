@@ -122,6 +122,11 @@ class Api:
 
     @route('POST', '/v1/ports', write=True)
     def create_port(self, body):
+        """Create a port, or several at once with {"ports": [...]} (all or none)."""
+        if isinstance(body, dict) and list(body) == ['ports']:
+            if not isinstance(body['ports'], list):
+                raise ValidationError('ports', 'ports must be a list of port objects')
+            return 201, [model.to_dict(p) for p in self.service.create_ports(body['ports'])]
         return 201, model.to_dict(self.service.create_port(body))
 
     @route('GET', '/v1/ports/([^/]+)')

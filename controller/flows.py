@@ -13,6 +13,7 @@ Actions are tuples:
   ('conjunction', conj_id, clause, n_clauses)
 An empty action list drops.
 """
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -29,10 +30,15 @@ class Flow:
 
     @property
     def cookie(self):
-        digest = hashlib.blake2b(repr((self.table, self.priority, self.match,
-                                       self.actions)).encode(), digest_size=7).digest()
-        return (pipeline.OWNERS[self.owner] << pipeline.COOKIE_OWNER_SHIFT
-                | int.from_bytes(digest, 'big'))
+        return _cookie(self)
+
+
+@functools.lru_cache(maxsize=1 << 20)
+def _cookie(f):
+    """Owner byte + 56-bit hash of the flow; cached, as every reconcile asks again."""
+    digest = hashlib.blake2b(repr((f.table, f.priority, f.match, f.actions)).encode(),
+                             digest_size=7).digest()
+    return pipeline.OWNERS[f.owner] << pipeline.COOKIE_OWNER_SHIFT | int.from_bytes(digest, 'big')
 
 
 def flow(owner, table, priority, match=None, actions=()):
@@ -66,8 +72,6 @@ _OFCTL_FIELD = {'eth_dst': 'dl_dst', 'eth_src': 'dl_src', 'eth_type': 'dl_type',
 def _value(value):
     if isinstance(value, tuple):
         return '%s/%s' % tuple(_value(v) for v in value)
-    if isinstance(value, int) and not isinstance(value, bool) and value > 9:
-        return hex(value)
     return str(value)
 
 
@@ -82,7 +86,7 @@ def _match_text(name, value):
 def _action_text(action):
     kind = action[0]
     if kind == 'output':
-        return 'output:%s' % {'in_port': 'in_port', 'normal': 'NORMAL'}.get(action[1], action[1])
+        return {'in_port': 'IN_PORT', 'normal': 'NORMAL'}.get(action[1], 'output:%s' % action[1])
     if kind == 'set_field':
         name, value = action[1], action[2]
         if name == 'vlan_vid':

@@ -6,7 +6,7 @@ anything is stored, so bad input never changes state.
 import ipaddress
 import re
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 VLAN_MIN, VLAN_MAX = 1, 4094
 VNI_MIN, VNI_MAX = 1, 2 ** 24 - 1
@@ -35,7 +35,7 @@ def new_id():
     return uuid.uuid4().hex
 
 
-@dataclass
+@dataclass(frozen=True)
 class Host:
     """A switch the controller programs: a hypervisor's br-int or a rack's ToR."""
     name: str
@@ -48,7 +48,7 @@ class Host:
     # tor: {'hv:<name>': ofport, 'rack:<n>': ofport of the trunk to rack n}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Network:
     id: str
     name: str
@@ -57,7 +57,7 @@ class Network:
     nid: int                           # small local number, carried in a register
 
 
-@dataclass
+@dataclass(frozen=True)
 class Port:
     """A vNIC. ``device`` is its interface name on the hypervisor (its identity on
     the switch: wherever that name appears, the port is bound)."""
@@ -75,6 +75,11 @@ class Port:
 
 def to_dict(record):
     return asdict(record)
+
+
+def changed(record, **fields):
+    """A copy of a frozen record with some fields replaced."""
+    return replace(record, **fields)
 
 
 # ---------------------------------------------------------------- validation

@@ -83,14 +83,28 @@ class Service:
 
     # ---- ports -------------------------------------------------------------
     def create_port(self, body):
-        fields = model.parse_port(body)
-        network = self.get_network(fields['network_id'], 'network_id')
-        fields['network_id'] = network.id
-        self._check_unique(fields, self.store.list('port'))
-        port = model.Port(id=model.new_id(), **fields)
+        return self.create_ports([body])[0]
+
+    def create_ports(self, bodies):
+        """Create several ports at once: all are valid, or none is created (an
+        error names the field as ``ports[i].field``)."""
+        existing = self.store.list('port')
+        ports = []
+        for i, body in enumerate(bodies):
+            try:
+                fields = model.parse_port(body)
+                fields['network_id'] = self.get_network(fields['network_id'],
+                                                        'network_id').id
+                self._check_unique(fields, existing + ports)
+            except ValidationError as e:
+                if len(bodies) > 1:
+                    e.field = 'ports[%d].%s' % (i, e.field)
+                raise
+            ports.append(model.Port(id=model.new_id(), **fields))
         with self.store.transaction() as tx:
-            tx.put('port', port.id, port)
-        return port
+            for port in ports:
+                tx.put('port', port.id, port)
+        return ports
 
     def _check_unique(self, fields, ports, own_id=None):
         for other in ports:
@@ -137,8 +151,7 @@ class Service:
         for port in self.store.list('port'):
             ofport = devices.get(port.device)
             if ofport and (port.bound_host, port.ofport) != (host_name, ofport):
-                port.bound_host, port.ofport = host_name, ofport
-                changed.append(port)
+                changed.append(model.changed(port, bound_host=host_name, ofport=ofport))
         self._save(changed)
         return changed
 
@@ -149,8 +162,7 @@ class Service:
         for port in self.store.list('port'):
             where = seen.get(port.device)
             if where and (port.bound_host, port.ofport) != where:
-                port.bound_host, port.ofport = where
-                changed.append(port)
+                changed.append(model.changed(port, bound_host=where[0], ofport=where[1]))
         self._save(changed)
         return changed
 
@@ -163,8 +175,7 @@ class Service:
                 continue
             gone = port.device in devices if devices is not None else port.device not in keep
             if gone:
-                port.bound_host, port.ofport = '', 0
-                changed.append(port)
+                changed.append(model.changed(port, bound_host='', ofport=0))
         self._save(changed)
         return changed
 

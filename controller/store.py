@@ -31,26 +31,31 @@ class Store:
 
     def watch(self, callback):
         """``callback(changes)`` after each committed transaction, with a list
-        of ``(kind, key, record_or_None)``."""
+        of ``(kind, key, old_record_or_None, new_record_or_None)``."""
         raise NotImplementedError
 
 
 class _Writer:
-    def __init__(self, conn):
+    def __init__(self, conn, current):
         self.conn = conn
+        self.current = current        # kind -> {key: record} as committed
         self.changes = []
 
     def put(self, kind, key, record):
         self.conn.execute('INSERT OR REPLACE INTO records(kind, key, body) VALUES (?,?,?)',
                           (kind, key, json.dumps(model.to_dict(record), sort_keys=True)))
-        self.changes.append((kind, key, record))
+        self.changes.append((kind, key, self.current[kind].get(key), record))
 
     def delete(self, kind, key):
         self.conn.execute('DELETE FROM records WHERE kind=? AND key=?', (kind, key))
-        self.changes.append((kind, key, None))
+        self.changes.append((kind, key, self.current[kind].get(key), None))
 
 
 class SqliteStore(Store):
+    """SQLite on disk, with every record also held decoded in memory (this
+    process is the only writer), so reads cost no SQL and no JSON. Records are
+    frozen, so handing out the cached objects is safe."""
+
     def __init__(self, path=':memory:'):
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute('PRAGMA journal_mode=WAL')
@@ -59,27 +64,35 @@ class SqliteStore(Store):
                           'kind TEXT, key TEXT, body TEXT, PRIMARY KEY(kind, key))')
         self._lock = threading.RLock()
         self._watchers = []
+        self._cache = {kind: {} for kind in KINDS}
+        for kind, key, body in self.conn.execute('SELECT kind, key, body FROM records'):
+            if kind in KINDS:
+                self._cache[kind][key] = KINDS[kind](**json.loads(body))
 
     def get(self, kind, key):
-        row = self.conn.execute('SELECT body FROM records WHERE kind=? AND key=?',
-                                (kind, key)).fetchone()
-        return KINDS[kind](**json.loads(row[0])) if row else None
+        return self._cache[kind].get(key)
 
     def list(self, kind):
-        rows = self.conn.execute('SELECT body FROM records WHERE kind=? ORDER BY key', (kind,))
-        return [KINDS[kind](**json.loads(r[0])) for r in rows]
+        """The records (frozen dataclasses), sorted by key."""
+        records = self._cache[kind]
+        return [records[k] for k in sorted(records)]
 
     @contextlib.contextmanager
     def transaction(self):
         with self._lock:
             self.conn.execute('BEGIN IMMEDIATE')
-            writer = _Writer(self.conn)
+            writer = _Writer(self.conn, self._cache)
             try:
                 yield writer
             except BaseException:
                 self.conn.execute('ROLLBACK')
                 raise
             self.conn.execute('COMMIT')
+            for kind, key, _old, record in writer.changes:
+                if record is None:
+                    self._cache[kind].pop(key, None)
+                else:
+                    self._cache[kind][key] = record
         for callback in self._watchers:
             callback(writer.changes)
 

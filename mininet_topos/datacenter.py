@@ -24,8 +24,7 @@ from mininet.topo import Topo
 
 from mininet_topos.client import Client
 from mininet_topos.controller_proc import ControllerProcess, write_config
-from mininet_topos.nodes import (Hypervisor, MgmtBridge, Router, TorSwitch,
-                                 configure_vm)
+from mininet_topos.nodes import Hypervisor, MgmtBridge, Router, TorSwitch
 
 Mininet.inited = True          # never let Mininet change machine-wide sysctls
 RUN_BASE = '/tmp/vnetsec'
@@ -186,8 +185,6 @@ class DataCenter:
         self.topo = topo
         self.net = Mininet(topo=topo, controller=None, autoSetMacs=False, build=False)
         self.net.build()
-        for vm in self.net.hosts:
-            configure_vm(vm)
         self.net.start()
         self.wait_ready()
         self.seed_tunnel_neighbours()

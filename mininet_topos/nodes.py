@@ -138,6 +138,8 @@ class Hypervisor(OvsSwitchNode):
                                       vtep_ip=self.vtep_ip)
         for intf in self.intfList():
             if intf.name.startswith('tap'):
+                link = intf.link
+                configure_vm((link.intf1 if link.intf2 is intf else link.intf2).node)
                 self.plug(intf.name)
 
     def plug(self, device):

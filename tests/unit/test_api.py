@@ -88,3 +88,15 @@ def test_openapi_lists_every_route(api):
     assert {'get', 'post'} <= set(doc['paths']['/v1/networks'])
     assert {'get', 'patch', 'delete'} <= set(doc['paths']['/v1/ports/{id}'])
     assert doc['paths']['/v1/ports']['post']['security'] == [{'bearer': []}]
+
+
+def test_bulk_port_create_is_all_or_nothing(api):
+    call(api, 'POST', '/v1/networks', {'name': 'n', 'kind': 'vxlan'})
+    good = [{'network_id': 'n', 'mac': '02:00:00:00:00:%02x' % i, 'device': 'tap%d' % i}
+            for i in range(1, 4)]
+    bad = good + [dict(good[0], device='tap9')]                # duplicate mac
+    status, err = call(api, 'POST', '/v1/ports', {'ports': bad})
+    assert status == 409 and err['error']['field'] == 'ports[3].mac'
+    assert call(api, 'GET', '/v1/ports')[1] == []
+    status, ports = call(api, 'POST', '/v1/ports', {'ports': good})
+    assert status == 201 and [p['device'] for p in ports] == ['tap1', 'tap2', 'tap3']

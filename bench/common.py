@@ -1,0 +1,77 @@
+"""Shared by the benchmarks: the switch's own limit as a reference.
+
+The reference loads the very flows the controller compiled (same cookies, read
+from the controller's own database and rendered in ovs-ofctl syntax) straight
+into every bridge with ``ovs-ofctl --bundle add-flows``, all bridges in parallel,
+as the controller does."""
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+from controller.compilers import compile_host
+from controller.flows import to_ofctl
+from controller.inventory import Inventory
+from controller.store import SqliteStore
+
+
+def bridge_of(switch):
+    return 'br-tor' if switch.name.startswith('tor') else 'br-int'
+
+
+def cookies(switch):
+    out = switch.ovs.ofctl('dump-flows %s --no-stats' % bridge_of(switch))
+    return set(re.findall(r'cookie=(0x[0-9a-f]+)', out))
+
+
+def compiled_flows(dc):
+    inv = Inventory.from_store(SqliteStore(dc.rundir + '/vnetsec.db'))
+    return {sw.name: compile_host(inv, inv.hosts[sw.name]) for sw in dc.switches()}
+
+
+def wait_synced(dc, timeout=600):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = dc.client.get('/v1/status')
+        if status['idle'] and all(s['synced'] for s in status['switches'].values()) and \
+                len(status['switches']) == len(dc.switches()):
+            return
+        time.sleep(0.005)
+    raise RuntimeError('not in sync after %ds' % timeout)
+
+
+def reference_load(dc, flows_by_switch):
+    """Empty every bridge, then time loading the same flows with ovs-ofctl
+    --bundle into all bridges at once. Returns seconds."""
+    files, procs = [], []
+    for sw in dc.switches():
+        fd, path = tempfile.mkstemp(prefix='vnetsec-ref-', suffix='.flows')
+        with os.fdopen(fd, 'w') as f:
+            f.write('\n'.join(to_ofctl(fl) for fl in flows_by_switch[sw.name]) + '\n')
+        files.append(path)
+        sw.ovs.ofctl('del-flows %s' % bridge_of(sw))
+    t0 = time.time()
+    for sw, path in zip(dc.switches(), files):
+        procs.append(subprocess.Popen(
+            ['ovs-ofctl', '-O', 'OpenFlow14', '--bundle', 'add-flows',
+             'unix:%s/%s.mgmt' % (sw.ovs.dir, bridge_of(sw)), path]))
+    codes = [p.wait() for p in procs]
+    elapsed = time.time() - t0
+    for path in files:
+        os.remove(path)
+    if any(codes):
+        raise RuntimeError('ovs-ofctl failed: %s' % codes)
+    return elapsed
+
+
+def plug_dummy_vnics(hv, names):
+    """Veth pairs in the hypervisor's namespace, one end plugged into br-int:
+    vNICs without a VM behind them (for control-plane benchmarks)."""
+    batch = ''.join('link add %s type veth peer name %sp\nlink set %s up\n' % (n, n, n)
+                    for n in names)
+    path = '%s/veths.batch' % hv.ovs.dir
+    with open(path, 'w') as f:
+        f.write(batch)
+    hv.cmd('ip -batch %s' % path)
+    hv.ovs.vsctl(' '.join('-- add-port br-int %s' % n for n in names))

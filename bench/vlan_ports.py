@@ -1,0 +1,82 @@
+"""Benchmark (VLAN): create N VLAN ports across the hypervisors through the REST
+API; time until every switch holds every flow, and flows per hypervisor; beside
+it, the same flows loaded straight into the bridges with ``ovs-ofctl --bundle``.
+
+    .venv/bin/python bench/vlan_ports.py [--ports 1000] [--racks 2] [--hypervisors 5] [--vlans 10]
+"""
+import argparse
+import statistics
+import time
+
+from bench.common import (compiled_flows, cookies, plug_dummy_vnics, reference_load,
+                          wait_synced)
+from mininet_topos.datacenter import DataCenter
+
+
+def time_one_by_one(dc, nets, count):
+    """Mean seconds from one port's REST call to every switch holding its flows."""
+    hv = dc.hypervisors()[0]
+    names = ['s%d' % i for i in range(count)]
+    plug_dummy_vnics(hv, names)
+    wait_synced(dc)
+    t0 = time.time()
+    for i, name in enumerate(names):
+        dc.client.post('/v1/ports', {'network_id': nets[i % len(nets)], 'device': name,
+                                     'mac': '02:bb:00:00:00:%02x' % i,
+                                     'ips': ['10.2.0.%d' % (i + 1)]})
+        wait_synced(dc)
+    return (time.time() - t0) / count
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--ports', type=int, default=1000)
+    p.add_argument('--racks', type=int, default=2)
+    p.add_argument('--hypervisors', type=int, default=5, help='per rack')
+    p.add_argument('--vlans', type=int, default=10)
+    p.add_argument('--single', type=int, default=20, help='ports then added one at a time')
+    args = p.parse_args()
+    with DataCenter(racks=args.racks, hypervisors=args.hypervisors, vms=1,
+                    networks='vlan:10') as dc:
+        hvs = dc.hypervisors()
+        nets = [dc.client.ensure_network('bench%d' % v, 'vlan', 100 + v)['id']
+                for v in range(args.vlans)]
+        names = ['b%d' % i for i in range(args.ports)]
+        t_plug = time.time()
+        for h, hv in enumerate(hvs):
+            plug_dummy_vnics(hv, names[h::len(hvs)])
+        wait_synced(dc)
+        t_plug = time.time() - t_plug
+        bodies = [{'network_id': nets[(i // len(hvs)) % len(nets)], 'device': name,
+                   'mac': '02:aa:00:00:%02x:%02x' % (i >> 8, i & 0xff),
+                   'ips': ['10.1.%d.%d' % (i >> 8, i & 0xff)]} for i, name in enumerate(names)]
+        t0 = time.time()
+        dc.client.post('/v1/ports', {'ports': bodies})
+        t_api = time.time() - t0
+        wait_synced(dc)
+        ours = time.time() - t0
+        one_by_one = time_one_by_one(dc, nets, args.single)
+        flows = compiled_flows(dc)
+        installed = {sw.name: cookies(sw) for sw in dc.switches()}
+        assert all(installed[n] == {'%#x' % f.cookie for f in flows[n]} for n in installed)
+        reference = reference_load(dc, flows)
+        assert {sw.name: cookies(sw) for sw in dc.switches()} == installed
+        per_hv = [len(flows[hv.name]) for hv in hvs]
+        total = sum(len(f) for f in flows.values())
+        print('VLAN ports benchmark: %d ports in %d VLANs over %d hypervisors (%d racks)'
+              % (args.ports, args.vlans, len(hvs), args.racks))
+        print('  (plugging %d veth vNICs, not timed: %.2f s)' % (args.ports, t_plug))
+        print('  %-44s %10s' % ('', 'seconds'))
+        print('  %-44s %10.3f' % ('vnetsec: one bulk REST call', t_api))
+        print('  %-44s %10.3f' % ('vnetsec: call -> all flows installed', ours))
+        print('  %-44s %10.3f' % ('ovs-ofctl --bundle add-flows (same flows)', reference))
+        print('  ratio vnetsec / ovs-ofctl: %.1fx' % (ours / reference))
+        print('  one at a time, %d more ports: %.1f ms per port (call -> flows installed)'
+              % (args.single, one_by_one * 1000))
+        print('  flows: %d in all; per hypervisor min %d, median %d, max %d; ToRs %s'
+              % (total, min(per_hv), statistics.median(per_hv), max(per_hv),
+                 [len(flows[t.name]) for t in dc.switches() if t.name.startswith('tor')]))
+
+
+if __name__ == '__main__':
+    main()
