@@ -20,14 +20,14 @@ if [ -n "$missing" ]; then
 fi
 
 stamp=$VENV/.vnetsec-installed
-want=$(cat requirements.txt setup.cfg | sha256sum | cut -c1-16)
+want=$(cat requirements.txt constraints.txt setup.cfg | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "== building the virtual environment $VENV"
   # Debian's python3 (3.11) with its site-packages: Mininet and python3-openvswitch.
   [ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$VENV"
   # Ryu 4.34 only builds with setuptools < 68 (easy_install.get_script_args).
-  "$VENV/bin/pip" install -q 'setuptools<68' wheel pbr
-  "$VENV/bin/pip" install -q --no-build-isolation -r requirements.txt
+  "$VENV/bin/pip" install -q -c constraints.txt 'setuptools<68' wheel pbr
+  "$VENV/bin/pip" install -q --no-build-isolation -c constraints.txt -r requirements.txt
   "$VENV/bin/pip" install -q --no-build-isolation --no-deps -e .
   # eventlet >= 0.30.3 lacks ALREADY_HANDLED that ryu.app.wsgi imports: supply it
   # at interpreter start-up (controller/compat.py), no site-packages file edited.
