@@ -9,7 +9,8 @@ Actions are tuples:
   ('output', port)              port: int, 'in_port', 'normal'
   ('set_field', field, value)   ('push_vlan',)  ('pop_vlan',)
   ('move', src, dst, n_bits)    ('resubmit', table)  ('goto', table)  (last only)
-  ('ct', commit, zone, table)   table None: no recirculation
+  ('ct', commit, zone, table, mark)   table None: no recirculation;
+                                mark: ct_mark to set on commit, or None
   ('conjunction', conj_id, clause, n_clauses)
 An empty action list drops.
 """
@@ -75,7 +76,15 @@ def _value(value):
     return str(value)
 
 
+_CT_FLAGS = ((0x01, 'new'), (0x02, 'est'), (0x04, 'rel'), (0x08, 'rpl'), (0x10, 'inv'),
+             (0x20, 'trk'))
+
+
 def _match_text(name, value):
+    if name == 'ct_state':
+        bits, mask = value
+        return 'ct_state=' + ''.join(('+' if bits & b else '-') + n
+                                     for b, n in _CT_FLAGS if mask & b)
     if name == 'vlan_vid':          # OXM value carries the OFPVID_PRESENT bit
         if value == 0:
             return 'vlan_tci=0x0000/0x1fff'
@@ -104,10 +113,12 @@ def _action_text(action):
     if kind == 'goto':
         return 'goto_table:%d' % action[1]
     if kind == 'ct':
-        _, commit, zone, table = action
+        _, commit, zone, table, mark = action
         parts = (['commit'] if commit else []) + ['zone=%d' % zone]
         if table is not None:
             parts.append('table=%d' % table)
+        if mark is not None:
+            parts.append('exec(set_field:%d->ct_mark)' % mark)
         return 'ct(%s)' % ','.join(parts)
     if kind == 'conjunction':
         return 'conjunction(%d,%d/%d)' % (action[1], action[2], action[3])

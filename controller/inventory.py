@@ -22,9 +22,8 @@ class Inventory:
 
     @classmethod
     def from_store(cls, store):
-        groups = store.list('security_group') if 'security_group' in getattr(
-            store, 'kinds', ()) else ()
-        return cls(store.list('host'), store.list('network'), store.list('port'), groups)
+        return cls(store.list('host'), store.list('network'), store.list('port'),
+                   store.list('security_group'))
 
     def is_bound(self, port):
         host = self.hosts.get(port.bound_host)
@@ -55,6 +54,23 @@ class Inventory:
     def hosts_of_network(self, network_id):
         """Names of hypervisors with a bound port in the network."""
         return sorted({p.bound_host for p in self.bound_ports(network_id)})
+
+    def groups_of(self, port):
+        """The port's security groups (the "default" group when it names none)."""
+        ids = port.security_groups or [g.id for g in self.groups.values()
+                                       if g.name == 'default']
+        return [self.groups[i] for i in ids if i in self.groups]
+
+    def members(self, group_ids):
+        """IPv4 addresses of the ports in any of the groups."""
+        ips = set()
+        for port in self.ports.values():
+            if {g.id for g in self.groups_of(port)} & set(group_ids):
+                ips.update(port.ips)
+        return sorted(ips)
+
+    def zone_groups(self, zone):
+        return [g.id for g in self.groups.values() if zone and g.zone == zone]
 
     def vlans_on(self, host_name):
         """VLAN ids of the VLAN networks with a port bound on the host."""

@@ -68,9 +68,21 @@ class Port:
     ips: list
     device: str
     host: str = ''                     # requested host (like binding:host_id)
-    security_groups: list = field(default_factory=list)
+    security_groups: list = field(default_factory=list)   # empty: the "default" group
+    port_security_enabled: bool = True  # anti-spoofing + stateful firewall on this vNIC
     bound_host: str = ''               # observed: where the device is plugged
     ofport: int = 0                    # observed: its OpenFlow port number there
+
+
+@dataclass(frozen=True)
+class SecurityGroup:
+    """Rules shared by many ports. ``zone`` is an optional tier label (web, app,
+    db) that rules of other groups can name as ``remote_zone``."""
+    id: str
+    name: str
+    description: str = ''
+    zone: str = ''
+    rules: list = field(default_factory=list)     # dicts, see parse_rule
 
 
 def to_dict(record):
@@ -165,9 +177,10 @@ def check_device(value):
 
 def parse_port(body, partial=False):
     """A POST (or, with partial=True, a PATCH) body for a port -> clean dict."""
-    allowed = ('name', 'network_id', 'mac', 'ips', 'device', 'host', 'security_groups')
+    allowed = ('name', 'network_id', 'mac', 'ips', 'device', 'host', 'security_groups',
+               'port_security_enabled')
     if partial:
-        allowed = ('name', 'ips', 'host', 'security_groups')
+        allowed = ('name', 'ips', 'host', 'security_groups', 'port_security_enabled')
     check_fields(body, allowed)
     out = {}
     if not partial:
@@ -185,7 +198,74 @@ def parse_port(body, partial=False):
         if not all(isinstance(g, str) for g in groups):
             raise ValidationError('security_groups', 'security_groups must be a list of ids')
         out['security_groups'] = groups
+    if 'port_security_enabled' in body:
+        out['port_security_enabled'] = _require(body, 'port_security_enabled', bool)
     return out
+
+
+PROTOCOLS = {'any': None, 'icmp': 1, 'tcp': 6, 'udp': 17}
+
+
+def parse_group(body, partial=False):
+    allowed = ('name', 'description', 'zone') + (() if partial else ('rules',))
+    check_fields(body, allowed)
+    out = {}
+    if not partial or 'name' in body:
+        out['name'] = check_name(_require(body, 'name', str))
+    if 'description' in body:
+        out['description'] = _require(body, 'description', str)[:255]
+    if 'zone' in body:
+        zone = _require(body, 'zone', str)
+        if zone:
+            check_name(zone, 'zone')
+        out['zone'] = zone
+    return out
+
+
+def parse_rule(body):
+    """A rule: direction, ethertype, protocol, port range, and at most one of
+    remote_ip_prefix / remote_group_id / remote_zone. -> clean dict (no id)."""
+    check_fields(body, ('direction', 'ethertype', 'protocol', 'port_range_min',
+                        'port_range_max', 'remote_ip_prefix', 'remote_group_id',
+                        'remote_zone', 'description'))
+    direction = _require(body, 'direction', str)
+    if direction not in ('ingress', 'egress'):
+        raise ValidationError('direction', 'direction must be "ingress" or "egress"')
+    ethertype = _optional(body, 'ethertype', str, 'IPv4')
+    if ethertype != 'IPv4':
+        raise ValidationError('ethertype', 'only "IPv4" is supported')
+    protocol = _optional(body, 'protocol', str, 'any')
+    if protocol not in PROTOCOLS:
+        raise ValidationError('protocol', 'protocol must be one of %s' % ', '.join(PROTOCOLS))
+    low = _optional(body, 'port_range_min', int, None)
+    high = _optional(body, 'port_range_max', int, low)
+    if low is None and high is not None:
+        raise ValidationError('port_range_min', 'port_range_min is required with port_range_max')
+    if low is not None:
+        if protocol not in ('tcp', 'udp'):
+            raise ValidationError('port_range_min', 'port ranges need protocol tcp or udp')
+        for name, value in (('port_range_min', low), ('port_range_max', high)):
+            if not 1 <= value <= 65535:
+                raise ValidationError(name, '%s must be in 1-65535' % name)
+        if high < low:
+            raise ValidationError('port_range_max', 'port_range_max is below port_range_min')
+    remotes = [k for k in ('remote_ip_prefix', 'remote_group_id', 'remote_zone')
+               if body.get(k)]
+    if len(remotes) > 1:
+        raise ValidationError(remotes[1], 'give at most one of remote_ip_prefix, '
+                              'remote_group_id and remote_zone')
+    prefix = _optional(body, 'remote_ip_prefix', str, '')
+    if prefix:
+        try:
+            prefix = str(ipaddress.IPv4Network(prefix, strict=False))
+        except ValueError:
+            raise ValidationError('remote_ip_prefix', 'remote_ip_prefix must be an IPv4 '
+                                  'prefix like 10.0.0.0/24')
+    return {'direction': direction, 'ethertype': ethertype, 'protocol': protocol,
+            'port_range_min': low, 'port_range_max': high, 'remote_ip_prefix': prefix,
+            'remote_group_id': _optional(body, 'remote_group_id', str, ''),
+            'remote_zone': _optional(body, 'remote_zone', str, ''),
+            'description': _optional(body, 'description', str, '')[:255]}
 
 
 def parse_host(body):

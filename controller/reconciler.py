@@ -42,11 +42,12 @@ def to_actions(dp, actions):
         elif kind == 'resubmit':
             out.append(parser.NXActionResubmitTable(in_port=NX_IN_PORT, table_id=a[1]))
         elif kind == 'ct':
-            _, commit, zone, table = a
+            _, commit, zone, table, mark = a
+            inner = [parser.OFPActionSetField(ct_mark=mark)] if mark is not None else []
             out.append(parser.NXActionCT(flags=1 if commit else 0, zone_src='',
                                          zone_ofs_nbits=zone,
                                          recirc_table=255 if table is None else table,
-                                         alg=0, actions=[]))
+                                         alg=0, actions=inner))
         elif kind == 'conjunction':
             out.append(parser.NXActionConjunction(clause=a[2] - 1, n_clauses=a[3], id_=a[1]))
         elif kind == 'goto':

@@ -23,6 +23,7 @@ class Service:
         self.store = store
         self.pools = {'vlan': parse_pool(vlan_pool, 'vlan_pool'),
                       'vxlan': parse_pool(vni_pool, 'vni_pool')}
+        self.ensure_default_group()
 
     # ---- hosts -------------------------------------------------------------
     def register_host(self, body):
@@ -82,6 +83,112 @@ class Service:
             tx.delete('network', network.id)
 
     # ---- ports -------------------------------------------------------------
+    # ---- security groups -----------------------------------------------------
+    def ensure_default_group(self):
+        """The group a port without groups joins (as in OpenStack): all egress,
+        ingress only from members of "default"."""
+        for group in self.store.list('security_group'):
+            if group.name == 'default':
+                return group
+        gid = model.new_id()
+        rules = [dict(model.parse_rule({'direction': 'egress'}), id=model.new_id()),
+                 dict(model.parse_rule({'direction': 'ingress', 'remote_group_id': gid}),
+                      id=model.new_id())]
+        group = model.SecurityGroup(id=gid, name='default',
+                                    description='ports that name no group', rules=rules)
+        with self.store.transaction() as tx:
+            tx.put('security_group', gid, group)
+        return group
+
+    def get_group(self, ident, field_name='id'):
+        group = self.store.get('security_group', ident)
+        if group is None:
+            group = next((g for g in self.store.list('security_group') if g.name == ident),
+                         None)
+        if group is None:
+            err = NotFound('security group', ident)
+            err.field = field_name
+            raise err
+        return group
+
+    def _check_rule_refs(self, rule, field_prefix=''):
+        if rule['remote_group_id']:
+            rule['remote_group_id'] = self.get_group(
+                rule['remote_group_id'], field_prefix + 'remote_group_id').id
+        return rule
+
+    def create_group(self, body):
+        fields = model.parse_group(body)
+        if any(g.name == fields['name'] for g in self.store.list('security_group')):
+            raise ValidationError('name', 'a security group named %r exists'
+                                  % fields['name'], 409)
+        rules_in = body.get('rules', [])
+        if not isinstance(rules_in, list):
+            raise ValidationError('rules', 'rules must be a list')
+        rules = []
+        for i, rule in enumerate(rules_in):
+            try:
+                rules.append(dict(self._check_rule_refs(model.parse_rule(rule)),
+                                  id=model.new_id()))
+            except ValidationError as e:
+                e.field = 'rules[%d].%s' % (i, e.field)
+                raise
+        group = model.SecurityGroup(id=model.new_id(), rules=rules, **fields)
+        with self.store.transaction() as tx:
+            tx.put('security_group', group.id, group)
+        return group
+
+    def update_group(self, ident, body):
+        group = self.get_group(ident)
+        fields = model.parse_group(body, partial=True)
+        if group.name == 'default' and fields.get('name', 'default') != 'default':
+            raise ValidationError('name', 'the default group keeps its name')
+        if any(g.name == fields.get('name') and g.id != group.id
+               for g in self.store.list('security_group')):
+            raise ValidationError('name', 'a security group named %r exists'
+                                  % fields['name'], 409)
+        updated = model.changed(group, **fields)
+        with self.store.transaction() as tx:
+            tx.put('security_group', group.id, updated)
+        return updated
+
+    def delete_group(self, ident):
+        group = self.get_group(ident)
+        if group.name == 'default':
+            raise ValidationError('id', 'the default group cannot be deleted', 409)
+        users = [p.name for p in self.store.list('port') if group.id in p.security_groups]
+        if users:
+            raise ValidationError('id', 'group is used by ports %s' % ', '.join(users[:5]),
+                                  409)
+        refs = [g.name for g in self.store.list('security_group') if g.id != group.id
+                and any(r['remote_group_id'] == group.id for r in g.rules)]
+        if refs:
+            raise ValidationError('id', 'group is a remote group of %s' % ', '.join(refs), 409)
+        with self.store.transaction() as tx:
+            tx.delete('security_group', group.id)
+
+    def add_rule(self, ident, body):
+        group = self.get_group(ident)
+        rule = dict(self._check_rule_refs(model.parse_rule(body)), id=model.new_id())
+        with self.store.transaction() as tx:
+            tx.put('security_group', group.id, model.changed(group, rules=group.rules + [rule]))
+        return rule
+
+    def delete_rule(self, ident, rule_id):
+        group = self.get_group(ident)
+        rules = [r for r in group.rules if r['id'] != rule_id]
+        if len(rules) == len(group.rules):
+            raise ValidationError('rule_id', 'rule %r is not in group %s'
+                                  % (rule_id, group.name), 404)
+        with self.store.transaction() as tx:
+            tx.put('security_group', group.id, model.changed(group, rules=rules))
+
+    def _resolve_groups(self, fields, field_name='security_groups'):
+        if 'security_groups' in fields:
+            fields['security_groups'] = [self.get_group(g, field_name).id
+                                         for g in fields['security_groups']]
+
+    # ---- ports (continued) ---------------------------------------------------
     def create_port(self, body):
         return self.create_ports([body])[0]
 
@@ -95,6 +202,7 @@ class Service:
                 fields = model.parse_port(body)
                 fields['network_id'] = self.get_network(fields['network_id'],
                                                         'network_id').id
+                self._resolve_groups(fields)
                 self._check_unique(fields, existing + ports)
             except ValidationError as e:
                 if len(bodies) > 1:
@@ -131,6 +239,7 @@ class Service:
     def update_port(self, ident, body):
         port = self.get_port(ident)
         fields = model.parse_port(body, partial=True)
+        self._resolve_groups(fields)
         merged = dict(model.to_dict(port), **fields)
         self._check_unique(merged, self.store.list('port'), own_id=port.id)
         updated = model.Port(**merged)

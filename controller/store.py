@@ -12,7 +12,8 @@ import threading
 
 from controller import model
 
-KINDS = {'host': model.Host, 'network': model.Network, 'port': model.Port}
+KINDS = {'host': model.Host, 'network': model.Network, 'port': model.Port,
+         'security_group': model.SecurityGroup}
 
 
 class Store:

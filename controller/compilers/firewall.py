@@ -1,0 +1,147 @@
+"""The distributed per-vNIC stateful firewall, compiled for one hypervisor.
+
+Per vNIC with port security (conntrack zone = its OpenFlow port number):
+- PORT_SECURITY: it may send only from its own MAC and IPs, ARP included;
+- EGRESS_ACL (traffic it sends) and INGRESS_ACL (traffic delivered to it, also
+  from a VM on the same bridge): default deny; a new connection that a rule of
+  its groups allows is committed with ``ct_mark`` = that rule's mark; packets of
+  established connections pass only while a rule with their mark still exists,
+  so deleting a rule also cuts the connections it allowed.
+- remote groups and zones expand to their members' addresses through
+  conjunction flows: (addresses) x (ports) costs n + m flows, not n x m.
+"""
+import ipaddress
+import zlib
+
+from controller import pipeline as P
+from controller.flows import flow, goto, output
+
+CT_NEW, CT_EST, CT_REL, CT_INV, CT_TRK = 0x01, 0x02, 0x04, 0x10, 0x20
+IPV4, ARP = 0x0800, 0x0806
+PROTO = {'icmp': 1, 'tcp': 6, 'udp': 17}
+
+
+def rule_mark(rule):
+    """A stable non-zero 31-bit mark per rule, carried in ct_mark."""
+    return zlib.crc32(rule['id'].encode()) & 0x7fffffff or 1
+
+
+def port_masks(low, high):
+    """The (value, mask) pairs covering [low, high], like Neutron's port masking."""
+    out = []
+    while low <= high:
+        size = low & -low if low else 1 << 16
+        while low + size - 1 > high:
+            size >>= 1
+        out.append((low, 0xffff ^ (size - 1)))
+        low += size
+    return out
+
+
+def compile_firewall(inv, host):
+    flows = []
+    for port in inv.local_ports(host.name):
+        if port.port_security_enabled:
+            flows += anti_spoofing(port) + acl(inv, port, 'egress') + acl(inv, port, 'ingress')
+    return flows
+
+
+def anti_spoofing(port):
+    flows = [flow('firewall', P.PORT_SECURITY, P.PRIO_FLOOD, {'in_port': port.ofport})]
+    for ip in port.ips:
+        flows += [
+            flow('firewall', P.PORT_SECURITY, P.PRIO_MATCH,
+                 {'in_port': port.ofport, 'eth_src': port.mac, 'eth_type': IPV4,
+                  'ipv4_src': ip}, [goto(P.EGRESS_ACL)]),
+            flow('firewall', P.PORT_SECURITY, P.PRIO_MATCH,
+                 {'in_port': port.ofport, 'eth_src': port.mac, 'eth_type': ARP,
+                  'arp_spa': ip, 'arp_sha': port.mac}, [goto(P.EGRESS_ACL)]),
+        ]
+    return flows
+
+
+def _rules(inv, port, direction):
+    return [r for g in inv.groups_of(port) for r in g.rules if r['direction'] == direction]
+
+
+def _remote_ips(inv, rule):
+    if rule['remote_group_id']:
+        return inv.members([rule['remote_group_id']])
+    if rule['remote_zone']:
+        return inv.members(inv.zone_groups(rule['remote_zone']))
+    return None
+
+
+def acl(inv, port, direction):
+    """The stateful ACL of one direction of one vNIC."""
+    zone = port.ofport
+    if direction == 'egress':
+        table, who = P.EGRESS_ACL, {'in_port': port.ofport}
+        passed = [goto(P.ARP_RESPONDER)]
+        remote_field = 'ipv4_dst'
+    else:
+        table, who = P.INGRESS_ACL, {P.REG_OUT_PORT: port.ofport}
+        passed = [output(port.ofport)]
+        remote_field = 'ipv4_src'
+    here = dict(who, eth_type=IPV4, ct_zone=zone)
+    marks = sorted({rule_mark(r) for r in _rules(inv, port, 'egress')
+                    + _rules(inv, port, 'ingress')})
+    flows = [
+        flow('firewall', table, 100, dict(here, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV))),
+        flow('firewall', table, 60, dict(who, eth_type=IPV4), [('ct', False, zone, table, None)]),
+        flow('firewall', table, 50, dict(who, eth_type=ARP), passed),
+        flow('firewall', table, 40, dict(here)),                      # default deny (IPv4)
+        flow('firewall', table, 20, dict(who)),                       # anything else
+    ]
+    for mark in marks:                   # established / related: while its rule exists
+        for state in (CT_EST, CT_REL):
+            flows.append(flow('firewall', table, 90,
+                              dict(here, ct_state=(CT_TRK | state, CT_TRK | state | CT_INV),
+                                   ct_mark=mark), passed))
+    new = dict(here, ct_state=(CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV))
+    for index, rule in enumerate(_rules(inv, port, direction)):
+        commit = [('ct', True, zone, None, rule_mark(rule))] + passed
+        matches = []
+        proto = PROTO.get(rule['protocol'])
+        if proto is None:
+            matches.append({})
+        elif rule['port_range_min'] is None:
+            matches.append({'ip_proto': proto})
+        else:
+            field = '%s_dst' % rule['protocol']
+            matches += [{'ip_proto': proto, field: vm}
+                        for vm in port_masks(rule['port_range_min'], rule['port_range_max'])]
+        if rule['remote_ip_prefix']:
+            net = ipaddress.IPv4Network(rule['remote_ip_prefix'])
+            for m in matches:
+                m[remote_field] = (str(net.network_address), str(net.netmask))
+        remote_ips = _remote_ips(inv, rule)
+        if remote_ips is None:
+            flows += [flow('firewall', table, 70, dict(new, **m), commit) for m in matches]
+        elif len(remote_ips) == 1 or len(matches) == 1 and not matches[0]:
+            flows += [flow('firewall', table, 70, dict(new, **m, **{remote_field: ip}), commit)
+                      for ip in remote_ips for m in matches]
+        elif remote_ips:                   # (members) x (ports): n + m conjunction flows
+            conj_id = port.ofport << 12 | (index + (2048 if direction == 'ingress' else 0))
+            flows.append(flow('firewall', table, 75, dict(new, conj_id=conj_id), commit))
+            flows += [flow('firewall', table, 75, dict(new, **{remote_field: ip}),
+                           [('conjunction', conj_id, 1, 2)]) for ip in remote_ips]
+            flows += [flow('firewall', table, 75, dict(new, **m),
+                           [('conjunction', conj_id, 2, 2)]) for m in matches]
+    return _merge(flows)
+
+
+def _merge(flows):
+    """One flow per (table, priority, match): conjunction clauses that share a
+    match become one flow with all their conjunction actions; of two rules
+    allowing the same traffic, the first one's flow stays."""
+    merged = {}
+    for f in flows:
+        key = (f.table, f.priority, f.match)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = f
+        elif all(a[0] == 'conjunction' for a in first.actions + f.actions):
+            merged[key] = flow(f.owner, f.table, f.priority, dict(f.match),
+                               sorted(set(first.actions + f.actions)))
+    return list(merged.values())
