@@ -10,7 +10,7 @@ import os
 import secrets
 
 from controller.api import Api
-from controller.compilers import compile_host
+from controller.compilers import compile_host, firewall
 from controller.inventory import Inventory
 from controller.reconciler import Reconciler
 from controller.ryu_facade import (CONF, CONFIG_DISPATCHER, DEAD_DISPATCHER,
@@ -65,7 +65,10 @@ class VnetsecApp(RyuApp):
         self._dirty = hub.Event()
         self.store.watch(self._on_change)
         self._busy = False
-        self.api = Api(self.service, api_token(conf), status=self.status)
+        self._marks = {}        # dpid -> {cookie: firewall rule mark}, from the last compile
+        self._stat_waiters = {} # xid -> (event, replies list)
+        self.api = Api(self.service, api_token(conf), status=self.status,
+                       rule_stats=self.rule_stats)
         self._api_address = (conf.api_host, conf.api_port)
 
     def start(self):
@@ -85,9 +88,9 @@ class VnetsecApp(RyuApp):
                 self._affected.update(r.network_id for r in (old, new) if r is not None)
             elif kind == 'network':
                 self._affected.add(key)
-            else:
+            else:                                      # hosts, security groups
                 self._affected_all = True
-                if new is not None and new.dpid in self.datapaths:
+                if kind == 'host' and new is not None and new.dpid in self.datapaths:
                     self._request_ports(self.datapaths[new.dpid])   # bind what it holds
         self._dirty.set()
 
@@ -131,7 +134,9 @@ class VnetsecApp(RyuApp):
             if not stale:
                 continue
             try:
-                self.reconciler.apply(dp, compile_host(inv, host))
+                flows = compile_host(inv, host)
+                self.reconciler.apply(dp, flows)
+                self._marks[dpid] = firewall.marks_by_cookie(flows)
                 self._networks_of[dpid] = networks
                 self._applied.add(dpid)
             except Exception:                  # one bad switch must not stop the rest
@@ -164,8 +169,44 @@ class VnetsecApp(RyuApp):
     def _flow_stats(self, ev):
         msg = ev.msg
         more = msg.flags & msg.datapath.ofproto.OFPMPF_REPLY_MORE
-        if self.reconciler.on_flow_stats(msg.datapath, msg.body, more):
+        waiter = self._stat_waiters.get(msg.xid)
+        if waiter is not None:
+            waiter[1].extend((msg.datapath.id, stat) for stat in msg.body)
+            if not more:
+                waiter[0].set()
+        elif self.reconciler.on_flow_stats(msg.datapath, msg.body, more):
             self._dirty.set()
+
+    def rule_stats(self, timeout=2.0):
+        """{rule id: {packets, bytes}} summed over every hypervisor, read now from
+        the flows that allow traffic by that rule (new and established)."""
+        inv = Inventory.from_store(self.store)
+        rule_of = {firewall.rule_mark(r): r['id'] for g in inv.groups.values() for r in g.rules}
+        waiters = []
+        for dpid, dp in list(self.datapaths.items()):
+            host = inv.host_by_dpid(dpid)
+            if host is None or host.role != 'hypervisor':
+                continue
+            ofp, parser = dp.ofproto, dp.ofproto_parser
+            req = parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY,
+                                             firewall.COOKIE, firewall.COOKIE_MASK,
+                                             parser.OFPMatch())
+            dp.set_xid(req)
+            waiter = (hub.Event(), [])
+            self._stat_waiters[req.xid] = waiter
+            waiters.append((req.xid, waiter))
+            dp.send_msg(req)
+        totals = {}
+        for xid, (event, replies) in waiters:
+            event.wait(timeout)
+            del self._stat_waiters[xid]
+            for dpid, stat in replies:
+                rule_id = rule_of.get(self._marks.get(dpid, {}).get(stat.cookie))
+                if rule_id:
+                    entry = totals.setdefault(rule_id, {'packets': 0, 'bytes': 0})
+                    entry['packets'] += stat.packet_count
+                    entry['bytes'] += stat.byte_count
+        return totals
 
     def _host_of(self, dp):
         host = Inventory.from_store(self.store).host_by_dpid(dp.id)

@@ -5,6 +5,7 @@ JSON in, JSON out. Errors are ``{"error": {"code", "message", "field"}}`` with a
 ``Authorization: Bearer <token>``; reads are open.
 """
 import json
+import logging
 import re
 
 import webob
@@ -13,6 +14,7 @@ import webob.exc
 from controller import model, views
 from controller.model import ValidationError
 
+LOG = logging.getLogger(__name__)
 ROUTES = []
 
 
@@ -29,11 +31,12 @@ def _error(status, message, field=None):
 
 
 class Api:
-    def __init__(self, service, token, status=None):
+    def __init__(self, service, token, status=None, rule_stats=None):
         self.service = service
         self.store = service.store
         self.token = token
         self.status = status or (lambda: {'switches': {}, 'idle': True})
+        self.rule_stats = rule_stats or dict      # () -> {rule_id: {packets, bytes}}
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
@@ -59,6 +62,9 @@ class Api:
                 status, result = func(self, body, *m.groups())
             except ValidationError as e:
                 return _error(e.status, e.message, e.field)
+            except Exception:                          # a bug: say so in JSON, log it
+                LOG.exception('%s %s failed', req.method, path)
+                return _error(500, 'internal error; see the controller log')
             if status == 204:
                 return webob.Response(status=204)
             return webob.Response(json=result, status=status)
@@ -142,6 +148,45 @@ class Api:
         self.service.delete_port(ident)
         return 204, None
 
+    # ---- security groups -----------------------------------------------------
+    @route('GET', '/v1/security-groups')
+    def list_groups(self, _):
+        return 200, [model.to_dict(g) for g in self.store.list('security_group')]
+
+    @route('POST', '/v1/security-groups', write=True)
+    def create_group(self, body):
+        """Create a security group: {"name", "description", "zone", "rules": [...]}."""
+        return 201, model.to_dict(self.service.create_group(body))
+
+    @route('GET', '/v1/security-groups/([^/]+)')
+    def get_group(self, _, ident):
+        """A security group, with packets and bytes per rule from the switches."""
+        group = model.to_dict(self.service.get_group(ident))
+        counters = self.rule_stats()
+        for rule in group['rules']:
+            rule['stats'] = counters.get(rule['id'], {'packets': 0, 'bytes': 0})
+        return 200, group
+
+    @route('PATCH', '/v1/security-groups/([^/]+)', write=True)
+    def update_group(self, body, ident):
+        return 200, model.to_dict(self.service.update_group(ident, body))
+
+    @route('DELETE', '/v1/security-groups/([^/]+)', write=True)
+    def delete_group(self, _, ident):
+        self.service.delete_group(ident)
+        return 204, None
+
+    @route('POST', '/v1/security-groups/([^/]+)/rules', write=True)
+    def add_rule(self, body, ident):
+        """Add a rule: {"direction", "ethertype", "protocol", "port_range_min",
+        "port_range_max", "remote_ip_prefix" | "remote_group_id" | "remote_zone"}."""
+        return 201, self.service.add_rule(ident, body)
+
+    @route('DELETE', '/v1/security-groups/([^/]+)/rules/([^/]+)', write=True)
+    def delete_rule(self, _, ident, rule_id):
+        self.service.delete_rule(ident, rule_id)
+        return 204, None
+
     @route('GET', '/v1/status')
     def get_status(self, _):
         """Connected switches, whether each holds its desired flows, and whether
@@ -157,16 +202,18 @@ def openapi_document():
     """The OpenAPI 3 document, generated from the route table."""
     paths = {}
     for method, pattern, write, func in ROUTES:
-        path = pattern.pattern.strip('^$').replace('([^/]+)', '{id}')
+        path = pattern.pattern.strip('^$').replace('([^/]+)', '{id}', 1).replace(
+            '([^/]+)', '{rule_id}')
         op = {'summary': (func.__doc__ or func.__name__.replace('_', ' ')).strip(),
               'operationId': func.__name__,
               'responses': {'200': {'description': 'OK'},
                             '4XX': {'description': 'error',
                                     'content': {'application/json': {'schema': {
                                         '$ref': '#/components/schemas/Error'}}}}}}
-        if '{id}' in path:
-            op['parameters'] = [{'name': 'id', 'in': 'path', 'required': True,
-                                 'schema': {'type': 'string'}}]
+        params = [name for name in ('id', 'rule_id') if '{%s}' % name in path]
+        if params:
+            op['parameters'] = [{'name': name, 'in': 'path', 'required': True,
+                                 'schema': {'type': 'string'}} for name in params]
         if write:
             op['security'] = [{'bearer': []}]
         if method in ('POST', 'PATCH'):

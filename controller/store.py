@@ -8,10 +8,12 @@ same four methods.
 import contextlib
 import json
 import sqlite3
+import logging
 import threading
 
 from controller import model
 
+LOG = logging.getLogger(__name__)
 KINDS = {'host': model.Host, 'network': model.Network, 'port': model.Port,
          'security_group': model.SecurityGroup}
 
@@ -95,7 +97,10 @@ class SqliteStore(Store):
                 else:
                     self._cache[kind][key] = record
         for callback in self._watchers:
-            callback(writer.changes)
+            try:
+                callback(writer.changes)
+            except Exception:               # committed already: a watcher's bug is logged
+                LOG.exception('store watcher failed')
 
     def watch(self, callback):
         self._watchers.append(callback)

@@ -222,6 +222,10 @@ class DataCenter:
         """Tear down what this run created, also after a failure."""
         try:
             if self.net is not None:
+                for node in self.net.hosts + self.net.switches:
+                    if node.shell and node.waiting is False:
+                        # background jobs started in a node's shell: ours, by PID
+                        node.cmd('kill $(jobs -p) 2>/dev/null')
                 self.net.stop()
         finally:
             if self.controller:

@@ -16,6 +16,8 @@ import zlib
 from controller import pipeline as P
 from controller.flows import flow, goto, output
 
+COOKIE = P.OWNERS['firewall'] << P.COOKIE_OWNER_SHIFT     # every firewall flow's cookie
+COOKIE_MASK = 0xff << P.COOKIE_OWNER_SHIFT                 # carries this owner byte
 CT_NEW, CT_EST, CT_REL, CT_INV, CT_TRK = 0x01, 0x02, 0x04, 0x10, 0x20
 IPV4, ARP = 0x0800, 0x0806
 PROTO = {'icmp': 1, 'tcp': 6, 'udp': 17}
@@ -24,6 +26,20 @@ PROTO = {'icmp': 1, 'tcp': 6, 'udp': 17}
 def rule_mark(rule):
     """A stable non-zero 31-bit mark per rule, carried in ct_mark."""
     return zlib.crc32(rule['id'].encode()) & 0x7fffffff or 1
+
+
+def marks_by_cookie(flows):
+    """{cookie: rule mark} of the flows that allow traffic by a rule: those
+    committing its new connections and those passing its established ones."""
+    out = {}
+    for f in flows:
+        mark = dict(f.match).get('ct_mark')
+        for a in f.actions:
+            if a[0] == 'ct' and a[4] is not None:
+                mark = a[4]
+        if mark is not None:
+            out[f.cookie] = mark
+    return out
 
 
 def port_masks(low, high):

@@ -1,0 +1,77 @@
+"""Traffic probes run inside VM namespaces with the system Python (no netcat here).
+
+  probe.py serve tcp|udp PORT            echo server (runs until killed)
+  probe.py check tcp|udp IP PORT         prints OK or FAIL (1 s timeout)
+  probe.py session IP PORT SECONDS       one TCP session sending a line every 0.1 s;
+                                         prints how many seconds it stayed alive
+"""
+import socket
+import sys
+import threading
+import time
+
+
+def serve(proto, port):
+    if proto == 'udp':
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(('0.0.0.0', port))
+        while True:
+            data, addr = s.recvfrom(2048)
+            s.sendto(data, addr)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('0.0.0.0', port))
+    s.listen(64)
+    while True:
+        conn, _ = s.accept()
+        threading.Thread(target=echo, args=(conn,), daemon=True).start()
+
+
+def echo(conn):
+    with conn:
+        while True:
+            data = conn.recv(2048)
+            if not data:
+                return
+            conn.sendall(data)
+
+
+def check(proto, ip, port):
+    try:
+        if proto == 'udp':
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(1)
+            s.sendto(b'ping', (ip, port))
+            ok = s.recvfrom(64)[0] == b'ping'
+        else:
+            s = socket.create_connection((ip, port), timeout=1)
+            s.sendall(b'ping')
+            ok = s.recv(64) == b'ping'
+    except OSError:
+        ok = False
+    print('OK' if ok else 'FAIL')
+
+
+def session(ip, port, seconds):
+    s = socket.create_connection((ip, port), timeout=2)
+    s.settimeout(1)
+    start = time.time()
+    try:
+        while time.time() - start < seconds:
+            s.sendall(b'x')
+            if s.recv(16) != b'x':
+                break
+            time.sleep(0.1)
+    except OSError:
+        pass
+    print('%.1f' % (time.time() - start))
+
+
+if __name__ == '__main__':
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == 'serve':
+        serve(args[0], int(args[1]))
+    elif cmd == 'check':
+        check(args[0], args[1], int(args[2]))
+    else:
+        session(args[0], int(args[1]), float(args[2]))
