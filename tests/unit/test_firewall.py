@@ -1,0 +1,124 @@
+"""The firewall compiler and the security-group service (pure, no switch)."""
+import pytest
+
+from controller import pipeline as P
+from controller.compilers import compile_host, firewall
+from controller.inventory import Inventory
+from controller.model import ValidationError
+from tests.unit.conftest import add_hv, add_port
+
+
+@pytest.mark.parametrize('low,high', [(1, 1), (80, 80), (1, 65535), (1000, 1999), (8080, 8090)])
+def test_port_masks_cover_exactly_the_range(low, high):
+    covered = set()
+    for value, mask in firewall.port_masks(low, high):
+        covered |= {p for p in range(value, value + (0xffff ^ mask) + 1)}
+    assert covered == set(range(low, high + 1))
+
+
+def setup(service, n_members=3):
+    net = service.create_network({'name': 'n', 'kind': 'vxlan'})
+    add_hv(service, 'hv1', 1)
+    client = service.create_group({'name': 'client', 'zone': 'app',
+                                   'rules': [{'direction': 'egress'}]})
+    web = service.create_group({'name': 'web', 'rules': [
+        {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 8000,
+         'port_range_max': 8015, 'remote_group_id': 'client'}]})
+    server = add_port(service, net, 1, 'hv1', ofport=1)
+    service.update_port(server.id, {'security_groups': ['web']})
+    for k in range(2, 2 + n_members):
+        port = add_port(service, net, k, 'hv1', ofport=k)
+        service.update_port(port.id, {'security_groups': ['client']})
+    return client, web
+
+
+def ingress_flows(service):
+    inv = Inventory.from_store(service.store)
+    return [f for f in compile_host(inv, inv.hosts['hv1'])
+            if f.table == P.INGRESS_ACL and (P.REG_OUT_PORT, 1) in f.match]
+
+
+def test_remote_group_uses_conjunction_not_n_times_m(service):
+    setup(service, n_members=10)
+    conj = [f for f in ingress_flows(service) if any(a[0] == 'conjunction' for a in f.actions)]
+    # 10 member addresses + 1 port mask (8000-8015 is one mask), not 10 x 1 commits
+    assert len(conj) == 11
+    commits = [f for f in ingress_flows(service) if ('conj_id', 1 << 12 | 2048) in f.match]
+    assert len(commits) == 1 and commits[0].actions[0][0] == 'ct'
+
+
+def test_membership_change_recompiles_remote_addresses(service):
+    setup(service, n_members=2)
+    before = {f.cookie for f in ingress_flows(service)}
+    port = next(p for p in service.store.list('port') if p.device == 'tapvm2')
+    service.update_port(port.id, {'security_groups': []})        # leaves "client"
+    after = ingress_flows(service)
+    assert {f.cookie for f in after} != before
+    sources = {dict(f.match).get('ipv4_src') for f in after}
+    assert '10.0.0.2' not in sources and '10.0.0.3' in sources
+
+
+def test_port_without_groups_joins_default_and_sealed_group_drops(service):
+    net = service.create_network({'name': 'n', 'kind': 'vlan'})
+    add_hv(service, 'hv1', 1)
+    port = add_port(service, net, 1, 'hv1', ofport=1)
+    inv = Inventory.from_store(service.store)
+    assert [g.name for g in inv.groups_of(inv.ports[port.id])] == ['default']
+    sealed = service.create_group({'name': 'sealed'})
+    service.update_port(port.id, {'security_groups': [sealed.id]})
+    inv = Inventory.from_store(service.store)
+    flows = compile_host(inv, inv.hosts['hv1'])
+    commits = [f for f in flows if any(a[0] == 'ct' and a[1] for a in f.actions)]
+    assert commits == []                                 # nothing may start a connection
+
+
+def test_disabled_port_security_compiles_no_firewall(service):
+    net = service.create_network({'name': 'n', 'kind': 'vlan'})
+    add_hv(service, 'hv1', 1)
+    port = add_port(service, net, 1, 'hv1', ofport=1)
+    service.update_port(port.id, {'port_security_enabled': False})
+    inv = Inventory.from_store(service.store)
+    assert [f for f in compile_host(inv, inv.hosts['hv1']) if f.owner == 'firewall'] == []
+
+
+def test_same_traffic_from_two_rules_is_one_flow(service):
+    net = service.create_network({'name': 'n', 'kind': 'vlan'})
+    add_hv(service, 'hv1', 1)
+    service.create_group({'name': 'a', 'rules': [{'direction': 'egress'}]})
+    service.create_group({'name': 'b', 'rules': [{'direction': 'egress'}]})
+    port = add_port(service, net, 1, 'hv1', ofport=1)
+    service.update_port(port.id, {'security_groups': ['a', 'b']})
+    inv = Inventory.from_store(service.store)
+    flows = compile_host(inv, inv.hosts['hv1'])
+    keys = [(f.table, f.priority, f.match) for f in flows]
+    assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize('rule,field', [
+    ({'direction': 'sideways'}, 'direction'),
+    ({'direction': 'ingress', 'protocol': 'gre'}, 'protocol'),
+    ({'direction': 'ingress', 'protocol': 'icmp', 'port_range_min': 1}, 'port_range_min'),
+    ({'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 0}, 'port_range_min'),
+    ({'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 90,
+      'port_range_max': 80}, 'port_range_max'),
+    ({'direction': 'ingress', 'remote_ip_prefix': '10.0.0.0/33'}, 'remote_ip_prefix'),
+    ({'direction': 'ingress', 'remote_group_id': 'nope'}, 'remote_group_id'),
+    ({'direction': 'ingress', 'remote_ip_prefix': '10.0.0.0/8',
+      'remote_zone': 'web'}, 'remote_zone'),
+    ({'direction': 'ingress', 'ethertype': 'IPv6'}, 'ethertype'),
+])
+def test_malformed_rule_rejected_and_nothing_changes(service, rule, field):
+    group = service.create_group({'name': 'g'})
+    before = service.store.list('security_group')
+    with pytest.raises(ValidationError) as err:
+        service.add_rule(group.id, rule)
+    assert err.value.field == field and 400 <= err.value.status < 500
+    assert service.store.list('security_group') == before
+
+
+def test_group_in_use_cannot_be_deleted(service):
+    setup(service, n_members=1)
+    for name in ('client', 'web', 'default'):
+        with pytest.raises(ValidationError) as err:
+            service.delete_group(name)
+        assert err.value.status == 409
