@@ -143,6 +143,12 @@ class Api:
     def update_port(self, body, ident):
         return 200, model.to_dict(self.service.update_port(ident, body))
 
+    @route('POST', '/v1/ports/([^/]+)/migrate', write=True)
+    def migrate_port(self, body, ident):
+        """Planned migration: {"host": "hv3", "live": false}. With live, the
+        destination is programmed before the VM arrives at "migrating_ofport"."""
+        return 200, model.to_dict(self.service.migrate_port(ident, body))
+
     @route('DELETE', '/v1/ports/([^/]+)', write=True)
     def delete_port(self, _, ident):
         self.service.delete_port(ident)

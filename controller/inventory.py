@@ -3,6 +3,7 @@
 Built once per reconcile from the store; compilers take it as their only input.
 """
 from collections import defaultdict
+from dataclasses import replace
 
 
 class Inventory:
@@ -44,9 +45,18 @@ class Inventory:
     def local_ports(self, host_name):
         return self.ports_by_host.get(host_name, [])
 
+    def incoming_ports(self, host_name):
+        """Ports live-migrating to the host, as they will be bound there (at the
+        requested port number): their rules are enforced before they arrive."""
+        return [replace(p, bound_host=host_name, ofport=p.migrating_ofport)
+                for p in self.ports.values()
+                if p.migrating_to == host_name and p.bound_host != host_name
+                and p.migrating_ofport and p.network_id in self.networks]
+
     def networks_on(self, host_name):
-        """Networks with at least one port bound on the host, by id."""
-        return sorted({p.network_id for p in self.local_ports(host_name)})
+        """Networks with at least one port bound on (or live-migrating to) the host."""
+        return sorted({p.network_id for p in self.local_ports(host_name)
+                       + self.incoming_ports(host_name)})
 
     def bound_ports(self, network_id):
         return [p for p in self.ports_by_network.get(network_id, []) if self.is_bound(p)]

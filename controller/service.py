@@ -8,6 +8,14 @@ from controller import model
 from controller.model import NotFound, ValidationError
 
 
+def _bound(port, host_name, ofport):
+    """The port bound at (host, ofport); arriving on its destination ends a migration."""
+    done = port.migrating_to == host_name
+    return model.changed(port, bound_host=host_name, ofport=ofport,
+                         migrating_to='' if done else port.migrating_to,
+                         migrating_ofport=0 if done else port.migrating_ofport)
+
+
 def parse_pool(text, field_name):
     """'100-4094' -> range(100, 4095)."""
     low, _, high = text.partition('-')
@@ -247,6 +255,35 @@ class Service:
             tx.put('port', updated.id, updated)
         return updated
 
+    MIGRATION_OFPORTS = range(2000, 4000)    # requested for incoming vNICs
+
+    def migrate_port(self, ident, body):
+        """Planned migration to ``host``. With ``live``, the destination is
+        programmed before the VM arrives (its rules enforced there, its traffic
+        still going to the source) for a device plugged at the returned
+        ``migrating_ofport``; the switch-over happens when the device appears
+        there. Without, only the requested host changes."""
+        port = self.get_port(ident)
+        model.check_fields(body, ('host', 'live'))
+        host_name = model._require(body, 'host', str)
+        host = self.store.get('host', host_name)
+        if host is None or host.role != 'hypervisor':
+            raise ValidationError('host', 'no hypervisor named %r' % host_name, 404)
+        if host_name == port.bound_host:
+            raise ValidationError('host', 'the port is already on %s' % host_name, 409)
+        live = model._optional(body, 'live', bool, False)
+        ofport = 0
+        if live:
+            used = {p.ofport for p in self.store.list('port') if p.bound_host == host_name}
+            used |= {p.migrating_ofport for p in self.store.list('port')
+                     if p.migrating_to == host_name}
+            ofport = next(n for n in self.MIGRATION_OFPORTS if n not in used)
+        updated = model.changed(port, host=host_name, migrating_to=host_name if live else '',
+                                migrating_ofport=ofport)
+        with self.store.transaction() as tx:
+            tx.put('port', port.id, updated)
+        return updated
+
     def delete_port(self, ident):
         port = self.get_port(ident)
         with self.store.transaction() as tx:
@@ -260,7 +297,7 @@ class Service:
         for port in self.store.list('port'):
             ofport = devices.get(port.device)
             if ofport and (port.bound_host, port.ofport) != (host_name, ofport):
-                changed.append(model.changed(port, bound_host=host_name, ofport=ofport))
+                changed.append(_bound(port, host_name, ofport))
         self._save(changed)
         return changed
 
@@ -271,7 +308,7 @@ class Service:
         for port in self.store.list('port'):
             where = seen.get(port.device)
             if where and (port.bound_host, port.ofport) != where:
-                changed.append(model.changed(port, bound_host=where[0], ofport=where[1]))
+                changed.append(_bound(port, *where))
         self._save(changed)
         return changed
 

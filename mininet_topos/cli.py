@@ -92,6 +92,25 @@ class VnetsecCLI(CLI):
             for mac, vtep in sorted(table.items()):
                 output('      %s -> %s\n' % (mac, vtep))
 
+    def do_migrate(self, line):
+        """migrate VM HYPERVISOR [live]: move a VM's vNIC to another hypervisor;
+        its rules and mappings follow it."""
+        from mininet_topos.migration import migrate
+        args = line.split()
+        if len(args) not in (2, 3) or args[0] not in self.mn or args[1] not in self.mn:
+            output('usage: migrate VM HYPERVISOR [live]\n')
+            self.failed = True
+            return
+        try:
+            marks = migrate(self.dc, args[0], args[1], live=args[2:] == ['live'])
+            self.dc.wait_ready()
+        except Exception as e:                     # report, keep the CLI alive
+            output('migration failed: %s\n' % e)
+            self.failed = True
+            return
+        output('%s now on %s (%.0f ms to plug it there)\n'
+               % (args[0], args[1], 1000 * (marks['appeared'] - marks['moving'])))
+
     def do_flows(self, line):
         """flows SWITCH: dump the flows the controller installed on a switch."""
         name = line.strip()

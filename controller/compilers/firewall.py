@@ -56,7 +56,7 @@ def port_masks(low, high):
 
 def compile_firewall(inv, host):
     flows = []
-    for port in inv.local_ports(host.name):
+    for port in inv.local_ports(host.name) + inv.incoming_ports(host.name):
         if port.port_security_enabled:
             flows += anti_spoofing(port) + acl(inv, port, 'egress') + acl(inv, port, 'ingress')
     return flows

@@ -20,6 +20,9 @@ def compile_hypervisor(inv, host):
     flows = []
     for port in inv.local_ports(host.name):
         flows += _local_port(inv.networks[port.network_id], port)
+    for port in inv.incoming_ports(host.name):        # live migration: no traffic yet
+        flows += [f for f in _local_port(inv.networks[port.network_id], port)
+                  if f.table != P.L2_LOOKUP]
     for network_id in inv.networks_on(host.name):
         flows += _network(inv, host, inv.networks[network_id])
     return flows
