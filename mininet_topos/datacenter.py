@@ -116,6 +116,19 @@ class DataCenterTopo(Topo):
                                            device='tapvm%d' % k, host='hv%d' % n)
 
 
+def _stop_jobs(node):
+    """Interrupt a command still running in a node's shell and kill the background
+    jobs started there (all of them this run's, by PID)."""
+    if not node.shell:
+        return
+    deadline = time.time() + 2
+    while node.waiting and time.time() < deadline:
+        node.sendInt()
+        node.monitor(timeoutms=200)
+    node.waiting = False
+    node.cmd('kill $(jobs -p) 2>/dev/null')
+
+
 def _free_port(preferred):
     for port in (preferred, 0):
         with socket.socket() as s:
@@ -219,13 +232,14 @@ class DataCenter:
                 hv.seed_neighbour(hv.gateway, router_mac(hv.rack))
 
     def stop(self):
-        """Tear down what this run created, also after a failure."""
+        """Tear down what this run created, also after a failure: every step is
+        tried even when an earlier one fails."""
         try:
             if self.net is not None:
                 for node in self.net.hosts + self.net.switches:
-                    if node.shell and node.waiting is False:
-                        # background jobs started in a node's shell: ours, by PID
-                        node.cmd('kill $(jobs -p) 2>/dev/null')
+                    _stop_jobs(node)
+                for switch in self.switches():
+                    switch.ovs.stop()                # its daemons, by PID, first
                 self.net.stop()
         finally:
             if self.controller:

@@ -4,6 +4,9 @@
   probe.py check tcp|udp IP PORT         prints OK or FAIL (1 s timeout)
   probe.py session IP PORT SECONDS       one TCP session sending a line every 0.1 s;
                                          prints how many seconds it stayed alive
+  probe.py spray IP TCPPORT UDPPORT SECONDS   a TCP connect attempt and a UDP datagram
+                                         every 20 ms (forbidden traffic, say)
+  probe.py wait-listening PORT...        returns once those TCP ports listen here
 """
 import socket
 import sys
@@ -67,11 +70,38 @@ def session(ip, port, seconds):
     print('%.1f' % (time.time() - start))
 
 
+def spray(ip, tcp_port, udp_port, seconds):
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    end = time.time() + seconds
+    while time.time() < end:
+        udp.sendto(b'probe', (ip, udp_port))
+        try:
+            socket.create_connection((ip, tcp_port), timeout=0.02).close()
+        except OSError:
+            pass
+        time.sleep(0.02)
+
+
+def wait_listening(ports, timeout=10):
+    end = time.time() + timeout
+    for port in ports:
+        while time.time() < end:
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+
 if __name__ == '__main__':
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == 'serve':
         serve(args[0], int(args[1]))
     elif cmd == 'check':
         check(args[0], args[1], int(args[2]))
-    else:
+    elif cmd == 'session':
         session(args[0], int(args[1]), float(args[2]))
+    elif cmd == 'spray':
+        spray(args[0], int(args[1]), int(args[2]), float(args[3]))
+    else:
+        wait_listening([int(a) for a in args])

@@ -34,6 +34,7 @@ def dc():
             node = running.node(vm)
             for proto, port in (('tcp', 8080), ('tcp', 9090), ('udp', 8080)):
                 node.cmd('python3 %s serve %s %d &' % (PROBE, proto, port))
+            node.cmd('python3 %s wait-listening 8080 9090' % PROBE)
         running.wait_ready()
         time.sleep(0.5)
         yield running
