@@ -5,9 +5,11 @@ compilers, and only the reconciler writes to switches. Every store change wakes
 one worker that recompiles and sends deltas, so a burst of API calls costs one
 reconcile.
 """
+import collections
 import logging
 import os
 import secrets
+import time
 
 from controller.api import Api
 from controller.compilers import compile_host, firewall
@@ -20,6 +22,7 @@ from controller.service import Service
 from controller.store import SqliteStore
 
 LOG = logging.getLogger('vnetsec')
+UNBIND_DELAY = 0.5      # seconds a vanished vNIC stays bound (it may be migrating)
 
 CONF.register_opts([
     cfg.StrOpt('db_path', default='/var/lib/vnetsec/vnetsec.db',
@@ -67,8 +70,9 @@ class VnetsecApp(RyuApp):
         self._busy = False
         self._marks = {}        # dpid -> {cookie: firewall rule mark}, from the last compile
         self._stat_waiters = {} # xid -> (event, replies list)
+        self.timeline = collections.deque(maxlen=2000)  # what switches reported, timed
         self.api = Api(self.service, api_token(conf), status=self.status,
-                       rule_stats=self.rule_stats)
+                       rule_stats=self.rule_stats, events=lambda: list(self.timeline))
         self._api_address = (conf.api_host, conf.api_port)
 
     def start(self):
@@ -135,7 +139,9 @@ class VnetsecApp(RyuApp):
                 continue
             try:
                 flows = compile_host(inv, host)
-                self.reconciler.apply(dp, flows)
+                if self.reconciler.apply(dp, flows):
+                    self.timeline.append({'time': time.time(), 'event': 'sent',
+                                          'host': host.name})
                 self._marks[dpid] = firewall.marks_by_cookie(flows)
                 self._networks_of[dpid] = networks
                 self._applied.add(dpid)
@@ -232,13 +238,35 @@ class VnetsecApp(RyuApp):
         if host is None:
             return
         name = msg.desc.name.decode()
+        self.timeline.append({'time': time.time(), 'event': 'port', 'host': host.name,
+                            'device': name, 'reason': msg.reason,
+                            'ofport': msg.desc.port_no, 'state': msg.desc.state})
         if msg.reason == msg.datapath.ofproto.OFPPR_DELETE:
             if self.seen.get(name, ('',))[0] == host.name:
                 del self.seen[name]
-            self.service.unbind(host.name, devices={name})
-        else:
+            # a migrating vNIC leaves its source just before it appears on its
+            # destination: wait a moment rather than unbind and rebind at once
+            hub.spawn_after(UNBIND_DELAY, self._unbind_if_gone, host.name, name)
+        elif (msg.reason == msg.datapath.ofproto.OFPPR_ADD
+              or not msg.desc.state & msg.datapath.ofproto.OFPPS_LINK_DOWN):
+            # a link-down MODIFY is a vNIC leaving (its source, when it migrates),
+            # never a reason to bind it there
             self.seen[name] = (host.name, msg.desc.port_no)
             self.service.bind(host.name, {name: msg.desc.port_no})
+
+    def _unbind_if_gone(self, host_name, device):
+        if self.seen.get(device, ('',))[0] != host_name:
+            self.service.unbind(host_name, devices={device})
+
+    @set_ev_cls(ofp_event.EventOFPBundleCtrlMsg, MAIN_DISPATCHER)
+    def _bundle_reply(self, ev):
+        """A switch confirms it applied a bundle: the moment flows are installed."""
+        msg = ev.msg
+        if msg.type == msg.datapath.ofproto.OFPBCT_COMMIT_REPLY:
+            host = Inventory.from_store(self.store).host_by_dpid(msg.datapath.id)
+            self.timeline.append({'time': time.time(), 'event': 'commit',
+                                'host': host.name if host else None,
+                                'bundle': msg.bundle_id})
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     def _error(self, ev):

@@ -31,12 +31,13 @@ def _error(status, message, field=None):
 
 
 class Api:
-    def __init__(self, service, token, status=None, rule_stats=None):
+    def __init__(self, service, token, status=None, rule_stats=None, events=None):
         self.service = service
         self.store = service.store
         self.token = token
         self.status = status or (lambda: {'switches': {}, 'idle': True})
         self.rule_stats = rule_stats or dict      # () -> {rule_id: {packets, bytes}}
+        self.events = events or list              # () -> recent switch events, timed
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
@@ -198,6 +199,12 @@ class Api:
         """Connected switches, whether each holds its desired flows, and whether
         the controller has changes still to send."""
         return 200, self.status()
+
+    @route('GET', '/v1/events')
+    def get_events(self, _):
+        """Recent switch events with their times: vNICs appearing and leaving
+        (port) and switches confirming flow changes (commit)."""
+        return 200, self.events()
 
     @route('GET', '/v1/openapi.json')
     def openapi(self, _):

@@ -136,7 +136,13 @@ class Reconciler:
         if not removed and not added:
             return 0
         ofp = dp.ofproto
-        mods = [flow_mod(dp, f, ofp.OFPFC_DELETE_STRICT) for f in removed]
+        # an ADD replaces a flow of the same table, priority and match in place:
+        # such a removed flow needs no DELETE of its own (flows read back from a
+        # switch carry no comparable match and are always deleted)
+        replaced = {(f.table, f.priority, f.match) for f in added}
+        mods = [flow_mod(dp, f, ofp.OFPFC_DELETE_STRICT) for f in removed
+                if getattr(f, 'match', None) is None
+                or (f.table, f.priority, f.match) not in replaced]
         mods += [flow_mod(dp, f) for f in added]
         self._send_bundle(dp, mods)
         installed = self.installed[dp.id]

@@ -32,6 +32,7 @@ def migrate(dc, vm_name, dest_name, live=False, announce=True):
     port = next(p for p in dc.client.get('/v1/ports') if p['device'] == device)
     src_ns, dst_ns = _netns(source), _netns(dest)        # opened before the clock starts
     try:
+        index = src_ns.link_lookup(ifname=device)[0]
         marks = {'start': time.time()}
         if live:
             port = dc.client.post('/v1/ports/%s/migrate' % port['id'],
@@ -40,7 +41,6 @@ def migrate(dc, vm_name, dest_name, live=False, announce=True):
             dest.ovs.vsctl('add-port br-int %s -- set interface %s ofport_request=%d'
                            % (device, device, port['migrating_ofport']))
         marks['moving'] = time.time()
-        index = src_ns.link_lookup(ifname=device)[0]
         src_ns.link('set', index=index, net_ns_pid=dest.pid)
         dst_ns.link('set', index=dst_ns.link_lookup(ifname=device)[0], state='up')
         if not live:

@@ -71,7 +71,7 @@ class OvsSwitchNode(Switch):
         # the controller is set in the same transaction that creates the bridge:
         # OVS flushes a bridge's flows when its controller setting changes.
         return ('-- add-br {b} -- set bridge {b} datapath_type=netdev fail_mode=secure '
-                'protocols=OpenFlow13,OpenFlow14 other_config:datapath-id={dpid} '
+                'protocols=OpenFlow10,OpenFlow13,OpenFlow14 other_config:datapath-id={dpid} '
                 'other_config:disable-in-band=true '
                 '-- set-controller {b} {ctl} '
                 '-- set controller {b} connection_mode=out-of-band max_backoff=1000 '

@@ -87,6 +87,8 @@ def test_vlan_vm_within_rack_follows_trunks(dc):
 
 def test_migrate_back_live_and_reach_everyone(dc):
     migrate(dc, 'vm2', 'hv1', live=True)
+    migrate(dc, 'vm2', 'hv2', live=True)         # live twice: the source's late
+    migrate(dc, 'vm2', 'hv1', live=True)         # link-down must not rebind it there
     migrate(dc, 'vm1', 'hv1', live=False)
     dc.wait_ready()
     for vm, peers in (('vm1', ('vm3', 'vm5', 'vm7')), ('vm2', ('vm4', 'vm6', 'vm8'))):
