@@ -247,10 +247,11 @@ class VnetsecApp(RyuApp):
             # a migrating vNIC leaves its source just before it appears on its
             # destination: wait a moment rather than unbind and rebind at once
             hub.spawn_after(UNBIND_DELAY, self._unbind_if_gone, host.name, name)
-        elif (msg.reason == msg.datapath.ofproto.OFPPR_ADD
-              or not msg.desc.state & msg.datapath.ofproto.OFPPS_LINK_DOWN):
-            # a link-down MODIFY is a vNIC leaving (its source, when it migrates),
-            # never a reason to bind it there
+        elif msg.reason == msg.datapath.ofproto.OFPPR_ADD or (
+                self.seen.get(name, (host.name,))[0] == host.name
+                and not msg.desc.state & msg.datapath.ofproto.OFPPS_LINK_DOWN):
+            # only an ADD moves a vNIC; a MODIFY from a host it has left (its
+            # source, while it migrates) must never bind it back there
             self.seen[name] = (host.name, msg.desc.port_no)
             self.service.bind(host.name, {name: msg.desc.port_no})
 
