@@ -122,3 +122,20 @@ def test_group_in_use_cannot_be_deleted(service):
         with pytest.raises(ValidationError) as err:
             service.delete_group(name)
         assert err.value.status == 409
+
+
+def test_remote_zone_names_every_member_of_the_zone(service):
+    net = service.create_network({'name': 'n', 'kind': 'vxlan'})
+    add_hv(service, 'hv1', 1)
+    service.create_group({'name': 'app1', 'zone': 'app', 'rules': [{'direction': 'egress'}]})
+    service.create_group({'name': 'app2', 'zone': 'app', 'rules': [{'direction': 'egress'}]})
+    service.create_group({'name': 'db', 'zone': 'db', 'rules': [
+        {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 5432,
+         'remote_zone': 'app'}]})
+    for k, group in ((1, 'db'), (2, 'app1'), (3, 'app2'), (4, 'default')):
+        port = add_port(service, net, k, 'hv1', ofport=k)
+        if group != 'default':
+            service.update_port(port.id, {'security_groups': [group]})
+    flows = ingress_flows(service)
+    sources = {dict(f.match).get('ipv4_src') for f in flows} - {None}
+    assert sources == {'10.0.0.2', '10.0.0.3'}        # both app groups, not the others
