@@ -65,6 +65,7 @@ class VnetsecApp(RyuApp):
         self._affected, self._affected_all = set(), True    # what changed since a reconcile
         self._applied = set()   # dpids holding their desired flows since their last sync
         self._networks_of = {}  # dpid -> networks it held at its last compile
+        self._confirmed = {}    # dpid -> id of the last bundle the switch committed
         self._dirty = hub.Event()
         self.store.watch(self._on_change)
         self._busy = False
@@ -115,8 +116,10 @@ class VnetsecApp(RyuApp):
         switches = {}
         for dpid in self.datapaths:
             host = inv.host_by_dpid(dpid)
+            confirmed = (self._confirmed.get(dpid, 0)
+                         >= self.reconciler.last_bundle.get(dpid, 0))
             switches['%016x' % dpid] = {'host': host.name if host else None,
-                                        'synced': dpid in self._applied}
+                                        'synced': dpid in self._applied and confirmed}
         return {'switches': switches, 'idle': not (self._busy or self._dirty.is_set()),
                 'reconciler': dict(self.reconciler.stats)}
 
@@ -264,6 +267,7 @@ class VnetsecApp(RyuApp):
         """A switch confirms it applied a bundle: the moment flows are installed."""
         msg = ev.msg
         if msg.type == msg.datapath.ofproto.OFPBCT_COMMIT_REPLY:
+            self._confirmed[msg.datapath.id] = msg.bundle_id
             host = Inventory.from_store(self.store).host_by_dpid(msg.datapath.id)
             self.timeline.append({'time': time.time(), 'event': 'commit',
                                 'host': host.name if host else None,

@@ -7,7 +7,17 @@ from dataclasses import replace
 
 
 class Inventory:
+    def memo(self, key, build):
+        """Compute once per snapshot what every host's compile asks for alike
+        (a network's ARP responder, a port's MAC-to-VTEP entry)."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = build()
+            return value
+
     def __init__(self, hosts, networks, ports, groups=()):
+        self._memo = {}
         self.hosts = {h.name: h for h in hosts}
         self.networks = {n.id: n for n in networks}
         self.ports = {p.id: p for p in ports}

@@ -12,6 +12,7 @@ tests drive it with a fake datapath.
 """
 import itertools
 import logging
+import struct
 
 LOG = logging.getLogger(__name__)
 ALL_ONES_64 = 2 ** 64 - 1
@@ -85,11 +86,20 @@ class _Installed:
         self.ofp_match = stat.match
 
 
+class _XidSlot:
+    """Takes the xid a datapath hands out for a message we encode ourselves."""
+
+    def set_xid(self, xid):
+        self.xid = xid
+
+
 class Reconciler:
     def __init__(self):
         self.installed = {}     # dpid -> {cookie: Flow or _Installed}; absent = unsynced
         self._reading = {}      # dpid -> partial flow-stats replies
         self._bundle_ids = itertools.count(1)
+        self._encoded = {}      # Flow -> its ADD FlowMod as bytes (Ryu-encoded, xid 0)
+        self.last_bundle = {}   # dpid -> id of the last bundle sent (the switch confirms it)
         self.stats = {'bundles': 0, 'flow_mods': 0}
 
     # ---- (re)connect: read what the switch holds -----------------------------
@@ -140,10 +150,10 @@ class Reconciler:
         # such a removed flow needs no DELETE of its own (flows read back from a
         # switch carry no comparable match and are always deleted)
         replaced = {(f.table, f.priority, f.match) for f in added}
-        mods = [flow_mod(dp, f, ofp.OFPFC_DELETE_STRICT) for f in removed
+        mods = [self._encode(flow_mod(dp, f, ofp.OFPFC_DELETE_STRICT)) for f in removed
                 if getattr(f, 'match', None) is None
                 or (f.table, f.priority, f.match) not in replaced]
-        mods += [flow_mod(dp, f) for f in added]
+        mods += [self._encode_add(dp, f) for f in added]
         self._send_bundle(dp, mods)
         installed = self.installed[dp.id]
         for f in removed:
@@ -155,18 +165,44 @@ class Reconciler:
         LOG.info('dpid %#x: -%d +%d flows', dp.id, len(removed), len(added))
         return len(mods)
 
+    @staticmethod
+    def _encode(mod):
+        mod.set_xid(0)
+        mod.serialize()
+        return bytes(mod.buf)
+
+    def _encode_add(self, dp, f):
+        """The same flow goes to many switches (a MAC entry to every host of its
+        network): Ryu encodes it once."""
+        encoded = self._encoded.get(f)
+        if encoded is None:
+            if len(self._encoded) > 200_000:
+                self._encoded.clear()
+            encoded = self._encoded[f] = self._encode(flow_mod(dp, f))
+        return encoded
+
     def _send_bundle(self, dp, mods):
+        """Open, one bundle-add per encoded FlowMod, commit: one socket write
+        (Ryu's send_msg queue holds only 16 messages). A bundle-add is its
+        16-byte header around the inner message, whose xid must be its own."""
         ofp, parser = dp.ofproto, dp.ofproto_parser
         bundle_id = next(self._bundle_ids)
         flags = ofp.OFPBF_ATOMIC | ofp.OFPBF_ORDERED
-        msgs = [parser.OFPBundleCtrlMsg(dp, bundle_id, ofp.OFPBCT_OPEN_REQUEST, flags, [])]
-        msgs += [parser.OFPBundleAddMsg(dp, bundle_id, flags, mod, []) for mod in mods]
-        msgs.append(parser.OFPBundleCtrlMsg(dp, bundle_id, ofp.OFPBCT_COMMIT_REQUEST,
-                                            flags, []))
-        # One write of the whole bundle: Ryu's send_msg queue holds only 16 messages.
-        buf = bytearray()
-        for msg in msgs:
-            dp.set_xid(msg)
-            msg.serialize()
-            buf += msg.buf
+        buf = bytearray(self._ctrl(dp, bundle_id, ofp.OFPBCT_OPEN_REQUEST, flags))
+        for inner in mods:
+            slot = _XidSlot()
+            dp.set_xid(slot)
+            buf += struct.pack(ofp.OFP_HEADER_PACK_STR, ofp.OFP_VERSION,
+                               ofp.OFPT_BUNDLE_ADD_MESSAGE, 16 + len(inner), slot.xid)
+            buf += struct.pack(ofp.OFP_BUNDLE_ADD_MSG_0_PACK_STR, bundle_id, flags)
+            buf += inner[:4] + struct.pack('!I', slot.xid) + inner[8:]
+        buf += self._ctrl(dp, bundle_id, ofp.OFPBCT_COMMIT_REQUEST, flags)
         dp.send(bytes(buf))
+        self.last_bundle[dp.id] = bundle_id
+
+    @staticmethod
+    def _ctrl(dp, bundle_id, kind, flags):
+        msg = dp.ofproto_parser.OFPBundleCtrlMsg(dp, bundle_id, kind, flags, [])
+        dp.set_xid(msg)
+        msg.serialize()
+        return bytes(msg.buf)

@@ -68,9 +68,9 @@ def _network(inv, host, network):
     remotes = remote_vteps(inv, host, network)
     for vtep_ip, ports in sorted(remotes.items()):
         for port in ports:
-            flows.append(flow('segmentation', P.L2_LOOKUP, P.PRIO_UNICAST,
-                              {P.REG_NETWORK: nid, 'eth_dst': port.mac},
-                              to_remote(network, vtep_ip)))
+            flows.append(inv.memo(('to-remote', port.id, vtep_ip), lambda: flow(
+                'segmentation', P.L2_LOOKUP, P.PRIO_UNICAST,
+                {P.REG_NETWORK: nid, 'eth_dst': port.mac}, to_remote(network, vtep_ip))))
     local = []
     for port in inv.local_ports(host.name):
         if port.network_id == network.id:
@@ -89,7 +89,7 @@ def _network(inv, host, network):
                                                         P.REG_FROM_REMOTE: 1}, local),
     ]
     if network.kind == 'vxlan':
-        flows += arp_responder(inv, network)
+        flows += inv.memo(('arp', network.id), lambda: arp_responder(inv, network))
     return flows
 
 
