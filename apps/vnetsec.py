@@ -250,11 +250,16 @@ class VnetsecApp(RyuApp):
             # a migrating vNIC leaves its source just before it appears on its
             # destination: wait a moment rather than unbind and rebind at once
             hub.spawn_after(UNBIND_DELAY, self._unbind_if_gone, host.name, name)
-        elif msg.reason == msg.datapath.ofproto.OFPPR_ADD or (
-                self.seen.get(name, (host.name,))[0] == host.name
-                and not msg.desc.state & msg.datapath.ofproto.OFPPS_LINK_DOWN):
-            # only an ADD moves a vNIC; a MODIFY from a host it has left (its
-            # source, while it migrates) must never bind it back there
+            return
+        link_up = not msg.desc.state & msg.datapath.ofproto.OFPPS_LINK_DOWN
+        awaited = any(p.device == name and p.migrating_to == host.name
+                      for p in self.store.list('port'))
+        if awaited and not link_up:
+            return      # live migration: plugged on its destination, not resumed yet
+        if (awaited or msg.reason == msg.datapath.ofproto.OFPPR_ADD
+                or self.seen.get(name, (host.name,))[0] == host.name and link_up):
+            # an ADD moves a vNIC, and so does the link of an awaited one coming up;
+            # a MODIFY from a host it has left must never bind it back there
             self.seen[name] = (host.name, msg.desc.port_no)
             self.service.bind(host.name, {name: msg.desc.port_no})
 

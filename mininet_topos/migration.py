@@ -1,66 +1,117 @@
-"""VM migration in the emulated data center: the testbed moves a VM's vNIC (the
-hypervisor end of its veth, named after the port's device) into the destination
-hypervisor's namespace with pyroute2 and plugs it there, as a hypervisor would
-after copying the VM's memory.
+"""VM migration in the emulated data center, done with pyroute2 as a hypervisor
+would.
 
-- plain: the vNIC leaves the source, then is plugged on the destination; the
-  controller notices it there and rebinds it (this is also what an unplanned
-  move looks like);
-- live: first ``POST /v1/ports/{id}/migrate {"host", "live": true}``; the
-  controller programs the destination for the vNIC at the port number it returns
-  (rules enforced, no traffic yet) and the testbed pre-creates that OVS port, so
-  the switch-over is just the vNIC arriving.
+- plain (also what an unplanned move looks like): the hypervisor end of the VM's
+  veth, named after the port's device, moves into the destination hypervisor's
+  namespace and is plugged into its br-int; the controller notices the device
+  there and rebinds it.
+- live (like OVN's requested-chassis + activation): ``POST /v1/ports/{id}/migrate
+  {"host", "live": true}`` makes the controller program the destination for the
+  vNIC at the port number it returns (rules enforced, traffic still to the
+  source). The testbed gives the VM a second vNIC whose hypervisor end is
+  plugged there at that number but kept down (the VM is "paused" there). The
+  switch-over is the VM resuming: the destination end comes up, which the
+  controller takes as activation, and the VM's old vNIC goes away.
 """
 import time
 
+from mininet.link import Intf
 from pyroute2 import NetNS
+
+from mininet_topos.nodes import VM_MTU
 
 
 def _netns(node):
     return NetNS('/proc/%d/ns/net' % node.pid, flags=0)
 
 
+def _vnic(vm):
+    """(VM-side Intf, hypervisor-side Intf) of the VM's current vNIC."""
+    intf = vm.defaultIntf()
+    link = intf.link
+    return intf, (link.intf2 if link.intf1 is intf else link.intf1)
+
+
 def migrate(dc, vm_name, dest_name, live=False, announce=True):
     """Move ``vm_name``'s vNIC to hypervisor ``dest_name``. Returns timestamps:
-    {'start', 'appeared' (plugged on the destination), 'done'}."""
+    'start', 'moving' (the switch-over begins), 'appeared', 'done'."""
     vm, dest = dc.node(vm_name), dc.node(dest_name)
-    tap = vm.defaultIntf().link
-    tap = tap.intf2 if tap.intf1.node is vm else tap.intf1
+    vm_intf, tap = _vnic(vm)
     source, device = tap.node, tap.name
     if source is dest:
         raise ValueError('%s already runs on %s' % (vm_name, dest_name))
     port = next(p for p in dc.client.get('/v1/ports') if p['device'] == device)
-    src_ns, dst_ns = _netns(source), _netns(dest)        # opened before the clock starts
-    try:
-        index = src_ns.link_lookup(ifname=device)[0]
-        marks = {'start': time.time()}
-        if live:
-            port = dc.client.post('/v1/ports/%s/migrate' % port['id'],
-                                  {'host': dest_name, 'live': True})
-            dc.wait_ready()
-            dest.ovs.vsctl('add-port br-int %s -- set interface %s ofport_request=%d'
-                           % (device, device, port['migrating_ofport']))
-        marks['moving'] = time.time()
-        src_ns.link('set', index=index, net_ns_pid=dest.pid)
-        dst_ns.link('set', index=dst_ns.link_lookup(ifname=device)[0], state='up')
-        if not live:
-            dest.ovs.vsctl('--may-exist add-port br-int %s' % device)
-        marks['appeared'] = time.time()
-        source.ovs.vsctl('--if-exists del-port br-int %s' % device)
-    finally:
-        src_ns.close()
-        dst_ns.close()
-    _move_in_mininet(tap, source, dest)
+    marks = {'start': time.time()}
+    if live:
+        _live(dc, vm, vm_intf, source, dest, port, marks)
+    else:
+        _plain(vm, tap, source, dest, marks)
     if announce:      # the VM announces itself from its new place (gratuitous ARP)
         vm.cmd('arping -q -U -c1 -I %s %s' % (vm.defaultIntf(), vm.IP()))
     marks['done'] = time.time()
     return marks
 
 
-def _move_in_mininet(intf, source, dest):
-    """Keep Mininet's bookkeeping true: the interface now belongs to ``dest``."""
-    port = source.ports.pop(intf)
+def _plain(vm, tap, source, dest, marks):
+    src_ns, dst_ns = _netns(source), _netns(dest)        # opened before the clock starts
+    try:
+        index = src_ns.link_lookup(ifname=tap.name)[0]
+        marks['moving'] = time.time()
+        src_ns.link('set', index=index, net_ns_pid=dest.pid)
+        dst_ns.link('set', index=dst_ns.link_lookup(ifname=tap.name)[0], state='up')
+        dest.ovs.vsctl('--may-exist add-port br-int %s' % tap.name)
+        marks['appeared'] = time.time()
+        source.ovs.vsctl('--if-exists del-port br-int %s' % tap.name)
+    finally:
+        src_ns.close()
+        dst_ns.close()
+    port = source.ports.pop(tap)                         # Mininet's bookkeeping
     source.intfs.pop(port)
-    source.nameToIntf.pop(intf.name)
-    intf.node = dest
-    dest.addIntf(intf, port=dest.newPort(), moveIntfFn=lambda *a, **k: True)
+    source.nameToIntf.pop(tap.name)
+    tap.node = dest
+    dest.addIntf(tap, port=dest.newPort(), moveIntfFn=lambda *a, **k: True)
+
+
+def _live(dc, vm, old, source, dest, port, marks):
+    device, mac, ip = port['device'], port['mac'], vm.IP()
+    port = dc.client.post('/v1/ports/%s/migrate' % port['id'],
+                          {'host': dest.name, 'live': True})
+    dc.wait_ready()                                    # the destination is programmed
+    new_name = next(name for name in ('%s-eth%d' % (vm.name, k) for k in range(1, 99))
+                    if name != old.name and name not in vm.nameToIntf)
+    vm_ns, dst_ns = _netns(vm), _netns(dest)
+    try:
+        vm_ns.link('add', ifname=new_name, kind='veth', address=mac, mtu=VM_MTU,
+                   peer={'ifname': device, 'net_ns_pid': dest.pid})
+        new_index = vm_ns.link_lookup(ifname=new_name)[0]
+        vm_ns.addr('add', index=new_index, address=ip, prefixlen=16)
+        vm_ns.link('set', index=new_index, state='up')
+        vm.cmd('ethtool -K %s tx off >/dev/null 2>&1' % new_name)
+        dest.ovs.vsctl('add-port br-int %s -- set interface %s ofport_request=%d'
+                       % (device, device, port['migrating_ofport']))
+        dc.wait_ready()
+        dest_index = dst_ns.link_lookup(ifname=device)[0]
+        old_index = vm_ns.link_lookup(ifname=old.name)[0]
+        marks['moving'] = time.time()                  # the VM resumes on dest
+        dst_ns.link('set', index=dest_index, state='up')
+        vm_ns.link('del', index=old_index)             # its old vNIC (and tap) go
+        marks['appeared'] = time.time()
+        source.ovs.vsctl('--if-exists del-port br-int %s' % device)
+    finally:
+        vm_ns.close()
+        dst_ns.close()
+    _replace_in_mininet(vm, old, new_name, ip, dest, device)
+
+
+def _replace_in_mininet(vm, old, new_name, ip, dest, device):
+    """Mininet's bookkeeping: the VM's vNIC is now ``new_name`` <-> ``device``."""
+    old_tap = old.link.intf2 if old.link.intf1 is old else old.link.intf1
+    for node, intf in ((vm, old), (old_tap.node, old_tap)):
+        node.intfs.pop(node.ports.pop(intf))
+        node.nameToIntf.pop(intf.name)
+    keep = dict(up=False, moveIntfFn=lambda *a, **k: True)   # configured already
+    new = Intf(new_name, node=vm, **keep)
+    new.ip, new.prefixLen, new.mac = ip, 16, old.mac
+    tap = Intf(device, node=dest, **keep)
+    new.link = tap.link = old.link
+    old.link.intf1, old.link.intf2 = new, tap
