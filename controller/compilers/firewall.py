@@ -8,7 +8,9 @@ Per vNIC with port security (conntrack zone = its OpenFlow port number):
   established connections pass only while a rule with their mark still exists,
   so deleting a rule also cuts the connections it allowed.
 - remote groups and zones expand to their members' addresses through
-  conjunction flows: (addresses) x (ports) costs n + m flows, not n x m.
+  conjunction flows: one flow per member address for the whole bridge (shared
+  by every vNIC whose rules name the group) plus a few per vNIC and rule, so n
+  members and m vNICs cost about n + m flows, not n x m.
 """
 import ipaddress
 import zlib
@@ -59,7 +61,7 @@ def compile_firewall(inv, host):
     for port in inv.local_ports(host.name) + inv.incoming_ports(host.name):
         if port.port_security_enabled:
             flows += anti_spoofing(port) + acl(inv, port, 'egress') + acl(inv, port, 'ingress')
-    return flows
+    return _merge(flows)
 
 
 def anti_spoofing(port):
@@ -134,17 +136,21 @@ def acl(inv, port, direction):
         remote_ips = _remote_ips(inv, rule)
         if remote_ips is None:
             flows += [flow('firewall', table, 70, dict(new, **m), commit) for m in matches]
-        elif len(remote_ips) == 1 or len(matches) == 1 and not matches[0]:
+        elif len(remote_ips) == 1:
             flows += [flow('firewall', table, 70, dict(new, **m, **{remote_field: ip}), commit)
                       for ip in remote_ips for m in matches]
-        elif remote_ips:                   # (members) x (ports): n + m conjunction flows
+        elif remote_ips:
+            # conjunction: clause 1 (a member's address) is one flow per address
+            # for the whole bridge, shared by every vNIC's rule naming that group
+            # (their conjunction actions merge); clause 2 is this vNIC's own match
             conj_id = port.ofport << 12 | (index + (2048 if direction == 'ingress' else 0))
             flows.append(flow('firewall', table, 75, dict(new, conj_id=conj_id), commit))
-            flows += [flow('firewall', table, 75, dict(new, **{remote_field: ip}),
+            flows += [flow('firewall', table, 75, {'eth_type': IPV4, 'ct_state': new['ct_state'],
+                                                   remote_field: ip},
                            [('conjunction', conj_id, 1, 2)]) for ip in remote_ips]
             flows += [flow('firewall', table, 75, dict(new, **m),
                            [('conjunction', conj_id, 2, 2)]) for m in matches]
-    return _merge(flows)
+    return flows
 
 
 def _merge(flows):

@@ -32,10 +32,30 @@ def setup(service, n_members=3):
     return client, web
 
 
-def ingress_flows(service):
+def ingress_flows(service, ofport=1):
+    """Ingress flows for one vNIC: its own, and the shared clause-1 flows of the
+    conjunctions it takes part in."""
     inv = Inventory.from_store(service.store)
-    return [f for f in compile_host(inv, inv.hosts['hv1'])
-            if f.table == P.INGRESS_ACL and (P.REG_OUT_PORT, 1) in f.match]
+    flows = [f for f in compile_host(inv, inv.hosts['hv1']) if f.table == P.INGRESS_ACL]
+    own = [f for f in flows if (P.REG_OUT_PORT, ofport) in f.match]
+    conj_ids = {dict(f.match)['conj_id'] for f in own if 'conj_id' in dict(f.match)}
+    shared = [f for f in flows if dict(f.match).get(P.REG_OUT_PORT) is None
+              and any(a[0] == 'conjunction' and a[1] in conj_ids for a in f.actions)]
+    return own + shared
+
+
+def test_remote_group_addresses_are_shared_by_all_vnics(service):
+    setup(service, n_members=10)          # web server (ofport 1) + 10 clients on hv1
+    net = service.store.list('network')[0]
+    second = add_port(service, net, 20, 'hv1', ofport=20)
+    service.update_port(second.id, {'security_groups': ['web']})       # 2nd server
+    inv = Inventory.from_store(service.store)
+    flows = [f for f in compile_host(inv, inv.hosts['hv1']) if f.table == P.INGRESS_ACL]
+    per_address = [f for f in flows if 'ipv4_src' in dict(f.match)
+                   and any(a[0] == 'conjunction' for a in f.actions)]
+    # one flow per client address, each completing both servers' conjunctions
+    assert len(per_address) == len({dict(f.match)['ipv4_src'] for f in per_address}) == 10
+    assert all(sum(a[0] == 'conjunction' for a in f.actions) == 2 for f in per_address)
 
 
 def test_remote_group_uses_conjunction_not_n_times_m(service):
