@@ -57,10 +57,17 @@ def port_masks(low, high):
 
 
 def compile_firewall(inv, host):
-    flows = []
+    flows, shared = [], {}
     for port in inv.local_ports(host.name) + inv.incoming_ports(host.name):
         if port.port_security_enabled:
-            flows += anti_spoofing(port) + acl(inv, port, 'egress') + acl(inv, port, 'ingress')
+            flows += (anti_spoofing(port) + acl(inv, port, 'egress', shared)
+                      + acl(inv, port, 'ingress', shared))
+    # conjunction clause 1: one flow per remote address and table for the whole
+    # bridge, completing every vNIC conjunction that names that address's group
+    for (table, remote_field, ip), conj_ids in sorted(shared.items()):
+        flows.append(flow('firewall', table, 75, {
+            'eth_type': IPV4, 'ct_state': (CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV),
+            remote_field: ip}, [('conjunction', c, 1, 2) for c in sorted(conj_ids)]))
     return _merge(flows)
 
 
@@ -84,14 +91,17 @@ def _rules(inv, port, direction):
 
 def _remote_ips(inv, rule):
     if rule['remote_group_id']:
-        return inv.members([rule['remote_group_id']])
-    if rule['remote_zone']:
-        return inv.members(inv.zone_groups(rule['remote_zone']))
-    return None
+        groups = (rule['remote_group_id'],)
+    elif rule['remote_zone']:
+        groups = tuple(inv.zone_groups(rule['remote_zone']))
+    else:
+        return None
+    return inv.memo(('members', groups), lambda: inv.members(groups))
 
 
-def acl(inv, port, direction):
-    """The stateful ACL of one direction of one vNIC."""
+def acl(inv, port, direction, shared):
+    """The stateful ACL of one direction of one vNIC. Conjunctions over remote
+    addresses are recorded in ``shared`` {(table, field, ip): conj ids}."""
     zone = port.ofport
     if direction == 'egress':
         table, who = P.EGRESS_ACL, {'in_port': port.ofport}
@@ -145,9 +155,8 @@ def acl(inv, port, direction):
             # (their conjunction actions merge); clause 2 is this vNIC's own match
             conj_id = port.ofport << 12 | (index + (2048 if direction == 'ingress' else 0))
             flows.append(flow('firewall', table, 75, dict(new, conj_id=conj_id), commit))
-            flows += [flow('firewall', table, 75, {'eth_type': IPV4, 'ct_state': new['ct_state'],
-                                                   remote_field: ip},
-                           [('conjunction', conj_id, 1, 2)]) for ip in remote_ips]
+            for ip in remote_ips:
+                shared.setdefault((table, remote_field, ip), set()).add(conj_id)
             flows += [flow('firewall', table, 75, dict(new, **m),
                            [('conjunction', conj_id, 2, 2)]) for m in matches]
     return flows
