@@ -10,7 +10,9 @@ Actions are tuples:
   ('set_field', field, value)   ('push_vlan',)  ('pop_vlan',)
   ('move', src, dst, n_bits)    ('resubmit', table)  ('goto', table)  (last only)
   ('ct', commit, zone, table, mark)   table None: no recirculation;
-                                mark: ct_mark to set on commit, or None
+                                mark: ct_mark to set on commit, or None;
+                                zone: a number, or a register holding it
+  ('output_reg', reg)           output to the port number held in a register
   ('conjunction', conj_id, clause, n_clauses)
 An empty action list drops.
 """
@@ -114,12 +116,15 @@ def _action_text(action):
         return 'goto_table:%d' % action[1]
     if kind == 'ct':
         _, commit, zone, table, mark = action
-        parts = (['commit'] if commit else []) + ['zone=%d' % zone]
+        parts = (['commit'] if commit else []) + [
+            'zone=%s' % ('%s[0..15]' % _nxm(zone) if isinstance(zone, str) else zone)]
         if table is not None:
             parts.append('table=%d' % table)
         if mark is not None:
             parts.append('exec(set_field:%d->ct_mark)' % mark)
         return 'ct(%s)' % ','.join(parts)
+    if kind == 'output_reg':
+        return 'output:%s[]' % _nxm(action[1])
     if kind == 'conjunction':
         return 'conjunction(%d,%d/%d)' % (action[1], action[2], action[3])
     raise ValueError('unknown action %r' % (action,))
@@ -127,7 +132,8 @@ def _action_text(action):
 
 _NXM = {'eth_src': 'NXM_OF_ETH_SRC', 'eth_dst': 'NXM_OF_ETH_DST',
         'arp_sha': 'NXM_NX_ARP_SHA', 'arp_tha': 'NXM_NX_ARP_THA',
-        'arp_spa': 'NXM_OF_ARP_SPA', 'arp_tpa': 'NXM_OF_ARP_TPA'}
+        'arp_spa': 'NXM_OF_ARP_SPA', 'arp_tpa': 'NXM_OF_ARP_TPA',
+        'reg6': 'NXM_NX_REG6', 'reg7': 'NXM_NX_REG7'}
 
 
 def _nxm(name):

@@ -20,6 +20,7 @@ TOR_L2 = 10         # (VID, dst MAC) -> port; broadcast -> ports allowed for the
 REG_NETWORK = 'reg5'     # local number (Network.nid) of the frame's network
 REG_FROM_REMOTE = 'reg4' # 1 when the frame came from the tunnel or the VLAN uplink
 REG_OUT_PORT = 'reg7'    # the local vNIC a frame is being delivered to
+REG_ZONE = 'reg6'        # the conntrack zone of the vNIC whose ACL is running
 
 # ---- fixed OpenFlow port numbers on br-int ---------------------------------
 TUNNEL_OFPORT = 4000     # the one flow-based VXLAN port (remote_ip=flow, key=flow)

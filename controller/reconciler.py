@@ -45,10 +45,14 @@ def to_actions(dp, actions):
         elif kind == 'ct':
             _, commit, zone, table, mark = a
             inner = [parser.OFPActionSetField(ct_mark=mark)] if mark is not None else []
-            out.append(parser.NXActionCT(flags=1 if commit else 0, zone_src='',
-                                         zone_ofs_nbits=zone,
+            from_reg = isinstance(zone, str)          # zone in a register's bits 0..15
+            out.append(parser.NXActionCT(flags=1 if commit else 0,
+                                         zone_src=zone if from_reg else '',
+                                         zone_ofs_nbits=15 if from_reg else zone,
                                          recirc_table=255 if table is None else table,
                                          alg=0, actions=inner))
+        elif kind == 'output_reg':                   # output to the port in bits 0..31
+            out.append(parser.NXActionOutputReg(ofs_nbits=31, src=a[1], max_len=0))
         elif kind == 'conjunction':
             out.append(parser.NXActionConjunction(clause=a[2] - 1, n_clauses=a[3], id_=a[1]))
         elif kind == 'goto':

@@ -7,10 +7,10 @@ Per vNIC with port security (conntrack zone = its OpenFlow port number):
   its groups allows is committed with ``ct_mark`` = that rule's mark; packets of
   established connections pass only while a rule with their mark still exists,
   so deleting a rule also cuts the connections it allowed.
-- remote groups and zones expand to their members' addresses through
-  conjunction flows: one flow per member address for the whole bridge (shared
-  by every vNIC whose rules name the group) plus a few per vNIC and rule, so n
-  members and m vNICs cost about n + m flows, not n x m.
+- remote groups and zones expand to their members' addresses through one
+  conjunction per rule and bridge: one flow per member address plus one per
+  vNIC using the rule (n + m flows, not n x m); the commit reads the vNIC's zone
+  and port from registers, so a vNIC joining touches only its own flows.
 """
 import ipaddress
 import zlib
@@ -106,17 +106,20 @@ def acl(inv, port, direction, shared):
     if direction == 'egress':
         table, who = P.EGRESS_ACL, {'in_port': port.ofport}
         passed = [goto(P.ARP_RESPONDER)]
+        passed_any = passed                        # the same for every vNIC
         remote_field = 'ipv4_dst'
     else:
         table, who = P.INGRESS_ACL, {P.REG_OUT_PORT: port.ofport}
         passed = [output(port.ofport)]
+        passed_any = [('output_reg', P.REG_OUT_PORT)]
         remote_field = 'ipv4_src'
     here = dict(who, eth_type=IPV4, ct_zone=zone)
     marks = sorted({rule_mark(r) for r in _rules(inv, port, 'egress')
                     + _rules(inv, port, 'ingress')})
     flows = [
         flow('firewall', table, 100, dict(here, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV))),
-        flow('firewall', table, 60, dict(who, eth_type=IPV4), [('ct', False, zone, table, None)]),
+        flow('firewall', table, 60, dict(who, eth_type=IPV4),
+             [('set_field', P.REG_ZONE, zone), ('ct', False, zone, table, None)]),
         flow('firewall', table, 50, dict(who, eth_type=ARP), passed),
         flow('firewall', table, 40, dict(here)),                      # default deny (IPv4)
         flow('firewall', table, 20, dict(who)),                       # anything else
@@ -127,7 +130,7 @@ def acl(inv, port, direction, shared):
                               dict(here, ct_state=(CT_TRK | state, CT_TRK | state | CT_INV),
                                    ct_mark=mark), passed))
     new = dict(here, ct_state=(CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV))
-    for index, rule in enumerate(_rules(inv, port, direction)):
+    for rule in _rules(inv, port, direction):
         commit = [('ct', True, zone, None, rule_mark(rule))] + passed
         matches = []
         proto = PROTO.get(rule['protocol'])
@@ -150,11 +153,14 @@ def acl(inv, port, direction, shared):
             flows += [flow('firewall', table, 70, dict(new, **m, **{remote_field: ip}), commit)
                       for ip in remote_ips for m in matches]
         elif remote_ips:
-            # conjunction: clause 1 (a member's address) is one flow per address
-            # for the whole bridge, shared by every vNIC's rule naming that group
-            # (their conjunction actions merge); clause 2 is this vNIC's own match
-            conj_id = port.ofport << 12 | (index + (2048 if direction == 'ingress' else 0))
-            flows.append(flow('firewall', table, 75, dict(new, conj_id=conj_id), commit))
+            # one conjunction per rule for the whole bridge: clause 1 is a member's
+            # address (one flow per address), clause 2 this vNIC's own match; the
+            # commit takes the vNIC's zone and port from registers, so vNICs
+            # joining or leaving touch only their own clause-2 flows
+            conj_id = rule_mark(rule)
+            flows.append(flow('firewall', table, 75, {
+                'eth_type': IPV4, 'ct_state': new['ct_state'], 'conj_id': conj_id},
+                [('ct', True, P.REG_ZONE, None, rule_mark(rule))] + passed_any))
             for ip in remote_ips:
                 shared.setdefault((table, remote_field, ip), set()).add(conj_id)
             flows += [flow('firewall', table, 75, dict(new, **m),
