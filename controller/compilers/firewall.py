@@ -60,8 +60,12 @@ def compile_firewall(inv, host):
     flows, shared = [], {}
     for port in inv.local_ports(host.name) + inv.incoming_ports(host.name):
         if port.port_security_enabled:
-            flows += (anti_spoofing(port) + acl(inv, port, 'egress', shared)
-                      + acl(inv, port, 'ingress', shared))
+            flows += _port_flows(inv, port)
+            for rule in _rules(inv, port, 'egress') + _rules(inv, port, 'ingress'):
+                for ip in _remote_ips(inv, rule) or ():
+                    table = P.EGRESS_ACL if rule['direction'] == 'egress' else P.INGRESS_ACL
+                    field = 'ipv4_dst' if rule['direction'] == 'egress' else 'ipv4_src'
+                    shared.setdefault((table, field, ip), set()).add(rule_mark(rule))
     # conjunction clause 1: one flow per remote address and table for the whole
     # bridge, completing every vNIC conjunction that names that address's group
     for (table, remote_field, ip), conj_ids in sorted(shared.items()):
@@ -69,6 +73,25 @@ def compile_firewall(inv, host):
             'eth_type': IPV4, 'ct_state': (CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV),
             remote_field: ip}, [('conjunction', c, 1, 2) for c in sorted(conj_ids)]))
     return _merge(flows)
+
+
+_PORT_CACHE = {}
+
+
+def _port_flows(inv, port):
+    """A vNIC's own flows depend only on its record and its groups' records
+    (frozen: a change makes new objects), so they are reused while those stay
+    the same objects; remote members live in the bridge-wide clause-1 flows."""
+    groups = tuple(inv.groups_of(port))
+    key = (id(port),) + tuple(id(g) for g in groups)
+    hit = _PORT_CACHE.get(key)
+    if hit is not None and hit[0] is port and all(a is b for a, b in zip(hit[1], groups)):
+        return hit[2]
+    if len(_PORT_CACHE) > 100_000:
+        _PORT_CACHE.clear()
+    flows = anti_spoofing(port) + acl(inv, port, 'egress') + acl(inv, port, 'ingress')
+    _PORT_CACHE[key] = (port, groups, flows)
+    return flows
 
 
 def anti_spoofing(port):
@@ -99,9 +122,10 @@ def _remote_ips(inv, rule):
     return inv.memo(('members', groups), lambda: inv.members(groups))
 
 
-def acl(inv, port, direction, shared):
-    """The stateful ACL of one direction of one vNIC. Conjunctions over remote
-    addresses are recorded in ``shared`` {(table, field, ip): conj ids}."""
+def acl(inv, port, direction):
+    """The stateful ACL of one direction of one vNIC. A rule naming a remote
+    group or zone is a conjunction whose clause 1 (the members' addresses) the
+    bridge shares; an empty group never completes it, so allows nothing."""
     zone = port.ofport
     if direction == 'egress':
         table, who = P.EGRESS_ACL, {'in_port': port.ofport}
@@ -146,13 +170,9 @@ def acl(inv, port, direction, shared):
             net = ipaddress.IPv4Network(rule['remote_ip_prefix'])
             for m in matches:
                 m[remote_field] = (str(net.network_address), str(net.netmask))
-        remote_ips = _remote_ips(inv, rule)
-        if remote_ips is None:
+        if not (rule['remote_group_id'] or rule['remote_zone']):
             flows += [flow('firewall', table, 70, dict(new, **m), commit) for m in matches]
-        elif len(remote_ips) == 1:
-            flows += [flow('firewall', table, 70, dict(new, **m, **{remote_field: ip}), commit)
-                      for ip in remote_ips for m in matches]
-        elif remote_ips:
+        else:
             # one conjunction per rule for the whole bridge: clause 1 is a member's
             # address (one flow per address), clause 2 this vNIC's own match; the
             # commit takes the vNIC's zone and port from registers, so vNICs
@@ -161,8 +181,6 @@ def acl(inv, port, direction, shared):
             flows.append(flow('firewall', table, 75, {
                 'eth_type': IPV4, 'ct_state': new['ct_state'], 'conj_id': conj_id},
                 [('ct', True, P.REG_ZONE, None, rule_mark(rule))] + passed_any))
-            for ip in remote_ips:
-                shared.setdefault((table, remote_field, ip), set()).add(conj_id)
             flows += [flow('firewall', table, 75, dict(new, **m),
                            [('conjunction', conj_id, 2, 2)]) for m in matches]
     return flows
