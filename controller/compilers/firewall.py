@@ -57,22 +57,31 @@ def port_masks(low, high):
 
 
 def compile_firewall(inv, host):
-    flows, shared = [], {}
+    flows, rules = [], {}
     for port in inv.local_ports(host.name) + inv.incoming_ports(host.name):
         if port.port_security_enabled:
             flows += _port_flows(inv, port)
             for rule in _rules(inv, port, 'egress') + _rules(inv, port, 'ingress'):
-                for ip in _remote_ips(inv, rule) or ():
-                    table = P.EGRESS_ACL if rule['direction'] == 'egress' else P.INGRESS_ACL
-                    field = 'ipv4_dst' if rule['direction'] == 'egress' else 'ipv4_src'
-                    shared.setdefault((table, field, ip), set()).add(rule_mark(rule))
-    # conjunction clause 1: one flow per remote address and table for the whole
-    # bridge, completing every vNIC conjunction that names that address's group
-    for (table, remote_field, ip), conj_ids in sorted(shared.items()):
-        flows.append(flow('firewall', table, 75, {
-            'eth_type': IPV4, 'ct_state': (CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV),
-            remote_field: ip}, [('conjunction', c, 1, 2) for c in sorted(conj_ids)]))
+                rules[rule['id']] = rule
+    key = ('clause1', frozenset(rules))          # alike on hosts with the same rules
+    flows += inv.memo(key, lambda: _clause1(inv, rules.values()))
     return _merge(flows)
+
+
+def _clause1(inv, rules):
+    """Conjunction clause 1: one flow per remote address and table for the whole
+    bridge, completing the conjunction of every rule that names its group."""
+    shared = {}
+    for rule in rules:
+        table, field = ((P.EGRESS_ACL, 'ipv4_dst') if rule['direction'] == 'egress'
+                        else (P.INGRESS_ACL, 'ipv4_src'))
+        mark = rule_mark(rule)
+        for ip in _remote_ips(inv, rule) or ():
+            shared.setdefault((table, field, ip), set()).add(mark)
+    return [flow('firewall', table, 75, {
+        'eth_type': IPV4, 'ct_state': (CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV), field: ip},
+        [('conjunction', c, 1, 2) for c in sorted(marks)])
+        for (table, field, ip), marks in sorted(shared.items())]
 
 
 _PORT_CACHE = {}
