@@ -97,7 +97,7 @@ def changed(record, **fields):
 
 
 # ---------------------------------------------------------------- validation
-def _require(body, name, kind):
+def require(body, name, kind):
     if name not in body:
         raise ValidationError(name, '%s is required' % name)
     value = body[name]
@@ -106,8 +106,8 @@ def _require(body, name, kind):
     return value
 
 
-def _optional(body, name, kind, default):
-    return _require(body, name, kind) if body.get(name) is not None else default
+def optional(body, name, kind, default):
+    return require(body, name, kind) if body.get(name) is not None else default
 
 
 def check_fields(body, allowed):
@@ -141,11 +141,11 @@ def check_segmentation_id(kind, seg):
 def parse_network(body):
     """-> (name, kind, segmentation_id or None) from a POST body."""
     check_fields(body, ('name', 'kind', 'segmentation_id'))
-    name = check_name(_require(body, 'name', str))
-    kind = _optional(body, 'kind', str, 'vxlan')
+    name = check_name(require(body, 'name', str))
+    kind = optional(body, 'kind', str, 'vxlan')
     if kind not in NETWORK_KINDS:
         raise ValidationError('kind', 'kind must be one of %s' % ', '.join(NETWORK_KINDS))
-    seg = _optional(body, 'segmentation_id', int, None)
+    seg = optional(body, 'segmentation_id', int, None)
     if seg is not None:
         check_segmentation_id(kind, seg)
     return name, kind, seg
@@ -186,22 +186,22 @@ def parse_port(body, partial=False):
     check_fields(body, allowed)
     out = {}
     if not partial:
-        out['network_id'] = _require(body, 'network_id', str)
-        out['mac'] = check_mac(_require(body, 'mac', str))
-        out['device'] = check_device(_require(body, 'device', str))
+        out['network_id'] = require(body, 'network_id', str)
+        out['mac'] = check_mac(require(body, 'mac', str))
+        out['device'] = check_device(require(body, 'device', str))
     if 'name' in body or not partial:
-        out['name'] = check_name(_optional(body, 'name', str, out.get('device', 'port')))
+        out['name'] = check_name(optional(body, 'name', str, out.get('device', 'port')))
     if 'ips' in body or not partial:
-        out['ips'] = check_ips(_optional(body, 'ips', list, []))
+        out['ips'] = check_ips(optional(body, 'ips', list, []))
     if 'host' in body:
-        out['host'] = _optional(body, 'host', str, '')
+        out['host'] = optional(body, 'host', str, '')
     if 'security_groups' in body:
-        groups = _require(body, 'security_groups', list)
+        groups = require(body, 'security_groups', list)
         if not all(isinstance(g, str) for g in groups):
             raise ValidationError('security_groups', 'security_groups must be a list of ids')
         out['security_groups'] = groups
     if 'port_security_enabled' in body:
-        out['port_security_enabled'] = _require(body, 'port_security_enabled', bool)
+        out['port_security_enabled'] = require(body, 'port_security_enabled', bool)
     return out
 
 
@@ -213,11 +213,11 @@ def parse_group(body, partial=False):
     check_fields(body, allowed)
     out = {}
     if not partial or 'name' in body:
-        out['name'] = check_name(_require(body, 'name', str))
+        out['name'] = check_name(require(body, 'name', str))
     if 'description' in body:
-        out['description'] = _require(body, 'description', str)[:255]
+        out['description'] = require(body, 'description', str)[:255]
     if 'zone' in body:
-        zone = _require(body, 'zone', str)
+        zone = require(body, 'zone', str)
         if zone:
             check_name(zone, 'zone')
         out['zone'] = zone
@@ -230,17 +230,17 @@ def parse_rule(body):
     check_fields(body, ('direction', 'ethertype', 'protocol', 'port_range_min',
                         'port_range_max', 'remote_ip_prefix', 'remote_group_id',
                         'remote_zone', 'description'))
-    direction = _require(body, 'direction', str)
+    direction = require(body, 'direction', str)
     if direction not in ('ingress', 'egress'):
         raise ValidationError('direction', 'direction must be "ingress" or "egress"')
-    ethertype = _optional(body, 'ethertype', str, 'IPv4')
+    ethertype = optional(body, 'ethertype', str, 'IPv4')
     if ethertype != 'IPv4':
         raise ValidationError('ethertype', 'only "IPv4" is supported')
-    protocol = _optional(body, 'protocol', str, 'any')
+    protocol = optional(body, 'protocol', str, 'any')
     if protocol not in PROTOCOLS:
         raise ValidationError('protocol', 'protocol must be one of %s' % ', '.join(PROTOCOLS))
-    low = _optional(body, 'port_range_min', int, None)
-    high = _optional(body, 'port_range_max', int, low)
+    low = optional(body, 'port_range_min', int, None)
+    high = optional(body, 'port_range_max', int, low)
     if low is None and high is not None:
         raise ValidationError('port_range_min', 'port_range_min is required with port_range_max')
     if low is not None:
@@ -256,7 +256,7 @@ def parse_rule(body):
     if len(remotes) > 1:
         raise ValidationError(remotes[1], 'give at most one of remote_ip_prefix, '
                               'remote_group_id and remote_zone')
-    prefix = _optional(body, 'remote_ip_prefix', str, '')
+    prefix = optional(body, 'remote_ip_prefix', str, '')
     if prefix:
         try:
             prefix = str(ipaddress.IPv4Network(prefix, strict=False))
@@ -265,28 +265,28 @@ def parse_rule(body):
                                   'prefix like 10.0.0.0/24')
     return {'direction': direction, 'ethertype': ethertype, 'protocol': protocol,
             'port_range_min': low, 'port_range_max': high, 'remote_ip_prefix': prefix,
-            'remote_group_id': _optional(body, 'remote_group_id', str, ''),
-            'remote_zone': _optional(body, 'remote_zone', str, ''),
-            'description': _optional(body, 'description', str, '')[:255]}
+            'remote_group_id': optional(body, 'remote_group_id', str, ''),
+            'remote_zone': optional(body, 'remote_zone', str, ''),
+            'description': optional(body, 'description', str, '')[:255]}
 
 
 def parse_host(body):
     check_fields(body, ('name', 'dpid', 'role', 'rack', 'vtep_ip', 'uplinks'))
-    name = check_name(_require(body, 'name', str))
-    dpid = _require(body, 'dpid', int)
+    name = check_name(require(body, 'name', str))
+    dpid = require(body, 'dpid', int)
     if not 0 < dpid < 2 ** 64:
         raise ValidationError('dpid', 'dpid must be a 64-bit datapath id > 0')
-    role = _optional(body, 'role', str, 'hypervisor')
+    role = optional(body, 'role', str, 'hypervisor')
     if role not in ('hypervisor', 'tor'):
         raise ValidationError('role', 'role must be "hypervisor" or "tor"')
-    rack = _optional(body, 'rack', int, 1)
-    vtep_ip = _optional(body, 'vtep_ip', str, '')
+    rack = optional(body, 'rack', int, 1)
+    vtep_ip = optional(body, 'vtep_ip', str, '')
     if vtep_ip:
         try:
             ipaddress.IPv4Address(vtep_ip)
         except ValueError:
             raise ValidationError('vtep_ip', 'vtep_ip must be an IPv4 address')
-    uplinks = _optional(body, 'uplinks', dict, {})
+    uplinks = optional(body, 'uplinks', dict, {})
     if not all(isinstance(v, int) and v > 0 for v in uplinks.values()):
         raise ValidationError('uplinks', 'uplinks must map names to OpenFlow port numbers')
     return Host(name=name, dpid=dpid, role=role, rack=rack, vtep_ip=vtep_ip, uplinks=uplinks)

@@ -265,13 +265,13 @@ class Service:
         there. Without, only the requested host changes."""
         port = self.get_port(ident)
         model.check_fields(body, ('host', 'live'))
-        host_name = model._require(body, 'host', str)
+        host_name = model.require(body, 'host', str)
         host = self.store.get('host', host_name)
         if host is None or host.role != 'hypervisor':
             raise ValidationError('host', 'no hypervisor named %r' % host_name, 404)
         if host_name == port.bound_host:
             raise ValidationError('host', 'the port is already on %s' % host_name, 409)
-        live = model._optional(body, 'live', bool, False)
+        live = model.optional(body, 'live', bool, False)
         ofport = 0
         if live:
             used = {p.ofport for p in self.store.list('port') if p.bound_host == host_name}

@@ -91,8 +91,9 @@ class OvsSwitchNode(Switch):
 
 
 class Hypervisor(OvsSwitchNode):
-    """params: rack, vtep ('172.16.1.11/24'), gateway, tor_intf, mgmt_intf/mgmt_ip,
-    vm_intfs (names of the vNIC interfaces to plug)."""
+    """params: rack, vtep ('172.16.1.11/24'), gateway (the rack's router address),
+    underlay (the prefix routed through it), mgmt_ip. Its links are found by
+    name: ``mgmt0`` (management), ``up0`` (uplink to the ToR), ``tap*`` (vNICs)."""
 
     def __init__(self, name, rack=1, vtep='', gateway='', underlay='172.16.0.0/16',
                  **params):
