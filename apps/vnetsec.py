@@ -91,6 +91,10 @@ class VnetsecApp(RyuApp):
         for kind, key, old, new in changes:
             if kind == 'port':
                 self._affected.update(r.network_id for r in (old, new) if r is not None)
+                if (old is None or new is None or old.ips != new.ips
+                        or old.security_groups != new.security_groups):
+                    # remote-group members changed: any host's rules may name them
+                    self._affected_all = True
             elif kind == 'network':
                 self._affected.add(key)
             else:                                      # hosts, security groups
