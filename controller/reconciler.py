@@ -189,7 +189,7 @@ class Reconciler:
         """Open, one bundle-add per encoded FlowMod, commit: one socket write
         (Ryu's send_msg queue holds only 16 messages). A bundle-add is its
         16-byte header around the inner message, whose xid must be its own."""
-        ofp, parser = dp.ofproto, dp.ofproto_parser
+        ofp = dp.ofproto
         bundle_id = next(self._bundle_ids)
         flags = ofp.OFPBF_ATOMIC | ofp.OFPBF_ORDERED
         buf = bytearray(self._ctrl(dp, bundle_id, ofp.OFPBCT_OPEN_REQUEST, flags))

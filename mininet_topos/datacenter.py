@@ -10,7 +10,6 @@ Addressing: VMs 10.0.0.0/16 on every network (so only segmentation keeps network
 apart); rack r's underlay 172.16.r.0/24 with the router at .1 and hypervisors
 from .11; the management network 172.30.M.0/24 with the controller at .254.
 """
-import ipaddress
 import os
 import secrets
 import shutil

@@ -3,7 +3,6 @@ controller), then run CLI commands or open the interactive CLI."""
 import argparse
 import signal
 import sys
-import time
 
 from mininet.log import setLogLevel
 
