@@ -149,6 +149,7 @@ class VnetsecApp(RyuApp):
                 if self.reconciler.apply(dp, flows):
                     self.timeline.append({'time': time.time(), 'event': 'sent',
                                           'host': host.name})
+                    hub.sleep(0)    # let its socket write now: it applies while we go on
                 self._marks[dpid] = firewall.marks_by_cookie(flows)
                 self._networks_of[dpid] = networks
                 self._applied.add(dpid)
