@@ -222,8 +222,11 @@ class VnetsecApp(RyuApp):
                     entry['bytes'] += stat.byte_count
         return totals
 
+    def _host_by_dpid(self, dpid):
+        return next((h for h in self.store.list('host') if h.dpid == dpid), None)
+
     def _host_of(self, dp):
-        host = Inventory.from_store(self.store).host_by_dpid(dp.id)
+        host = self._host_by_dpid(dp.id)
         return host if host is not None and host.role == 'hypervisor' else None
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
@@ -278,7 +281,7 @@ class VnetsecApp(RyuApp):
         msg = ev.msg
         if msg.type == msg.datapath.ofproto.OFPBCT_COMMIT_REPLY:
             self._confirmed[msg.datapath.id] = msg.bundle_id
-            host = Inventory.from_store(self.store).host_by_dpid(msg.datapath.id)
+            host = self._host_by_dpid(msg.datapath.id)
             self.timeline.append({'time': time.time(), 'event': 'commit',
                                 'host': host.name if host else None,
                                 'bundle': msg.bundle_id})

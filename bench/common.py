@@ -16,12 +16,8 @@ from controller.inventory import Inventory
 from controller.store import SqliteStore
 
 
-def bridge_of(switch):
-    return 'br-tor' if switch.name.startswith('tor') else 'br-int'
-
-
 def cookies(switch):
-    out = switch.ovs.ofctl('dump-flows %s --no-stats' % bridge_of(switch))
+    out = switch.ovs.ofctl('dump-flows %s --no-stats' % switch.bridge)
     return set(re.findall(r'cookie=(0x[0-9a-f]+)', out))
 
 
@@ -50,12 +46,12 @@ def reference_load(dc, flows_by_switch):
         with os.fdopen(fd, 'w') as f:
             f.write('\n'.join(to_ofctl(fl) for fl in flows_by_switch[sw.name]) + '\n')
         files.append(path)
-        sw.ovs.ofctl('del-flows %s' % bridge_of(sw))
+        sw.ovs.ofctl('del-flows %s' % sw.bridge)
     t0 = time.time()
     for sw, path in zip(dc.switches(), files):
         procs.append(subprocess.Popen(
             ['ovs-ofctl', '-O', 'OpenFlow14', '--bundle', 'add-flows',
-             'unix:%s/%s.mgmt' % (sw.ovs.dir, bridge_of(sw)), path]))
+             'unix:%s/%s.mgmt' % (sw.ovs.dir, sw.bridge), path]))
     codes = [p.wait() for p in procs]
     elapsed = time.time() - t0
     for path in files:

@@ -12,7 +12,7 @@ import signal
 import statistics
 import time
 
-from bench.common import (bridge_of, compiled_flows, cookies, plug_dummy_vnics,
+from bench.common import (compiled_flows, cookies, plug_dummy_vnics,
                           reference_load, wait_synced)
 from controller import pipeline as P
 from mininet_topos.datacenter import DataCenter
@@ -54,7 +54,7 @@ def main():
 
         dc.controller.stop(signal.SIGKILL)                     # cold: no controller,
         for sw in dc.switches():                               # empty bridges
-            sw.ovs.ofctl('del-flows %s' % bridge_of(sw))
+            sw.ovs.ofctl('del-flows %s' % sw.bridge)
         t0 = time.time()
         dc.controller.start()
         t_api = time.time() - t0

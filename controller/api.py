@@ -12,6 +12,7 @@ import webob
 import webob.exc
 
 from controller import model, views
+from controller.inventory import Inventory
 from controller.model import ValidationError
 
 LOG = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class Api:
     # ---- hosts ---------------------------------------------------------------
     @route('GET', '/v1/hosts')
     def list_hosts(self, _):
-        inv = views.inventory(self.store)
+        inv = Inventory.from_store(self.store)
         return 200, [views.host_view(inv, h) for h in sorted(inv.hosts.values(),
                                                              key=lambda h: h.name)]
 
@@ -95,7 +96,7 @@ class Api:
     @route('GET', '/v1/hosts/([^/]+)')
     def get_host(self, _, name):
         host = self.service.get_host(name)
-        return 200, views.host_view(views.inventory(self.store), host)
+        return 200, views.host_view(Inventory.from_store(self.store), host)
 
     # ---- networks ------------------------------------------------------------
     @route('GET', '/v1/networks')
@@ -120,7 +121,7 @@ class Api:
         network = self.service.get_network(ident)
         return 200, {'network': network.id, 'kind': network.kind,
                      'segmentation_id': network.segmentation_id,
-                     'hosts': views.mappings(views.inventory(self.store), network)}
+                     'hosts': views.mappings(Inventory.from_store(self.store), network)}
 
     # ---- ports ---------------------------------------------------------------
     @route('GET', '/v1/ports')

@@ -24,12 +24,16 @@ class Inventory:
         self.groups = {g.id: g for g in groups}
         self.ports_by_network = defaultdict(list)
         self.ports_by_host = defaultdict(list)
+        self.incoming_by_host = defaultdict(list)
         for p in sorted(ports, key=lambda p: p.id):
             if p.network_id not in self.networks:
                 continue
             self.ports_by_network[p.network_id].append(p)
             if self.is_bound(p):
                 self.ports_by_host[p.bound_host].append(p)
+            if p.migrating_to and p.migrating_ofport and p.bound_host != p.migrating_to:
+                self.incoming_by_host[p.migrating_to].append(
+                    replace(p, bound_host=p.migrating_to, ofport=p.migrating_ofport))
 
     @classmethod
     def from_store(cls, store):
@@ -58,10 +62,7 @@ class Inventory:
     def incoming_ports(self, host_name):
         """Ports live-migrating to the host, as they will be bound there (at the
         requested port number): their rules are enforced before they arrive."""
-        return [replace(p, bound_host=host_name, ofport=p.migrating_ofport)
-                for p in self.ports.values()
-                if p.migrating_to == host_name and p.bound_host != host_name
-                and p.migrating_ofport and p.network_id in self.networks]
+        return self.incoming_by_host.get(host_name, [])
 
     def networks_on(self, host_name):
         """Networks with at least one port bound on (or live-migrating to) the host."""

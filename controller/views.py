@@ -1,7 +1,6 @@
 """Derived, read-only views of the state for users (REST and CLI), computed by
 the same compiler code that programs the switches."""
 from controller.compilers import segmentation, tor
-from controller.inventory import Inventory
 from controller.model import to_dict
 
 
@@ -36,7 +35,3 @@ def mappings(inv, network):
                           for vtep, ports in segmentation.remote_vteps(inv, host, network).items()
                           for port in ports}
     return out
-
-
-def inventory(store):
-    return Inventory.from_store(store)

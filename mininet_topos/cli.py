@@ -119,5 +119,4 @@ class VnetsecCLI(CLI):
             output('usage: flows hvN|torN\n')
             self.failed = True
             return
-        bridge = 'br-tor' if name.startswith('tor') else 'br-int'
-        output(node.ovs.ofctl('dump-flows %s --no-stats' % bridge))
+        output(node.ovs.ofctl('dump-flows %s --no-stats' % node.bridge))

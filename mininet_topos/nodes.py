@@ -37,6 +37,7 @@ class _NotOpenFlow(Switch):
 
 class OvsSwitchNode(Switch):
     """A Mininet switch in its own namespace running a private OVS."""
+    bridge = 'br-int'       # the controller-managed bridge
 
     def __init__(self, name, rundir='/tmp/vnetsec', controller_target='', client=None,
                  mgmt_ip='', **params):
@@ -160,6 +161,8 @@ class TorSwitch(OvsSwitchNode):
     maps interface name -> the uplink name the controller knows ('hv:hv1',
     'rack:2', 'router')."""
 
+    bridge = 'br-tor'
+
     def __init__(self, name, rack=1, ports=None, **params):
         super().__init__(name, **params)
         self.rack = rack
@@ -167,14 +170,14 @@ class TorSwitch(OvsSwitchNode):
 
     def start(self, controllers):
         self.start_ovs()
-        args = [self.managed_bridge('br-tor')]
+        args = [self.managed_bridge(self.bridge)]
         uplinks = {}
         for number, intf in enumerate(self.intfList(), start=1):
             if intf.name == 'lo' or intf.name.startswith('mgmt'):
                 continue
             self.cmd('ip link set %s up' % intf)
-            args.append('-- add-port br-tor %s -- set interface %s ofport_request=%d'
-                        % (intf, intf, number))
+            args.append('-- add-port %s %s -- set interface %s ofport_request=%d'
+                        % (self.bridge, intf, intf, number))
             role = self.port_roles.get(intf.name)
             if role:
                 uplinks[role] = number
