@@ -23,7 +23,7 @@ from mininet.topo import Topo
 
 from mininet_topos.client import Client
 from mininet_topos.controller_proc import ControllerProcess, write_config
-from mininet_topos.nodes import Hypervisor, MgmtBridge, Router, TorSwitch
+from mininet_topos.nodes import Hypervisor, MgmtBridge, Router, TorSwitch, stop_network
 
 Mininet.inited = True          # never let Mininet change machine-wide sysctls
 RUN_BASE = '/tmp/vnetsec'
@@ -113,19 +113,6 @@ class DataCenterTopo(Topo):
                     if client:
                         client.ensure_port(name=vm, network_id=network, mac=mac, ips=[ip],
                                            device='tapvm%d' % k, host='hv%d' % n)
-
-
-def _stop_jobs(node):
-    """Interrupt a command still running in a node's shell and kill the background
-    jobs started there (all of them this run's, by PID)."""
-    if not node.shell:
-        return
-    deadline = time.time() + 2
-    while node.waiting and time.time() < deadline:
-        node.sendInt()
-        node.monitor(timeoutms=200)
-    node.waiting = False
-    node.cmd('kill $(jobs -p) 2>/dev/null')
 
 
 def _free_port(preferred):
@@ -235,11 +222,7 @@ class DataCenter:
         tried even when an earlier one fails."""
         try:
             if self.net is not None:
-                for node in self.net.hosts + self.net.switches:
-                    _stop_jobs(node)
-                for switch in self.switches():
-                    switch.ovs.stop()                # its daemons, by PID, first
-                self.net.stop()
+                stop_network(self.net)
         finally:
             if self.controller:
                 self.controller.stop()

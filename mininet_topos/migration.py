@@ -25,7 +25,7 @@ def _netns(node):
     return NetNS('/proc/%d/ns/net' % node.pid, flags=0)
 
 
-def _vnic(vm):
+def vnic_ends(vm):
     """(VM-side Intf, hypervisor-side Intf) of the VM's current vNIC."""
     intf = vm.defaultIntf()
     link = intf.link
@@ -36,7 +36,7 @@ def migrate(dc, vm_name, dest_name, live=False, announce=True):
     """Move ``vm_name``'s vNIC to hypervisor ``dest_name``. Returns timestamps:
     'start', 'moving' (the switch-over begins), 'appeared', 'done'."""
     vm, dest = dc.node(vm_name), dc.node(dest_name)
-    vm_intf, tap = _vnic(vm)
+    vm_intf, tap = vnic_ends(vm)
     source, device = tap.node, tap.name
     if source is dest:
         raise ValueError('%s already runs on %s' % (vm_name, dest_name))
@@ -45,23 +45,27 @@ def migrate(dc, vm_name, dest_name, live=False, announce=True):
     if live:
         _live(dc, vm, vm_intf, source, dest, port, marks)
     else:
-        _plain(vm, tap, source, dest, marks)
+        move_vnic(tap, dest, marks=marks)
     if announce:      # the VM announces itself from its new place (gratuitous ARP)
         vm.cmd('arping -q -U -c1 -I %s %s' % (vm.defaultIntf(), vm.IP()))
     marks['done'] = time.time()
     return marks
 
 
-def _plain(vm, tap, source, dest, marks):
+def move_vnic(tap, dest, bridge='br-int', marks=None):
+    """Move a vNIC's hypervisor end (Mininet ``Intf`` ``tap``) into ``dest``'s
+    namespace and plug it into ``bridge`` there; unplug it at the source."""
+    marks = {} if marks is None else marks
+    source = tap.node
     src_ns, dst_ns = _netns(source), _netns(dest)        # opened before the clock starts
     try:
         index = src_ns.link_lookup(ifname=tap.name)[0]
         marks['moving'] = time.time()
         src_ns.link('set', index=index, net_ns_pid=dest.pid)
         dst_ns.link('set', index=dst_ns.link_lookup(ifname=tap.name)[0], state='up')
-        dest.ovs.vsctl('--may-exist add-port br-int %s' % tap.name)
+        dest.ovs.vsctl('--may-exist add-port %s %s' % (bridge, tap.name))
         marks['appeared'] = time.time()
-        source.ovs.vsctl('--if-exists del-port br-int %s' % tap.name)
+        source.ovs.vsctl('--if-exists del-port %s %s' % (bridge, tap.name))
     finally:
         src_ns.close()
         dst_ns.close()
@@ -70,6 +74,7 @@ def _plain(vm, tap, source, dest, marks):
     source.nameToIntf.pop(tap.name)
     tap.node = dest
     dest.addIntf(tap, port=dest.newPort(), moveIntfFn=lambda *a, **k: True)
+    return marks
 
 
 def _live(dc, vm, old, source, dest, port, marks):

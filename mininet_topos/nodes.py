@@ -8,11 +8,13 @@
 - ``Router``: joins the racks' underlay subnets, so tunnels cross IP subnets.
 - ``MgmtBridge``: the management network in the root namespace (the controller's
   side); each switch reaches the controller over its own link to it.
-- ``configure_vm``: what a VM's NIC needs on the userspace datapath.
+- ``configure_vm``: what a VM's NICs need on the userspace datapath.
 
 All of them are Mininet ``Switch`` subclasses living in namespaces, so that
 ``net.hosts`` (and ``pingall``) holds only the VMs.
 """
+import time
+
 from mininet.node import Switch
 
 from controller import pipeline as P
@@ -22,10 +24,12 @@ VM_MTU = 1450       # room for the 50-byte VXLAN header on a 1500-byte underlay
 
 
 def configure_vm(vm):
-    intf = vm.defaultIntf()
     vm.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
-    # the userspace datapath does not complete partial checksums: TCP needs tx off
-    vm.cmd('ethtool -K %s tx off >/dev/null 2>&1; ip link set %s mtu %d' % (intf, intf, VM_MTU))
+    for intf in vm.intfNames():
+        if intf != 'lo':
+            # the userspace datapath does not complete partial checksums: TCP needs tx off
+            vm.cmd('ethtool -K %s tx off >/dev/null 2>&1; ip link set %s mtu %d'
+                   % (intf, intf, VM_MTU))
 
 
 class _NotOpenFlow(Switch):
@@ -221,3 +225,27 @@ class MgmtBridge(_NotOpenFlow):
     def stop(self, deleteIntfs=True):
         self.cmd('ip link del %s' % self)
         super().stop(deleteIntfs)
+
+
+def _stop_jobs(node):
+    """Interrupt a command still running in a node's shell and kill the background
+    jobs started there (all of them this run's, by PID)."""
+    if not node.shell:
+        return
+    deadline = time.time() + 2
+    while node.waiting and time.time() < deadline:
+        node.sendInt()
+        node.monitor(timeoutms=200)
+    node.waiting = False
+    node.cmd('kill $(jobs -p) 2>/dev/null')
+
+
+def stop_network(net):
+    """Stop a Mininet network of ours: the jobs its nodes started, the private OVS
+    daemons (by PID, first), then Mininet's own teardown of its nodes and links."""
+    for node in net.hosts + net.switches:
+        _stop_jobs(node)
+    for switch in net.switches:
+        if isinstance(switch, OvsSwitchNode):
+            switch.ovs.stop()
+    net.stop()

@@ -1,14 +1,14 @@
 """The distributed stateful firewall on a real data center: 2 hypervisors, a VLAN
 and a VXLAN network, servers on the same hypervisor as their client and on the
 other one."""
-import os
 import time
 
 import pytest
 
+from mininet_topos import probe
 from mininet_topos.datacenter import DataCenter
 
-PROBE = os.path.join(os.path.dirname(__file__), 'probe.py')
+PROBE = probe.__file__
 CLIENTS = ('vm1', 'vm2')                 # hv1: vm1 VLAN, vm2 VXLAN
 SERVERS = {'vm1': ('vm3', 'vm5'),        # VLAN 10: vm3 same host, vm5 other host
            'vm2': ('vm4', 'vm6')}        # VXLAN:   vm4 same host, vm6 other host

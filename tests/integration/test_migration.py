@@ -6,10 +6,11 @@ import time
 
 import pytest
 
+from mininet_topos import probe
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.migration import migrate
 
-PROBE = os.path.join(os.path.dirname(__file__), 'probe.py')
+PROBE = probe.__file__
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,94 @@
+"""Security-group rules -> an nftables ruleset for a firewall VM.
+
+The analysis compares the distributed per-vNIC firewall with firewall VMs. To
+compare like with like, a firewall VM enforces the very rules vnetsec's security
+groups hold (same dicts, checked by ``controller.model.parse_rule``) with the
+same meaning: a packet passes when the sender's egress rules AND the receiver's
+ingress rules allow it (an address in no group restricts nothing on its side);
+stateful, so replies of accepted connections pass. Pure text, no I/O.
+"""
+from controller.model import parse_rule
+
+TABLE = 'vnetsec_fw'
+
+
+def _set(ips):
+    return '{ %s }' % ', '.join(sorted(ips))
+
+
+def _match(rule, remote_ips):
+    """nft match of one rule, without the member side."""
+    remote_key = 'saddr' if rule['direction'] == 'ingress' else 'daddr'
+    parts = []
+    if rule['remote_ip_prefix']:
+        parts.append('ip %s %s' % (remote_key, rule['remote_ip_prefix']))
+    elif rule['remote_group_id']:
+        parts.append('ip %s %s' % (remote_key, remote_ips))
+    proto = rule['protocol']
+    if proto == 'icmp':
+        parts.append('ip protocol icmp')
+    elif proto in ('tcp', 'udp'):
+        low, high = rule['port_range_min'], rule['port_range_max']
+        if low is None:
+            parts.append('ip protocol %s' % proto)
+        else:
+            parts.append('%s dport %s' % (proto, low if low == high else '%d-%d' % (low, high)))
+    return parts
+
+
+def direction_rules(groups, direction):
+    """(match, group name) of one direction's rules; the match is
+    'ip saddr|daddr {members} <rule's match>'."""
+    member_key = 'daddr' if direction == 'ingress' else 'saddr'
+    lines = []
+    for name in sorted(groups):
+        group = groups[name]
+        for body in group['rules']:
+            rule = parse_rule(body)
+            if rule['direction'] != direction or not group['members']:
+                continue
+            remote = rule['remote_group_id']
+            if remote and remote not in groups:
+                raise ValueError('a rule of group %r names unknown group %r' % (name, remote))
+            if remote and not groups[remote]['members']:
+                continue
+            parts = ['ip %s %s' % (member_key, _set(group['members']))]
+            parts += _match(rule, _set(groups[remote]['members']) if remote else '')
+            lines.append((' '.join(parts), name))
+    return lines
+
+
+def ruleset(groups):
+    """``groups``: {name: {'members': [ip, ...], 'rules': [rule dict, ...]}}; a
+    rule's ``remote_group_id`` names another group of the dict. -> the text of
+    ``nft -f``: a default-deny stateful ``forward`` chain that checks the sender's
+    egress rules, then the receiver's ingress rules; the firewall VM itself
+    answers only ICMP."""
+    members = _set({ip for g in groups.values() for ip in g['members']} or {'0.0.0.0/32'})
+    lines = ['table inet %s {' % TABLE,
+             '  chain forward {',
+             '    type filter hook forward priority 0; policy drop;',
+             '    ct state established,related counter accept',
+             '    ct state invalid drop',
+             '    jump egress',
+             '    jump ingress',
+             '  }',
+             '  chain egress {',
+             '    ip saddr != %s return' % members]
+    lines += ['    %s counter return comment "%s"' % rule
+              for rule in direction_rules(groups, 'egress')]
+    lines += ['    counter drop comment "denied"',
+              '  }',
+              '  chain ingress {',
+              '    ip daddr != %s accept' % members]
+    lines += ['    %s counter accept comment "%s"' % rule
+              for rule in direction_rules(groups, 'ingress')]
+    lines += ['    counter drop comment "denied"',
+              '  }',
+              '  chain input {',
+              '    type filter hook input priority 0; policy drop;',
+              '    ct state established,related accept',
+              '    ip protocol icmp accept',
+              '  }',
+              '}']
+    return '\n'.join(lines) + '\n'
