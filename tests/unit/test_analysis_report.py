@@ -1,0 +1,48 @@
+"""The analysis report's verdicts (bench/analysis.py rows_of): a claim holds only
+when every figure it rests on says so."""
+import copy
+
+from bench.analysis import rows_of
+
+FIGURES = {
+    'bridge_local': {'gbits': 0.74, 'rtt': 0.205, 'traversals': 2.0, 'underlay': 0.0,
+                     'same_switch_forbidden_delivered': True},
+    'bridge_remote': {'gbits': 0.75, 'rtt': 0.49, 'traversals': 4.0, 'underlay': 2.14,
+                      'same_switch_forbidden_delivered': True},
+    'per_vnic': {'gbits': 1.02, 'rtt': 0.097, 'traversals': 1.0, 'underlay': 0.0,
+                 'same_switch_forbidden_delivered': False,
+                 'after_move_allowed': [True, True], 'after_move_forbidden': [False, False],
+                 'segment_limits': {4094: 'accepted', 4095: '400 segmentation_id',
+                                    16777215: 'accepted', 16777216: '400 segmentation_id'}},
+    'pool': ({'vlan': 4094, 'vxlan': 4095}, '409 the vlan pool 1-4094 is exhausted'),
+    'mapping': [(8, 8, 24), (32, 32, 96), (128, 128, 384), (256, 256, 768)],
+    'sprawl': {'pruned': 24, 'unpruned': 48, 'tagged_seen': 72, 'foreign': 0, 'vlans': 6},
+    'dmz': ([True, True], [False, False]),
+}
+
+
+def verdicts(figures):
+    return [holds for _, _, holds in rows_of(figures)]
+
+
+def test_every_claim_holds_on_the_measured_figures():
+    rows = rows_of(FIGURES)
+    assert len(rows) == 7 and all(holds for _, _, holds in rows)
+    assert '0.74 Gbit/s' in rows[0][1] and '1.02 Gbit/s' in rows[0][1]
+
+
+def test_a_figure_against_the_claim_turns_its_row_to_no():
+    changes = [
+        (0, lambda f: f['per_vnic'].update(gbits=0.5)),
+        (1, lambda f: f['bridge_remote'].update(underlay=0.1)),
+        (2, lambda f: f['per_vnic'].update(same_switch_forbidden_delivered=True)),
+        (3, lambda f: f['per_vnic']['segment_limits'].update({4095: 'accepted'})),
+        (4, lambda f: f.update(mapping=[(8, 8, 24), (256, 8, 768)])),
+        (5, lambda f: f['sprawl'].update(foreign=3)),
+        (6, lambda f: f['per_vnic'].update(after_move_forbidden=[True, False])),
+    ]
+    for row, change in changes:
+        figures = copy.deepcopy(FIGURES)
+        change(figures)
+        result = verdicts(figures)
+        assert result[row] is False and sum(result) == 6, (row, result)
