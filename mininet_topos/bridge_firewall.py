@@ -20,7 +20,7 @@ import sys
 
 from mininet.topo import Topo
 
-from mininet_topos.lab import FirewallVM, Lab, PlainHypervisor, set_address, start_services
+from mininet_topos.lab import FirewallVM, PlainHypervisor, interactive, set_address, start_services
 from mininet_topos.nftables import ruleset
 
 ADDRESSES = {'a1': '10.90.0.1', 'b1': '10.90.0.11', 'b2': '10.90.0.12'}
@@ -75,13 +75,9 @@ class BridgeFirewallTopo(Topo):
 
 
 def main():
-    from mininet.cli import CLI
-    from mininet.log import setLogLevel
-    setLogLevel('output')
-    with Lab(BridgeFirewallTopo, remote='--remote' in sys.argv) as lab:
-        print('Bridge-mode firewall lab up: client a1 %(a1)s, servers b1 %(b1)s and b2 '
-              '%(b2)s; firewall VM fw' % ADDRESSES)
-        CLI(lab.net)
+    interactive(BridgeFirewallTopo, 'Bridge-mode firewall lab up: client a1 %(a1)s, servers '
+                'b1 %(b1)s and b2 %(b2)s; firewall VM fw' % ADDRESSES,
+                remote='--remote' in sys.argv)
 
 
 if __name__ == '__main__':

@@ -20,7 +20,7 @@ made of firewall VMs on one hypervisor (no controller involved).
 """
 from mininet.topo import Topo
 
-from mininet_topos.lab import FirewallVM, Lab, PlainHypervisor, set_address, start_services
+from mininet_topos.lab import FirewallVM, PlainHypervisor, interactive, set_address, start_services
 from mininet_topos.migration import move_vnic, vnic_ends
 from mininet_topos.nftables import ruleset
 
@@ -95,13 +95,9 @@ def migrate(lab, vm_name, dest_name):
 
 
 def main():
-    from mininet.cli import CLI
-    from mininet.log import setLogLevel
-    setLogLevel('output')
-    with Lab(DmzTopo, hypervisors=2) as lab:
-        print('DMZ lab up: ext %s, web %s, mail %s, lan %s; fw-ext vm1, fw-int vm4'
-              % ('10.81.0.10', WEB, MAIL, '10.83.0.10'))
-        CLI(lab.net)
+    interactive(DmzTopo, 'DMZ lab up: ext 10.81.0.10, web %s, mail %s, lan 10.83.0.10; '
+                'firewall VMs vm1 (external side) and vm4 (internal side); hv2 has its '
+                'own internal-only br-dmz' % (WEB, MAIL), hypervisors=2)
 
 
 if __name__ == '__main__':

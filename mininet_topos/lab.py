@@ -13,6 +13,8 @@ import os
 import re
 import secrets
 import shutil
+import signal
+import sys
 
 from mininet.net import Mininet
 from mininet.node import Host
@@ -146,3 +148,14 @@ def tcp_ok(src, ip, port):
 
 def ping_ok(src, ip):
     return ' 0% packet loss' in src.cmd('ping -c2 -i0.2 -W1 -q %s' % ip)
+
+
+def interactive(topo_cls, banner, **params):
+    """Run a lab with Mininet's CLI; torn down on exit, Ctrl-C and SIGTERM."""
+    from mininet.cli import CLI
+    from mininet.log import setLogLevel
+    setLogLevel('output')
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with Lab(topo_cls, **params) as lab:
+        print(banner, flush=True)
+        CLI(lab.net)

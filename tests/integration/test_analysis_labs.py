@@ -1,11 +1,14 @@
 """The analysis labs (no controller): the firewall-VM DMZ isolates as drawn, and
 the bridge-mode firewall VM enforces its rules (and, as the analysis says, cannot
 filter what never reaches it)."""
+import os
+
 import pytest
 
 from mininet_topos import bridge_firewall as bf
 from mininet_topos import dmz
 from mininet_topos.lab import Lab, ping_ok, tcp_ok
+from tests.integration.helpers import processes_mentioning
 
 EXT_IP, LAN_IP = '10.81.0.10', '10.83.0.10'
 
@@ -83,3 +86,5 @@ def test_bridge_mode_firewall_enforces_its_rules(remote):
             sent = [int(hv1.cmd('cat /sys/class/net/%s/statistics/tx_packets' % link))
                     for link in bf.UNDERLAY]
             assert all(n > 0 for n in sent)
+    # torn down: no daemon of this lab left, no files
+    assert not processes_mentioning(lab.rundir) and not os.path.exists(lab.rundir)
