@@ -23,7 +23,7 @@ from mininet.topo import Topo
 
 from mininet_topos.client import Client
 from mininet_topos.controller_proc import ControllerProcess, write_config
-from mininet_topos.nodes import Hypervisor, MgmtBridge, Router, TorSwitch, stop_network
+from mininet_topos.nodes import Hypervisor, MgmtBridge, Router, Run, TorSwitch, stop_network
 
 Mininet.inited = True          # never let Mininet change machine-wide sysctls
 RUN_BASE = '/tmp/vnetsec'
@@ -134,7 +134,7 @@ def _free_mgmt_prefix():
     raise RuntimeError('no free 172.30.x.0/24 for the management network')
 
 
-class DataCenter:
+class DataCenter(Run):
     """One run of the emulated data center. Use as a context manager (or call
     ``start``/``stop``); ``stop`` removes everything the run created."""
 
@@ -230,20 +230,7 @@ class DataCenter:
             subprocess.run(['ip', 'link', 'del', self.mgmt_name], capture_output=True)
             shutil.rmtree(self.rundir, ignore_errors=True)
 
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
-
     # ---- helpers for tests and the CLI ----------------------------------------
-    def node(self, name):
-        return self.net[name]
-
     def restart_controller(self, down_seconds=0.0):
         self.controller.stop(signal.SIGKILL)
         time.sleep(down_seconds)

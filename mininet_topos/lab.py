@@ -22,7 +22,7 @@ from mininet.node import Host
 from mininet_topos import probe
 
 from mininet_topos.nftables import TABLE
-from mininet_topos.nodes import OvsSwitchNode, configure_vm, stop_network
+from mininet_topos.nodes import OvsSwitchNode, Run, configure_vm, stop_network
 
 Mininet.inited = True          # never let Mininet change machine-wide sysctls
 RUN_BASE = '/tmp/vnetsec'
@@ -83,7 +83,7 @@ class FirewallVM(Host):
         return totals
 
 
-class Lab:
+class Lab(Run):
     """One run of a controller-less topology. ``topo_cls(rundir=..., **params)``
     builds it; its ``configure(lab)`` sets addresses, routes and firewalls once
     the nodes run. Use as a context manager."""
@@ -104,25 +104,12 @@ class Lab:
         self.topo.configure(self)
         return self
 
-    def node(self, name):
-        return self.net[name]
-
     def stop(self):
         try:
             if self.net is not None:
                 stop_network(self.net)
         finally:
             shutil.rmtree(self.rundir, ignore_errors=True)
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def set_address(node, intf, address):

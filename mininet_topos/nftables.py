@@ -72,20 +72,16 @@ def ruleset(groups):
              '    ct state invalid drop',
              '    jump egress',
              '    jump ingress',
-             '  }',
-             '  chain egress {',
-             '    ip saddr != %s return' % members]
-    lines += ['    %s counter return comment "%s"' % rule
-              for rule in direction_rules(groups, 'egress')]
-    lines += ['    counter drop comment "denied"',
-              '  }',
-              '  chain ingress {',
-              '    ip daddr != %s accept' % members]
-    lines += ['    %s counter accept comment "%s"' % rule
-              for rule in direction_rules(groups, 'ingress')]
-    lines += ['    counter drop comment "denied"',
-              '  }',
-              '  chain input {',
+             '  }']
+    # egress passes on (return) to the ingress check; ingress has the last word
+    for direction, member_key, verdict in (('egress', 'saddr', 'return'),
+                                           ('ingress', 'daddr', 'accept')):
+        lines += ['  chain %s {' % direction,
+                  '    ip %s != %s %s' % (member_key, members, verdict)]
+        lines += ['    %s counter %s comment "%s"' % (match, verdict, name)
+                  for match, name in direction_rules(groups, direction)]
+        lines += ['    counter drop comment "denied"', '  }']
+    lines += ['  chain input {',
               '    type filter hook input priority 0; policy drop;',
               '    ct state established,related accept',
               '    ip protocol icmp accept',

@@ -249,3 +249,21 @@ def stop_network(net):
         if isinstance(switch, OvsSwitchNode):
             switch.ovs.stop()
     net.stop()
+
+
+class Run:
+    """A run of an emulated network (``start``/``stop``) usable as a context
+    manager: ``stop`` runs on exit, also when ``start`` fails half-way."""
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def node(self, name):
+        return self.net[name]
