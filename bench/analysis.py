@@ -78,6 +78,17 @@ def bridge_mode(remote, seconds):
         return figures
 
 
+def segmentation_cost(seconds):
+    """VLAN vs VXLAN between VMs on two hypervisors: throughput, RTT, and bytes
+    on the sender's uplink per byte of payload (the 802.1Q tag vs the VXLAN
+    encapsulation)."""
+    with DataCenter(racks=1, hypervisors=2, vms=2, networks='vlan:10,vxlan:5000') as dc:
+        hv1 = dc.node('hv1')
+        return {kind: path_figures(dc.node(a), dc.node(b).IP(), dc.node(b), dc.switches(),
+                                   hv1, ['up0'], seconds)
+                for kind, (a, b) in (('vlan', ('vm1', 'vm3')), ('vxlan', ('vm2', 'vm4')))}
+
+
 def per_vnic(seconds):
     """vm1 (clients), vm2 and vm3 (servers) on hv1, the rules of bf.RULES as
     security groups; then vm2 migrates to hv2."""
@@ -223,6 +234,7 @@ def rows_of(r):
     limits, (pool, refused) = pv['segment_limits'], r['pool']
     maps, sprawl = r['mapping'], r['sprawl']
     dmz_before, dmz_after = r['dmz']
+    seg = r['segmentation']
     first, last = maps[0], maps[-1]
     return [
         ('Filtering in a firewall VM costs throughput and latency; per-vNIC '
@@ -275,6 +287,12 @@ def rows_of(r):
             sum(pv['after_move_forbidden']), len(pv['after_move_forbidden'])),
          all(dmz_before) and not any(dmz_after) and all(pv['after_move_allowed'])
          and not any(pv['after_move_forbidden'])),
+        ('VXLAN carries each frame in a 50-byte encapsulation, VLAN adds a 4-byte tag',
+         'between two hypervisors: VLAN %.2f Gbit/s, RTT %.3f ms, %.3f wire bytes per '
+         'payload byte; VXLAN %.2f Gbit/s, RTT %.3f ms, %.3f'
+         % (seg['vlan']['gbits'], seg['vlan']['rtt'], seg['vlan']['underlay'],
+            seg['vxlan']['gbits'], seg['vxlan']['rtt'], seg['vxlan']['underlay']),
+         seg['vxlan']['underlay'] > seg['vlan']['underlay'] > 1.0),
     ]
 
 
@@ -291,7 +309,7 @@ def plot(r, path):
     local, remote, pv = r['bridge_local'], r['bridge_remote'], r['per_vnic']
     labels = ['bridge-mode\nVM, same host', 'bridge-mode\nVM, other host', 'per-vNIC\n(vnetsec)']
     colors = ['#c0504d', '#e59b4c', '#4f81bd']
-    fig, ax = plt.subplots(2, 3, figsize=(14, 8))
+    fig, ax = plt.subplots(3, 3, figsize=(14, 12))
     for a, key, title in ((ax[0][0], 'gbits', 'Throughput (Gbit/s, iperf3)'),
                           (ax[0][1], 'rtt', 'Round-trip time (ms, ping)'),
                           (ax[0][2], 'underlay', 'Underlay bytes per payload byte')):
@@ -313,6 +331,14 @@ def plot(r, path):
                  color=['#c0504d', '#4f81bd'])
     ax[1][2].set_yscale('log')
     ax[1][2].set_title('Segment ids (limits the REST API enforces)')
+    seg = r['segmentation']
+    for a, key, title in ((ax[2][0], 'gbits', 'VLAN vs VXLAN between hosts: Gbit/s'),
+                          (ax[2][1], 'rtt', 'VLAN vs VXLAN between hosts: RTT (ms)'),
+                          (ax[2][2], 'underlay', 'Uplink bytes (both ways) per payload byte')):
+        a.bar(['VLAN', 'VXLAN'], [seg['vlan'][key], seg['vxlan'][key]],
+              color=['#9bbb59', '#8064a2'])
+        a.set_title(title)
+    ax[2][2].set_ylim(1.0, max(seg['vxlan']['underlay'], seg['vlan']['underlay']) * 1.02)
     fig.suptitle('vnetsec analysis: claims measured (userspace OVS, one machine)')
     fig.tight_layout()
     fig.savefig(path, dpi=80)
@@ -327,6 +353,7 @@ def main():
     steps = [('bridge_local', lambda: bridge_mode(False, args.seconds)),
              ('bridge_remote', lambda: bridge_mode(True, args.seconds)),
              ('per_vnic', lambda: per_vnic(args.seconds)),
+             ('segmentation', lambda: segmentation_cost(args.seconds)),
              ('pool', segment_pool),
              ('mapping', mapping_table),
              ('sprawl', vlan_sprawl),

@@ -18,6 +18,8 @@ FIGURES = {
     'mapping': [(8, 8, 24), (32, 32, 96), (128, 128, 384), (256, 256, 768)],
     'sprawl': {'pruned': 24, 'unpruned': 48, 'tagged_seen': 72, 'foreign': 0, 'vlans': 6},
     'dmz': ([True, True], [False, False]),
+    'segmentation': {'vlan': {'gbits': 0.8, 'rtt': 0.3, 'underlay': 1.04},
+                     'vxlan': {'gbits': 0.7, 'rtt': 0.4, 'underlay': 1.08}},
 }
 
 
@@ -27,7 +29,7 @@ def verdicts(figures):
 
 def test_every_claim_holds_on_the_measured_figures():
     rows = rows_of(FIGURES)
-    assert len(rows) == 7 and all(holds for _, _, holds in rows)
+    assert len(rows) == 8 and all(holds for _, _, holds in rows)
     assert '0.74 Gbit/s' in rows[0][1] and '1.02 Gbit/s' in rows[0][1]
 
 
@@ -40,9 +42,10 @@ def test_a_figure_against_the_claim_turns_its_row_to_no():
         (4, lambda f: f.update(mapping=[(8, 8, 24), (256, 8, 768)])),
         (5, lambda f: f['sprawl'].update(foreign=3)),
         (6, lambda f: f['per_vnic'].update(after_move_forbidden=[True, False])),
+        (7, lambda f: f['segmentation']['vxlan'].update(underlay=1.01)),
     ]
     for row, change in changes:
         figures = copy.deepcopy(FIGURES)
         change(figures)
         result = verdicts(figures)
-        assert result[row] is False and sum(result) == 6, (row, result)
+        assert result[row] is False and sum(result) == 7, (row, result)
