@@ -1,10 +1,14 @@
 """VM migration in the emulated data center, done with pyroute2 as a hypervisor
 would.
 
-- plain (also what an unplanned move looks like): the hypervisor end of the VM's
-  veth, named after the port's device, moves into the destination hypervisor's
-  namespace and is plugged into its br-int; the controller notices the device
-  there and rebinds it.
+- plain: ``POST /v1/ports/{id}/migrate {"host"}`` makes the controller program
+  the destination for the vNIC at the port number it returns (rules enforced,
+  traffic still to the source); then the hypervisor end of the VM's veth, named
+  after the port's device, moves into the destination hypervisor's namespace
+  and is plugged into its br-int at that number; the controller notices the
+  device there and switches over.
+- unplanned: the same move without the API call (the vNIC is plugged wherever
+  OVS numbers it); the controller notices the device there and rebinds it.
 - live (like OVN's requested-chassis + activation): ``POST /v1/ports/{id}/migrate
   {"host", "live": true}`` makes the controller program the destination for the
   vNIC at the port number it returns (rules enforced, traffic still to the
@@ -32,9 +36,10 @@ def _vnic(vm):
     return intf, (link.intf2 if link.intf1 is intf else link.intf1)
 
 
-def migrate(dc, vm_name, dest_name, live=False, announce=True):
-    """Move ``vm_name``'s vNIC to hypervisor ``dest_name``. Returns timestamps:
-    'start', 'moving' (the switch-over begins), 'appeared', 'done'."""
+def migrate(dc, vm_name, dest_name, live=False, announce=True, planned=True):
+    """Move ``vm_name``'s vNIC to hypervisor ``dest_name`` (``planned``: told to
+    the controller first; ``live`` implies it). Returns timestamps: 'start',
+    'moving' (the switch-over begins), 'appeared', 'done'."""
     vm, dest = dc.node(vm_name), dc.node(dest_name)
     vm_intf, tap = _vnic(vm)
     source, device = tap.node, tap.name
@@ -45,21 +50,27 @@ def migrate(dc, vm_name, dest_name, live=False, announce=True):
     if live:
         _live(dc, vm, vm_intf, source, dest, port, marks)
     else:
-        _plain(vm, tap, source, dest, marks)
+        _plain(dc, tap, source, dest, port if planned else None, marks)
     if announce:      # the VM announces itself from its new place (gratuitous ARP)
         vm.cmd('arping -q -U -c1 -I %s %s' % (vm.defaultIntf(), vm.IP()))
     marks['done'] = time.time()
     return marks
 
 
-def _plain(vm, tap, source, dest, marks):
+def _plain(dc, tap, source, dest, port, marks):
+    plug = ''
+    if port is not None:         # planned: the destination is programmed for this number
+        ofport = dc.client.post('/v1/ports/%s/migrate' % port['id'],
+                                {'host': dest.name})['migrating_ofport']
+        dc.wait_ready()
+        plug = ' -- set interface %s ofport_request=%d' % (tap.name, ofport)
     src_ns, dst_ns = _netns(source), _netns(dest)        # opened before the clock starts
     try:
         index = src_ns.link_lookup(ifname=tap.name)[0]
         marks['moving'] = time.time()
         src_ns.link('set', index=index, net_ns_pid=dest.pid)
         dst_ns.link('set', index=dst_ns.link_lookup(ifname=tap.name)[0], state='up')
-        dest.ovs.vsctl('--may-exist add-port br-int %s' % tap.name)
+        dest.ovs.vsctl('--may-exist add-port br-int %s%s' % (tap.name, plug))
         marks['appeared'] = time.time()
         source.ovs.vsctl('--if-exists del-port br-int %s' % tap.name)
     finally:

@@ -1,4 +1,6 @@
 """Compilers (pure) and the reconciler (fake datapath, real OpenFlow encoding)."""
+import pytest
+
 from controller import pipeline as P
 from controller.compilers import compile_host, segmentation, tor
 from controller.flows import to_ofctl
@@ -224,3 +226,33 @@ def test_unchanged_pieces_are_reused_across_snapshots(service, store):
     assert ('set_field', 'tun_ipv4_dst', '172.16.1.13') in entry.actions
     flood = next(f for f in changed if f.priority == P.PRIO_FLOOD)
     assert ('set_field', 'tun_ipv4_dst', '172.16.1.12') not in flood.actions
+
+
+@pytest.mark.parametrize('live', [False, True])
+def test_a_planned_migration_programs_the_destination_ahead(service, store, live):
+    """Plain or live, a planned move reserves a port number on the destination,
+    which then enforces the port's rules there but delivers nothing to it; the
+    others still send to the source until the device appears there."""
+    build(service, 'vxlan')                              # vm1 on hv1, vm2 on hv2
+    port = next(p for p in store.list('port') if p.device == 'tapvm1')
+    body = {'host': 'hv3', 'live': True} if live else {'host': 'hv3'}
+    moved = service.migrate_port(port.id, body)
+    ofport = moved.migrating_ofport
+    assert moved.migrating_to == 'hv3' and ofport in service.MIGRATION_OFPORTS
+    inv = inventory(store)
+    dest = compile_host(inv, inv.hosts['hv3'])
+    assert {f.table for f in dest if ('in_port', ofport) in f.match} == {
+        P.CLASSIFY, P.PORT_SECURITY, P.EGRESS_ACL}
+    assert not [f for f in dest if f.table == P.L2_LOOKUP           # nothing leads to it
+                and ('set_field', P.REG_OUT_PORT, ofport) in f.actions]
+    to_vm1 = [f for f in l2(compile_host(inv, inv.hosts['hv2']))
+              if ('eth_dst', port.mac) in f.match]
+    assert ('set_field', 'tun_ipv4_dst', '172.16.1.11') in to_vm1[0].actions   # still hv1
+    service.bind('hv3', {port.device: ofport})            # it appears there: switch-over
+    now = service.get_port(port.id)
+    assert (now.bound_host, now.ofport, now.migrating_to, now.migrating_ofport) == (
+        'hv3', ofport, '', 0)
+    inv = inventory(store)
+    to_vm1 = [f for f in l2(compile_host(inv, inv.hosts['hv2']))
+              if ('eth_dst', port.mac) in f.match]
+    assert ('set_field', 'tun_ipv4_dst', '172.16.1.13') in to_vm1[0].actions
