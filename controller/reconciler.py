@@ -234,7 +234,7 @@ class Reconciler:
     def _send_bundle(self, dp, mods):
         """One bundle-add per encoded FlowMod, then commit: one socket write (Ryu's
         send_msg queue holds only 16 messages). The first bundle-add opens the
-        bundle (OpenFlow 1.4 allows it; Open vSwitch does it), which spares an
+        bundle (OpenFlow 1.4.0, 7.3.9.7; Open vSwitch does it), which spares an
         OPEN_REQUEST and its reply per switch. A bundle-add is its 16-byte header around the inner message,
         whose xid must be its own."""
         ofp = dp.ofproto
