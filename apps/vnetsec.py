@@ -63,13 +63,14 @@ class VnetsecApp(RyuApp):
         self.datapaths = {}
         self.seen = {}          # device name -> (host, ofport), as the switches report
         self._affected, self._affected_all = set(), True    # what changed since a reconcile
+        self._arriving, self._leaving = set(), set()  # hosts ports moved to / from
         self._applied = set()   # dpids holding their desired flows since their last sync
         self._networks_of = {}  # dpid -> networks it held at its last compile
         self._confirmed = {}    # dpid -> id of the last bundle the switch committed
         self._dirty = hub.Event()
         self.store.watch(self._on_change)
         self._busy = False
-        self._marks = {}        # dpid -> {cookie: firewall rule mark}, from the last compile
+        self._desired = {}      # dpid -> the flows of its last compile
         self._stat_waiters = {} # xid -> (event, replies list)
         self.timeline = collections.deque(maxlen=2000)  # what switches reported, timed
         self.api = Api(self.service, api_token(conf), status=self.status,
@@ -91,6 +92,10 @@ class VnetsecApp(RyuApp):
         for kind, key, old, new in changes:
             if kind == 'port':
                 self._affected.update(r.network_id for r in (old, new) if r is not None)
+                if new is not None:
+                    self._arriving.update({new.bound_host, new.migrating_to} - {''})
+                if old is not None and old.bound_host != getattr(new, 'bound_host', ''):
+                    self._leaving.add(old.bound_host)
                 if (old is None or new is None or old.ips != new.ips
                         or old.security_groups != new.security_groups):
                     # remote-group members changed: any host's rules may name them
@@ -129,30 +134,46 @@ class VnetsecApp(RyuApp):
 
     def reconcile(self):
         """Recompile the switches the changes since the last run can affect (a
-        hypervisor holding, or having held, a changed network; every ToR), and
-        send each switch its delta."""
+        hypervisor holding, or having held, a changed network; the ToRs when a
+        VLAN network is among them), and send each switch its delta: first where
+        ports arrive (written at once), then the ToRs and the other hypervisors,
+        last where ports left (flows left there a moment longer are never used).
+        The others' bundles are written together after the loop: switches woken
+        one by one would compete with the controller for the CPU while it still
+        has bundles to build."""
         self.service.bind_observed(self.seen)
         affected, everything = self._affected, self._affected_all
+        arriving, leaving = self._arriving, self._leaving - self._arriving
         self._affected, self._affected_all = set(), False
+        self._arriving, self._leaving = set(), set()
         inv = Inventory.from_store(self.store)
+        vlans = everything or any(n not in inv.networks or inv.networks[n].kind == 'vlan'
+                                  for n in affected)
+        order = []
         for dpid, dp in list(self.datapaths.items()):
             host = inv.host_by_dpid(dpid)
             if host is None or not self.reconciler.is_synced(dpid):
                 continue
-            networks = set(inv.networks_on(host.name))
-            stale = (everything or host.role == 'tor' or dpid not in self._applied
-                     or (networks | self._networks_of.get(dpid, set())) & affected)
-            if not stale:
+            if host.role == 'tor':
+                if vlans or dpid not in self._applied:
+                    order.append((1, host, dp, set()))
                 continue
+            networks = set(inv.networks_on(host.name))
+            if (everything or dpid not in self._applied
+                    or (networks | self._networks_of.get(dpid, set())) & affected):
+                rank = 0 if host.name in arriving else 3 if host.name in leaving else 2
+                order.append((rank, host, dp, networks))
+        for rank, host, dp, networks in sorted(order, key=lambda item: item[0]):
             try:
                 flows = compile_host(inv, host)
                 if self.reconciler.apply(dp, flows):
                     self.timeline.append({'time': time.time(), 'event': 'sent',
                                           'host': host.name})
-                    hub.sleep(0)    # let its socket write now: it applies while we go on
-                self._marks[dpid] = firewall.marks_by_cookie(flows)
-                self._networks_of[dpid] = networks
-                self._applied.add(dpid)
+                    if rank == 0:
+                        hub.sleep(0)    # its socket writes now: it applies while we go on
+                self._desired[dp.id] = flows
+                self._networks_of[dp.id] = networks
+                self._applied.add(dp.id)
             except Exception:                  # one bad switch must not stop the rest
                 LOG.exception('reconcile of %s failed', host.name)
 
@@ -210,12 +231,13 @@ class VnetsecApp(RyuApp):
             self._stat_waiters[req.xid] = waiter
             waiters.append((req.xid, waiter))
             dp.send_msg(req)
+        marks = {dpid: firewall.marks_by_cookie(flows) for dpid, flows in self._desired.items()}
         totals = {}
         for xid, (event, replies) in waiters:
             event.wait(timeout)
             del self._stat_waiters[xid]
             for dpid, stat in replies:
-                rule_id = rule_of.get(self._marks.get(dpid, {}).get(stat.cookie))
+                rule_id = rule_of.get(marks.get(dpid, {}).get(stat.cookie))
                 if rule_id:
                     entry = totals.setdefault(rule_id, {'packets': 0, 'bytes': 0})
                     entry['packets'] += stat.packet_count

@@ -1,6 +1,8 @@
 """Benchmark (migration): downtime and control-plane convergence of a VM
-migration, plain and live-migration mode, for 3, 10 and 30 hypervisors; and bind
-throughput (100 ports plugged at once, and one at a time).
+migration, for 3, 10 and 30 hypervisors, in three modes: unplanned (the vNIC
+just appears elsewhere), plain (planned: the API is told first, then the vNIC
+moves) and live (planned, the vNIC plugged on the destination before the
+switch-over); and bind throughput (100 ports plugged at once, and one at a time).
 
 Downtime: another VM pings the migrating VM every 2 ms (``ping -i 0.002 -D``):
 lost probes and the longest gap between replies. Convergence, from the
@@ -9,7 +11,7 @@ reporting the port (PORT_STATUS) to the destination confirming its flow bundle
 (bundle COMMIT_REPLY), and to the last remote hypervisor confirming its bundle
 (the entry pointing the MAC to the new VTEP).
 
-    .venv/bin/python -m bench.migration [--sizes 3,10,30] [--runs 3]
+    .venv/bin/python -m bench.migration [--sizes 3,10,30] [--runs 3] [--modes ...]
 """
 import argparse
 import re
@@ -20,8 +22,10 @@ from bench.common import plug_dummy_vnics, wait_synced
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.migration import migrate
 
-OVN = {'plain': 'gap 55-69 ms, dest 11 ms, remote 13-14 ms',
+OVN = {'unplanned': 'gap 55-69 ms, dest 11 ms, remote 13-14 ms (plain move)',
+       'plain': 'gap 55-69 ms, dest 11 ms, remote 13-14 ms (plain move)',
        'live': 'gap 23-33 ms, 1-3 lost'}
+MODES = 'unplanned,plain,live'   # plain and live are planned (API call first)
 
 
 def convergence(dc, device, dest, since):
@@ -40,12 +44,13 @@ def convergence(dc, device, dest, since):
             (max(remote) - appeared) * 1000 if remote else 0.0)
 
 
-def one_migration(dc, vm, dest, prober, live):
+def one_migration(dc, vm, dest, prober, mode):
     target = dc.node(vm)
     out = '/tmp/vnetsec-bench-ping.txt'
     dc.node(prober).cmd('ping -i 0.002 -D -W 1 -c 1500 %s > %s 2>&1 &' % (target.IP(), out))
     time.sleep(1.0)
-    marks = migrate(dc, vm, dest, live=live, announce=False)
+    marks = migrate(dc, vm, dest, live=mode == 'live', planned=mode != 'unplanned',
+                    announce=False)
     dc.wait_ready()
     dc.node(prober).cmd('wait')
     time.sleep(0.3)
@@ -92,25 +97,26 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument('--sizes', default='3,10,30')
     p.add_argument('--runs', type=int, default=3)
+    p.add_argument('--modes', default=MODES)
     args = p.parse_args()
     print('Migration benchmark: probe every 2 ms from a VM on a third hypervisor; '
           'median (max) of %d migrations' % args.runs)
-    print('  %-4s %-6s %10s %16s %14s %18s   OVN 23.03, 3 HVs' % (
+    print('  %-4s %-9s %7s %16s %14s %18s   OVN 23.03, 3 HVs' % (
         'HVs', 'mode', 'lost', 'longest gap ms', 'dest ms', 'last remote ms'))
     for size in [int(s) for s in args.sizes.split(',')]:
         with DataCenter(racks=1, hypervisors=size, vms=1, networks='vxlan:5000') as dc:
             moves = 0
-            for mode in ('plain', 'live'):
+            for mode in args.modes.split(','):
                 results = []
                 for _ in range(args.runs):
                     dest = 'hv2' if moves % 2 == 0 else 'hv1'
                     moves += 1
-                    results.append(one_migration(dc, 'vm1', dest, 'vm3', live=mode == 'live'))
+                    results.append(one_migration(dc, 'vm1', dest, 'vm3', mode))
                 cols = []
                 for key in ('lost', 'gap', 'dest', 'remote'):
                     values = [r[key] for r in results]
                     cols.append('%.0f (%.0f)' % (statistics.median(values), max(values)))
-                print('  %-4d %-6s %10s %16s %14s %18s   %s' % (
+                print('  %-4d %-9s %7s %16s %14s %18s   %s' % (
                     size, mode, *cols, OVN[mode] if size == 3 else ''), flush=True)
             if size == min(int(s) for s in args.sizes.split(',')):
                 b_wall, b_ctl, s_wall, s_ctl = bind_throughput(dc)

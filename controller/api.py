@@ -147,8 +147,8 @@ class Api:
 
     @route('POST', '/v1/ports/([^/]+)/migrate', write=True)
     def migrate_port(self, body, ident):
-        """Planned migration: {"host": "hv3", "live": false}. With live, the
-        destination is programmed before the VM arrives at "migrating_ofport"."""
+        """Planned migration: {"host": "hv3", "live": false}. The destination is
+        programmed before the VM arrives, for a device at "migrating_ofport"."""
         return 200, model.to_dict(self.service.migrate_port(ident, body))
 
     @route('DELETE', '/v1/ports/([^/]+)', write=True)

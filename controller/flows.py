@@ -31,8 +31,9 @@ class Flow:
     actions: tuple
     owner: str
 
-    @property
+    @functools.cached_property
     def cookie(self):
+        """Computed once per Flow object (compilers reuse their flows)."""
         return _cookie(self)
 
 
@@ -42,6 +43,22 @@ def _cookie(f):
     digest = hashlib.blake2b(repr((f.table, f.priority, f.match, f.actions)).encode(),
                              digest_size=7).digest()
     return pipeline.OWNERS[f.owner] << pipeline.COOKIE_OWNER_SHIFT | int.from_bytes(digest, 'big')
+
+
+_REUSED = {}
+
+
+def reuse(key, build):
+    """The flows ``build()`` makes (as a tuple), kept under ``key`` (plain values naming
+    every input) from one compile to the next: equal inputs give the very same
+    Flow objects, whose cookies (and the reconciler's encodings) are then
+    computed once. Compilers stay pure: only the cost changes."""
+    flows = _REUSED.get(key)
+    if flows is None:
+        if len(_REUSED) > 200_000:
+            _REUSED.clear()
+        flows = _REUSED[key] = tuple(build())
+    return flows
 
 
 def flow(owner, table, priority, match=None, actions=()):

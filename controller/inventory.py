@@ -19,6 +19,7 @@ class Inventory:
     def __init__(self, hosts, networks, ports, groups=()):
         self._memo = {}
         self.hosts = {h.name: h for h in hosts}
+        self._by_dpid = {h.dpid: h for h in hosts}
         self.networks = {n.id: n for n in networks}
         self.ports = {p.id: p for p in ports}
         self.groups = {g.id: g for g in groups}
@@ -51,10 +52,7 @@ class Inventory:
         return [h for h in self.hosts.values() if h.role == 'tor']
 
     def host_by_dpid(self, dpid):
-        for h in self.hosts.values():
-            if h.dpid == dpid:
-                return h
-        return None
+        return self._by_dpid.get(dpid)
 
     def local_ports(self, host_name):
         return self.ports_by_host.get(host_name, [])

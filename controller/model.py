@@ -72,7 +72,7 @@ class Port:
     port_security_enabled: bool = True  # anti-spoofing + stateful firewall on this vNIC
     bound_host: str = ''               # observed: where the device is plugged
     ofport: int = 0                    # observed: its OpenFlow port number there
-    migrating_to: str = ''             # live migration: destination programmed ahead
+    migrating_to: str = ''             # planned migration: destination programmed ahead
     migrating_ofport: int = 0          # ... for the device at this port number there
 
 

@@ -258,11 +258,13 @@ class Service:
     MIGRATION_OFPORTS = range(2000, 4000)    # requested for incoming vNICs
 
     def migrate_port(self, ident, body):
-        """Planned migration to ``host``. With ``live``, the destination is
-        programmed before the VM arrives (its rules enforced there, its traffic
-        still going to the source) for a device plugged at the returned
-        ``migrating_ofport``; the switch-over happens when the device appears
-        there. Without, only the requested host changes."""
+        """Planned migration to ``host``: the destination is programmed before
+        the VM arrives (its rules enforced there, its traffic still going to the
+        source) for a device plugged at the returned ``migrating_ofport``; the
+        switch-over happens when that device appears there with its link up.
+        ``live`` says the VM's vNIC is plugged there (link down) before the
+        switch-over rather than moved there at it; the controller treats both
+        alike."""
         port = self.get_port(ident)
         model.check_fields(body, ('host', 'live'))
         host_name = model.require(body, 'host', str)
@@ -271,14 +273,12 @@ class Service:
             raise ValidationError('host', 'no hypervisor named %r' % host_name, 404)
         if host_name == port.bound_host:
             raise ValidationError('host', 'the port is already on %s' % host_name, 409)
-        live = model.optional(body, 'live', bool, False)
-        ofport = 0
-        if live:
-            used = {p.ofport for p in self.store.list('port') if p.bound_host == host_name}
-            used |= {p.migrating_ofport for p in self.store.list('port')
-                     if p.migrating_to == host_name}
-            ofport = next(n for n in self.MIGRATION_OFPORTS if n not in used)
-        updated = model.changed(port, host=host_name, migrating_to=host_name if live else '',
+        model.optional(body, 'live', bool, False)
+        used = {p.ofport for p in self.store.list('port') if p.bound_host == host_name}
+        used |= {p.migrating_ofport for p in self.store.list('port')
+                 if p.migrating_to == host_name}
+        ofport = next(n for n in self.MIGRATION_OFPORTS if n not in used)
+        updated = model.changed(port, host=host_name, migrating_to=host_name,
                                 migrating_ofport=ofport)
         with self.store.transaction() as tx:
             tx.put('port', port.id, updated)

@@ -93,16 +93,19 @@ class VnetsecCLI(CLI):
                 output('      %s -> %s\n' % (mac, vtep))
 
     def do_migrate(self, line):
-        """migrate VM HYPERVISOR [live]: move a VM's vNIC to another hypervisor;
-        its rules and mappings follow it."""
+        """migrate VM HYPERVISOR [live|unplanned]: move a VM's vNIC to another
+        hypervisor (planned: the controller is told first); its rules and
+        mappings follow it."""
         from mininet_topos.migration import migrate
         args = line.split()
-        if len(args) not in (2, 3) or args[0] not in self.mn or args[1] not in self.mn:
-            output('usage: migrate VM HYPERVISOR [live]\n')
+        if (len(args) not in (2, 3) or args[0] not in self.mn or args[1] not in self.mn
+                or args[2:] not in ([], ['live'], ['unplanned'])):
+            output('usage: migrate VM HYPERVISOR [live|unplanned]\n')
             self.failed = True
             return
         try:
-            marks = migrate(self.dc, args[0], args[1], live=args[2:] == ['live'])
+            marks = migrate(self.dc, args[0], args[1], live=args[2:] == ['live'],
+                            planned=args[2:] != ['unplanned'])
             self.dc.wait_ready()
         except Exception as e:                     # report, keep the CLI alive
             output('migration failed: %s\n' % e)

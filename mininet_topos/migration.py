@@ -1,10 +1,14 @@
 """VM migration in the emulated data center, done with pyroute2 as a hypervisor
 would.
 
-- plain (also what an unplanned move looks like): the hypervisor end of the VM's
-  veth, named after the port's device, moves into the destination hypervisor's
-  namespace and is plugged into its br-int; the controller notices the device
-  there and rebinds it.
+- plain: ``POST /v1/ports/{id}/migrate {"host"}`` makes the controller program
+  the destination for the vNIC at the port number it returns (rules enforced,
+  traffic still to the source); then the hypervisor end of the VM's veth, named
+  after the port's device, moves into the destination hypervisor's namespace
+  and is plugged into its br-int at that number; the controller notices the
+  device there and switches over.
+- unplanned: the same move without the API call (the vNIC is plugged wherever
+  OVS numbers it); the controller notices the device there and rebinds it.
 - live (like OVN's requested-chassis + activation): ``POST /v1/ports/{id}/migrate
   {"host", "live": true}`` makes the controller program the destination for the
   vNIC at the port number it returns (rules enforced, traffic still to the
@@ -32,9 +36,10 @@ def vnic_ends(vm):
     return intf, (link.intf2 if link.intf1 is intf else link.intf1)
 
 
-def migrate(dc, vm_name, dest_name, live=False, announce=True):
-    """Move ``vm_name``'s vNIC to hypervisor ``dest_name``. Returns timestamps:
-    'start', 'moving' (the switch-over begins), 'appeared', 'done'."""
+def migrate(dc, vm_name, dest_name, live=False, announce=True, planned=True):
+    """Move ``vm_name``'s vNIC to hypervisor ``dest_name`` (``planned``: told to
+    the controller first; ``live`` implies it). Returns timestamps: 'start',
+    'moving' (the switch-over begins), 'appeared', 'done'."""
     vm, dest = dc.node(vm_name), dc.node(dest_name)
     vm_intf, tap = vnic_ends(vm)
     source, device = tap.node, tap.name
@@ -45,16 +50,23 @@ def migrate(dc, vm_name, dest_name, live=False, announce=True):
     if live:
         _live(dc, vm, vm_intf, source, dest, port, marks)
     else:
-        move_vnic(tap, dest, marks=marks)
+        plug = ''
+        if planned:      # the destination is programmed for the number it returns
+            ofport = dc.client.post('/v1/ports/%s/migrate' % port['id'],
+                                    {'host': dest.name})['migrating_ofport']
+            dc.wait_ready()
+            plug = ' -- set interface %s ofport_request=%d' % (device, ofport)
+        move_vnic(tap, dest, marks=marks, plug=plug)
     if announce:      # the VM announces itself from its new place (gratuitous ARP)
         vm.cmd('arping -q -U -c1 -I %s %s' % (vm.defaultIntf(), vm.IP()))
     marks['done'] = time.time()
     return marks
 
 
-def move_vnic(tap, dest, bridge='br-int', marks=None):
+def move_vnic(tap, dest, bridge='br-int', marks=None, plug=''):
     """Move a vNIC's hypervisor end (Mininet ``Intf`` ``tap``) into ``dest``'s
-    namespace and plug it into ``bridge`` there; unplug it at the source."""
+    namespace and plug it into ``bridge`` there (``plug``: more ovs-vsctl
+    arguments for it); unplug it at the source."""
     marks = {} if marks is None else marks
     source = tap.node
     src_ns, dst_ns = _netns(source), _netns(dest)        # opened before the clock starts
@@ -63,7 +75,7 @@ def move_vnic(tap, dest, bridge='br-int', marks=None):
         marks['moving'] = time.time()
         src_ns.link('set', index=index, net_ns_pid=dest.pid)
         dst_ns.link('set', index=dst_ns.link_lookup(ifname=tap.name)[0], state='up')
-        dest.ovs.vsctl('--may-exist add-port %s %s' % (bridge, tap.name))
+        dest.ovs.vsctl('--may-exist add-port %s %s%s' % (bridge, tap.name, plug))
         marks['appeared'] = time.time()
         source.ovs.vsctl('--if-exists del-port %s %s' % (bridge, tap.name))
     finally:

@@ -16,7 +16,7 @@ import ipaddress
 import zlib
 
 from controller import pipeline as P
-from controller.flows import flow, goto, output
+from controller.flows import flow, goto, output, reuse
 
 COOKIE = P.OWNERS['firewall'] << P.COOKIE_OWNER_SHIFT     # every firewall flow's cookie
 COOKIE_MASK = 0xff << P.COOKIE_OWNER_SHIFT                 # carries this owner byte
@@ -65,7 +65,9 @@ def compile_firewall(inv, host):
                 rules[rule['id']] = rule
     key = ('clause1', frozenset(rules))          # alike on hosts with the same rules
     flows += inv.memo(key, lambda: _clause1(inv, rules.values()))
-    return _merge(flows)
+    # each vNIC's flows are merged already; what two vNICs share (a remote-group
+    # rule's commit flow) is the very same flow: keep it once
+    return list({f.cookie: f for f in flows}.values())
 
 
 def _clause1(inv, rules):
@@ -78,9 +80,11 @@ def _clause1(inv, rules):
         mark = rule_mark(rule)
         for ip in _remote_ips(inv, rule) or ():
             shared.setdefault((table, field, ip), set()).add(mark)
-    return [flow('firewall', table, 75, {
-        'eth_type': IPV4, 'ct_state': (CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV), field: ip},
-        [('conjunction', c, 1, 2) for c in sorted(marks)])
+    return [reuse(('clause1', table, field, ip, tuple(sorted(marks))), lambda: [flow(
+        'firewall', table, 75, {'eth_type': IPV4, 'ct_state': (CT_TRK | CT_NEW,
+                                                               CT_TRK | CT_NEW | CT_INV),
+                                field: ip},
+        [('conjunction', c, 1, 2) for c in sorted(marks)])])[0]
         for (table, field, ip), marks in sorted(shared.items())]
 
 
@@ -98,7 +102,7 @@ def _port_flows(inv, port):
         return hit[2]
     if len(_PORT_CACHE) > 100_000:
         _PORT_CACHE.clear()
-    flows = anti_spoofing(port) + acl(inv, port, 'egress') + acl(inv, port, 'ingress')
+    flows = _merge(anti_spoofing(port) + acl(inv, port, 'egress') + acl(inv, port, 'ingress'))
     _PORT_CACHE[key] = (port, groups, flows)
     return flows
 

@@ -10,7 +10,7 @@ Every forwarding decision comes from the inventory (no flood-and-learn):
 - delivery: ``reg7 = ofport`` then the ingress ACL table outputs it.
 """
 from controller import pipeline as P
-from controller.flows import flow, goto, output, resubmit, set_field
+from controller.flows import flow, goto, output, resubmit, reuse, set_field
 
 BROADCAST = ('01:00:00:00:00:00', '01:00:00:00:00:00')
 VID_PRESENT = 0x1000
@@ -33,7 +33,7 @@ def _deliver(ofport):
 
 
 def _local_port(network, port):
-    return [
+    return reuse(('local', network.nid, port.ofport, port.mac), lambda: [
         flow('segmentation', P.CLASSIFY, P.PRIO_MATCH, {'in_port': port.ofport},
              [set_field(P.REG_NETWORK, network.nid), goto(P.PORT_SECURITY)]),
         flow('segmentation', P.L2_LOOKUP, P.PRIO_UNICAST,
@@ -41,7 +41,7 @@ def _local_port(network, port):
              _deliver(port.ofport) + [goto(P.INGRESS_ACL)]),
         flow('segmentation', P.INGRESS_ACL, P.PRIO_FLOOD, {P.REG_OUT_PORT: port.ofport},
              [output(port.ofport)]),
-    ]
+    ])
 
 
 def to_remote(network, vtep_ip):
@@ -62,35 +62,59 @@ def remote_vteps(inv, host, network):
     return out
 
 
-def _network(inv, host, network):
-    nid = network.nid
-    flows = [_classify_remote(network)]
-    remotes = remote_vteps(inv, host, network)
-    for vtep_ip, ports in sorted(remotes.items()):
-        for port in ports:
-            flows.append(inv.memo(('to-remote', port.id, vtep_ip), lambda: flow(
+def _remote_entries(inv, network):
+    """(host, vtep_ip, flow) for each bound port of the network: the MAC-to-VTEP
+    entry every other hypervisor of the network installs (built once per
+    snapshot, the flows reused across snapshots)."""
+    out = []
+    for port in inv.bound_ports(network.id):
+        vtep_ip = inv.hosts[port.bound_host].vtep_ip
+        out.append((port.bound_host, vtep_ip, reuse(
+            ('to-remote', _key(network), port.mac, vtep_ip), lambda: [flow(
                 'segmentation', P.L2_LOOKUP, P.PRIO_UNICAST,
-                {P.REG_NETWORK: nid, 'eth_dst': port.mac}, to_remote(network, vtep_ip))))
-    local = []
-    for port in inv.local_ports(host.name):
-        if port.network_id == network.id:
-            local += _deliver(port.ofport) + [resubmit(P.INGRESS_ACL)]
-    towards_remote = []
+                {P.REG_NETWORK: network.nid, 'eth_dst': port.mac},
+                to_remote(network, vtep_ip))])[0]))
+    return out
+
+
+def _key(network):
+    return network.nid, network.kind, network.segmentation_id
+
+
+def _network(inv, host, network):
+    entries = inv.memo(('remote-entries', network.id), lambda: _remote_entries(inv, network))
+    remote = [(vtep_ip, f) for where, vtep_ip, f in entries if where != host.name]
+    local = tuple(p.ofport for p in inv.local_ports(host.name) if p.network_id == network.id)
+    vteps = tuple(sorted({vtep_ip for vtep_ip, _ in remote}))
+    flows = list(reuse(('network', _key(network), local), lambda: [
+        _classify_remote(network), _flood(network, local, None)]))
+    flows += reuse(('flood', _key(network), local, vteps),
+                   lambda: [_flood(network, local, vteps)])
+    flows += [f for _, f in remote]
     if network.kind == 'vxlan':
-        for vtep_ip in sorted(remotes):
-            towards_remote += to_remote(network, vtep_ip)
-    elif remotes:
-        towards_remote = to_remote(network, '')     # one tagged copy up the trunk
-    flows += [
-        flow('segmentation', P.L2_LOOKUP, P.PRIO_FLOOD, {P.REG_NETWORK: nid,
-                                                        P.REG_FROM_REMOTE: 0},
-             local + towards_remote),
-        flow('segmentation', P.L2_LOOKUP, P.PRIO_FLOOD, {P.REG_NETWORK: nid,
-                                                        P.REG_FROM_REMOTE: 1}, local),
-    ]
-    if network.kind == 'vxlan':
-        flows += inv.memo(('arp', network.id), lambda: arp_responder(inv, network))
+        ports = inv.ports_by_network.get(network.id, [])
+        flows += inv.memo(('arp', network.id), lambda: reuse(
+            ('arp', _key(network), tuple((p.mac, tuple(p.ips)) for p in ports)),
+            lambda: arp_responder(inv, network)))
     return flows
+
+
+def _flood(network, local_ofports, vteps):
+    """Broadcast and unknown unicast: to the local vNICs and, for frames from a
+    local vNIC (``vteps`` not None), to the VTEPs (or the uplink) hosting the
+    network."""
+    local = []
+    for ofport in local_ofports:
+        local += _deliver(ofport) + [resubmit(P.INGRESS_ACL)]
+    towards_remote = []
+    if vteps and network.kind == 'vxlan':
+        for vtep_ip in vteps:
+            towards_remote += to_remote(network, vtep_ip)
+    elif vteps:
+        towards_remote = to_remote(network, '')     # one tagged copy up the trunk
+    return flow('segmentation', P.L2_LOOKUP, P.PRIO_FLOOD,
+                {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 0 if vteps is not None else 1},
+                local + towards_remote)
 
 
 def _classify_remote(network):

@@ -90,7 +90,7 @@ def test_migrate_back_live_and_reach_everyone(dc):
     migrate(dc, 'vm2', 'hv1', live=True)
     migrate(dc, 'vm2', 'hv2', live=True)         # live twice: the source's late
     migrate(dc, 'vm2', 'hv1', live=True)         # link-down must not rebind it there
-    migrate(dc, 'vm1', 'hv1', live=False)
+    migrate(dc, 'vm1', 'hv1', planned=False)      # unplanned: it just appears there
     dc.wait_ready()
     for vm, peers in (('vm1', ('vm3', 'vm5', 'vm7')), ('vm2', ('vm4', 'vm6', 'vm8'))):
         for peer in peers:

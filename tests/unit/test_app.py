@@ -1,0 +1,75 @@
+"""The Ryu app's reconcile over fake datapaths: which switches a move touches,
+and in which order their bundles go."""
+import pytest
+
+from apps import vnetsec
+from controller.ryu_facade import CONF
+from tests.unit.conftest import add_hv, add_port
+from tests.unit.fakes import FakeDatapath
+
+TOR_DPID = 0x7001
+
+
+@pytest.fixture
+def app(tmp_path):
+    CONF([], project='vnetsec-test', default_config_files=[])
+    CONF.set_override('db_path', str(tmp_path / 'db'), group='vnetsec')
+    CONF.set_override('api_token', 'test', group='vnetsec')
+    yield vnetsec.VnetsecApp()
+    CONF.clear_override('db_path', group='vnetsec')
+    CONF.clear_override('api_token', group='vnetsec')
+
+
+def connect(app, dpid):
+    dp = FakeDatapath(dpid)
+    app.datapaths[dpid] = dp
+    app.reconciler.start_sync(dp)
+    app.reconciler.on_flow_stats(dp, [], more=False)     # an empty switch
+    return dp
+
+
+def data_center(app, kind):
+    """hv1..hv4 with one port each in one network, a ToR, all programmed."""
+    for i in range(1, 5):
+        add_hv(app.service, 'hv%d' % i, i)
+    app.service.register_host({'name': 'tor1', 'dpid': TOR_DPID, 'role': 'tor', 'rack': 1,
+                               'uplinks': {'hv:hv%d' % i: i for i in range(1, 5)}})
+    net = app.service.create_network({'name': 'n', 'kind': kind})
+    for i in range(1, 5):
+        add_port(app.service, net, i, 'hv%d' % i, ofport=i)
+    dps = {i: connect(app, i) for i in range(1, 5)}
+    dps['tor'] = connect(app, TOR_DPID)
+    app.reconcile()
+    return dps
+
+
+def bundles_sent(app):
+    """Hosts in the order their bundles were sent by the last reconcile."""
+    sent = [e['host'] for e in app.timeline if e['event'] == 'sent']
+    app.timeline.clear()
+    return sent
+
+
+@pytest.mark.parametrize('kind', ['vxlan', 'vlan'])
+def test_a_move_programs_the_destination_first_and_the_source_last(app, kind):
+    data_center(app, kind)
+    assert set(bundles_sent(app)) == {'hv1', 'hv2', 'hv3', 'hv4', 'tor1'}
+    app.service.bind('hv3', {'tapvm1': 7})                  # vm1: hv1 -> hv3
+    app.reconcile()
+    sent = bundles_sent(app)
+    assert sent[0] == 'hv3' and sent[-1] == 'hv1'
+    if kind == 'vxlan':         # the others' MAC entry now names hv3's VTEP
+        assert sorted(sent) == ['hv1', 'hv2', 'hv3', 'hv4']
+    else:                       # theirs still goes up the trunk; the ToR's VLANs change
+        assert sorted(sent) == ['hv1', 'hv3', 'tor1']
+
+
+def test_remote_hosts_get_only_the_moved_entry_and_their_flood_list(app):
+    dps = data_center(app, 'vxlan')
+    for dp in dps.values():
+        dp.sent.clear()
+    app.service.bind('hv3', {'tapvm1': 7})           # hv1 now hosts nothing of the network
+    app.reconcile()
+    for i in (2, 4):
+        adds = [m for m in dps[i].flow_mods() if m.command == dps[i].ofproto.OFPFC_ADD]
+        assert len(dps[i].flow_mods()) == len(adds) == 2   # MAC -> hv3, flood without hv1
