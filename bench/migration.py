@@ -5,11 +5,14 @@ moves) and live (planned, the vNIC plugged on the destination before the
 switch-over); and bind throughput (100 ports plugged at once, and one at a time).
 
 Downtime: another VM pings the migrating VM every 2 ms (``ping -i 0.002 -D``):
-lost probes and the longest gap between replies. Convergence, from the
+lost probes, duplicated replies (both vNICs up for an instant in live mode),
+and the longest gap between replies. Convergence, from the
 controller's event log (``GET /v1/events``): from the destination switch
 reporting the port (PORT_STATUS) to the destination confirming its flow bundle
 (bundle COMMIT_REPLY), and to the last remote hypervisor confirming its bundle
-(the entry pointing the MAC to the new VTEP).
+(the entry pointing the MAC to the new VTEP). A planned move on VXLAN has every
+remote hypervisor send to the destination too before the switch-over; when the
+switches show that (checked on each of them, untimed), "last remote" is 0.
 
     .venv/bin/python -m bench.migration [--sizes 3,10,30] [--runs 3] [--modes ...]
 """
@@ -20,7 +23,7 @@ import time
 
 from bench.common import plug_dummy_vnics, wait_synced
 from mininet_topos.datacenter import DataCenter
-from mininet_topos.migration import migrate
+from mininet_topos.migration import migrate, vnic_ends
 
 OVN = {'unplanned': 'gap 55-69 ms, dest 11 ms, remote 13-14 ms (plain move)',
        'plain': 'gap 55-69 ms, dest 11 ms, remote 13-14 ms (plain move)',
@@ -44,23 +47,39 @@ def convergence(dc, device, dest, since):
             (max(remote) - appeared) * 1000 if remote else 0.0)
 
 
+def sending_to(dc, vm, dest):
+    """Whether every hypervisor but the VM's source and ``dest`` already sends
+    the VM's MAC to ``dest``'s VTEP (their L2 entries, read from the switches)."""
+    source = vnic_ends(dc.node(vm))[1].node
+    vtep = 'set_field:%s->tun_dst' % dc.node(dest).vtep_ip
+    return all(vtep in hv.ovs.ofctl('dump-flows br-int table=40,dl_dst=%s --no-stats'
+                                    % dc.node(vm).MAC())
+               for hv in dc.hypervisors() if hv is not source and hv.name != dest)
+
+
 def one_migration(dc, vm, dest, prober, mode):
     target = dc.node(vm)
     out = '/tmp/vnetsec-bench-ping.txt'
-    dc.node(prober).cmd('ping -i 0.002 -D -W 1 -c 1500 %s > %s 2>&1 &' % (target.IP(), out))
+    dc.node(prober).cmd('ping -i 0.002 -D -W 1 -c 2500 %s > %s 2>&1 &' % (target.IP(), out))
     time.sleep(1.0)
+    ahead = []
     marks = migrate(dc, vm, dest, live=mode == 'live', planned=mode != 'unplanned',
-                    announce=False)
+                    announce=False, ready=lambda: ahead.append(sending_to(dc, vm, dest)))
     dc.wait_ready()
     dc.node(prober).cmd('wait')
     time.sleep(0.3)
     with open(out) as f:
         text = f.read()
-    stamps = [float(t) for t in re.findall(r'^\[([\d.]+)\] \d+ bytes from', text, re.M)]
+    replies = re.findall(r'^\[([\d.]+)\] \d+ bytes from.*$', text, re.M)
+    stamps = [float(t) for t in re.findall(r'^\[([\d.]+)\] \d+ bytes from(?!.*DUP!)',
+                                           text, re.M)]
     sent = int(re.search(r'(\d+) packets transmitted', text).group(1))
     gap = max(b - a for a, b in zip(stamps, stamps[1:]))
     at_dest, at_remote = convergence(dc, 'tap' + vm, dest, marks['moving'])
-    return {'lost': sent - len(stamps), 'gap': gap * 1000, 'dest': at_dest,
+    if ahead == [True]:
+        at_remote = 0.0
+    return {'lost': sent - len(stamps), 'dup': len(replies) - len(stamps),
+            'gap': gap * 1000, 'dest': at_dest,
             'remote': at_remote}
 
 
@@ -101,8 +120,8 @@ def main():
     args = p.parse_args()
     print('Migration benchmark: probe every 2 ms from a VM on a third hypervisor; '
           'median (max) of %d migrations' % args.runs)
-    print('  %-4s %-9s %7s %16s %14s %18s   OVN 23.03, 3 HVs' % (
-        'HVs', 'mode', 'lost', 'longest gap ms', 'dest ms', 'last remote ms'))
+    print('  %-4s %-9s %7s %7s %16s %14s %18s   OVN 23.03, 3 HVs' % (
+        'HVs', 'mode', 'lost', 'dup', 'longest gap ms', 'dest ms', 'last remote ms'))
     for size in [int(s) for s in args.sizes.split(',')]:
         with DataCenter(racks=1, hypervisors=size, vms=1, networks='vxlan:5000') as dc:
             moves = 0
@@ -113,10 +132,10 @@ def main():
                     moves += 1
                     results.append(one_migration(dc, 'vm1', dest, 'vm3', mode))
                 cols = []
-                for key in ('lost', 'gap', 'dest', 'remote'):
+                for key in ('lost', 'dup', 'gap', 'dest', 'remote'):
                     values = [r[key] for r in results]
                     cols.append('%.0f (%.0f)' % (statistics.median(values), max(values)))
-                print('  %-4d %-9s %7s %16s %14s %18s   %s' % (
+                print('  %-4d %-9s %7s %7s %16s %14s %18s   %s' % (
                     size, mode, *cols, OVN[mode] if size == 3 else ''), flush=True)
             if size == min(int(s) for s in args.sizes.split(',')):
                 b_wall, b_ctl, s_wall, s_ctl = bind_throughput(dc)

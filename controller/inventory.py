@@ -32,7 +32,7 @@ class Inventory:
             self.ports_by_network[p.network_id].append(p)
             if self.is_bound(p):
                 self.ports_by_host[p.bound_host].append(p)
-            if p.migrating_to and p.migrating_ofport and p.bound_host != p.migrating_to:
+            if self.arriving_host(p):
                 self.incoming_by_host[p.migrating_to].append(
                     replace(p, bound_host=p.migrating_to, ofport=p.migrating_ofport))
 
@@ -40,6 +40,13 @@ class Inventory:
     def from_store(cls, store):
         return cls(store.list('host'), store.list('network'), store.list('port'),
                    store.list('security_group'))
+
+    def arriving_host(self, port):
+        """The hypervisor a port is being migrated to (programmed ahead), or ''."""
+        host = self.hosts.get(port.migrating_to)
+        moving = (port.migrating_ofport and port.bound_host != port.migrating_to
+                  and host is not None and host.role == 'hypervisor')
+        return port.migrating_to if moving else ''
 
     def is_bound(self, port):
         host = self.hosts.get(port.bound_host)

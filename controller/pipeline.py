@@ -37,5 +37,6 @@ OWNERS = {'base': 0x01, 'segmentation': 0x02, 'overlay': 0x03, 'firewall': 0x04,
 PRIO_DEFAULT = 0
 PRIO_FLOOD = 10
 PRIO_UNICAST = 20
+PRIO_ARRIVING = 25   # a VM migrating here: its MAC, from the tunnel, to its reserved port
 PRIO_MATCH = 30
 PRIO_ARP_REPLY = 40

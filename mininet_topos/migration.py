@@ -36,10 +36,12 @@ def vnic_ends(vm):
     return intf, (link.intf2 if link.intf1 is intf else link.intf1)
 
 
-def migrate(dc, vm_name, dest_name, live=False, announce=True, planned=True):
+def migrate(dc, vm_name, dest_name, live=False, announce=True, planned=True, ready=None):
     """Move ``vm_name``'s vNIC to hypervisor ``dest_name`` (``planned``: told to
-    the controller first; ``live`` implies it). Returns timestamps: 'start',
-    'moving' (the switch-over begins), 'appeared', 'done'."""
+    the controller first; ``live`` implies it). ``ready()``, if given, runs once
+    a planned move's destination is programmed, just before the switch-over.
+    Returns timestamps: 'start', 'moving' (the switch-over begins), 'appeared',
+    'done'."""
     vm, dest = dc.node(vm_name), dc.node(dest_name)
     vm_intf, tap = vnic_ends(vm)
     source, device = tap.node, tap.name
@@ -48,7 +50,7 @@ def migrate(dc, vm_name, dest_name, live=False, announce=True, planned=True):
     port = next(p for p in dc.client.get('/v1/ports') if p['device'] == device)
     marks = {'start': time.time()}
     if live:
-        _live(dc, vm, vm_intf, source, dest, port, marks)
+        _live(dc, vm, vm_intf, source, dest, port, marks, ready)
     else:
         plug = ''
         if planned:      # the destination is programmed for the number it returns
@@ -56,6 +58,8 @@ def migrate(dc, vm_name, dest_name, live=False, announce=True, planned=True):
                                     {'host': dest.name})['migrating_ofport']
             dc.wait_ready()
             plug = ' -- set interface %s ofport_request=%d' % (device, ofport)
+            if ready:
+                ready()
         move_vnic(tap, dest, marks=marks, plug=plug)
     if announce:      # the VM announces itself from its new place (gratuitous ARP)
         vm.cmd('arping -q -U -c1 -I %s %s' % (vm.defaultIntf(), vm.IP()))
@@ -89,7 +93,7 @@ def move_vnic(tap, dest, bridge='br-int', marks=None, plug=''):
     return marks
 
 
-def _live(dc, vm, old, source, dest, port, marks):
+def _live(dc, vm, old, source, dest, port, marks, ready):
     device, mac, ip = port['device'], port['mac'], vm.IP()
     port = dc.client.post('/v1/ports/%s/migrate' % port['id'],
                           {'host': dest.name, 'live': True})
@@ -107,6 +111,8 @@ def _live(dc, vm, old, source, dest, port, marks):
         dest.ovs.vsctl('add-port br-int %s -- set interface %s ofport_request=%d'
                        % (device, device, port['migrating_ofport']))
         dc.wait_ready()
+        if ready:
+            ready()
         dest_index = dst_ns.link_lookup(ifname=device)[0]
         old_index = vm_ns.link_lookup(ifname=old.name)[0]
         marks['moving'] = time.time()                  # the VM resumes on dest

@@ -20,9 +20,10 @@ def compile_hypervisor(inv, host):
     flows = []
     for port in inv.local_ports(host.name):
         flows += _local_port(inv.networks[port.network_id], port)
-    for port in inv.incoming_ports(host.name):        # live migration: no traffic yet
-        flows += [f for f in _local_port(inv.networks[port.network_id], port)
-                  if f.table != P.L2_LOOKUP]
+    for port in inv.incoming_ports(host.name):        # planned migration: see _arriving
+        network = inv.networks[port.network_id]
+        flows += [f for f in _local_port(network, port) if f.table != P.L2_LOOKUP]
+        flows += _arriving(network, port)
     for network_id in inv.networks_on(host.name):
         flows += _network(inv, host, inv.networks[network_id])
     return flows
@@ -44,6 +45,19 @@ def _local_port(network, port):
     ])
 
 
+def _arriving(network, port):
+    """A VXLAN port migrating here (``port`` as it will be bound, at its reserved
+    number): the copies the other hosts already send here (see _remote_entries)
+    go to that number, through its ingress rules; dropped while no device is
+    plugged there (or its link is down), delivered from the moment it is. Local
+    vNICs here still reach it at its source until it arrives."""
+    if network.kind != 'vxlan':
+        return []
+    return [flow('segmentation', P.L2_LOOKUP, P.PRIO_ARRIVING,
+                 {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 1, 'eth_dst': port.mac},
+                 _deliver(port.ofport) + [goto(P.INGRESS_ACL)])]
+
+
 def to_remote(network, vtep_ip):
     """Actions that send a frame of ``network`` towards another hypervisor."""
     if network.kind == 'vxlan':
@@ -63,18 +77,29 @@ def remote_vteps(inv, host, network):
 
 
 def _remote_entries(inv, network):
-    """(host, vtep_ip, flow) for each bound port of the network: the MAC-to-VTEP
-    entry every other hypervisor of the network installs (built once per
-    snapshot, the flows reused across snapshots)."""
+    """(host, arriving host, vtep_ip, entry, entry to the source only) for each
+    bound port of the network: the MAC-to-VTEP entry every other hypervisor of
+    the network installs (built once per snapshot, the flows reused across
+    snapshots). A VXLAN port in a planned migration is sent to both its source
+    and its destination VTEP (as OVN does for a port bound to two chassis): when
+    it appears at the destination, no other host needs an update before its
+    traffic flows there; the destination itself keeps sending to the source."""
     out = []
     for port in inv.bound_ports(network.id):
         vtep_ip = inv.hosts[port.bound_host].vtep_ip
-        out.append((port.bound_host, vtep_ip, reuse(
-            ('to-remote', _key(network), port.mac, vtep_ip), lambda: [flow(
-                'segmentation', P.L2_LOOKUP, P.PRIO_UNICAST,
-                {P.REG_NETWORK: network.nid, 'eth_dst': port.mac},
-                to_remote(network, vtep_ip))])[0]))
+        to_source = _entry(network, port.mac, (vtep_ip,))
+        arriving = inv.arriving_host(port) if network.kind == 'vxlan' else ''
+        both = _entry(network, port.mac, (vtep_ip, inv.hosts[arriving].vtep_ip)) \
+            if arriving else to_source
+        out.append((port.bound_host, arriving, vtep_ip, both, to_source))
     return out
+
+
+def _entry(network, mac, vteps):
+    return reuse(('to-remote', _key(network), mac, vteps), lambda: [flow(
+        'segmentation', P.L2_LOOKUP, P.PRIO_UNICAST,
+        {P.REG_NETWORK: network.nid, 'eth_dst': mac},
+        [a for vtep_ip in vteps for a in to_remote(network, vtep_ip)])])[0]
 
 
 def _key(network):
@@ -83,7 +108,8 @@ def _key(network):
 
 def _network(inv, host, network):
     entries = inv.memo(('remote-entries', network.id), lambda: _remote_entries(inv, network))
-    remote = [(vtep_ip, f) for where, vtep_ip, f in entries if where != host.name]
+    remote = [(vtep_ip, to_source if host.name == arriving else both)
+              for where, arriving, vtep_ip, both, to_source in entries if where != host.name]
     local = tuple(p.ofport for p in inv.local_ports(host.name) if p.network_id == network.id)
     vteps = tuple(sorted({vtep_ip for vtep_ip, _ in remote}))
     flows = list(reuse(('network', _key(network), local), lambda: [

@@ -228,11 +228,20 @@ def test_unchanged_pieces_are_reused_across_snapshots(service, store):
     assert ('set_field', 'tun_ipv4_dst', '172.16.1.12') not in flood.actions
 
 
+def _tunnel_targets(flows, mac):
+    """{tun_dst...} of the L2 entry for ``mac`` (exactly one expected)."""
+    (entry,) = [f for f in l2(flows) if ('eth_dst', mac) in f.match
+                and f.priority == P.PRIO_UNICAST]
+    return {a[2] for a in entry.actions if a[:2] == ('set_field', 'tun_ipv4_dst')}
+
+
 @pytest.mark.parametrize('live', [False, True])
 def test_a_planned_migration_programs_the_destination_ahead(service, store, live):
     """Plain or live, a planned move reserves a port number on the destination,
-    which then enforces the port's rules there but delivers nothing to it; the
-    others still send to the source until the device appears there."""
+    which then enforces the port's rules there. The other hosts send to both the
+    source and the destination, which delivers those copies to the reserved
+    number only (nothing is plugged there yet: they drop) and sends its own
+    VMs' frames to the source: no host needs an update when the device appears."""
     build(service, 'vxlan')                              # vm1 on hv1, vm2 on hv2
     port = next(p for p in store.list('port') if p.device == 'tapvm1')
     body = {'host': 'hv3', 'live': True} if live else {'host': 'hv3'}
@@ -243,16 +252,33 @@ def test_a_planned_migration_programs_the_destination_ahead(service, store, live
     dest = compile_host(inv, inv.hosts['hv3'])
     assert {f.table for f in dest if ('in_port', ofport) in f.match} == {
         P.CLASSIFY, P.PORT_SECURITY, P.EGRESS_ACL}
-    assert not [f for f in dest if f.table == P.L2_LOOKUP           # nothing leads to it
-                and ('set_field', P.REG_OUT_PORT, ofport) in f.actions]
-    to_vm1 = [f for f in l2(compile_host(inv, inv.hosts['hv2']))
-              if ('eth_dst', port.mac) in f.match]
-    assert ('set_field', 'tun_ipv4_dst', '172.16.1.11') in to_vm1[0].actions   # still hv1
+    (to_reserved,) = [f for f in dest if f.table == P.L2_LOOKUP
+                      and ('set_field', P.REG_OUT_PORT, ofport) in f.actions]
+    assert to_reserved.priority == P.PRIO_ARRIVING
+    assert (P.REG_FROM_REMOTE, 1) in to_reserved.match    # copies from the tunnel only
+    assert _tunnel_targets(dest, port.mac) == {'172.16.1.11'}           # its own VMs
+    hv2 = compile_host(inv, inv.hosts['hv2'])
+    assert _tunnel_targets(hv2, port.mac) == {'172.16.1.11', '172.16.1.13'}
     service.bind('hv3', {port.device: ofport})            # it appears there: switch-over
     now = service.get_port(port.id)
     assert (now.bound_host, now.ofport, now.migrating_to, now.migrating_ofport) == (
         'hv3', ofport, '', 0)
     inv = inventory(store)
-    to_vm1 = [f for f in l2(compile_host(inv, inv.hosts['hv2']))
-              if ('eth_dst', port.mac) in f.match]
-    assert ('set_field', 'tun_ipv4_dst', '172.16.1.13') in to_vm1[0].actions
+    assert _tunnel_targets(compile_host(inv, inv.hosts['hv2']), port.mac) == {'172.16.1.13'}
+    assert not [f for f in compile_host(inv, inv.hosts['hv3'])
+                if f.priority == P.PRIO_ARRIVING]
+
+
+def test_a_planned_migration_on_a_vlan_network_keeps_one_path(service, store):
+    """On a VLAN the ToR delivers by MAC: the others keep their one tagged entry,
+    and the destination gets no tunnel copies to deliver."""
+    build(service, 'vlan')
+    port = next(p for p in store.list('port') if p.device == 'tapvm1')
+    inv = inventory(store)
+    before = l2(compile_host(inv, inv.hosts['hv2']))
+    service.migrate_port(port.id, {'host': 'hv3'})
+    inv = inventory(store)
+    assert {f.cookie for f in l2(compile_host(inv, inv.hosts['hv2']))} == \
+        {f.cookie for f in before}
+    assert not [f for f in compile_host(inv, inv.hosts['hv3'])
+                if f.priority == P.PRIO_ARRIVING]
