@@ -34,7 +34,7 @@ def dc():
         yield running
 
 
-def moved_under_load(dc, vm, peer, prober, dest, live):
+def moved_under_load(dc, vm, peer, prober, dest, live, ready=None):
     """Migrate ``vm`` to ``dest`` while ``peer`` pings it and holds a TCP session to
     it, and ``prober`` keeps sending forbidden TCP and UDP; returns what got through."""
     target, p, bad = dc.node(vm), dc.node(peer), dc.node(prober)
@@ -46,7 +46,7 @@ def moved_under_load(dc, vm, peer, prober, dest, live):
     p.cmd('ping -i 0.01 -c 400 -W 1 %s > /tmp/vnetsec-mig-ping.txt 2>&1 &' % ip)
     p.sendCmd('python3 %s session %s 8080 5' % (PROBE, ip))
     time.sleep(1.5)
-    migrate(dc, vm, dest, live=live)
+    migrate(dc, vm, dest, live=live, ready=ready)
     dc.wait_ready()
     session = float(p.waitOutput().strip().splitlines()[-1])
     p.cmd('wait')
@@ -63,13 +63,20 @@ def moved_under_load(dc, vm, peer, prober, dest, live):
 
 
 def test_vxlan_vm_across_racks_keeps_session_and_rules(dc):
-    forbidden, session, received = moved_under_load(dc, 'vm2', 'vm4', 'vm8', 'hv3', live=False)
+    mac, both = dc.node('vm2').MAC(), {}
+
+    def before_switch_over():       # the others already send to hv1 (source) and hv3
+        for host in ('hv2', 'hv4'):
+            out = dc.node(host).ovs.ofctl('dump-flows br-int table=40,dl_dst=%s' % mac)
+            both[host] = ['172.16.1.11' in out, '172.16.2.11' in out]
+    forbidden, session, received = moved_under_load(dc, 'vm2', 'vm4', 'vm8', 'hv3',
+                                                    live=False, ready=before_switch_over)
+    assert both == {'hv2': [True, True], 'hv4': [True, True]}
     assert forbidden == []
     assert session >= 4.9, 'the TCP session died after %.1f s' % session
     assert received >= 380, 'ping lost %d of 400' % (400 - received)
     net = next(n for n in dc.client.get('/v1/networks') if n['kind'] == 'vxlan')
     hosts = dc.client.get('/v1/networks/%s/mappings' % net['id'])['hosts']
-    mac = dc.node('vm2').MAC()
     for host, table in hosts.items():
         if host != 'hv3':
             assert table[mac] == '172.16.2.11', host     # hv3's VTEP, from every host
