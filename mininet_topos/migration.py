@@ -3,10 +3,11 @@ would.
 
 - plain: ``POST /v1/ports/{id}/migrate {"host"}`` makes the controller program
   the destination for the vNIC at the port number it returns (rules enforced,
-  traffic still to the source); then the hypervisor end of the VM's veth, named
-  after the port's device, moves into the destination hypervisor's namespace
-  and is plugged into its br-int at that number; the controller notices the
-  device there and switches over.
+  traffic still to the source); the destination's br-int gets the port at that
+  number before the device exists (as a compute node plugs a VIF before it
+  starts the VM); then the hypervisor end of the VM's veth, named after the
+  port's device, moves into the destination hypervisor's namespace, where OVS
+  opens it at once; the controller notices the device there.
 - unplanned: the same move without the API call (the vNIC is plugged wherever
   OVS numbers it); the controller notices the device there and rebinds it.
 - live (like OVN's requested-chassis + activation): ``POST /v1/ports/{id}/migrate
@@ -52,25 +53,29 @@ def migrate(dc, vm_name, dest_name, live=False, announce=True, planned=True, rea
     if live:
         _live(dc, vm, vm_intf, source, dest, port, marks, ready)
     else:
-        plug = ''
+        plugged = False
         if planned:      # the destination is programmed for the number it returns
             ofport = dc.client.post('/v1/ports/%s/migrate' % port['id'],
                                     {'host': dest.name})['migrating_ofport']
             dc.wait_ready()
-            plug = ' -- set interface %s ofport_request=%d' % (device, ofport)
+            # plugged there before the device exists, as a compute node plugs a
+            # VIF before it starts the VM: OVS opens it the moment it appears
+            dest.ovs.vsctl('--may-exist add-port br-int %s -- set interface %s '
+                           'ofport_request=%d 2>/dev/null' % (device, device, ofport))
+            plugged = True
             if ready:
                 ready()
-        move_vnic(tap, dest, marks=marks, plug=plug)
+        move_vnic(tap, dest, marks=marks, plugged=plugged)
     if announce:      # the VM announces itself from its new place (gratuitous ARP)
         vm.cmd('arping -q -U -c1 -I %s %s' % (vm.defaultIntf(), vm.IP()))
     marks['done'] = time.time()
     return marks
 
 
-def move_vnic(tap, dest, bridge='br-int', marks=None, plug=''):
+def move_vnic(tap, dest, bridge='br-int', marks=None, plugged=False):
     """Move a vNIC's hypervisor end (Mininet ``Intf`` ``tap``) into ``dest``'s
-    namespace and plug it into ``bridge`` there (``plug``: more ovs-vsctl
-    arguments for it); unplug it at the source."""
+    namespace and plug it into ``bridge`` there (unless ``plugged`` there
+    already); unplug it at the source."""
     marks = {} if marks is None else marks
     source = tap.node
     src_ns, dst_ns = _netns(source), _netns(dest)        # opened before the clock starts
@@ -79,7 +84,8 @@ def move_vnic(tap, dest, bridge='br-int', marks=None, plug=''):
         marks['moving'] = time.time()
         src_ns.link('set', index=index, net_ns_pid=dest.pid)
         dst_ns.link('set', index=dst_ns.link_lookup(ifname=tap.name)[0], state='up')
-        dest.ovs.vsctl('--may-exist add-port %s %s%s' % (bridge, tap.name, plug))
+        if not plugged:
+            dest.ovs.vsctl('--may-exist add-port %s %s' % (bridge, tap.name))
         marks['appeared'] = time.time()
         source.ovs.vsctl('--if-exists del-port %s %s' % (bridge, tap.name))
     finally:

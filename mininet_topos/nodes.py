@@ -24,7 +24,11 @@ VM_MTU = 1450       # room for the 50-byte VXLAN header on a 1500-byte underlay
 
 
 def configure_vm(vm):
-    vm.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
+    # arp_evict_nocarrier=0: moving the hypervisor end of a VM's veth drops the
+    # VM's carrier for an instant, which a migrated VM's NIC never sees; its ARP
+    # cache must survive it as a real guest's does
+    vm.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 '
+           'net.ipv4.conf.all.arp_evict_nocarrier=0')
     for intf in vm.intfNames():
         if intf != 'lo':
             # the userspace datapath does not complete partial checksums: TCP needs tx off
