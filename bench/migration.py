@@ -96,9 +96,15 @@ def bind_throughput(dc, batch=100, single=20):
          'ips': ['10.5.%d.%d' % (i >> 8, i & 255)]} for i, n in enumerate(names)]})
     wait_synced(dc)
 
+    def bound(devices):
+        return {p['device'] for p in dc.client.get('/v1/ports')
+                if p['bound_host'] == hv.name} >= set(devices)
+
     def plug(devices):
         t0 = time.time()
         plug_dummy_vnics(hv, devices)
+        while not bound(devices):      # status reads "synced" until the switch reports them
+            time.sleep(0.005)
         wait_synced(dc)
         wall = time.time() - t0
         events = [e for e in dc.client.get('/v1/events') if e['time'] >= t0]
