@@ -27,11 +27,11 @@ def host_view(inv, host):
 
 def mappings(inv, network):
     """Per hypervisor holding the network: {mac: vtep_ip} of the remote ports, the
-    same table the segmentation compiler installs."""
+    same table the segmentation compiler installs ('source, destination' while a
+    planned migration sends to both)."""
     out = {}
     for host_name in inv.hosts_of_network(network.id):
         host = inv.hosts[host_name]
-        out[host_name] = {port.mac: vtep
-                          for vtep, ports in segmentation.remote_vteps(inv, host, network).items()
-                          for port in ports}
+        out[host_name] = {mac: ', '.join(vteps) for mac, vteps, _ in
+                          segmentation.remote_entries(inv, host, network)}
     return out

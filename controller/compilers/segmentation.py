@@ -67,32 +67,33 @@ def to_remote(network, vtep_ip):
             output(P.UPLINK_OFPORT)]
 
 
-def remote_vteps(inv, host, network):
-    """{vtep_ip: [ports]} of the network's ports bound on other hypervisors."""
-    out = {}
-    for port in inv.bound_ports(network.id):
-        if port.bound_host != host.name:
-            out.setdefault(inv.hosts[port.bound_host].vtep_ip, []).append(port)
-    return out
-
-
 def _remote_entries(inv, network):
-    """(host, arriving host, vtep_ip, entry, entry to the source only) for each
-    bound port of the network: the MAC-to-VTEP entry every other hypervisor of
-    the network installs (built once per snapshot, the flows reused across
-    snapshots). A VXLAN port in a planned migration is sent to both its source
-    and its destination VTEP (as OVN does for a port bound to two chassis): when
-    it appears at the destination, no other host needs an update before its
-    traffic flows there; the destination itself keeps sending to the source."""
+    """(host, arriving host, mac, entry, entry to the source only) for each bound
+    port of the network, an entry being (vteps, flow): the MAC-to-VTEP entry
+    every other hypervisor of the network installs (built once per snapshot, the
+    flows reused across snapshots). A VXLAN port in a planned migration is sent
+    to both its source and its destination VTEP (as OVN does for a port bound to
+    two chassis): when it appears at the destination, no other host needs an
+    update before its traffic flows there; the destination itself keeps sending
+    to the source."""
     out = []
     for port in inv.bound_ports(network.id):
-        vtep_ip = inv.hosts[port.bound_host].vtep_ip
-        to_source = _entry(network, port.mac, (vtep_ip,))
+        source = (inv.hosts[port.bound_host].vtep_ip,)
         arriving = inv.arriving_host(port) if network.kind == 'vxlan' else ''
-        both = _entry(network, port.mac, (vtep_ip, inv.hosts[arriving].vtep_ip)) \
-            if arriving else to_source
-        out.append((port.bound_host, arriving, vtep_ip, both, to_source))
+        both = source + (inv.hosts[arriving].vtep_ip,) if arriving else source
+        out.append((port.bound_host, arriving, port.mac,
+                    (both, _entry(network, port.mac, both)),
+                    (source, _entry(network, port.mac, source))))
     return out
+
+
+def remote_entries(inv, host, network):
+    """[(mac, vteps, flow)]: the MAC-to-VTEP entries ``host`` installs for the
+    network's ports bound on other hypervisors (also what the mappings view
+    shows)."""
+    entries = inv.memo(('remote-entries', network.id), lambda: _remote_entries(inv, network))
+    return [(mac,) + (to_source if host.name == arriving else both)
+            for where, arriving, mac, both, to_source in entries if where != host.name]
 
 
 def _entry(network, mac, vteps):
@@ -107,16 +108,14 @@ def _key(network):
 
 
 def _network(inv, host, network):
-    entries = inv.memo(('remote-entries', network.id), lambda: _remote_entries(inv, network))
-    remote = [(vtep_ip, to_source if host.name == arriving else both)
-              for where, arriving, vtep_ip, both, to_source in entries if where != host.name]
+    remote = remote_entries(inv, host, network)
     local = tuple(p.ofport for p in inv.local_ports(host.name) if p.network_id == network.id)
-    vteps = tuple(sorted({vtep_ip for vtep_ip, _ in remote}))
+    vteps = tuple(sorted({vteps[0] for _, vteps, _ in remote}))     # where they are bound
     flows = list(reuse(('network', _key(network), local), lambda: [
         _classify_remote(network), _flood(network, local, None)]))
     flows += reuse(('flood', _key(network), local, vteps),
                    lambda: [_flood(network, local, vteps)])
-    flows += [f for _, f in remote]
+    flows += [f for _, _, f in remote]
     if network.kind == 'vxlan':
         ports = inv.ports_by_network.get(network.id, [])
         flows += inv.memo(('arp', network.id), lambda: reuse(

@@ -242,7 +242,7 @@ def test_a_planned_migration_programs_the_destination_ahead(service, store, live
     source and the destination, which delivers those copies to the reserved
     number only (nothing is plugged there yet: they drop) and sends its own
     VMs' frames to the source: no host needs an update when the device appears."""
-    build(service, 'vxlan')                              # vm1 on hv1, vm2 on hv2
+    net = build(service, 'vxlan')                        # vm1 on hv1, vm2 on hv2
     port = next(p for p in store.list('port') if p.device == 'tapvm1')
     body = {'host': 'hv3', 'live': True} if live else {'host': 'hv3'}
     moved = service.migrate_port(port.id, body)
@@ -259,6 +259,7 @@ def test_a_planned_migration_programs_the_destination_ahead(service, store, live
     assert _tunnel_targets(dest, port.mac) == {'172.16.1.11'}           # its own VMs
     hv2 = compile_host(inv, inv.hosts['hv2'])
     assert _tunnel_targets(hv2, port.mac) == {'172.16.1.11', '172.16.1.13'}
+    assert mappings(inv, net)['hv2'][port.mac] == '172.16.1.11, 172.16.1.13'
     service.bind('hv3', {port.device: ofport})            # it appears there: switch-over
     now = service.get_port(port.id)
     assert (now.bound_host, now.ofport, now.migrating_to, now.migrating_ofport) == (
