@@ -117,6 +117,7 @@ def _live(dc, vm, old, source, dest, port, marks, ready):
         dest.ovs.vsctl('add-port br-int %s -- set interface %s ofport_request=%d'
                        % (device, device, port['migrating_ofport']))
         dc.wait_ready()
+        _carry_arp_cache(vm, old.name, new_name)
         if ready:
             ready()
         dest_index = dst_ns.link_lookup(ifname=device)[0]
@@ -130,6 +131,14 @@ def _live(dc, vm, old, source, dest, port, marks, ready):
         vm_ns.close()
         dst_ns.close()
     _replace_in_mininet(vm, old, new_name, ip, dest, device)
+
+
+def _carry_arp_cache(vm, old, new):
+    """A migrating guest keeps its ARP cache (to it, its NIC stays the same);
+    the emulation's second vNIC starts with an empty one: copy it over."""
+    entries = [line.split() for line in vm.cmd('ip -4 neigh show dev %s' % old).splitlines()]
+    vm.cmd('; '.join('ip neigh replace %s lladdr %s dev %s nud stale' % (e[0], e[2], new)
+                     for e in entries if len(e) > 2 and e[1] == 'lladdr') or 'true')
 
 
 def _replace_in_mininet(vm, old, new_name, ip, dest, device):
