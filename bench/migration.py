@@ -10,7 +10,8 @@ and the longest gap between replies. Convergence, from the
 controller's event log (``GET /v1/events``): from the destination switch
 reporting the port (PORT_STATUS) to the destination confirming its flow bundle
 (bundle COMMIT_REPLY), and to the last remote hypervisor confirming its bundle
-(the entry pointing the MAC to the new VTEP). A planned move on VXLAN has every
+(the entry pointing the MAC to the new VTEP; hypervisors holding such an entry
+afterwards, so not a source left without a port in the network). A planned move on VXLAN has every
 remote hypervisor send to the destination too before the switch-over; when the
 switches show that (checked on each of them, untimed), "last remote" is 0.
 
@@ -31,9 +32,10 @@ OVN = {'unplanned': 'gap 55-69 ms, dest 11 ms, remote 13-14 ms (plain move)',
 MODES = 'unplanned,plain,live'   # plain and live are planned (API call first)
 
 
-def convergence(dc, device, dest, since):
+def convergence(dc, device, dest, since, mac):
     """(ms to the destination's commit, ms to the last remote commit) after the
-    destination reported the device."""
+    destination reported the device; remote: the hypervisors holding an entry
+    for ``mac`` (a source left without a port in the network holds none)."""
     events = [e for e in dc.client.get('/v1/events') if e['time'] >= since]
     appeared = next(e['time'] for e in events if e['event'] == 'port'
                     and e['host'] == dest and e['device'] == device and e['reason'] != 1)
@@ -41,8 +43,10 @@ def convergence(dc, device, dest, since):
     for e in events:
         if e['event'] == 'commit' and e['time'] >= appeared:
             first_commit.setdefault(e['host'], e['time'])
-    hvs = {hv.name for hv in dc.hypervisors()}
-    remote = [t for host, t in first_commit.items() if host in hvs and host != dest]
+    net = dc.client.get('/v1/networks')[0]['id']
+    holders = {host for host, table in
+               dc.client.get('/v1/networks/%s/mappings' % net)['hosts'].items() if mac in table}
+    remote = [t for host, t in first_commit.items() if host in holders and host != dest]
     return ((first_commit.get(dest, appeared) - appeared) * 1000,
             (max(remote) - appeared) * 1000 if remote else 0.0)
 
@@ -75,7 +79,7 @@ def one_migration(dc, vm, dest, prober, mode):
                                            text, re.M)]
     sent = int(re.search(r'(\d+) packets transmitted', text).group(1))
     gap = max(b - a for a, b in zip(stamps, stamps[1:]))
-    at_dest, at_remote = convergence(dc, 'tap' + vm, dest, marks['moving'])
+    at_dest, at_remote = convergence(dc, 'tap' + vm, dest, marks['moving'], target.MAC())
     if ahead == [True]:
         at_remote = 0.0
     return {'lost': sent - len(stamps), 'dup': len(replies) - len(stamps),
