@@ -235,8 +235,8 @@ class Reconciler:
         """One bundle-add per encoded FlowMod, then commit: one socket write (Ryu's
         send_msg queue holds only 16 messages). The first bundle-add opens the
         bundle (OpenFlow 1.4.0, 7.3.9.7; Open vSwitch does it), which spares an
-        OPEN_REQUEST and its reply per switch. A bundle-add is its 16-byte header around the inner message,
-        whose xid must be its own."""
+        OPEN_REQUEST and its reply per switch. A bundle-add is its 16-byte header
+        around the inner message, whose xid must be its own."""
         ofp = dp.ofproto
         bundle_id = next(self._bundle_ids)
         flags = ofp.OFPBF_ATOMIC | ofp.OFPBF_ORDERED
