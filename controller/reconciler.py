@@ -97,10 +97,7 @@ class Encoder:
         self._delete = None
 
     def add(self, dp, f):
-        encoded = self._flows.get(f)
-        if encoded is None:
-            encoded = self._cache(self._flows, f, lambda: self._assemble(dp, f))
-        return encoded
+        return self._cache(self._flows, f, lambda: self._assemble(dp, f))
 
     def delete(self, dp, f):
         if self._delete is None:

@@ -23,10 +23,9 @@ from mininet.topo import Topo
 
 from mininet_topos.client import Client
 from mininet_topos.controller_proc import ControllerProcess, write_config
-from mininet_topos.nodes import Hypervisor, MgmtBridge, Router, Run, TorSwitch, stop_network
+from mininet_topos.nodes import (RUN_BASE, Hypervisor, MgmtBridge, Router, Run, TorSwitch,
+                                  stop_network)
 
-Mininet.inited = True          # never let Mininet change machine-wide sysctls
-RUN_BASE = '/tmp/vnetsec'
 TOR_DPID_BASE = 0x7000
 
 

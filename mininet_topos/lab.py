@@ -22,10 +22,8 @@ from mininet.node import Host
 from mininet_topos import probe
 
 from mininet_topos.nftables import TABLE
-from mininet_topos.nodes import OvsSwitchNode, Run, configure_vm, stop_network
+from mininet_topos.nodes import RUN_BASE, OvsSwitchNode, Run, configure_vm, stop_network
 
-Mininet.inited = True          # never let Mininet change machine-wide sysctls
-RUN_BASE = '/tmp/vnetsec'
 
 
 class PlainHypervisor(OvsSwitchNode):

@@ -15,11 +15,14 @@ All of them are Mininet ``Switch`` subclasses living in namespaces, so that
 """
 import time
 
+from mininet.net import Mininet
 from mininet.node import Switch
 
 from controller import pipeline as P
 from mininet_topos.ovs import PrivateOvs
 
+Mininet.inited = True          # never let Mininet change machine-wide sysctls
+RUN_BASE = '/tmp/vnetsec'      # each run's files: RUN_BASE/<run>/
 VM_MTU = 1450       # room for the 50-byte VXLAN header on a 1500-byte underlay
 
 
