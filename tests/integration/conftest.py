@@ -17,3 +17,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope='session', autouse=True)
+def one_run_at_a_time():
+    """Integration runs on one machine wait for each other (benchmarks take the
+    same lock with ``flock /tmp/vnetsec-integration.lock``)."""
+    import fcntl
+    with open('/tmp/vnetsec-integration.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
