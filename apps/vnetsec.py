@@ -8,12 +8,13 @@ reconcile.
 import collections
 import logging
 import os
-import secrets
 import time
 
+from controller import http_server
 from controller.api import Api
 from controller.compilers import compile_host, firewall
 from controller.inventory import Inventory
+from controller.private_files import AuditLog, load_or_create_token
 from controller.reconciler import Reconciler
 from controller.ryu_facade import (CONF, CONFIG_DISPATCHER, DEAD_DISPATCHER,
                                    MAIN_DISPATCHER, OFP_VERSION, RyuApp, cfg, hub,
@@ -23,15 +24,27 @@ from controller.store import SqliteStore
 
 LOG = logging.getLogger('vnetsec')
 UNBIND_DELAY = 0.5      # seconds a vanished vNIC stays bound (it may be migrating)
+RULE_STATS_TTL = 1.0    # seconds per-rule counters are served from the last reading
 
 CONF.register_opts([
     cfg.StrOpt('db_path', default='/var/lib/vnetsec/vnetsec.db',
-               help='SQLite file holding the desired state'),
+               help='SQLite file holding the desired state (created 0600)'),
+    cfg.StrOpt('db_synchronous', default='FULL', choices=['FULL', 'NORMAL', 'EXTRA'],
+               help='SQLite synchronous mode: FULL survives power loss'),
     cfg.StrOpt('api_host', default='127.0.0.1', help='REST API listen address'),
     cfg.IntOpt('api_port', default=8080, help='REST API port'),
-    cfg.StrOpt('api_token', default='',
-               help='Bearer token for REST writes (else $VNETSEC_API_TOKEN, else random, '
-                    'written next to db_path)'),
+    cfg.StrOpt('api_token', default='', secret=True,
+               help='admin Bearer token (reads and writes); else $VNETSEC_API_TOKEN, else '
+                    'one generated once and kept in <db_path>.token (0600)'),
+    cfg.StrOpt('api_reader_token', default='', secret=True,
+               help='reader Bearer token (reads only); else $VNETSEC_API_READER_TOKEN'),
+    cfg.BoolOpt('api_open_reads', default=False, help='let reads in without a token'),
+    cfg.FloatOpt('api_socket_timeout', default=10.0,
+                 help='seconds a client may take for each read or write of a request'),
+    cfg.StrOpt('api_cert', default='', help='certificate (PEM): serve the API over HTTPS'),
+    cfg.StrOpt('api_key', default='', secret=True, help="the certificate's private key"),
+    cfg.StrOpt('audit_log', default='',
+               help='JSON lines, one per write (default <db_path>.audit.log)'),
     cfg.StrOpt('vlan_pool', default='100-4094', help='VLAN ids allocated when none given'),
     cfg.StrOpt('vni_pool', default='5000-16777215', help='VNIs allocated when none given'),
 ], group='vnetsec')
@@ -40,13 +53,22 @@ CONF.register_opts([
 def api_token(conf):
     token = conf.api_token or os.environ.get('VNETSEC_API_TOKEN', '')
     if not token:
-        token = secrets.token_hex(16)
         path = conf.db_path + '.token'
-        with open(path, 'w') as f:
-            f.write(token + '\n')
-        os.chmod(path, 0o600)
-        LOG.info('no API token configured: generated one in %s', path)
+        token = load_or_create_token(path)
+        LOG.info('no API token configured: using the one kept in %s', path)
     return token
+
+
+def error_name(ofp, err_type, code):
+    """'OFPET_FLOW_MOD_FAILED/OFPFMFC_TABLE_FULL' for an OpenFlow error."""
+    names = {v: k for k, v in vars(ofp).items() if k.startswith('OFPET_')}
+    type_name = names.get(err_type, 'type %d' % err_type)
+    prefix = {'OFPET_FLOW_MOD_FAILED': 'OFPFMFC_', 'OFPET_BUNDLE_FAILED': 'OFPBFC_',
+              'OFPET_BAD_REQUEST': 'OFPBRC_', 'OFPET_BAD_ACTION': 'OFPBAC_',
+              'OFPET_BAD_MATCH': 'OFPBMC_', 'OFPET_BAD_INSTRUCTION': 'OFPBIC_'}.get(type_name)
+    code_name = next((k for k, v in vars(ofp).items()
+                      if prefix and k.startswith(prefix) and v == code), 'code %d' % code)
+    return '%s/%s' % (type_name, code_name)
 
 
 class VnetsecApp(RyuApp):
@@ -57,7 +79,7 @@ class VnetsecApp(RyuApp):
         conf = CONF.vnetsec
         if os.path.dirname(conf.db_path):
             os.makedirs(os.path.dirname(conf.db_path), exist_ok=True)
-        self.store = SqliteStore(conf.db_path)
+        self.store = SqliteStore(conf.db_path, conf.db_synchronous)
         self.service = Service(self.store, conf.vlan_pool, conf.vni_pool)
         self.reconciler = Reconciler()
         self.datapaths = {}
@@ -72,20 +94,31 @@ class VnetsecApp(RyuApp):
         self._busy = False
         self._desired = {}      # dpid -> the flows of its last compile
         self._stat_waiters = {} # xid -> (event, replies list)
+        self._rule_stats = (0.0, {})    # (time read, counters)
+        self._failing = {}      # dpid -> (why, fingerprint of the flows it refused or None)
+        self._sent = {}         # dpid -> fingerprint of the flows last sent
         self.timeline = collections.deque(maxlen=2000)  # what switches reported, timed
-        self.api = Api(self.service, api_token(conf), status=self.status,
-                       rule_stats=self.rule_stats, events=lambda: list(self.timeline))
-        self._api_address = (conf.api_host, conf.api_port)
+        self.api = Api(self.service, api_token(conf),
+                       reader_token=(conf.api_reader_token
+                                     or os.environ.get('VNETSEC_API_READER_TOKEN', '')),
+                       open_reads=conf.api_open_reads, status=self.status,
+                       rule_stats=self.rule_stats, events=lambda: list(self.timeline),
+                       audit=AuditLog(conf.audit_log or conf.db_path + '.audit.log'))
+        self._api_url = '%s://%s:%d/v1' % ('https' if conf.api_cert else 'http',
+                                            conf.api_host, conf.api_port)
 
     def start(self):
+        conf = CONF.vnetsec
+        self._api_socket = http_server.listen((conf.api_host, conf.api_port),
+                                              conf.api_cert, conf.api_key)
         thread = super().start()
         hub.spawn(self._reconcile_loop)
         hub.spawn(self._serve_api)
         return thread
 
     def _serve_api(self):
-        LOG.info('REST API on http://%s:%d/v1', *self._api_address)
-        hub.WSGIServer(self._api_address, self.api).serve_forever()
+        LOG.info('REST API on %s', self._api_url)
+        http_server.serve(self._api_socket, self.api, CONF.vnetsec.api_socket_timeout)
 
     # ---- reconcile ------------------------------------------------------------
     def _on_change(self, changes):
@@ -127,8 +160,11 @@ class VnetsecApp(RyuApp):
             host = inv.host_by_dpid(dpid)
             confirmed = (self._confirmed.get(dpid, 0)
                          >= self.reconciler.last_bundle.get(dpid, 0))
+            failing = self._failing.get(dpid)
             switches['%016x' % dpid] = {'host': host.name if host else None,
-                                        'synced': dpid in self._applied and confirmed}
+                                        'synced': dpid in self._applied and confirmed
+                                        and not failing,
+                                        'failing': failing[0] if failing else None}
         return {'switches': switches, 'idle': not (self._busy or self._dirty.is_set()),
                 'reconciler': dict(self.reconciler.stats)}
 
@@ -166,6 +202,18 @@ class VnetsecApp(RyuApp):
         for rank, host, dp, networks in sorted(order, key=lambda item: item[0]):
             try:
                 flows = compile_host(inv, host)
+            except Exception as e:             # one bad record must not stop the rest
+                LOG.exception('compiling the flows of %s failed', host.name)
+                self._failing[dp.id] = ('cannot compile its flows: %s: %s'
+                                        % (type(e).__name__, e), None)
+                continue
+            fingerprint = hash(frozenset(f.cookie for f in flows))
+            failed = self._failing.get(dp.id)
+            if failed and failed[1] == fingerprint:
+                continue                       # refused as is: wait for a change
+            self._failing.pop(dp.id, None)
+            try:
+                self._sent[dp.id] = fingerprint
                 if self.reconciler.apply(dp, flows):
                     self.timeline.append({'time': time.time(), 'event': 'sent',
                                           'host': host.name})
@@ -174,8 +222,10 @@ class VnetsecApp(RyuApp):
                 self._desired[dp.id] = flows
                 self._networks_of[dp.id] = networks
                 self._applied.add(dp.id)
-            except Exception:                  # one bad switch must not stop the rest
+            except Exception as e:             # one bad switch must not stop the rest
                 LOG.exception('reconcile of %s failed', host.name)
+                self._failing[dp.id] = ('cannot send its flows: %s: %s'
+                                        % (type(e).__name__, e), fingerprint)
 
     # ---- switch events --------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
@@ -184,6 +234,7 @@ class VnetsecApp(RyuApp):
         LOG.info('switch %#x connected', dp.id)
         self.datapaths[dp.id] = dp
         self._applied.discard(dp.id)
+        self._failing.pop(dp.id, None)
         self.reconciler.start_sync(dp)
         self._request_ports(dp)
 
@@ -213,8 +264,13 @@ class VnetsecApp(RyuApp):
             self._dirty.set()
 
     def rule_stats(self, timeout=2.0):
-        """{rule id: {packets, bytes}} summed over every hypervisor, read now from
-        the flows that allow traffic by that rule (new and established)."""
+        """{rule id: {packets, bytes}} summed over every hypervisor, from the flows
+        that allow traffic by that rule (new and established): asked of every
+        switch at once, answered within ``timeout``, and reused for a second
+        (a burst of reads costs the switches one round)."""
+        read_at, totals = self._rule_stats
+        if time.time() - read_at < RULE_STATS_TTL:
+            return totals
         inv = Inventory.from_store(self.store)
         rule_of = {firewall.rule_mark(r): r['id'] for g in inv.groups.values() for r in g.rules}
         waiters = []
@@ -233,8 +289,9 @@ class VnetsecApp(RyuApp):
             dp.send_msg(req)
         marks = {dpid: firewall.marks_by_cookie(flows) for dpid, flows in self._desired.items()}
         totals = {}
+        deadline = time.time() + timeout
         for xid, (event, replies) in waiters:
-            event.wait(timeout)
+            event.wait(max(0.0, deadline - time.time()))
             del self._stat_waiters[xid]
             for dpid, stat in replies:
                 rule_id = rule_of.get(marks.get(dpid, {}).get(stat.cookie))
@@ -242,6 +299,7 @@ class VnetsecApp(RyuApp):
                     entry = totals.setdefault(rule_id, {'packets': 0, 'bytes': 0})
                     entry['packets'] += stat.packet_count
                     entry['bytes'] += stat.byte_count
+        self._rule_stats = (time.time(), totals)
         return totals
 
     def _host_by_dpid(self, dpid):
@@ -310,6 +368,16 @@ class VnetsecApp(RyuApp):
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     def _error(self, ev):
+        """A switch refused something we sent: a bundle is all or nothing, so it
+        holds none of that change. Say which switch and why in the status, read
+        its table back, and send it flows again only once they differ from the
+        ones it refused (the records changed)."""
         msg = ev.msg
-        LOG.error('switch %#x rejected a message: type=%d code=%d data=%s',
-                  msg.datapath.id, msg.type, msg.code, bytes(msg.data[:64]).hex())
+        dp = msg.datapath
+        why = 'the switch refused our flows: %s' % error_name(dp.ofproto, msg.type, msg.code)
+        LOG.error('switch %#x: %s (data %s)', dp.id, why, bytes(msg.data[:64]).hex())
+        if dp.id not in self._failing or self._failing[dp.id][1] is None:
+            self._failing[dp.id] = (why, self._sent.get(dp.id))
+        if self.datapaths.get(dp.id) is dp and self.reconciler.is_synced(dp.id):
+            self._applied.discard(dp.id)
+            self.reconciler.start_sync(dp)

@@ -1,172 +1,279 @@
 """The REST API (``/v1``): a plain webob WSGI application over the service.
 
 JSON in, JSON out. Errors are ``{"error": {"code", "message", "field"}}`` with a
-4xx status, raised before anything is written. Writes need
-``Authorization: Bearer <token>``; reads are open.
+4xx status, raised before anything is written. Two roles: the admin token reads
+and writes, the reader token only reads (403 on a write); reads need a token
+too unless the operator opens them. Bodies are bounded (413) and so is their
+nesting (400) and the path (414): no client can make the controller hold or
+parse an unbounded request. The route table carries each operation's request
+and response declarations, from which the OpenAPI document is generated.
 """
+import hmac
 import json
 import logging
 import re
+import time
 
 import webob
-import webob.exc
 
-from controller import model, views
+from controller import model, schemas, views
 from controller.inventory import Inventory
 from controller.model import ValidationError
 
 LOG = logging.getLogger(__name__)
+MAX_BODY = 1 << 20          # bytes; a 5,000-port bulk create is about 0.6 MB
+MAX_DEPTH = 32              # JSON nesting; our deepest body nests 4
+MAX_PATH = 2048
 ROUTES = []
 
 
-def route(method, pattern, write=False):
+class Route:
+    def __init__(self, method, pattern, func, write, body, ok, returns, errors):
+        self.method, self.func, self.write = method, func, write
+        self.regex = re.compile('^' + pattern + '$')
+        self.path = pattern.replace('([^/]+)', '{id}', 1).replace('([^/]+)', '{rule_id}')
+        self.body, self.ok, self.returns, self.errors = body, ok, returns, errors
+
+
+def route(method, pattern, write=False, body=None, ok=200, returns=None, errors=()):
+    """Register an operation: ``body`` the declaration of its request body,
+    ``ok`` its success status, ``returns`` the declaration of what it answers,
+    ``errors`` the 4xx statuses it can give besides the common ones."""
     def register(func):
-        ROUTES.append((method, re.compile('^' + pattern + '$'), write, func))
+        ROUTES.append(Route(method, pattern, func, write, body, ok, returns, errors))
         return func
     return register
 
 
-def _error(status, message, field=None):
+def _error(status, message, field=None, headers=None):
     body = {'error': {'code': status, 'message': message, 'field': field}}
-    return webob.Response(json=body, status=status)
+    resp = webob.Response(json=body, status=status)
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
+    return resp
+
+
+def _depth(value, limit):
+    """Nesting depth of decoded JSON, stopping once it exceeds ``limit``."""
+    stack, deepest = [(value, 1)], 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        children = item.values() if isinstance(item, dict) else item \
+            if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, (dict, list)))
+    return deepest
 
 
 class Api:
-    def __init__(self, service, token, status=None, rule_stats=None, events=None):
+    def __init__(self, service, token, reader_token='', open_reads=False, status=None,
+                 rule_stats=None, events=None, audit=None):
         self.service = service
         self.store = service.store
-        self.token = token
+        self.tokens = [(t, role) for t, role in ((token, 'admin'), (reader_token, 'reader'))
+                       if t]
+        self.open_reads = open_reads
         self.status = status or (lambda: {'switches': {}, 'idle': True})
         self.rule_stats = rule_stats or dict      # () -> {rule_id: {packets, bytes}}
         self.events = events or list              # () -> recent switch events, timed
+        self.audit = audit or (lambda entry: None)
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
         return self.handle(req)(environ, start_response)
 
+    def role(self, req):
+        """'admin', 'reader' or None, from ``Authorization: Bearer <token>``
+        (the scheme in any case; tokens compared in constant time)."""
+        scheme, _, given = req.headers.get('Authorization', '').strip().partition(' ')
+        if scheme.lower() != 'bearer':
+            return None
+        given = given.strip().encode()
+        found = None
+        for token, role in self.tokens:
+            if hmac.compare_digest(given, token.encode()) and found is None:
+                found = role
+        return found
+
     def handle(self, req):
+        if len(req.path_info) > MAX_PATH:
+            return _error(414, 'the path is longer than %d characters' % MAX_PATH, 'path')
         path = req.path_info.rstrip('/') or '/'
         allowed = []
-        for method, pattern, write, func in ROUTES:
-            m = pattern.match(path)
+        for r in ROUTES:
+            m = r.regex.match(path)
             if not m:
                 continue
-            if method != req.method:
-                allowed.append(method)
+            if r.method != req.method:
+                allowed.append(r.method)
                 continue
-            if write and req.headers.get('Authorization') != 'Bearer %s' % self.token:
-                return _error(401, 'writes need "Authorization: Bearer <token>"',
-                              'Authorization')
-            try:
-                body = None
-                if write and req.method in ('POST', 'PATCH', 'PUT'):
-                    body = self._json(req)
-                status, result = func(self, body, *m.groups())
-            except ValidationError as e:
-                return _error(e.status, e.message, e.field)
-            except Exception:                          # a bug: say so in JSON, log it
-                LOG.exception('%s %s failed', req.method, path)
-                return _error(500, 'internal error; see the controller log')
-            if status == 204:
-                return webob.Response(status=204)
-            return webob.Response(json=result, status=status)
+            resp = self._call(req, r, m.groups())
+            if r.write:
+                self.audit({'time': time.time(), 'role': self.role(req), 'method': req.method,
+                            'path': path, 'status': resp.status_int})
+            return resp
         if allowed:
             return _error(405, 'method %s not allowed here (%s)' % (req.method,
-                                                                    ', '.join(allowed)))
+                                                                    ', '.join(allowed)),
+                          'method', {'Allow': ', '.join(allowed)})
         return _error(404, 'no such resource: %s' % path)
+
+    def _call(self, req, r, args):
+        role = self.role(req)
+        if role is None and (r.write or not self.open_reads):
+            return _error(401, '%s need "Authorization: Bearer <token>"'
+                          % ('writes' if r.write else 'reads'), 'Authorization')
+        if r.write and role != 'admin':
+            return _error(403, 'the reader token cannot write', 'Authorization')
+        try:
+            body = self._json(req) if req.method in ('POST', 'PATCH', 'PUT') else None
+            status, result = r.func(self, body, *args)
+        except ValidationError as e:
+            return _error(e.status, e.message, e.field)
+        except Exception:                          # a bug: say so in JSON, log it
+            LOG.exception('%s %s failed', req.method, req.path_info)
+            return _error(500, 'internal error; see the controller log')
+        if status == 204:
+            return webob.Response(status=204)
+        return webob.Response(json=result, status=status)
 
     @staticmethod
     def _json(req):
+        """The body, decoded: at most MAX_BODY bytes (chunked ones too), at most
+        MAX_DEPTH levels deep; an empty body is an empty object."""
+        length = req.environ.get('CONTENT_LENGTH')
         try:
-            return json.loads(req.body or b'{}')
+            length = int(length) if length else None
+        except ValueError:
+            raise ValidationError('Content-Length', 'Content-Length is not a number')
+        if length is not None and length > MAX_BODY:
+            raise ValidationError('body', 'the body is larger than %d bytes' % MAX_BODY, 413)
+        stream = req.environ['wsgi.input']
+        raw = stream.read(length) if length is not None else stream.read(MAX_BODY + 1)
+        if len(raw) > MAX_BODY:
+            raise ValidationError('body', 'the body is larger than %d bytes' % MAX_BODY, 413)
+        try:
+            body = json.loads(raw or b'{}')
+        except RecursionError:
+            body = None
         except ValueError as e:
             raise ValidationError('body', 'the body is not valid JSON: %s' % e)
+        if body is None or _depth(body, MAX_DEPTH) > MAX_DEPTH:
+            raise ValidationError('body', 'the body nests deeper than %d levels' % MAX_DEPTH)
+        return body
 
     # ---- hosts ---------------------------------------------------------------
-    @route('GET', '/v1/hosts')
+    @route('GET', '/v1/hosts', returns=list[schemas.HostOut])
     def list_hosts(self, _):
+        """Every switch: hypervisors with their VLANs and vNICs, ToRs with the VLANs
+        allowed per port."""
         inv = Inventory.from_store(self.store)
-        return 200, [views.host_view(inv, h) for h in sorted(inv.hosts.values(),
-                                                             key=lambda h: h.name)]
+        return 200, [views.safe_host_view(inv, h)
+                     for h in sorted(inv.hosts.values(), key=lambda h: h.name)]
 
-    @route('POST', '/v1/hosts', write=True)
-    def register_host(self, body):
-        return 201, model.to_dict(self.service.register_host(body))
+    @route('POST', '/v1/hosts', write=True, body=schemas.HostCreate, ok=201,
+           returns=schemas.HostOut, errors=(409,))
+    def create_host(self, body):
+        """Register a switch (409 if its name or dpid is taken)."""
+        return 201, model.to_dict(self.service.create_host(body))
 
-    @route('GET', '/v1/hosts/([^/]+)')
+    @route('GET', '/v1/hosts/([^/]+)', returns=schemas.HostOut, errors=(404,))
     def get_host(self, _, name):
         host = self.service.get_host(name)
-        return 200, views.host_view(Inventory.from_store(self.store), host)
+        return 200, views.safe_host_view(Inventory.from_store(self.store), host)
+
+    @route('PATCH', '/v1/hosts/([^/]+)', write=True, body=schemas.HostPatch,
+           returns=schemas.HostOut, errors=(404, 409))
+    def update_host(self, body, name):
+        """Change a switch's dpid, rack, VTEP or uplinks; its role only while no
+        port is bound there."""
+        return 200, model.to_dict(self.service.update_host(name, body))
+
+    @route('DELETE', '/v1/hosts/([^/]+)', write=True, ok=204, errors=(404, 409))
+    def delete_host(self, _, name):
+        """Forget a switch (409 while ports are bound or arriving there)."""
+        self.service.delete_host(name)
+        return 204, None
 
     # ---- networks ------------------------------------------------------------
-    @route('GET', '/v1/networks')
+    @route('GET', '/v1/networks', returns=list[schemas.NetworkOut])
     def list_networks(self, _):
         return 200, [model.to_dict(n) for n in self.store.list('network')]
 
-    @route('POST', '/v1/networks', write=True)
+    @route('POST', '/v1/networks', write=True, body=schemas.NetworkCreate, ok=201,
+           returns=schemas.NetworkOut, errors=(409,))
     def create_network(self, body):
+        """Create a VLAN or VXLAN network (its segmentation id allocated if absent)."""
         return 201, model.to_dict(self.service.create_network(body))
 
-    @route('GET', '/v1/networks/([^/]+)')
+    @route('GET', '/v1/networks/([^/]+)', returns=schemas.NetworkOut, errors=(404,))
     def get_network(self, _, ident):
         return 200, model.to_dict(self.service.get_network(ident))
 
-    @route('DELETE', '/v1/networks/([^/]+)', write=True)
+    @route('DELETE', '/v1/networks/([^/]+)', write=True, ok=204, errors=(404, 409))
     def delete_network(self, _, ident):
         self.service.delete_network(ident)
         return 204, None
 
-    @route('GET', '/v1/networks/([^/]+)/mappings')
+    @route('GET', '/v1/networks/([^/]+)/mappings', returns=schemas.Mappings, errors=(404,))
     def network_mappings(self, _, ident):
+        """Per hypervisor holding the network: MAC -> VTEP of the remote ports."""
         network = self.service.get_network(ident)
         return 200, {'network': network.id, 'kind': network.kind,
                      'segmentation_id': network.segmentation_id,
                      'hosts': views.mappings(Inventory.from_store(self.store), network)}
 
     # ---- ports ---------------------------------------------------------------
-    @route('GET', '/v1/ports')
+    @route('GET', '/v1/ports', returns=list[schemas.PortOut])
     def list_ports(self, _):
         return 200, [model.to_dict(p) for p in self.store.list('port')]
 
-    @route('POST', '/v1/ports', write=True)
+    @route('POST', '/v1/ports', write=True, body=schemas.PortCreate | schemas.PortBulk,
+           ok=201, returns=schemas.PortOut | list[schemas.PortOut], errors=(404, 409))
     def create_port(self, body):
         """Create a port, or several at once with {"ports": [...]} (all or none)."""
         if isinstance(body, dict) and list(body) == ['ports']:
-            if not isinstance(body['ports'], list):
-                raise ValidationError('ports', 'ports must be a list of port objects')
-            return 201, [model.to_dict(p) for p in self.service.create_ports(body['ports'])]
+            bulk = schemas.parse(schemas.PortBulk, body)
+            return 201, [model.to_dict(p) for p in self.service.create_ports(bulk.ports)]
         return 201, model.to_dict(self.service.create_port(body))
 
-    @route('GET', '/v1/ports/([^/]+)')
+    @route('GET', '/v1/ports/([^/]+)', returns=schemas.PortOut, errors=(404,))
     def get_port(self, _, ident):
         return 200, model.to_dict(self.service.get_port(ident))
 
-    @route('PATCH', '/v1/ports/([^/]+)', write=True)
+    @route('PATCH', '/v1/ports/([^/]+)', write=True, body=schemas.PortPatch,
+           returns=schemas.PortOut, errors=(404, 409))
     def update_port(self, body, ident):
+        """Change a port's name, addresses, requested host, groups or port security."""
         return 200, model.to_dict(self.service.update_port(ident, body))
 
-    @route('POST', '/v1/ports/([^/]+)/migrate', write=True)
+    @route('POST', '/v1/ports/([^/]+)/migrate', write=True, body=schemas.Migrate,
+           returns=schemas.PortOut, errors=(404, 409))
     def migrate_port(self, body, ident):
         """Planned migration: {"host": "hv3", "live": false}. The destination is
         programmed before the VM arrives, for a device at "migrating_ofport"."""
         return 200, model.to_dict(self.service.migrate_port(ident, body))
 
-    @route('DELETE', '/v1/ports/([^/]+)', write=True)
+    @route('DELETE', '/v1/ports/([^/]+)', write=True, ok=204, errors=(404,))
     def delete_port(self, _, ident):
         self.service.delete_port(ident)
         return 204, None
 
     # ---- security groups -----------------------------------------------------
-    @route('GET', '/v1/security-groups')
+    @route('GET', '/v1/security-groups', returns=list[schemas.GroupOut])
     def list_groups(self, _):
         return 200, [model.to_dict(g) for g in self.store.list('security_group')]
 
-    @route('POST', '/v1/security-groups', write=True)
+    @route('POST', '/v1/security-groups', write=True, body=schemas.GroupCreate, ok=201,
+           returns=schemas.GroupOut, errors=(404, 409))
     def create_group(self, body):
         """Create a security group: {"name", "description", "zone", "rules": [...]}."""
         return 201, model.to_dict(self.service.create_group(body))
 
-    @route('GET', '/v1/security-groups/([^/]+)')
+    @route('GET', '/v1/security-groups/([^/]+)', returns=schemas.GroupOut, errors=(404,))
     def get_group(self, _, ident):
         """A security group, with packets and bytes per rule from the switches."""
         group = model.to_dict(self.service.get_group(ident))
@@ -175,71 +282,83 @@ class Api:
             rule['stats'] = counters.get(rule['id'], {'packets': 0, 'bytes': 0})
         return 200, group
 
-    @route('PATCH', '/v1/security-groups/([^/]+)', write=True)
+    @route('PATCH', '/v1/security-groups/([^/]+)', write=True, body=schemas.GroupPatch,
+           returns=schemas.GroupOut, errors=(404, 409))
     def update_group(self, body, ident):
         return 200, model.to_dict(self.service.update_group(ident, body))
 
-    @route('DELETE', '/v1/security-groups/([^/]+)', write=True)
+    @route('DELETE', '/v1/security-groups/([^/]+)', write=True, ok=204, errors=(404, 409))
     def delete_group(self, _, ident):
         self.service.delete_group(ident)
         return 204, None
 
-    @route('POST', '/v1/security-groups/([^/]+)/rules', write=True)
+    @route('POST', '/v1/security-groups/([^/]+)/rules', write=True, body=schemas.RuleCreate,
+           ok=201, returns=schemas.RuleOut, errors=(404,))
     def add_rule(self, body, ident):
         """Add a rule: {"direction", "ethertype", "protocol", "port_range_min",
         "port_range_max", "remote_ip_prefix" | "remote_group_id" | "remote_zone"}."""
         return 201, self.service.add_rule(ident, body)
 
-    @route('DELETE', '/v1/security-groups/([^/]+)/rules/([^/]+)', write=True)
+    @route('DELETE', '/v1/security-groups/([^/]+)/rules/([^/]+)', write=True, ok=204,
+           errors=(404,))
     def delete_rule(self, _, ident, rule_id):
         self.service.delete_rule(ident, rule_id)
         return 204, None
 
-    @route('GET', '/v1/status')
+    @route('GET', '/v1/status', returns=schemas.Status)
     def get_status(self, _):
-        """Connected switches, whether each holds its desired flows, and whether
-        the controller has changes still to send."""
+        """Connected switches, whether each holds its desired flows (or why not),
+        and whether the controller has changes still to send."""
         return 200, self.status()
 
-    @route('GET', '/v1/events')
+    @route('GET', '/v1/events', returns=list[dict])
     def get_events(self, _):
         """Recent switch events with their times: vNICs appearing and leaving
         (port) and switches confirming flow changes (commit)."""
         return 200, self.events()
 
-    @route('GET', '/v1/openapi.json')
+    @route('GET', '/v1/openapi.json', returns=dict)
     def openapi(self, _):
         return 200, openapi_document()
 
 
+def _content(declaration, components):
+    schema, defs = schemas.json_schema(declaration)
+    components.update(defs)
+    return {'application/json': {'schema': schema}}
+
+
 def openapi_document():
-    """The OpenAPI 3 document, generated from the route table."""
+    """The OpenAPI 3.1 document, generated from the route table and the
+    declarations of :mod:`controller.schemas`."""
+    components = {}
+    error = {'description': 'error', 'content': _content(schemas.Error, components)}
     paths = {}
-    for method, pattern, write, func in ROUTES:
-        path = pattern.pattern.strip('^$').replace('([^/]+)', '{id}', 1).replace(
-            '([^/]+)', '{rule_id}')
-        op = {'summary': (func.__doc__ or func.__name__.replace('_', ' ')).strip(),
-              'operationId': func.__name__,
-              'responses': {'200': {'description': 'OK'},
-                            '4XX': {'description': 'error',
-                                    'content': {'application/json': {'schema': {
-                                        '$ref': '#/components/schemas/Error'}}}}}}
-        params = [name for name in ('id', 'rule_id') if '{%s}' % name in path]
+    for r in ROUTES:
+        op = {'summary': (r.func.__doc__ or r.func.__name__.replace('_', ' ')).strip()
+              .split('\n')[0], 'operationId': r.func.__name__,
+              'security': [{'bearer': []}], 'responses': {}}
+        if r.ok == 204:
+            op['responses']['204'] = {'description': 'done'}
+        else:
+            op['responses'][str(r.ok)] = {'description': 'OK',
+                                          'content': _content(r.returns, components)}
+        statuses = {401, 414} | set(r.errors)
+        if r.write:
+            statuses.add(403)
+        if r.body is not None:
+            statuses |= {400, 413}
+        for status in sorted(statuses):
+            op['responses'][str(status)] = error
+        params = [name for name in ('id', 'rule_id') if '{%s}' % name in r.path]
         if params:
             op['parameters'] = [{'name': name, 'in': 'path', 'required': True,
                                  'schema': {'type': 'string'}} for name in params]
-        if write:
-            op['security'] = [{'bearer': []}]
-        if method in ('POST', 'PATCH'):
-            op['requestBody'] = {'required': True, 'content': {'application/json': {
-                'schema': {'type': 'object'}}}}
-        paths.setdefault(path, {})[method.lower()] = op
-    return {'openapi': '3.0.3',
+        if r.body is not None:
+            op['requestBody'] = {'required': True, 'content': _content(r.body, components)}
+        paths.setdefault(r.path, {})[r.method.lower()] = op
+    return {'openapi': '3.1.0',
             'info': {'title': 'vnetsec', 'version': '1'},
             'paths': paths,
-            'components': {
-                'securitySchemes': {'bearer': {'type': 'http', 'scheme': 'bearer'}},
-                'schemas': {'Error': {'type': 'object', 'properties': {'error': {
-                    'type': 'object', 'properties': {
-                        'code': {'type': 'integer'}, 'message': {'type': 'string'},
-                        'field': {'type': 'string', 'nullable': True}}}}}}}}
+            'components': {'securitySchemes': {'bearer': {'type': 'http', 'scheme': 'bearer'}},
+                           'schemas': components}}

@@ -4,8 +4,9 @@ Each operation validates everything first (raising ``ValidationError`` naming th
 field) and then writes in one store transaction, so a rejected request changes
 nothing.
 """
-from controller import model
+from controller import model, schemas
 from controller.model import NotFound, ValidationError
+from controller.schemas import parse
 
 
 def _bound(port, host_name, ofport):
@@ -26,6 +27,21 @@ def parse_pool(text, field_name):
     return range(low, high + 1)
 
 
+def _rule(body, prefix=''):
+    """A stored rule (with a new id) from a request body."""
+    return dict(parse(schemas.RuleCreate, body, prefix).record(), id=model.new_id())
+
+
+def _port_fields(request):
+    """The fields a port request sets (a PATCH's omitted or null fields keep
+    theirs); a new port without a name takes its device's."""
+    fields = {k: v for k, v in request.model_dump().items() if v is not None}
+    if isinstance(request, schemas.PortCreate):
+        fields.setdefault('name', fields['device'])
+        fields.setdefault('ips', [])
+    return fields
+
+
 class Service:
     def __init__(self, store, vlan_pool='100-4094', vni_pool='5000-16777215'):
         self.store = store
@@ -34,8 +50,41 @@ class Service:
         self.ensure_default_group()
 
     # ---- hosts -------------------------------------------------------------
-    def register_host(self, body):
-        host = model.parse_host(body)
+    def create_host(self, body):
+        fields = parse(schemas.HostCreate, body).model_dump()
+        if self.store.get('host', fields['name']) is not None:
+            raise ValidationError('name', 'host %r exists: PATCH /v1/hosts/%s changes it'
+                                  % (fields['name'], fields['name']), 409)
+        return self._save_host(model.Host(**fields))
+
+    def update_host(self, name, body):
+        """Change a host's fields; a role change only while nothing is bound there."""
+        host = self.get_host(name)
+        patch = {k: v for k, v in parse(schemas.HostPatch, body).model_dump().items()
+                 if v is not None}
+        merged = dict(model.to_dict(host), **patch)
+        if 'role' in patch and patch['role'] != host.role and 'uplinks' not in patch:
+            merged['uplinks'] = {}              # the other role's uplinks mean nothing
+        fields = parse(schemas.HostCreate, merged).model_dump()
+        if fields['role'] != host.role and self._ports_on(name):
+            raise ValidationError('role', 'host %r has ports bound or arriving: it stays a %s'
+                                  % (name, host.role), 409)
+        return self._save_host(model.Host(**fields))
+
+    def delete_host(self, name):
+        host = self.get_host(name)
+        users = self._ports_on(name)
+        if users:
+            raise ValidationError('name', 'host %r has ports bound or arriving: %s'
+                                  % (name, ', '.join(sorted(users)[:5])), 409)
+        with self.store.transaction() as tx:
+            tx.delete('host', host.name)
+
+    def _ports_on(self, name):
+        return [p.name for p in self.store.list('port')
+                if name in (p.bound_host, p.migrating_to)]
+
+    def _save_host(self, host):
         for other in self.store.list('host'):
             if other.dpid == host.dpid and other.name != host.name:
                 raise ValidationError('dpid', 'dpid %#x is already host %r'
@@ -52,7 +101,8 @@ class Service:
 
     # ---- networks ----------------------------------------------------------
     def create_network(self, body):
-        name, kind, seg = model.parse_network(body)
+        request = parse(schemas.NetworkCreate, body)
+        name, kind, seg = request.name, request.kind, request.segmentation_id
         networks = self.store.list('network')
         if any(n.name == name for n in networks):
             raise ValidationError('name', 'a network named %r exists' % name, 409)
@@ -99,9 +149,8 @@ class Service:
             if group.name == 'default':
                 return group
         gid = model.new_id()
-        rules = [dict(model.parse_rule({'direction': 'egress'}), id=model.new_id()),
-                 dict(model.parse_rule({'direction': 'ingress', 'remote_group_id': gid}),
-                      id=model.new_id())]
+        rules = [_rule({'direction': 'egress'}),
+                 _rule({'direction': 'ingress', 'remote_group_id': gid})]
         group = model.SecurityGroup(id=gid, name='default',
                                     description='ports that name no group', rules=rules)
         with self.store.transaction() as tx:
@@ -126,29 +175,22 @@ class Service:
         return rule
 
     def create_group(self, body):
-        fields = model.parse_group(body)
+        fields = parse(schemas.GroupCreate, body).model_dump()
         if any(g.name == fields['name'] for g in self.store.list('security_group')):
             raise ValidationError('name', 'a security group named %r exists'
                                   % fields['name'], 409)
-        rules_in = body.get('rules', [])
-        if not isinstance(rules_in, list):
-            raise ValidationError('rules', 'rules must be a list')
-        rules = []
-        for i, rule in enumerate(rules_in):
-            try:
-                rules.append(dict(self._check_rule_refs(model.parse_rule(rule)),
-                                  id=model.new_id()))
-            except ValidationError as e:
-                e.field = 'rules[%d].%s' % (i, e.field)
-                raise
-        group = model.SecurityGroup(id=model.new_id(), rules=rules, **fields)
+        fields['rules'] = [self._check_rule_refs(_rule(rule, 'rules[%d].' % i),
+                                                 'rules[%d].' % i)
+                           for i, rule in enumerate(fields['rules'])]
+        group = model.SecurityGroup(id=model.new_id(), **fields)
         with self.store.transaction() as tx:
             tx.put('security_group', group.id, group)
         return group
 
     def update_group(self, ident, body):
         group = self.get_group(ident)
-        fields = model.parse_group(body, partial=True)
+        fields = {k: v for k, v in parse(schemas.GroupPatch, body).model_dump().items()
+                  if v is not None}
         if group.name == 'default' and fields.get('name', 'default') != 'default':
             raise ValidationError('name', 'the default group keeps its name')
         if any(g.name == fields.get('name') and g.id != group.id
@@ -177,7 +219,7 @@ class Service:
 
     def add_rule(self, ident, body):
         group = self.get_group(ident)
-        rule = dict(self._check_rule_refs(model.parse_rule(body)), id=model.new_id())
+        rule = self._check_rule_refs(_rule(body))
         with self.store.transaction() as tx:
             tx.put('security_group', group.id, model.changed(group, rules=group.rules + [rule]))
         return rule
@@ -207,7 +249,7 @@ class Service:
         ports = []
         for i, body in enumerate(bodies):
             try:
-                fields = model.parse_port(body)
+                fields = _port_fields(parse(schemas.PortCreate, body))
                 fields['network_id'] = self.get_network(fields['network_id'],
                                                         'network_id').id
                 self._resolve_groups(fields)
@@ -246,7 +288,7 @@ class Service:
 
     def update_port(self, ident, body):
         port = self.get_port(ident)
-        fields = model.parse_port(body, partial=True)
+        fields = _port_fields(parse(schemas.PortPatch, body))
         self._resolve_groups(fields)
         merged = dict(model.to_dict(port), **fields)
         self._check_unique(merged, self.store.list('port'), own_id=port.id)
@@ -266,18 +308,21 @@ class Service:
         switch-over rather than moved there at it; the controller treats both
         alike."""
         port = self.get_port(ident)
-        model.check_fields(body, ('host', 'live'))
-        host_name = model.require(body, 'host', str)
+        host_name = parse(schemas.Migrate, body).host
         host = self.store.get('host', host_name)
         if host is None or host.role != 'hypervisor':
             raise ValidationError('host', 'no hypervisor named %r' % host_name, 404)
         if host_name == port.bound_host:
             raise ValidationError('host', 'the port is already on %s' % host_name, 409)
-        model.optional(body, 'live', bool, False)
         used = {p.ofport for p in self.store.list('port') if p.bound_host == host_name}
         used |= {p.migrating_ofport for p in self.store.list('port')
                  if p.migrating_to == host_name}
-        ofport = next(n for n in self.MIGRATION_OFPORTS if n not in used)
+        ofport = next((n for n in self.MIGRATION_OFPORTS if n not in used), None)
+        if ofport is None:
+            raise ValidationError('host', '%s has no free port number for an incoming vNIC '
+                                  '(%d-%d are all reserved)' % (
+                                      host_name, self.MIGRATION_OFPORTS.start,
+                                      self.MIGRATION_OFPORTS.stop - 1), 409)
         updated = model.changed(port, host=host_name, migrating_to=host_name,
                                 migrating_ofport=ofport)
         with self.store.transaction() as tx:

@@ -12,6 +12,7 @@ import logging
 import threading
 
 from controller import model
+from controller.private_files import ensure_private
 
 LOG = logging.getLogger(__name__)
 KINDS = {'host': model.Host, 'network': model.Network, 'port': model.Port,
@@ -57,12 +58,19 @@ class _Writer:
 class SqliteStore(Store):
     """SQLite on disk, with every record also held decoded in memory (this
     process is the only writer), so reads cost no SQL and no JSON. Records are
-    frozen, so handing out the cached objects is safe."""
+    frozen, so handing out the cached objects is safe.
 
-    def __init__(self, path=':memory:'):
+    The file is 0600. ``synchronous='FULL'`` (the default) syncs the WAL at every
+    commit, so an acknowledged write survives a power loss, not only a crash."""
+
+    def __init__(self, path=':memory:', synchronous='FULL'):
+        if synchronous not in ('FULL', 'NORMAL', 'EXTRA'):
+            raise ValueError('synchronous must be FULL, NORMAL or EXTRA, not %r' % synchronous)
+        if path != ':memory:':
+            ensure_private(path)
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute('PRAGMA journal_mode=WAL')
-        self.conn.execute('PRAGMA synchronous=NORMAL')
+        self.conn.execute('PRAGMA synchronous=%s' % synchronous)
         self.conn.execute('CREATE TABLE IF NOT EXISTS records('
                           'kind TEXT, key TEXT, body TEXT, PRIMARY KEY(kind, key))')
         self._lock = threading.RLock()
@@ -70,7 +78,10 @@ class SqliteStore(Store):
         self._cache = {kind: {} for kind in KINDS}
         for kind, key, body in self.conn.execute('SELECT kind, key, body FROM records'):
             if kind in KINDS:
-                self._cache[kind][key] = KINDS[kind](**json.loads(body))
+                try:
+                    self._cache[kind][key] = KINDS[kind](**json.loads(body))
+                except (TypeError, ValueError) as e:     # kept on disk, left out here
+                    LOG.error('stored %s %r cannot be read (%s): ignored', kind, key, e)
 
     def get(self, kind, key):
         return self._cache[kind].get(key)

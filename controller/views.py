@@ -35,3 +35,12 @@ def mappings(inv, network):
         out[host_name] = {mac: ', '.join(vteps) for mac, vteps, _ in
                           segmentation.remote_entries(inv, host, network)}
     return out
+
+
+def safe_host_view(inv, host):
+    """The host's view, or its record and why the view failed: one odd record
+    never makes the whole list fail."""
+    try:
+        return host_view(inv, host)
+    except Exception as e:                     # noqa: BLE001 - reported in the answer
+        return dict(to_dict(host), error='cannot be shown: %s: %s' % (type(e).__name__, e))

@@ -39,7 +39,14 @@ class Client:
         return self.call('POST', path, body)
 
     def register_host(self, name, dpid, **fields):
-        return self.post('/v1/hosts', dict(name=name, dpid=dpid, **fields))
+        """Create the host, or bring an existing one up to date (a switch that
+        starts again registers again, as a compute node does)."""
+        try:
+            return self.post('/v1/hosts', dict(name=name, dpid=dpid, **fields))
+        except ApiError as e:
+            if e.status != 409 or e.field != 'name':
+                raise
+        return self.call('PATCH', '/v1/hosts/%s' % name, dict(dpid=dpid, **fields))
 
     def ensure_network(self, name, kind, segmentation_id=None):
         for net in self.get('/v1/networks'):

@@ -2,12 +2,12 @@
 
 The analysis compares the distributed per-vNIC firewall with firewall VMs. To
 compare like with like, a firewall VM enforces the very rules vnetsec's security
-groups hold (same dicts, checked by ``controller.model.parse_rule``) with the
+groups hold (same dicts, checked by ``controller.schemas.RuleCreate``) with the
 same meaning: a packet passes when the sender's egress rules AND the receiver's
 ingress rules allow it (an address in no group restricts nothing on its side);
 stateful, so replies of accepted connections pass. Pure text, no I/O.
 """
-from controller.model import parse_rule
+from controller.schemas import RuleCreate, parse
 
 TABLE = 'vnetsec_fw'
 
@@ -44,7 +44,7 @@ def direction_rules(groups, direction):
     for name in sorted(groups):
         group = groups[name]
         for body in group['rules']:
-            rule = parse_rule(body)
+            rule = parse(RuleCreate, body).record()
             if rule['direction'] != direction or not group['members']:
                 continue
             remote = rule['remote_group_id']

@@ -15,7 +15,7 @@ def service(store):
 
 
 def add_hv(service, name, dpid, rack=1, vtep=None):
-    return service.register_host({'name': name, 'dpid': dpid, 'rack': rack,
+    return service.create_host({'name': name, 'dpid': dpid, 'rack': rack,
                                   'vtep_ip': vtep or '172.16.%d.%d' % (rack, 10 + dpid)})
 
 

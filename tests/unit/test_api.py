@@ -28,7 +28,7 @@ def test_create_list_get_delete_network(api):
     status, net = call(api, 'POST', '/v1/networks', {'name': 'blue', 'kind': 'vlan',
                                                      'segmentation_id': 10})
     assert status == 201 and net['segmentation_id'] == 10
-    assert call(api, 'GET', '/v1/networks', token=None)[1] == [net]
+    assert call(api, 'GET', '/v1/networks')[1] == [net]
     assert call(api, 'GET', '/v1/networks/%s' % net['id'])[1] == net
     assert call(api, 'DELETE', '/v1/networks/%s' % net['id'])[0] == 204
     assert call(api, 'GET', '/v1/networks/%s' % net['id'])[0] == 404
@@ -57,11 +57,12 @@ def test_port_on_unknown_network(api):
     assert call(api, 'GET', '/v1/ports')[1] == []
 
 
-def test_writes_need_the_token(api):
+def test_writes_and_reads_need_the_token(api):
     for token in (None, 'wrong'):
         status, err = call(api, 'POST', '/v1/networks', {'name': 'x'}, token=token)
         assert status == 401 and err['error']['field'] == 'Authorization'
-    assert call(api, 'GET', '/v1/networks', token=None)[1] == []
+        assert call(api, 'GET', '/v1/networks', token=token)[0] == 401
+    assert call(api, 'GET', '/v1/networks')[1] == []
 
 
 def test_port_patch_and_delete(api):
@@ -83,7 +84,7 @@ def test_unknown_path_and_method(api):
 
 
 def test_openapi_lists_every_route(api):
-    status, doc = call(api, 'GET', '/v1/openapi.json', token=None)
+    status, doc = call(api, 'GET', '/v1/openapi.json')
     assert status == 200 and doc['openapi'].startswith('3.')
     assert {'get', 'post'} <= set(doc['paths']['/v1/networks'])
     assert {'get', 'patch', 'delete'} <= set(doc['paths']['/v1/ports/{id}'])

@@ -32,7 +32,7 @@ def data_center(app, kind):
     """hv1..hv4 with one port each in one network, a ToR, all programmed."""
     for i in range(1, 5):
         add_hv(app.service, 'hv%d' % i, i)
-    app.service.register_host({'name': 'tor1', 'dpid': TOR_DPID, 'role': 'tor', 'rack': 1,
+    app.service.create_host({'name': 'tor1', 'dpid': TOR_DPID, 'role': 'tor', 'rack': 1,
                                'uplinks': {'hv:hv%d' % i: i for i in range(1, 5)}})
     net = app.service.create_network({'name': 'n', 'kind': kind})
     for i in range(1, 5):

@@ -84,7 +84,7 @@ def test_tor_admits_only_vlans_behind_each_port(service, store):
     add_hv(service, 'hv1', 1)
     add_hv(service, 'hv2', 2)
     add_hv(service, 'hv3', 3, rack=2)
-    service.register_host({'name': 'tor1', 'dpid': 0x7001, 'role': 'tor', 'rack': 1,
+    service.create_host({'name': 'tor1', 'dpid': 0x7001, 'role': 'tor', 'rack': 1,
                            'uplinks': {'hv:hv1': 1, 'hv:hv2': 2, 'rack:2': 3}})
     add_port(service, v10, 1, 'hv1', ofport=1)
     add_port(service, v30, 2, 'hv2', ofport=1)

@@ -62,7 +62,7 @@ def test_vni_above_vlan_range_accepted(service):
     ({'network_id': 'nope'}, 'network_id'),
     ({'mac': '01:00:00:00:00:01'}, 'mac'),
     ({'mac': 'zz'}, 'mac'),
-    ({'ips': ['10.0.0.300']}, 'ips'),
+    ({'ips': ['10.0.0.300']}, 'ips[0]'),
     ({'device': 'a-name-longer-than-15'}, 'device'),
     ({'device': 'tapvm1'}, 'device'),                    # already used
     ({'mac': '02:00:00:00:00:01'}, 'mac'),               # used in this network

@@ -1,0 +1,349 @@
+"""What the REST API accepts and returns, declared once (pydantic, strict).
+
+The same declarations validate every request body and generate the OpenAPI
+document, so the contract tools read is the one the controller enforces. The
+bounds are what the switch and the kernel can hold: a VLAN id has 12 bits, a
+VNI 24, a datapath id 64, an interface name 15 characters; strings are matched
+whole (no trailing newline slips through) and bounded.
+
+:func:`parse` turns a body into a checked model or raises
+:class:`~controller.model.ValidationError` naming the field, before anything is
+stored. Checks that span fields raise that error themselves (pydantic lets it
+through unchanged).
+"""
+import ipaddress
+from typing import Annotated, Literal, Optional
+
+import pydantic
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from controller.model import ValidationError
+
+VLAN_MIN, VLAN_MAX = 1, 4094
+VNI_MIN, VNI_MAX = 1, 2 ** 24 - 1
+OFPORT_MAX = 0xfeff          # highest port number every action we use can carry
+MAX_IPS, MAX_GROUPS, MAX_RULES, MAX_BULK = 16, 64, 256, 5000
+
+_OCTET = r'(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+# first octet 1-223 except 127: no "this network", loopback, multicast or class E
+_UNICAST_FIRST = r'(22[0-3]|2[01][0-9]|1[3-9][0-9]|12[0-689]|1[01][0-9]|[1-9][0-9]?)'
+NAME_PATTERN = r'^[A-Za-z0-9_.-]{1,64}$'
+HINTS = {        # what a pattern means, said the way a user reads it
+    'name': 'must be 1-64 characters of [A-Za-z0-9_.-]',
+    'mac': 'must be a unicast, non-zero MAC like 02:00:00:00:00:01',
+    'ips': 'must be a unicast IPv4 address like 10.0.0.1 (not loopback, multicast, '
+           '0.0.0.0 or class E)',
+    'vtep_ip': 'must be a unicast IPv4 address like 172.16.1.11',
+    'device': 'must be an interface name of 1-15 characters of [A-Za-z0-9_.-]',
+    'remote_ip_prefix': 'must be an IPv4 prefix like 10.0.0.0/24',
+    'uplinks': 'keys must be "tor", "hv:<name>" or "rack:<n>"',
+}
+
+
+def _unicast_mac(value):
+    value = value.lower()
+    if value == '00:00:00:00:00:00':
+        raise ValidationError('mac', 'mac ' + HINTS['mac'])
+    return value
+
+
+def _device(value):
+    if value in ('.', '..'):
+        raise ValidationError('device', 'device ' + HINTS['device'] + ', not "." or ".."')
+    return value
+
+
+def _prefix(value):
+    return str(ipaddress.IPv4Network(value, strict=False)) if value else ''
+
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+OptionalName = Annotated[str, Field(pattern=r'^([A-Za-z0-9_.-]{1,64})?$', max_length=64)]
+Mac = Annotated[str, Field(pattern=r'^[0-9A-Fa-f][02468aceACE](:[0-9A-Fa-f]{2}){5}$'),
+                AfterValidator(_unicast_mac)]
+Ip = Annotated[str, Field(pattern=r'^%s(\.%s){3}$' % (_UNICAST_FIRST, _OCTET), max_length=15)]
+Prefix = Annotated[str, Field(pattern=r'^(%s(\.%s){3}/(3[0-2]|[12]?[0-9]))?$' % (_OCTET, _OCTET),
+                              max_length=18), AfterValidator(_prefix)]
+Device = Annotated[str, Field(pattern=r'^[A-Za-z0-9_.-]{1,15}$', max_length=15),
+                   AfterValidator(_device)]
+Description = Annotated[str, Field(max_length=255)]
+Dpid = Annotated[int, Field(ge=1, le=2 ** 64 - 1)]
+OfPort = Annotated[int, Field(ge=1, le=OFPORT_MAX)]
+L4Port = Annotated[int, Field(ge=1, le=65535)]
+Rack = Annotated[int, Field(ge=1, le=65535)]
+SegmentationId = Annotated[int, Field(ge=VLAN_MIN, le=VNI_MAX)]
+UplinkName = Annotated[str, Field(pattern=r'^(tor|hv:[A-Za-z0-9_.-]{1,64}|rack:[1-9][0-9]{0,4})$')]
+Uplinks = Annotated[dict[UplinkName, OfPort], Field(max_length=1024)]
+VtepIp = Annotated[str, Field(pattern=r'^(%s(\.%s){3})?$' % (_UNICAST_FIRST, _OCTET), max_length=15)]
+
+
+class Body(BaseModel):
+    """Strict: no coercion (a bool is not an integer, an integer not an address);
+    an unknown field is an error."""
+    model_config = ConfigDict(strict=True, extra='forbid', frozen=True)
+
+
+def _no_repeats(values, field):
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise ValidationError(field, '%s: %r is given twice' % (field, v))
+        seen.add(v)
+    return values
+
+
+# ---- hosts --------------------------------------------------------------------
+class HostFields(Body):
+    dpid: Dpid
+    role: Literal['hypervisor', 'tor'] = 'hypervisor'
+    rack: Rack = 1
+    vtep_ip: VtepIp = ''
+    uplinks: Uplinks = {}
+
+    @pydantic.model_validator(mode='after')
+    def _role_fits(self):
+        if self.role == 'hypervisor' and not self.vtep_ip:
+            raise ValidationError('vtep_ip', 'a hypervisor needs its vtep_ip (the underlay '
+                                  'address of its VTEP)')
+        wrong = [k for k in self.uplinks if (k == 'tor') != (self.role == 'hypervisor')]
+        if wrong:
+            raise ValidationError('uplinks', 'uplink %r does not fit role %s: a hypervisor '
+                                  'names "tor", a ToR names "hv:<name>" and "rack:<n>"'
+                                  % (wrong[0], self.role))
+        return self
+
+
+class HostCreate(HostFields):
+    name: Name
+
+
+class HostPatch(Body):
+    dpid: Optional[Dpid] = None
+    role: Optional[Literal['hypervisor', 'tor']] = None
+    rack: Optional[Rack] = None
+    vtep_ip: Optional[VtepIp] = None
+    uplinks: Optional[Uplinks] = None
+
+
+# ---- networks -----------------------------------------------------------------
+class NetworkCreate(Body):
+    name: Name
+    kind: Literal['vlan', 'vxlan'] = 'vxlan'
+    segmentation_id: Optional[SegmentationId] = None
+
+    @pydantic.model_validator(mode='after')
+    def _fits_kind(self):
+        seg = self.segmentation_id
+        if seg is not None and self.kind == 'vlan' and not VLAN_MIN <= seg <= VLAN_MAX:
+            raise ValidationError(
+                'segmentation_id', 'a vlan segmentation_id must be in %d-%d: the 802.1Q '
+                'VLAN id has 12 bits; for more segments use kind "vxlan" (24-bit VNI, up '
+                'to %d)' % (VLAN_MIN, VLAN_MAX, VNI_MAX))
+        return self
+
+
+# ---- ports --------------------------------------------------------------------
+Ips = Annotated[list[Ip], Field(max_length=MAX_IPS), AfterValidator(
+    lambda v: _no_repeats(v, 'ips'))]
+GroupRefs = Annotated[list[Name], Field(max_length=MAX_GROUPS), AfterValidator(
+    lambda v: _no_repeats(v, 'security_groups'))]
+
+
+class PortPatch(Body):
+    name: Optional[Name] = None
+    ips: Optional[Ips] = None
+    host: Optional[OptionalName] = None
+    security_groups: Optional[GroupRefs] = None
+    port_security_enabled: Optional[bool] = None
+
+
+class PortCreate(PortPatch):
+    network_id: Name
+    mac: Mac
+    device: Device
+
+
+class PortBulk(Body):
+    ports: Annotated[list[dict], Field(min_length=1, max_length=MAX_BULK)]
+
+
+class Migrate(Body):
+    host: Name
+    live: bool = False
+
+
+# ---- security groups ----------------------------------------------------------
+class RuleCreate(Body):
+    direction: Literal['ingress', 'egress']
+    ethertype: Literal['IPv4'] = 'IPv4'
+    protocol: Literal['any', 'icmp', 'tcp', 'udp'] = 'any'
+    port_range_min: Optional[L4Port] = None
+    port_range_max: Optional[L4Port] = None
+    remote_ip_prefix: Prefix = ''
+    remote_group_id: OptionalName = ''
+    remote_zone: OptionalName = ''
+    description: Description = ''
+
+    @pydantic.model_validator(mode='after')
+    def _consistent(self):
+        low, high = self.port_range_min, self.port_range_max
+        if low is None and high is not None:
+            raise ValidationError('port_range_min', 'port_range_min is required with '
+                                  'port_range_max')
+        if low is not None and self.protocol not in ('tcp', 'udp'):
+            raise ValidationError('port_range_min', 'port ranges need protocol tcp or udp')
+        if low is not None and high is not None and high < low:
+            raise ValidationError('port_range_max', 'port_range_max is below port_range_min')
+        remotes = [k for k in ('remote_ip_prefix', 'remote_group_id', 'remote_zone')
+                   if getattr(self, k)]
+        if len(remotes) > 1:
+            raise ValidationError(remotes[1], 'give at most one of remote_ip_prefix, '
+                                  'remote_group_id and remote_zone')
+        return self
+
+    def record(self):
+        """The stored rule (a dict, without its id)."""
+        out = self.model_dump()
+        out['port_range_max'] = self.port_range_max if self.port_range_max is not None \
+            else self.port_range_min
+        return out
+
+
+class GroupPatch(Body):
+    name: Optional[Name] = None
+    description: Optional[Description] = None
+    zone: Optional[OptionalName] = None
+
+
+class GroupCreate(Body):
+    name: Name
+    description: Description = ''
+    zone: OptionalName = ''
+    rules: Annotated[list[dict], Field(max_length=MAX_RULES)] = []
+
+
+# ---- parsing ------------------------------------------------------------------
+def field_path(loc):
+    """('rules', 0, 'protocol') -> 'rules[0].protocol'."""
+    out = ''
+    for part in loc:
+        out += '[%d]' % part if isinstance(part, int) else ('.' if out else '') + str(part)
+    return out or 'body'
+
+
+def _message(err, field):
+    kind, last = err['type'], next((p for p in reversed(err['loc'])
+                                    if isinstance(p, str)), field)
+    if kind == 'missing':
+        return '%s is required' % field
+    if kind == 'extra_forbidden':
+        return 'unknown field %r' % field
+    if kind == 'string_pattern_mismatch' and last in HINTS:
+        return '%s %s' % (field, HINTS[last])
+    if kind == 'string_pattern_mismatch' and last.endswith(('name', 'zone', 'id', 'host')):
+        return '%s %s' % (field, HINTS['name'])
+    if kind == 'model_type':
+        return '%s must be a JSON object' % field
+    return '%s: %s' % (field, err['msg'])
+
+
+def parse(schema, body, prefix=''):
+    """``body`` (decoded JSON) -> a ``schema`` instance, or ValidationError naming
+    the first field at fault (``prefix`` + its path)."""
+    if not isinstance(body, dict):
+        raise ValidationError(prefix.rstrip('.') or 'body', 'the request body must be a '
+                              'JSON object' if not prefix else '%s must be a JSON object'
+                              % prefix.rstrip('.'))
+    try:
+        return schema.model_validate(body)
+    except pydantic.ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        field = prefix + field_path(err['loc'])
+        raise ValidationError(field, _message(err, field)) from None
+    except ValidationError as e:
+        e.field = prefix + e.field
+        raise
+
+
+def json_schema(schema, ref_template='#/components/schemas/{model}'):
+    """The OpenAPI (3.1, JSON Schema 2020-12) schema of a declaration, and the
+    schemas it refers to."""
+    out = pydantic.TypeAdapter(schema).json_schema(ref_template=ref_template)
+    return out, out.pop('$defs', {})
+
+
+# ---- what the API returns (the requests' declarations, plus what the controller adds)
+class Out(BaseModel):
+    model_config = ConfigDict(extra='allow')
+
+
+class HostOut(HostCreate, Out):
+    vlans: list[int] = []
+    ports: list[dict] = []
+    tor: dict = {}
+    allowed_vlans: dict[str, list[int]] = {}
+    error: str = ''
+
+
+class NetworkOut(NetworkCreate, Out):
+    id: str
+    segmentation_id: SegmentationId
+    nid: int
+
+
+class PortOut(PortCreate, Out):
+    id: str
+    name: Name
+    ips: list[str]
+    host: str
+    security_groups: list[str]
+    port_security_enabled: bool
+    bound_host: str
+    ofport: int
+    migrating_to: str
+    migrating_ofport: int
+
+
+class RuleStats(Out):
+    packets: int
+    bytes: int
+
+
+class RuleOut(RuleCreate, Out):
+    id: str
+    stats: Optional[RuleStats] = None
+
+
+class GroupOut(Out):
+    id: str
+    name: Name
+    description: str
+    zone: str
+    rules: list[RuleOut]
+
+
+class Mappings(Out):
+    network: str
+    kind: str
+    segmentation_id: int
+    hosts: dict[str, dict[str, str]]
+
+
+class SwitchStatus(Out):
+    host: Optional[str]
+    synced: bool
+    failing: Optional[str] = None
+
+
+class Status(Out):
+    switches: dict[str, SwitchStatus]
+    idle: bool
+    apps: list[str] = []
+
+
+class Error(BaseModel):
+    class Detail(BaseModel):
+        code: int
+        message: str
+        field: Optional[str]
+    error: Detail
