@@ -155,16 +155,19 @@ class VnetsecApp(RyuApp):
 
     def status(self):
         inv = Inventory.from_store(self.store)
+        stored = {h.dpid: h.name for h in self.store.list('host')}
         switches = {}
         for dpid in self.datapaths:
-            host = inv.host_by_dpid(dpid)
+            name = stored.get(dpid)
             confirmed = (self._confirmed.get(dpid, 0)
                          >= self.reconciler.last_bundle.get(dpid, 0))
-            failing = self._failing.get(dpid)
-            switches['%016x' % dpid] = {'host': host.name if host else None,
+            failing = self._failing.get(dpid, ('',))[0]
+            if name in inv.unusable:
+                failing = 'its host record cannot be used: ' + inv.unusable[name]
+            switches['%016x' % dpid] = {'host': name,
                                         'synced': dpid in self._applied and confirmed
                                         and not failing,
-                                        'failing': failing[0] if failing else None}
+                                        'failing': failing or None}
         return {'switches': switches, 'idle': not (self._busy or self._dirty.is_set()),
                 'reconciler': dict(self.reconciler.stats)}
 

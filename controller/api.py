@@ -171,8 +171,7 @@ class Api:
         """Every switch: hypervisors with their VLANs and vNICs, ToRs with the VLANs
         allowed per port."""
         inv = Inventory.from_store(self.store)
-        return 200, [views.safe_host_view(inv, h)
-                     for h in sorted(inv.hosts.values(), key=lambda h: h.name)]
+        return 200, [views.safe_host_view(inv, h) for h in self.store.list('host')]
 
     @route('POST', '/v1/hosts', write=True, body=schemas.HostCreate, ok=201,
            returns=schemas.HostOut, errors=(409,))

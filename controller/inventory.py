@@ -3,7 +3,29 @@
 Built once per reconcile from the store; compilers take it as their only input.
 """
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import asdict, replace
+
+from controller import schemas
+from controller.model import ValidationError
+
+_CHECKED = {}       # id(host record) -> (record, why it is unusable or '')
+
+
+def unusable(host):
+    """Why a stored host record cannot be compiled ('' if it can): records
+    written by an older version, or by hand, are checked as a request would be.
+    Records are frozen, so each is checked once."""
+    hit = _CHECKED.get(id(host))
+    if hit is None or hit[0] is not host:
+        try:
+            schemas.parse(schemas.HostCreate, asdict(host))
+            why = ''
+        except ValidationError as e:
+            why = '%s: %s' % (e.field, e.message)
+        if len(_CHECKED) > 100_000:
+            _CHECKED.clear()
+        hit = _CHECKED[id(host)] = (host, why)
+    return hit[1]
 
 
 class Inventory:
@@ -18,6 +40,8 @@ class Inventory:
 
     def __init__(self, hosts, networks, ports, groups=()):
         self._memo = {}
+        self.unusable = {h.name: unusable(h) for h in hosts if unusable(h)}
+        hosts = [h for h in hosts if h.name not in self.unusable]
         self.hosts = {h.name: h for h in hosts}
         self._by_dpid = {h.dpid: h for h in hosts}
         self.networks = {n.id: n for n in networks}

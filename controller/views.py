@@ -40,6 +40,8 @@ def mappings(inv, network):
 def safe_host_view(inv, host):
     """The host's view, or its record and why the view failed: one odd record
     never makes the whole list fail."""
+    if host.name in inv.unusable:
+        return dict(to_dict(host), error='cannot be used: ' + inv.unusable[host.name])
     try:
         return host_view(inv, host)
     except Exception as e:                     # noqa: BLE001 - reported in the answer

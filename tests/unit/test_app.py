@@ -73,3 +73,37 @@ def test_remote_hosts_get_only_the_moved_entry_and_their_flood_list(app):
     for i in (2, 4):
         adds = [m for m in dps[i].flow_mods() if m.command == dps[i].ofproto.OFPFC_ADD]
         assert len(dps[i].flow_mods()) == len(adds) == 2   # MAC -> hv3, flood without hv1
+
+
+def test_a_switch_refusing_a_bundle_is_reported_and_retried_only_after_a_change(app):
+    from types import SimpleNamespace
+    dps = data_center(app, 'vxlan')
+    ofp = dps[2].ofproto
+    error = SimpleNamespace(datapath=dps[2], type=ofp.OFPET_FLOW_MOD_FAILED,
+                            code=ofp.OFPFMFC_TABLE_FULL, data=b'')
+    app._error(SimpleNamespace(msg=error))
+    status = app.status()['switches']
+    assert status['%016x' % 2]['failing'] == (
+        'the switch refused our flows: OFPET_FLOW_MOD_FAILED/OFPFMFC_TABLE_FULL')
+    assert not status['%016x' % 2]['synced'] and status['%016x' % 1]['failing'] is None
+    app.reconciler.on_flow_stats(dps[2], [], more=False)      # its table, read back
+    for dp in dps.values():
+        dp.sent.clear()
+    app.reconcile()
+    assert dps[2].flow_mods() == []                           # the same flows: not resent
+    net = app.service.get_network('n')
+    add_port(app.service, net, 9, 'hv2', ofport=9)            # the records change
+    app.reconcile()
+    assert dps[2].flow_mods() and app.status()['switches']['%016x' % 2]['failing'] is None
+
+
+def test_an_unusable_host_record_is_named_in_the_status_and_the_rest_are_programmed(app):
+    from controller.model import Host
+    dps = data_center(app, 'vxlan')
+    with app.store.transaction() as tx:           # e.g. written by an older version
+        tx.put('host', 'hv2', Host(name='hv2', dpid=2, vtep_ip='127.0.0.1'))
+    app.reconcile()
+    status = app.status()['switches']
+    assert 'vtep_ip' in status['%016x' % 2]['failing']
+    assert all(status['%016x' % i]['failing'] is None and i in app._applied
+               for i in (1, 3, 4))
