@@ -8,6 +8,7 @@ nesting (400) and the path (414): no client can make the controller hold or
 parse an unbounded request. The route table carries each operation's request
 and response declarations, from which the OpenAPI document is generated.
 """
+import decimal
 import hmac
 import json
 import logging
@@ -28,19 +29,21 @@ ROUTES = []
 
 
 class Route:
-    def __init__(self, method, pattern, func, write, body, ok, returns, errors):
-        self.method, self.func, self.write = method, func, write
+    def __init__(self, method, pattern, func, write, body, ok, returns, errors, public):
+        self.method, self.func, self.write, self.public = method, func, write, public
         self.regex = re.compile('^' + pattern + '$')
         self.path = pattern.replace('([^/]+)', '{id}', 1).replace('([^/]+)', '{rule_id}')
         self.body, self.ok, self.returns, self.errors = body, ok, returns, errors
 
 
-def route(method, pattern, write=False, body=None, ok=200, returns=None, errors=()):
+def route(method, pattern, write=False, body=None, ok=200, returns=None, errors=(),
+          public=False):
     """Register an operation: ``body`` the declaration of its request body,
     ``ok`` its success status, ``returns`` the declaration of what it answers,
-    ``errors`` the 4xx statuses it can give besides the common ones."""
+    ``errors`` the 4xx statuses it can give besides the common ones; ``public``
+    needs no token."""
     def register(func):
-        ROUTES.append(Route(method, pattern, func, write, body, ok, returns, errors))
+        ROUTES.append(Route(method, pattern, func, write, body, ok, returns, errors, public))
         return func
     return register
 
@@ -51,6 +54,19 @@ def _error(status, message, field=None, headers=None):
     for name, value in (headers or {}).items():
         resp.headers[name] = value
     return resp
+
+
+def _number(text):
+    """A JSON number with a fraction or exponent: an integer if its value is one
+    (JSON Schema's meaning of "integer": 14.0 is 14), else a float, which no
+    field accepts."""
+    try:
+        value = decimal.Decimal(text)
+        if value == value.to_integral_value() and abs(value) < 2 ** 64:
+            return int(value)
+    except decimal.InvalidOperation:
+        pass
+    return float(text)
 
 
 def _depth(value, limit):
@@ -123,13 +139,13 @@ class Api:
 
     def _call(self, req, r, args):
         role = self.role(req)
-        if role is None and (r.write or not self.open_reads):
+        if role is None and (r.write or not (self.open_reads or r.public)):
             return _error(401, '%s need "Authorization: Bearer <token>"'
                           % ('writes' if r.write else 'reads'), 'Authorization')
         if r.write and role != 'admin':
             return _error(403, 'the reader token cannot write', 'Authorization')
         try:
-            body = self._json(req) if req.method in ('POST', 'PATCH', 'PUT') else None
+            body = self._json(req) if r.body is not None else None
             status, result = r.func(self, body, *args)
         except ValidationError as e:
             return _error(e.status, e.message, e.field)
@@ -142,8 +158,8 @@ class Api:
 
     @staticmethod
     def _json(req):
-        """The body, decoded: at most MAX_BODY bytes (chunked ones too), at most
-        MAX_DEPTH levels deep; an empty body is an empty object."""
+        """The body, decoded: present, at most MAX_BODY bytes (chunked ones too),
+        at most MAX_DEPTH levels deep."""
         length = req.environ.get('CONTENT_LENGTH')
         try:
             length = int(length) if length else None
@@ -155,8 +171,10 @@ class Api:
         raw = stream.read(length) if length is not None else stream.read(MAX_BODY + 1)
         if len(raw) > MAX_BODY:
             raise ValidationError('body', 'the body is larger than %d bytes' % MAX_BODY, 413)
+        if not raw.strip():
+            raise ValidationError('body', 'a JSON object is required as the body')
         try:
-            body = json.loads(raw or b'{}')
+            body = json.loads(raw, parse_float=_number)
         except RecursionError:
             body = None
         except ValueError as e:
@@ -235,8 +253,11 @@ class Api:
     def create_port(self, body):
         """Create a port, or several at once with {"ports": [...]} (all or none)."""
         if isinstance(body, dict) and list(body) == ['ports']:
-            bulk = schemas.parse(schemas.PortBulk, body)
-            return 201, [model.to_dict(p) for p in self.service.create_ports(bulk.ports)]
+            ports = body['ports']
+            if not isinstance(ports, list) or not 1 <= len(ports) <= schemas.MAX_BULK:
+                raise ValidationError('ports', 'ports must be a list of 1-%d port objects'
+                                      % schemas.MAX_BULK)
+            return 201, [model.to_dict(p) for p in self.service.create_ports(ports)]
         return 201, model.to_dict(self.service.create_port(body))
 
     @route('GET', '/v1/ports/([^/]+)', returns=schemas.PortOut, errors=(404,))
@@ -316,8 +337,9 @@ class Api:
         (port) and switches confirming flow changes (commit)."""
         return 200, self.events()
 
-    @route('GET', '/v1/openapi.json', returns=dict)
+    @route('GET', '/v1/openapi.json', returns=dict, public=True)
     def openapi(self, _):
+        """This document (no token needed: it holds no state)."""
         return 200, openapi_document()
 
 
@@ -336,13 +358,15 @@ def openapi_document():
     for r in ROUTES:
         op = {'summary': (r.func.__doc__ or r.func.__name__.replace('_', ' ')).strip()
               .split('\n')[0], 'operationId': r.func.__name__,
-              'security': [{'bearer': []}], 'responses': {}}
+              'responses': {}}
+        if not r.public:
+            op['security'] = [{'bearer': []}]
         if r.ok == 204:
             op['responses']['204'] = {'description': 'done'}
         else:
             op['responses'][str(r.ok)] = {'description': 'OK',
                                           'content': _content(r.returns, components)}
-        statuses = {401, 414} | set(r.errors)
+        statuses = {414} | set(r.errors) | (set() if r.public else {401})
         if r.write:
             statuses.add(403)
         if r.body is not None:
@@ -352,7 +376,8 @@ def openapi_document():
         params = [name for name in ('id', 'rule_id') if '{%s}' % name in r.path]
         if params:
             op['parameters'] = [{'name': name, 'in': 'path', 'required': True,
-                                 'schema': {'type': 'string'}} for name in params]
+                                 'schema': {'type': 'string', 'pattern': schemas.NAME_PATTERN}}
+                                for name in params]
         if r.body is not None:
             op['requestBody'] = {'required': True, 'content': _content(r.body, components)}
         paths.setdefault(r.path, {})[r.method.lower()] = op

@@ -7,15 +7,17 @@ VNI 24, a datapath id 64, an interface name 15 characters; strings are matched
 whole (no trailing newline slips through) and bounded.
 
 :func:`parse` turns a body into a checked model or raises
-:class:`~controller.model.ValidationError` naming the field, before anything is
-stored. Checks that span fields raise that error themselves (pydantic lets it
-through unchanged).
+:class:`~controller.model.ValidationError` naming the field (its whole path,
+``rules[2].port_range_max``), before anything is stored. A check of one value
+raises ValueError; a check that spans fields calls :func:`fail` with the field
+to blame.
 """
 import ipaddress
 from typing import Annotated, Literal, Optional
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from controller.model import ValidationError
 
@@ -40,16 +42,22 @@ HINTS = {        # what a pattern means, said the way a user reads it
 }
 
 
+def fail(field, message):
+    """Blame ``field`` of the model being checked (for checks spanning fields)."""
+    raise PydanticCustomError('vnetsec', message.replace('{', '(').replace('}', ')'),
+                              {'field': field})
+
+
 def _unicast_mac(value):
     value = value.lower()
     if value == '00:00:00:00:00:00':
-        raise ValidationError('mac', 'mac ' + HINTS['mac'])
+        raise ValueError(HINTS['mac'])
     return value
 
 
 def _device(value):
     if value in ('.', '..'):
-        raise ValidationError('device', 'device ' + HINTS['device'] + ', not "." or ".."')
+        raise ValueError(HINTS['device'] + ', not "." or ".."')
     return value
 
 
@@ -59,7 +67,8 @@ def _prefix(value):
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
 OptionalName = Annotated[str, Field(pattern=r'^([A-Za-z0-9_.-]{1,64})?$', max_length=64)]
-Mac = Annotated[str, Field(pattern=r'^[0-9A-Fa-f][02468aceACE](:[0-9A-Fa-f]{2}){5}$'),
+Mac = Annotated[str, Field(pattern=r'^[0-9A-Fa-f][02468aceACE](:[0-9A-Fa-f]{2}){5}$',
+                           json_schema_extra={'not': {'const': '00:00:00:00:00:00'}}),
                 AfterValidator(_unicast_mac)]
 Ip = Annotated[str, Field(pattern=r'^%s(\.%s){3}$' % (_UNICAST_FIRST, _OCTET), max_length=15)]
 Prefix = Annotated[str, Field(pattern=r'^(%s(\.%s){3}/(3[0-2]|[12]?[0-9]))?$' % (_OCTET, _OCTET),
@@ -83,17 +92,23 @@ class Body(BaseModel):
     model_config = ConfigDict(strict=True, extra='forbid', frozen=True)
 
 
-def _no_repeats(values, field):
+def _no_repeats(values):
     seen = set()
     for v in values:
         if v in seen:
-            raise ValidationError(field, '%s: %r is given twice' % (field, v))
+            raise ValueError('%r is given twice' % (v,))
         seen.add(v)
     return values
 
 
 # ---- hosts --------------------------------------------------------------------
 class HostFields(Body):
+    model_config = ConfigDict(json_schema_extra={   # what each role needs, for schema readers
+        'if': {'properties': {'role': {'const': 'tor'}}, 'required': ['role']},
+        'then': {'properties': {'uplinks': {'propertyNames': {
+            'pattern': r'^(hv:[A-Za-z0-9_.-]{1,64}|rack:[1-9][0-9]{0,4})$'}}}},
+        'else': {'required': ['vtep_ip'], 'properties': {
+            'vtep_ip': {'minLength': 7}, 'uplinks': {'propertyNames': {'const': 'tor'}}}}})
     dpid: Dpid
     role: Literal['hypervisor', 'tor'] = 'hypervisor'
     rack: Rack = 1
@@ -103,11 +118,11 @@ class HostFields(Body):
     @pydantic.model_validator(mode='after')
     def _role_fits(self):
         if self.role == 'hypervisor' and not self.vtep_ip:
-            raise ValidationError('vtep_ip', 'a hypervisor needs its vtep_ip (the underlay '
+            fail('vtep_ip', 'a hypervisor needs its vtep_ip (the underlay '
                                   'address of its VTEP)')
         wrong = [k for k in self.uplinks if (k == 'tor') != (self.role == 'hypervisor')]
         if wrong:
-            raise ValidationError('uplinks', 'uplink %r does not fit role %s: a hypervisor '
+            fail('uplinks', 'uplink %r does not fit role %s: a hypervisor '
                                   'names "tor", a ToR names "hv:<name>" and "rack:<n>"'
                                   % (wrong[0], self.role))
         return self
@@ -127,6 +142,11 @@ class HostPatch(Body):
 
 # ---- networks -----------------------------------------------------------------
 class NetworkCreate(Body):
+    model_config = ConfigDict(json_schema_extra={   # the VLAN range, for schema readers
+        'if': {'properties': {'kind': {'const': 'vlan'}}, 'required': ['kind']},
+        'then': {'properties': {'segmentation_id': {'anyOf': [
+            {'type': 'integer', 'minimum': VLAN_MIN, 'maximum': VLAN_MAX},
+            {'type': 'null'}]}}}})
     name: Name
     kind: Literal['vlan', 'vxlan'] = 'vxlan'
     segmentation_id: Optional[SegmentationId] = None
@@ -135,7 +155,7 @@ class NetworkCreate(Body):
     def _fits_kind(self):
         seg = self.segmentation_id
         if seg is not None and self.kind == 'vlan' and not VLAN_MIN <= seg <= VLAN_MAX:
-            raise ValidationError(
+            fail(
                 'segmentation_id', 'a vlan segmentation_id must be in %d-%d: the 802.1Q '
                 'VLAN id has 12 bits; for more segments use kind "vxlan" (24-bit VNI, up '
                 'to %d)' % (VLAN_MIN, VLAN_MAX, VNI_MAX))
@@ -143,10 +163,11 @@ class NetworkCreate(Body):
 
 
 # ---- ports --------------------------------------------------------------------
-Ips = Annotated[list[Ip], Field(max_length=MAX_IPS), AfterValidator(
-    lambda v: _no_repeats(v, 'ips'))]
-GroupRefs = Annotated[list[Name], Field(max_length=MAX_GROUPS), AfterValidator(
-    lambda v: _no_repeats(v, 'security_groups'))]
+UNIQUE = {'uniqueItems': True}
+Ips = Annotated[list[Ip], Field(max_length=MAX_IPS, json_schema_extra=UNIQUE),
+                AfterValidator(_no_repeats)]
+GroupRefs = Annotated[list[Name], Field(max_length=MAX_GROUPS, json_schema_extra=UNIQUE),
+                      AfterValidator(_no_repeats)]
 
 
 class PortPatch(Body):
@@ -164,7 +185,7 @@ class PortCreate(PortPatch):
 
 
 class PortBulk(Body):
-    ports: Annotated[list[dict], Field(min_length=1, max_length=MAX_BULK)]
+    ports: Annotated[list[PortCreate], Field(min_length=1, max_length=MAX_BULK)]
 
 
 class Migrate(Body):
@@ -173,7 +194,23 @@ class Migrate(Body):
 
 
 # ---- security groups ----------------------------------------------------------
+def _both(a, b):
+    return {'properties': {a: {'minLength': 1}, b: {'minLength': 1}}, 'required': [a, b]}
+
+
 class RuleCreate(Body):
+    model_config = ConfigDict(json_schema_extra={'allOf': [   # for schema readers
+        {'if': {'properties': {'port_range_min': {'type': 'integer'}},
+                'required': ['port_range_min']},
+         'then': {'properties': {'protocol': {'enum': ['tcp', 'udp']}},
+                  'required': ['protocol']}},
+        {'if': {'properties': {'port_range_max': {'type': 'integer'}},
+                'required': ['port_range_max']},
+         'then': {'properties': {'port_range_min': {'type': 'integer'}},
+                  'required': ['port_range_min']}},
+        {'not': _both('remote_ip_prefix', 'remote_group_id')},
+        {'not': _both('remote_ip_prefix', 'remote_zone')},
+        {'not': _both('remote_group_id', 'remote_zone')}]})
     direction: Literal['ingress', 'egress']
     ethertype: Literal['IPv4'] = 'IPv4'
     protocol: Literal['any', 'icmp', 'tcp', 'udp'] = 'any'
@@ -188,16 +225,16 @@ class RuleCreate(Body):
     def _consistent(self):
         low, high = self.port_range_min, self.port_range_max
         if low is None and high is not None:
-            raise ValidationError('port_range_min', 'port_range_min is required with '
+            fail('port_range_min', 'port_range_min is required with '
                                   'port_range_max')
         if low is not None and self.protocol not in ('tcp', 'udp'):
-            raise ValidationError('port_range_min', 'port ranges need protocol tcp or udp')
+            fail('port_range_min', 'port ranges need protocol tcp or udp')
         if low is not None and high is not None and high < low:
-            raise ValidationError('port_range_max', 'port_range_max is below port_range_min')
+            fail('port_range_max', 'port_range_max is below port_range_min')
         remotes = [k for k in ('remote_ip_prefix', 'remote_group_id', 'remote_zone')
                    if getattr(self, k)]
         if len(remotes) > 1:
-            raise ValidationError(remotes[1], 'give at most one of remote_ip_prefix, '
+            fail(remotes[1], 'give at most one of remote_ip_prefix, '
                                   'remote_group_id and remote_zone')
         return self
 
@@ -219,7 +256,7 @@ class GroupCreate(Body):
     name: Name
     description: Description = ''
     zone: OptionalName = ''
-    rules: Annotated[list[dict], Field(max_length=MAX_RULES)] = []
+    rules: Annotated[list[RuleCreate], Field(max_length=MAX_RULES)] = []
 
 
 # ---- parsing ------------------------------------------------------------------
@@ -234,6 +271,10 @@ def field_path(loc):
 def _message(err, field):
     kind, last = err['type'], next((p for p in reversed(err['loc'])
                                     if isinstance(p, str)), field)
+    if kind == 'vnetsec':
+        return err['msg']
+    if kind == 'value_error':
+        return '%s %s' % (field, err['msg'].removeprefix('Value error, '))
     if kind == 'missing':
         return '%s is required' % field
     if kind == 'extra_forbidden':
@@ -251,18 +292,16 @@ def parse(schema, body, prefix=''):
     """``body`` (decoded JSON) -> a ``schema`` instance, or ValidationError naming
     the first field at fault (``prefix`` + its path)."""
     if not isinstance(body, dict):
-        raise ValidationError(prefix.rstrip('.') or 'body', 'the request body must be a '
-                              'JSON object' if not prefix else '%s must be a JSON object'
-                              % prefix.rstrip('.'))
+        where = prefix.rstrip('.')
+        raise ValidationError(where or 'body', '%s must be a JSON object'
+                              % (where or 'the request body'))
     try:
         return schema.model_validate(body)
     except pydantic.ValidationError as e:
         err = e.errors(include_url=False)[0]
-        field = prefix + field_path(err['loc'])
+        loc = err['loc'] + ((err['ctx']['field'],) if err['type'] == 'vnetsec' else ())
+        field = prefix + field_path(loc)
         raise ValidationError(field, _message(err, field)) from None
-    except ValidationError as e:
-        e.field = prefix + e.field
-        raise
 
 
 def json_schema(schema, ref_template='#/components/schemas/{model}'):

@@ -27,9 +27,9 @@ def parse_pool(text, field_name):
     return range(low, high + 1)
 
 
-def _rule(body, prefix=''):
+def _rule(body):
     """A stored rule (with a new id) from a request body."""
-    return dict(parse(schemas.RuleCreate, body, prefix).record(), id=model.new_id())
+    return dict(parse(schemas.RuleCreate, body).record(), id=model.new_id())
 
 
 def _port_fields(request):
@@ -65,7 +65,11 @@ class Service:
         merged = dict(model.to_dict(host), **patch)
         if 'role' in patch and patch['role'] != host.role and 'uplinks' not in patch:
             merged['uplinks'] = {}              # the other role's uplinks mean nothing
-        fields = parse(schemas.HostCreate, merged).model_dump()
+        try:
+            fields = parse(schemas.HostCreate, merged).model_dump()
+        except ValidationError as e:            # a valid change that does not fit the host
+            raise ValidationError(e.field, '%s (host %r as changed)' % (e.message, name),
+                                  409) from None
         if fields['role'] != host.role and self._ports_on(name):
             raise ValidationError('role', 'host %r has ports bound or arriving: it stays a %s'
                                   % (name, host.role), 409)
@@ -175,14 +179,15 @@ class Service:
         return rule
 
     def create_group(self, body):
-        fields = parse(schemas.GroupCreate, body).model_dump()
-        if any(g.name == fields['name'] for g in self.store.list('security_group')):
+        request = parse(schemas.GroupCreate, body)
+        if any(g.name == request.name for g in self.store.list('security_group')):
             raise ValidationError('name', 'a security group named %r exists'
-                                  % fields['name'], 409)
-        fields['rules'] = [self._check_rule_refs(_rule(rule, 'rules[%d].' % i),
-                                                 'rules[%d].' % i)
-                           for i, rule in enumerate(fields['rules'])]
-        group = model.SecurityGroup(id=model.new_id(), **fields)
+                                  % request.name, 409)
+        rules = [self._check_rule_refs(dict(rule.record(), id=model.new_id()),
+                                       'rules[%d].' % i)
+                 for i, rule in enumerate(request.rules)]
+        group = model.SecurityGroup(id=model.new_id(), name=request.name, rules=rules,
+                                    description=request.description, zone=request.zone)
         with self.store.transaction() as tx:
             tx.put('security_group', group.id, group)
         return group
