@@ -158,6 +158,7 @@ class DataCenter(Run):
             raise ValueError('tls: only for the controller a run starts itself (it makes '
                              'its certificates); configure TLS on an external one')
         self.tls = tls
+        self.ca = None
         self.token = token or os.environ.get('VNETSEC_API_TOKEN') or secrets.token_hex(16)
         self.controller = None
         self.net = None
@@ -172,7 +173,7 @@ class DataCenter(Run):
         subprocess.run(['ip', 'addr', 'add', '%s.254/24' % self.mgmt_prefix, 'dev',
                         self.mgmt_name], check=True)
         subprocess.run(['ip', 'link', 'set', self.mgmt_name, 'up'], check=True)
-        ca = LabCA(self.rundir + '/pki') if self.tls else None
+        self.ca = ca = LabCA(self.rundir + '/pki') if self.tls else None
         if self.external:
             host, _, port = self.external.rpartition(':')
             ofp_port = int(port)
