@@ -50,12 +50,15 @@ class TlsStreamServer(hub.StreamServer):
     def _handshake_then(self, handle):
         def wrap_and_handle(sock, addr):
             sock.settimeout(self.HANDSHAKE_SECONDS)
+            # the TLS socket owns the connection from here: close that one
+            tls = self.context.wrap_socket(sock, server_side=True,
+                                           do_handshake_on_connect=False)
             try:
-                tls = self.context.wrap_socket(sock, server_side=True)
+                tls.do_handshake()
             except (ssl.SSLError, OSError) as e:
                 _LOG.warning('OpenFlow TLS handshake from %s:%s failed: %s',
                              addr[0], addr[1], e)
-                sock.close()
+                tls.close()
                 return
             handle(tls, addr)
         return wrap_and_handle

@@ -1,7 +1,10 @@
 """Where a hand-run controller listens for OpenFlow, and what its TLS listener
 lets in: a real ryu-manager with the project's app, real TLS clients."""
 import contextlib
+import socket
+import time
 
+from controller.ryu_facade import TlsStreamServer
 from mininet_topos.controller_proc import ControllerProcess, write_config
 from mininet_topos.datacenter import _free_port
 from mininet_topos.tls import LabCA
@@ -38,6 +41,8 @@ def test_tls_listener_takes_only_switches_the_lab_ca_signed(tmp_path):
     with controller(tmp_path, '127.0.0.1', tls=lab.credentials('controller')) as (
             process, ofp_port, api_port):
         address = ('127.0.0.1', ofp_port)
+        silent = socket.create_connection(address)       # starts no handshake at all
+        opened = time.time()
         # every switch, not only the first (Ryu 4.34's own listener fails the second)
         for _ in range(3):
             assert is_openflow_hello(openflow_reply(address, tls=switch))
@@ -46,9 +51,14 @@ def test_tls_listener_takes_only_switches_the_lab_ca_signed(tmp_path):
         assert openflow_reply(address) == b''                    # plain TCP hello
         assert listening_tcp(process.pid) == {address, ('127.0.0.1', api_port)}
         assert is_openflow_hello(openflow_reply(address, tls=switch))   # still serving
+        silent.settimeout(TlsStreamServer.HANDSHAKE_SECONDS + 5)
+        assert silent.recv(1) == b''                     # closed by the controller...
+        assert time.time() - opened < TlsStreamServer.HANDSHAKE_SECONDS + 3   # ...in time
+        silent.close()
     with open(process.log_path) as f:
         log = f.read()
-    assert log.count('OpenFlow TLS handshake from 127.0.0.1') == 3, log
+    assert log.count('OpenFlow TLS handshake from 127.0.0.1') == 4, log
+    assert 'timed out' in log
     assert 'certificate verify failed' in log
     assert 'peer did not return a certificate' in log
     assert 'wrong version number' in log
