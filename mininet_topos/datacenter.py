@@ -216,7 +216,11 @@ class DataCenter(Run):
             if dpids <= synced and status['idle']:
                 return
             time.sleep(0.05)
-        raise RuntimeError('switches not ready after %ds: %s' % (timeout, status))
+        hint = ''
+        if self.external and not status['switches']:
+            hint = (' (none reached the controller at %s:%d: it listens on 127.0.0.1 unless '
+                    'its config sets ofp_listen_host)' % self.ofp_address)
+        raise RuntimeError('switches not ready after %ds: %s%s' % (timeout, status, hint))
 
     def switches(self):
         return [s for s in self.net.switches if isinstance(s, (Hypervisor, TorSwitch))]
