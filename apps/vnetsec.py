@@ -48,6 +48,8 @@ CONF.register_opts([
     cfg.StrOpt('vlan_pool', default='100-4094', help='VLAN ids allocated when none given'),
     cfg.StrOpt('vni_pool', default='5000-16777215', help='VNIs allocated when none given'),
 ], group='vnetsec')
+# OpenFlow only on loopback unless configured (Ryu's own default is every interface)
+CONF.set_default('ofp_listen_host', '127.0.0.1')
 
 
 def api_token(conf):

@@ -1,10 +1,15 @@
 """Every ``ryu`` import of the project, in one place.
 
 Apps and tests import the framework from here, so that the maintained fork
-(os-ken) can replace Ryu by changing this module only.
+(os-ken) can replace Ryu by changing this module only. It also holds the one fix
+the project makes to Ryu 4.34 (its OpenFlow TLS listener, below).
 """
+import logging
+import ssl
+
 from ryu import cfg
 from ryu.base import app_manager
+from ryu.controller import controller as _ofp_controller
 from ryu.controller import ofp_event
 from ryu.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
                                     set_ev_cls)
@@ -17,6 +22,50 @@ CONF = cfg.CONF
 OFP_VERSION = ofproto_v1_4.OFP_VERSION
 ofproto = ofproto_v1_4
 parser = ofproto_v1_4_parser
+
+
+class TlsStreamServer(hub.StreamServer):
+    """Ryu 4.34's OpenFlow TLS listener pops its TLS arguments out of a shared dict
+    on the first connection, so every later switch fails its handshake
+    ("certfile must be specified"). This one builds the TLS context once, requires
+    TLS 1.2 or later, bounds the handshake in time, and logs a failed handshake
+    (a switch without a certificate the CA signed, a plain-TCP client) and closes
+    the connection."""
+
+    HANDSHAKE_SECONDS = 10
+
+    def __init__(self, listen_info, handle=None, keyfile=None, certfile=None,
+                 cert_reqs=ssl.CERT_NONE, ca_certs=None, **_ryu_ssl_args):
+        super().__init__(listen_info, handle)
+        if certfile is None:          # Ryu's plain-TCP listener
+            return
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        self.context.load_cert_chain(certfile, keyfile)
+        if ca_certs:
+            self.context.load_verify_locations(ca_certs)
+        self.context.verify_mode = cert_reqs
+        self.handle = self._handshake_then(handle)
+
+    def _handshake_then(self, handle):
+        def wrap_and_handle(sock, addr):
+            sock.settimeout(self.HANDSHAKE_SECONDS)
+            # the TLS socket owns the connection from here: close that one
+            tls = self.context.wrap_socket(sock, server_side=True,
+                                           do_handshake_on_connect=False)
+            try:
+                tls.do_handshake()
+            except (ssl.SSLError, OSError) as e:
+                _LOG.warning('OpenFlow TLS handshake from %s:%s failed: %s',
+                             addr[0], addr[1], e)
+                tls.close()
+                return
+            handle(tls, addr)
+        return wrap_and_handle
+
+
+_LOG = logging.getLogger('vnetsec.tls')
+_ofp_controller.StreamServer = TlsStreamServer   # Ryu looks it up per listener
 
 __all__ = ['CONF', 'CONFIG_DISPATCHER', 'DEAD_DISPATCHER', 'MAIN_DISPATCHER', 'OFP_VERSION',
            'RyuApp', 'cfg', 'hub', 'ofp_event', 'ofproto', 'parser', 'set_ev_cls', 'wire']

@@ -14,11 +14,25 @@ def ryu_manager():
     return os.path.join(os.path.dirname(sys.executable), 'ryu-manager')
 
 
-def write_config(path, db_path, api_port, token, ofp_host, ofp_port):
-    with open(path, 'w') as f:
-        f.write('[DEFAULT]\nofp_listen_host = %s\nofp_tcp_listen_port = %d\n\n'
-                '[vnetsec]\ndb_path = %s\napi_host = 127.0.0.1\napi_port = %d\n'
-                'api_token = %s\n' % (ofp_host, ofp_port, db_path, api_port, token))
+def write_config(path, db_path, api_port, token, ofp_host, ofp_port, tls=None):
+    """A ryu-manager config file, 0600 (it holds the API token). ``ofp_host``
+    None: the app's default listener (127.0.0.1). ``tls`` = (key, certificate,
+    CA certificate): OpenFlow over TLS only, on ``ofp_port``, switches must
+    present a certificate that CA signed."""
+    lines = ['[DEFAULT]']
+    if ofp_host is not None:
+        lines.append('ofp_listen_host = %s' % ofp_host)
+    if tls:
+        lines += ['ofp_ssl_listen_port = %d' % ofp_port, 'ctl_privkey = %s' % tls[0],
+                  'ctl_cert = %s' % tls[1], 'ca_certs = %s' % tls[2]]
+    else:
+        lines.append('ofp_tcp_listen_port = %d' % ofp_port)
+    lines += ['', '[vnetsec]', 'db_path = %s' % db_path, 'api_host = 127.0.0.1',
+              'api_port = %d' % api_port, 'api_token = %s' % token]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)          # also when the file was there before
+    with os.fdopen(fd, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
 
 
 class ControllerProcess:

@@ -24,7 +24,8 @@ from mininet.topo import Topo
 from mininet_topos.client import Client
 from mininet_topos.controller_proc import ControllerProcess, write_config
 from mininet_topos.nodes import (RUN_BASE, Hypervisor, MgmtBridge, Router, Run, TorSwitch,
-                                  stop_network)
+                                  make_run_dir, stop_network)
+from mininet_topos.tls import LabCA
 
 TOR_DPID_BASE = 0x7000
 
@@ -53,11 +54,12 @@ class DataCenterTopo(Topo):
 
     With a ``client`` the topology registers its networks and vNICs with the
     controller while it is built, and its switches register themselves when they
-    start (as compute nodes do)."""
+    start (as compute nodes do). With a ``tls_ca`` (a ``LabCA``) every switch
+    gets a certificate it signed, for an ``ssl:`` controller target."""
 
     def build(self, racks=2, hypervisors=2, vms=2, networks=None, rundir=RUN_BASE,
               mgmt_prefix='172.30.250', mgmt_name='vnmgmt', controller='',
-              client=None):
+              client=None, tls_ca=None):
         if client is None and controller == '':        # mn --custom defaults
             client = Client('http://127.0.0.1:8080', os.environ.get('VNETSEC_API_TOKEN', ''))
             controller = 'tcp:%s.254:6653' % mgmt_prefix
@@ -72,6 +74,9 @@ class DataCenterTopo(Topo):
             net_names.append(name)
         self.network_of_vm = {}
         common = dict(rundir=rundir, controller_target=controller, client=client)
+
+        def credentials(switch):
+            return dict(tls=tls_ca.credentials(switch) if tls_ca else None)
         mgmt = self.addSwitch(mgmt_name, cls=MgmtBridge, address='%s.254/24' % mgmt_prefix)
         router = self.addSwitch('router', cls=Router, addresses={
             'r%d' % r: ('172.16.%d.1/24' % r, router_mac(r)) for r in range(1, racks + 1)}) \
@@ -81,7 +86,8 @@ class DataCenterTopo(Topo):
             ports = {}
             tors[r] = self.addSwitch('tor%d' % r, cls=TorSwitch, rack=r, ports=ports,
                                      dpid='%x' % (TOR_DPID_BASE + r),
-                                     mgmt_ip='%s.%d/24' % (mgmt_prefix, 200 + r), **common)
+                                     mgmt_ip='%s.%d/24' % (mgmt_prefix, 200 + r),
+                                     **credentials('tor%d' % r), **common)
             self.addLink(tors[r], mgmt, intfName1='mgmt0')
             if router:
                 self.addLink(tors[r], router, intfName1='rtr', intfName2='r%d' % r)
@@ -98,7 +104,8 @@ class DataCenterTopo(Topo):
                     'hv%d' % n, cls=Hypervisor, dpid='%x' % n, rack=r,
                     vtep='172.16.%d.%d/24' % (r, 10 + i),
                     gateway='172.16.%d.1' % r if router else '',
-                    mgmt_ip='%s.%d/24' % (mgmt_prefix, n), **common)
+                    mgmt_ip='%s.%d/24' % (mgmt_prefix, n), **credentials('hv%d' % n),
+                    **common)
                 self.addLink(hv, mgmt, intfName1='mgmt0')
                 self.addLink(hv, tors[r], intfName1='up0', intfName2='hv%d' % n)
                 self.nodeInfo(tors[r])['ports']['hv%d' % n] = 'hv:hv%d' % n
@@ -135,16 +142,23 @@ def _free_mgmt_prefix():
 
 class DataCenter(Run):
     """One run of the emulated data center. Use as a context manager (or call
-    ``start``/``stop``); ``stop`` removes everything the run created."""
+    ``start``/``stop``); ``stop`` removes everything the run created. ``tls``:
+    OpenFlow over mutual TLS only, with a lab CA made in the run directory (which
+    is 0700; the controller config holding the API token is 0600)."""
 
     def __init__(self, racks=2, hypervisors=2, vms=2, networks=None, controller=None,
-                 api_url=None, token=None):
+                 api_url=None, token=None, tls=False):
         self.run_id = secrets.token_hex(2)
         self.rundir = '%s/%s' % (RUN_BASE, self.run_id)
         self.mgmt_name = 'vn%smg' % self.run_id
         self.mgmt_prefix = _free_mgmt_prefix()
         self.size = dict(racks=racks, hypervisors=hypervisors, vms=vms, networks=networks)
         self.external = controller
+        if tls and controller:
+            raise ValueError('tls: only for the controller a run starts itself (it makes '
+                             'its certificates); configure TLS on an external one')
+        self.tls = tls
+        self.ca = None
         self.token = token or os.environ.get('VNETSEC_API_TOKEN') or secrets.token_hex(16)
         self.controller = None
         self.net = None
@@ -154,11 +168,12 @@ class DataCenter(Run):
     # ---- lifecycle -------------------------------------------------------------
     def start(self):
         t0 = time.time()
-        os.makedirs(self.rundir)
+        make_run_dir(self.rundir)
         subprocess.run(['ip', 'link', 'add', self.mgmt_name, 'type', 'bridge'], check=True)
         subprocess.run(['ip', 'addr', 'add', '%s.254/24' % self.mgmt_prefix, 'dev',
                         self.mgmt_name], check=True)
         subprocess.run(['ip', 'link', 'set', self.mgmt_name, 'up'], check=True)
+        self.ca = ca = LabCA(self.rundir + '/pki') if self.tls else None
         if self.external:
             host, _, port = self.external.rpartition(':')
             ofp_port = int(port)
@@ -170,16 +185,18 @@ class DataCenter(Run):
             self.api_url = 'http://127.0.0.1:%d' % _free_port(8080)
             conf = self.rundir + '/vnetsec.conf'
             write_config(conf, self.rundir + '/vnetsec.db', int(self.api_url.rsplit(':', 1)[1]),
-                         self.token, '%s.254' % self.mgmt_prefix, ofp_port)
+                         self.token, '%s.254' % self.mgmt_prefix, ofp_port,
+                         tls=ca.credentials('controller') if ca else None)
             self.controller = ControllerProcess(conf, self.rundir + '/controller.log',
                                                 self.api_url, self.token)
             self.controller.start()
             client = self.controller.client
         self.client = client
-        target = 'tcp:%s.254:%d' % (self.mgmt_prefix, ofp_port)
+        self.ofp_address = ('%s.254' % self.mgmt_prefix, ofp_port)
+        target = '%s:%s:%d' % (('ssl' if ca else 'tcp',) + self.ofp_address)
         topo = DataCenterTopo(rundir=self.rundir, mgmt_prefix=self.mgmt_prefix,
                               mgmt_name=self.mgmt_name, controller=target, client=client,
-                              **self.size)
+                              tls_ca=ca, **self.size)
         self.topo = topo
         self.net = Mininet(topo=topo, controller=None, autoSetMacs=False, build=False)
         self.net.build()
@@ -199,7 +216,11 @@ class DataCenter(Run):
             if dpids <= synced and status['idle']:
                 return
             time.sleep(0.05)
-        raise RuntimeError('switches not ready after %ds: %s' % (timeout, status))
+        hint = ''
+        if self.external and not status['switches']:
+            hint = (' (none reached the controller at %s:%d: it listens on 127.0.0.1 unless '
+                    'its config sets ofp_listen_host)' % self.ofp_address)
+        raise RuntimeError('switches not ready after %ds: %s%s' % (timeout, status, hint))
 
     def switches(self):
         return [s for s in self.net.switches if isinstance(s, (Hypervisor, TorSwitch))]

@@ -21,6 +21,9 @@ def parse_args(argv):
                    help='use this running controller (its REST API: --api)')
     p.add_argument('--api', metavar='URL', help='REST API of --controller '
                    '(default http://HOST:8080); token from $VNETSEC_API_TOKEN')
+    p.add_argument('--tls', action='store_true',
+                   help='OpenFlow over mutual TLS only: a lab CA and certificates for the '
+                        'controller and every switch, made in the run directory')
     p.add_argument('-c', dest='commands', action='append', default=[],
                    metavar='CLI COMMAND', help='run a CLI command (repeatable), then exit')
     p.add_argument('--batch', metavar='FILE', help='run the CLI commands in FILE, then exit')
@@ -30,6 +33,9 @@ def parse_args(argv):
         parse_networks(args.networks)
     except ValueError as e:
         p.error('--networks: %s' % e)
+    if args.tls and args.controller:
+        p.error('--tls makes the certificates of the controller it starts; '
+                'it cannot be used with --controller')
     if min(args.racks, args.hypervisors, args.vms) < 1:
         p.error('--racks, --hypervisors and --vms must be at least 1')
     return args
@@ -45,11 +51,12 @@ def main(argv=None):
             commands += [line.strip() for line in f
                          if line.strip() and not line.startswith('#')]
     dc = DataCenter(args.racks, args.hypervisors, args.vms, args.networks,
-                    controller=args.controller, api_url=args.api)
+                    controller=args.controller, api_url=args.api, tls=args.tls)
     with dc:
         print('*** data center up in %.1f s: %d racks, %d hypervisors, %d VMs; '
-              'controller API %s' % (dc.startup_seconds, args.racks,
-                                     len(dc.hypervisors()), len(dc.net.hosts), dc.api_url),
+              'controller API %s%s' % (dc.startup_seconds, args.racks, len(dc.hypervisors()),
+                                       len(dc.net.hosts), dc.api_url,
+                                       '; OpenFlow over TLS' if args.tls else ''),
               flush=True)
         if not commands:
             VnetsecCLI(dc.net, dc=dc)

@@ -22,7 +22,8 @@ from mininet.node import Host
 from mininet_topos import probe
 
 from mininet_topos.nftables import TABLE
-from mininet_topos.nodes import RUN_BASE, OvsSwitchNode, Run, configure_vm, stop_network
+from mininet_topos.nodes import (RUN_BASE, OvsSwitchNode, Run, configure_vm, make_run_dir,
+                                  stop_network)
 
 
 
@@ -93,7 +94,7 @@ class Lab(Run):
         self.net = None
 
     def start(self):
-        os.makedirs(self.rundir)
+        make_run_dir(self.rundir)
         self.net = Mininet(topo=self.topo, controller=None, autoSetMacs=False, build=False)
         self.net.build()
         self.net.start()

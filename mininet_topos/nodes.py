@@ -13,6 +13,8 @@
 All of them are Mininet ``Switch`` subclasses living in namespaces, so that
 ``net.hosts`` (and ``pingall``) holds only the VMs.
 """
+import os
+import stat
 import time
 
 from mininet.net import Mininet
@@ -24,6 +26,22 @@ from mininet_topos.ovs import PrivateOvs
 Mininet.inited = True          # never let Mininet change machine-wide sysctls
 RUN_BASE = '/tmp/vnetsec'      # each run's files: RUN_BASE/<run>/
 VM_MTU = 1450       # room for the 50-byte VXLAN header on a 1500-byte underlay
+
+
+def make_run_dir(path):
+    """A new run directory (RUN_BASE/<run>), 0700: it holds the API token and
+    private keys. In /tmp anyone may have made its parent first, and could then
+    swap our directory for another: the parent must be ours, a real directory,
+    writable by us only."""
+    parent = os.path.dirname(path)
+    os.makedirs(parent, mode=0o755, exist_ok=True)
+    info = os.lstat(parent)
+    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid()
+            or info.st_mode & 0o022):
+        raise RuntimeError('%s must be a directory of ours that only we can write to'
+                           % parent)
+    os.mkdir(path, 0o700)
+    os.chmod(path, 0o700)          # whatever the umask
 
 
 def configure_vm(vm):
@@ -51,13 +69,14 @@ class OvsSwitchNode(Switch):
     bridge = 'br-int'       # the controller-managed bridge
 
     def __init__(self, name, rundir='/tmp/vnetsec', controller_target='', client=None,
-                 mgmt_ip='', **params):
+                 mgmt_ip='', tls=None, **params):
         params['inNamespace'] = True     # Mininet passes its own default (False)
         super().__init__(name, **params)
         self.ovs = PrivateOvs(self, '%s/%s' % (rundir, name))
         self.controller_target = controller_target
         self.client = client
         self.mgmt_ip = mgmt_ip
+        self.tls = tls          # (key, certificate, CA certificate) for ssl: targets
 
     def defaultDpid(self, dpid=None):
         return '%016x' % int(dpid or '1', 16)
@@ -77,6 +96,9 @@ class OvsSwitchNode(Switch):
             self.cmd('ip addr add %s dev %s; ip link set %s up' % (self.mgmt_ip, mgmt[0],
                                                                    mgmt[0]))
         self.ovs.start()
+        if self.tls:
+            # before the bridge and its ssl: controller exist: the first attempt has it
+            self.ovs.vsctl('set-ssl %s %s %s' % self.tls)
 
     def managed_bridge(self, bridge):
         """vsctl arguments for a controller-managed netdev bridge of ours."""

@@ -1,5 +1,9 @@
 """Measurements on a running data center, shared by the integration tests."""
+import os
 import re
+import socket
+import ssl
+import struct
 import subprocess
 import time
 
@@ -79,3 +83,55 @@ def running(pids, wait=3.0):
         if not alive or time.time() > deadline:
             return alive
         time.sleep(0.1)
+
+
+def listening_tcp(pid):
+    """(address, port) of every TCP socket (IPv4 and IPv6) process ``pid``
+    listens on: its socket inodes matched against its namespace's /proc/net/tcp*."""
+    inodes = set()
+    for fd in os.listdir('/proc/%d/fd' % pid):
+        try:
+            target = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith('socket:['):
+            inodes.add(target[8:-1])
+    found = set()
+    for table, family in (('tcp', socket.AF_INET), ('tcp6', socket.AF_INET6)):
+        with open('/proc/%d/net/%s' % (pid, table)) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                (address, port), state, inode = fields[1].split(':'), fields[3], fields[9]
+                if state == '0A' and inode in inodes:          # 0A: LISTEN
+                    raw = b''.join(struct.pack('<I', int(address[i:i + 8], 16))
+                                   for i in range(0, len(address), 8))
+                    found.add((socket.inet_ntop(family, raw), int(port, 16)))
+    return found
+
+
+OFPT_HELLO_1_4 = struct.pack('!BBHI', 5, 0, 8, 1)
+
+
+def openflow_reply(address, tls=None, timeout=3):
+    """Send an OpenFlow 1.4 HELLO to ``address`` (plain TCP, or TLS with the
+    client ``tls`` = (key, certificate, CA certificate); key None: no client
+    certificate) and return the bytes that came back: b'' if the connection was
+    refused, reset, closed or silent."""
+    try:
+        with socket.create_connection(address, timeout=timeout) as sock:
+            if tls:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = False      # lab certificates name no host
+                context.load_verify_locations(tls[2])
+                if tls[0]:
+                    context.load_cert_chain(tls[1], tls[0])
+                sock = context.wrap_socket(sock)
+            sock.sendall(OFPT_HELLO_1_4)
+            return sock.recv(1024)
+    except (OSError, ssl.SSLError):
+        return b''
+
+
+def is_openflow_hello(data):
+    return len(data) >= 8 and data[1] == 0 and struct.unpack('!H', data[2:4])[0] >= 8
