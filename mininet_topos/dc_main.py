@@ -21,6 +21,9 @@ def parse_args(argv):
                    help='use this running controller (its REST API: --api)')
     p.add_argument('--api', metavar='URL', help='REST API of --controller '
                    '(default http://HOST:8080); token from $VNETSEC_API_TOKEN')
+    p.add_argument('--api-port', type=int, metavar='PORT',
+                   help='REST API port of the controller started here (default 8080 '
+                   'when free, else any free port, said so; 0: any free port)')
     p.add_argument('-c', dest='commands', action='append', default=[],
                    metavar='CLI COMMAND', help='run a CLI command (repeatable), then exit')
     p.add_argument('--batch', metavar='FILE', help='run the CLI commands in FILE, then exit')
@@ -32,6 +35,8 @@ def parse_args(argv):
         p.error('--networks: %s' % e)
     if min(args.racks, args.hypervisors, args.vms) < 1:
         p.error('--racks, --hypervisors and --vms must be at least 1')
+    if args.controller and args.api_port is not None:
+        p.error('--api-port is for the controller started here; with --controller use --api')
     return args
 
 
@@ -44,14 +49,20 @@ def main(argv=None):
         with open(args.batch) as f:
             commands += [line.strip() for line in f
                          if line.strip() and not line.startswith('#')]
-    dc = DataCenter(args.racks, args.hypervisors, args.vms, args.networks,
-                    controller=args.controller, api_url=args.api)
+    try:
+        dc = DataCenter(args.racks, args.hypervisors, args.vms, args.networks,
+                        controller=args.controller, api_url=args.api,
+                        api_port=args.api_port)
+    except RuntimeError as e:                  # the --api-port asked for is taken
+        print('vnetsec-dc: --api-port: %s' % e, file=sys.stderr)
+        return 2
     with dc:
         print('*** data center up in %.1f s: %d racks, %d hypervisors, %d VMs; '
               'controller API %s' % (dc.startup_seconds, args.racks,
                                      len(dc.hypervisors()), len(dc.net.hosts), dc.api_url),
               flush=True)
         if not commands:
+            print(VnetsecCLI.BANNER, flush=True)
             VnetsecCLI(dc.net, dc=dc)
             return 0
         cli = VnetsecCLI(dc.net, dc=dc, script='/dev/null')
