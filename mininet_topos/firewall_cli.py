@@ -105,7 +105,7 @@ class FirewallCommands:
         output(USAGE)
 
     # ---- the verbs -------------------------------------------------------------
-    def _api(self, method, path, body=None):
+    def _rest(self, method, path, body=None):
         try:
             return self.dc.client.call(method, path, body)
         except OSError as e:
@@ -117,20 +117,20 @@ class FirewallCommands:
         return '/v1/security-groups/%s' % group
 
     def _group_names(self):
-        return {g['id']: g['name'] for g in self._api('GET', '/v1/security-groups')}
+        return {g['id']: g['name'] for g in self._rest('GET', '/v1/security-groups')}
 
     def _members(self, names):
         """{group id: names of its ports}; a port naming no group is in "default"."""
         default = [i for i, n in names.items() if n == 'default']
         out = {}
-        for port in self._api('GET', '/v1/ports'):
+        for port in self._rest('GET', '/v1/ports'):
             for gid in port['security_groups'] or default:
                 out.setdefault(gid, []).append(port['name'])
         return out
 
     def _sg_list(self, args):
         self._want(args, 0, 'sg')
-        groups = self._api('GET', '/v1/security-groups')
+        groups = self._rest('GET', '/v1/security-groups')
         members = self._members({g['id']: g['name'] for g in groups})
         output('%-16s %-10s %5s  %s\n' % ('GROUP', 'ZONE', 'RULES', 'PORTS'))
         for g in sorted(groups, key=lambda g: g['name']):
@@ -140,7 +140,7 @@ class FirewallCommands:
 
     def _sg_show(self, args):
         self._want(args, 1, 'sg show GROUP')
-        group = self._api('GET', self._group_path(args[0]))
+        group = self._rest('GET', self._group_path(args[0]))
         names = self._group_names()
         output('%s (zone %s, id %s): ports %s\n' % (
             group['name'], group['zone'] or '-', group['id'],
@@ -164,30 +164,30 @@ class FirewallCommands:
             body['description'], rest = ' '.join(rest[1:]), []
         if rest:
             raise UsageError('usage: sg create NAME [zone ZONE] [description TEXT...]')
-        group = self._api('POST', '/v1/security-groups', body)
+        group = self._rest('POST', '/v1/security-groups', body)
         output('created %s (id %s)\n' % (group['name'], group['id']))
 
     def _sg_delete(self, args):
         self._want(args, 1, 'sg delete GROUP')
-        self._api('DELETE', self._group_path(args[0]))
+        self._rest('DELETE', self._group_path(args[0]))
         output('deleted %s\n' % args[0])
 
     def _sg_add(self, args):
         if not args:
             raise UsageError('usage: sg add GROUP ingress|egress [PROTOCOL [PORT|MIN-MAX]] '
                              '[from|to PREFIX|group G|zone Z]')
-        rule = self._api('POST', self._group_path(args[0]) + '/rules', rule_body(args[1:]))
+        rule = self._rest('POST', self._group_path(args[0]) + '/rules', rule_body(args[1:]))
         self.dc.wait_ready()
         output('added to %s: %s (id %s)\n' % (args[0], rule_words(rule, self._group_names()),
                                                  rule['id']))
 
     def _sg_del(self, args):
         self._want(args, 2, 'sg del GROUP RULE')
-        group = self._api('GET', self._group_path(args[0]))
+        group = self._rest('GET', self._group_path(args[0]))
         rules = group['rules']
         number = int(args[1]) if args[1].isdigit() else 0
         rule_id = rules[number - 1]['id'] if 1 <= number <= len(rules) else args[1]
-        self._api('DELETE', '%s/rules/%s' % (self._group_path(group['id']), rule_id))
+        self._rest('DELETE', '%s/rules/%s' % (self._group_path(group['id']), rule_id))
         self.dc.wait_ready()
         rule = next(r for r in rules if r['id'] == rule_id)
         output('removed from %s: %s (id %s)\n' % (group['name'], rule_words(
@@ -196,12 +196,12 @@ class FirewallCommands:
     def _sg_port(self, args):
         if not args:
             raise UsageError('usage: sg port VM [GROUP...]')
-        port = next((p for p in self._api('GET', '/v1/ports')
+        port = next((p for p in self._rest('GET', '/v1/ports')
                      if args[0] in (p['name'], p['device'], p['id'])), None)
         if port is None:
             raise UsageError('no port named %r' % args[0], 'VM')
         if len(args) > 1:
-            port = self._api('PATCH', '/v1/ports/%s' % port['id'],
+            port = self._rest('PATCH', '/v1/ports/%s' % port['id'],
                              {'security_groups': args[1:]})
             self.dc.wait_ready()
         names = self._group_names()
