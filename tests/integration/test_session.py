@@ -9,8 +9,6 @@ import sys
 
 import pytest
 
-from mininet_topos.datacenter import _can_listen
-
 VNETSEC_DC = os.path.join(os.path.dirname(sys.executable), 'vnetsec-dc')
 CURL = 'sh curl -sf -H "Authorization: Bearer $VNETSEC_API_TOKEN" "$VNETSEC_API/v1/hosts/hv1"'
 
@@ -21,17 +19,17 @@ def session(*args):
     return run.returncode, run.stdout + run.stderr
 
 
-def time_wait_on(port):
-    return subprocess.run(['ss', '-Htan', 'state', 'time-wait', 'sport = :%d' % port],
+def sockets_on(port, state):
+    return subprocess.run(['ss', '-Htan', 'state', state, 'sport = :%d' % port],
                           capture_output=True, text=True).stdout.strip()
 
 
 @pytest.fixture(scope='module')
 def two_sessions():
-    if not _can_listen(8080):
+    if sockets_on(8080, 'listening'):
         pytest.skip('something else listens on port 8080 on this machine')
     first = session('-c', CURL)
-    left_behind = time_wait_on(8080)
+    left_behind = sockets_on(8080, 'time-wait')
     second = session('-c', CURL)
     return first, left_behind, second
 
