@@ -80,3 +80,17 @@ def test_a_rule_is_shown_as_the_words_that_add_it():
     assert rule_body(rule_words(rule, {}).split()) == {
         'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 80,
         'remote_group_id': 'g1'}
+
+
+def test_help_lists_vnetsecs_commands_first_one_line_each():
+    import io
+    from mininet_topos.cli import OWN_COMMANDS, VnetsecCLI
+    with open('/dev/null') as nothing:
+        cli = VnetsecCLI({}, stdin=nothing, script='/dev/null')
+    cli.stdout = io.StringIO()
+    cli.do_help('')
+    lines = cli.stdout.getvalue().splitlines()
+    assert lines[0].startswith('vnetsec commands')
+    assert [line.split()[0] for line in lines[1:1 + len(OWN_COMMANDS)]] == list(OWN_COMMANDS)
+    assert lines[1 + len(OWN_COMMANDS)] == 'Mininet commands:'
+    assert 'sg' not in ' '.join(lines[2 + len(OWN_COMMANDS):]).split()
