@@ -1,7 +1,14 @@
 """Derived, read-only views of the state for users (REST and CLI), computed by
 the same compiler code that programs the switches."""
+import re
+
 from controller.compilers import segmentation, tor
 from controller.model import to_dict
+
+
+def _device_order(port):
+    """tapvm2 before tapvm10: names compared with their numbers as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', port.device)]
 
 
 def host_view(inv, host):
@@ -12,7 +19,7 @@ def host_view(inv, host):
                          'network': inv.networks[p.network_id].name,
                          'vlan': inv.networks[p.network_id].segmentation_id
                          if inv.networks[p.network_id].kind == 'vlan' else None}
-                        for p in inv.local_ports(host.name)]
+                        for p in sorted(inv.local_ports(host.name), key=_device_order)]
         tor_sw = next((t for t in inv.tors() if 'hv:' + host.name in t.uplinks), None)
         if tor_sw:
             port = tor_sw.uplinks['hv:' + host.name]

@@ -1,16 +1,24 @@
 """The Mininet CLI with the data center's own commands, and a batch mode that
 tracks failures (``vnetsec-dc -c ... / --batch``)."""
 import json
+import os
 import subprocess
 
 from mininet.cli import CLI
 from mininet.log import output
 
 from mininet_topos.client import ApiError
+from mininet_topos.firewall_cli import FirewallCommands
+
+OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg')
 
 
-class VnetsecCLI(CLI):
+class VnetsecCLI(FirewallCommands, CLI):
     prompt = 'vnetsec> '
+    BANNER = ('*** vnetsec commands: %s; `help` lists all, `help COMMAND` explains one\n'
+              '*** sh commands get the API as $VNETSEC_API and $VNETSEC_API_TOKEN, e.g.\n'
+              '***   sh curl -s -H "Authorization: Bearer $VNETSEC_API_TOKEN" '
+              '$VNETSEC_API/v1/status' % ', '.join(OWN_COMMANDS))
 
     def __init__(self, mininet, dc=None, **kwargs):
         self.dc = dc
@@ -19,9 +27,26 @@ class VnetsecCLI(CLI):
 
     # ---- failure tracking (batch mode) -------------------------------------
     def do_sh(self, line):
-        """Run a shell command on the machine (fails the batch on non-zero exit)."""
-        if subprocess.call(line, shell=True) != 0:
+        """Run a shell command on the machine, with $VNETSEC_API (the controller's
+        REST API, e.g. http://127.0.0.1:8080) and $VNETSEC_API_TOKEN (its bearer
+        token) set; fails the batch on a non-zero exit."""
+        env = dict(os.environ, VNETSEC_API=self.dc.api_url, VNETSEC_API_TOKEN=self.dc.token) \
+            if self.dc else None
+        if subprocess.call(line, shell=True, env=env) != 0:
             self.failed = True
+
+    def do_help(self, line):
+        """help [COMMAND]: vnetsec's commands first, then Mininet's."""
+        if line:
+            return super().do_help(line)
+        self.stdout.write('vnetsec commands (help COMMAND for more):\n')
+        for name in OWN_COMMANDS:
+            self.stdout.write('  %s\n' % getattr(self, 'do_' + name).__doc__.split('\n')[0])
+        others = sorted(n[3:] for n in self.get_names()
+                        if n.startswith('do_') and n[3:] not in OWN_COMMANDS)
+        self.print_topics('Mininet commands:', others, 15, 80)
+        self.stdout.flush()
+        output(self.helpStr)
 
     def do_pingall(self, line):
         """Ping between all VMs (fails the batch when any packet is dropped)."""
@@ -59,8 +84,11 @@ class VnetsecCLI(CLI):
             return None
 
     def do_hosts(self, line):
-        """hosts [NAME]: a hypervisor's VLAN ports and its ToR port's allowed VLANs
-        (or a ToR's allowed VLANs per port)."""
+        """hosts [NAME]: hypervisors' vNICs and VLANs, ToRs' allowed VLANs per port.
+
+        For a hypervisor: its VLANs, its vNICs (device, OpenFlow port, network,
+        VLAN) and the VLANs its ToR port allows; for a ToR: the allowed VLANs of
+        each of its ports."""
         names = line.split() or [h['name'] for h in self._api('/v1/hosts') or []]
         for name in names:
             host = self._api('/v1/hosts/%s' % name)
@@ -79,7 +107,7 @@ class VnetsecCLI(CLI):
                        % (p['device'], p['ofport'], p['network'], p['vlan']))
 
     def do_mappings(self, line):
-        """mappings NETWORK: per hypervisor, MAC -> VTEP entries of a network."""
+        """mappings NETWORK: per hypervisor, the MAC -> VTEP entries of a network."""
         if not line.strip():
             output('usage: mappings NETWORK\n')
             return
@@ -93,9 +121,10 @@ class VnetsecCLI(CLI):
                 output('      %s -> %s\n' % (mac, vtep))
 
     def do_migrate(self, line):
-        """migrate VM HYPERVISOR [live|unplanned]: move a VM's vNIC to another
-        hypervisor (planned: the controller is told first); its rules and
-        mappings follow it."""
+        """migrate VM HYPERVISOR [live|unplanned]: move a VM's vNIC to another hypervisor.
+
+        Planned (the default) and live tell the controller first; unplanned does
+        not. The VM's rules and mappings follow it."""
         from mininet_topos.migration import migrate
         args = line.split()
         if (len(args) not in (2, 3) or args[0] not in self.mn or args[1] not in self.mn
@@ -115,7 +144,7 @@ class VnetsecCLI(CLI):
                % (args[0], args[1], 1000 * (marks['appeared'] - marks['moving'])))
 
     def do_flows(self, line):
-        """flows SWITCH: dump the flows the controller installed on a switch."""
+        """flows hvN|torN: the flows the controller installed on a switch."""
         name = line.strip()
         node = self.mn[name] if name in self.mn else None
         if node is None or not hasattr(node, 'ovs'):

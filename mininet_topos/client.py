@@ -8,9 +8,9 @@ import urllib.request
 class ApiError(Exception):
     def __init__(self, status, body):
         err = body.get('error', {}) if isinstance(body, dict) else {}
-        super().__init__('%s %s (field %s)' % (status, err.get('message', body),
-                                              err.get('field')))
         self.status, self.body, self.field = status, body, err.get('field')
+        super().__init__('%s (%sHTTP %s)' % (err.get('message', body), 'field %s, ' % self.field
+                                             if self.field else '', status))
 
 
 class Client:

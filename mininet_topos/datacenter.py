@@ -11,6 +11,7 @@ apart); rack r's underlay 172.16.r.0/24 with the router at .1 and hypervisors
 from .11; the management network 172.30.M.0/24 with the controller at .254.
 """
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import time
 
+from mininet.log import warn
 from mininet.net import Mininet
 from mininet.topo import Topo
 
@@ -121,14 +123,50 @@ class DataCenterTopo(Topo):
                                            device='tapvm%d' % k, host='hv%d' % n)
 
 
-def _free_port(preferred):
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind(('127.0.0.1', port))
-                return s.getsockname()[1]
-            except OSError:
-                continue
+def _can_listen(port):
+    """Whether a server could listen on 127.0.0.1:port now. Bound with
+    SO_REUSEADDR, as servers (ryu's eventlet) bind, so connections of an earlier
+    run waiting in TIME_WAIT do not count as the port being in use."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(('127.0.0.1', port))
+            s.listen(1)
+            return True
+        except OSError:
+            return False
+
+
+def _listener(port):
+    """Who listens on a TCP port, as ss tells it (e.g. 'ryu-manager pid 4522'), or ''."""
+    out = subprocess.run(['ss', '-Hltnp', 'sport = :%d' % port],
+                         capture_output=True, text=True).stdout
+    m = re.search(r'\("([^"]+)",pid=(\d+)', out)
+    return '%s pid %s' % m.groups() if m else ''
+
+
+def _any_free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _free_port(preferred, what='', required=False):
+    """``preferred`` unless something listens there; then an error if it is
+    ``required``, else any free port, saying so when ``what`` names it."""
+    if preferred == 0:
+        return _any_free_port()
+    if _can_listen(preferred):
+        return preferred
+    user = _listener(preferred)
+    in_use = 'port %d is in use%s' % (preferred, ' by ' + user if user else '')
+    if required:
+        raise RuntimeError('%s %s: choose another (0: any free port)' % (what, in_use))
+    port = _any_free_port()
+    if what:
+        warn('*** %s %s: using port %d instead (choose one with --api-port)\n'
+             % (what, in_use, port))
+    return port
 
 
 def _free_mgmt_prefix():
@@ -147,7 +185,7 @@ class DataCenter(Run):
     is 0700; the controller config holding the API token is 0600)."""
 
     def __init__(self, racks=2, hypervisors=2, vms=2, networks=None, controller=None,
-                 api_url=None, token=None, tls=False):
+                 api_url=None, token=None, tls=False, api_port=None):
         self.run_id = secrets.token_hex(2)
         self.rundir = '%s/%s' % (RUN_BASE, self.run_id)
         self.mgmt_name = 'vn%smg' % self.run_id
@@ -163,6 +201,10 @@ class DataCenter(Run):
         self.controller = None
         self.net = None
         self.api_url = api_url
+        if not controller:                # ours: 8080 when free, else any (said so)
+            port = _free_port(8080 if api_port is None else api_port,
+                              'the controller API', required=api_port is not None)
+            self.api_url = 'http://127.0.0.1:%d' % port
         self.startup_seconds = None
 
     # ---- lifecycle -------------------------------------------------------------
@@ -182,7 +224,6 @@ class DataCenter(Run):
             client = Client(self.api_url, self.token)
         else:
             ofp_port = _free_port(6653)
-            self.api_url = 'http://127.0.0.1:%d' % _free_port(8080)
             conf = self.rundir + '/vnetsec.conf'
             write_config(conf, self.rundir + '/vnetsec.db', int(self.api_url.rsplit(':', 1)[1]),
                          self.token, '%s.254' % self.mgmt_prefix, ofp_port,

@@ -24,6 +24,9 @@ def parse_args(argv):
     p.add_argument('--tls', action='store_true',
                    help='OpenFlow over mutual TLS only: a lab CA and certificates for the '
                         'controller and every switch, made in the run directory')
+    p.add_argument('--api-port', type=int, metavar='PORT',
+                   help='REST API port of the controller started here (default 8080 '
+                   'when free, else any free port, said so; 0: any free port)')
     p.add_argument('-c', dest='commands', action='append', default=[],
                    metavar='CLI COMMAND', help='run a CLI command (repeatable), then exit')
     p.add_argument('--batch', metavar='FILE', help='run the CLI commands in FILE, then exit')
@@ -38,6 +41,8 @@ def parse_args(argv):
                 'it cannot be used with --controller')
     if min(args.racks, args.hypervisors, args.vms) < 1:
         p.error('--racks, --hypervisors and --vms must be at least 1')
+    if args.controller and args.api_port is not None:
+        p.error('--api-port is for the controller started here; with --controller use --api')
     return args
 
 
@@ -50,8 +55,13 @@ def main(argv=None):
         with open(args.batch) as f:
             commands += [line.strip() for line in f
                          if line.strip() and not line.startswith('#')]
-    dc = DataCenter(args.racks, args.hypervisors, args.vms, args.networks,
-                    controller=args.controller, api_url=args.api, tls=args.tls)
+    try:
+        dc = DataCenter(args.racks, args.hypervisors, args.vms, args.networks,
+                        controller=args.controller, api_url=args.api,
+                        api_port=args.api_port, tls=args.tls)
+    except RuntimeError as e:                  # the --api-port asked for is taken
+        print('vnetsec-dc: --api-port: %s' % e, file=sys.stderr)
+        return 2
     with dc:
         print('*** data center up in %.1f s: %d racks, %d hypervisors, %d VMs; '
               'controller API %s%s' % (dc.startup_seconds, args.racks, len(dc.hypervisors()),
@@ -59,6 +69,7 @@ def main(argv=None):
                                        '; OpenFlow over TLS' if args.tls else ''),
               flush=True)
         if not commands:
+            print(VnetsecCLI.BANNER, flush=True)
             VnetsecCLI(dc.net, dc=dc)
             return 0
         cli = VnetsecCLI(dc.net, dc=dc, script='/dev/null')

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Idempotent set-up on Debian 12, as root: Debian packages + .venv with pinned deps.
-# Quick when already done. Used by `make run` and `make test` (see README).
+# Quick when already done. Run first by scripts/run.sh and scripts/test.sh (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)

@@ -101,3 +101,13 @@ def test_bulk_port_create_is_all_or_nothing(api):
     assert call(api, 'GET', '/v1/ports')[1] == []
     status, ports = call(api, 'POST', '/v1/ports', {'ports': good})
     assert status == 201 and [p['device'] for p in ports] == ['tap1', 'tap2', 'tap3']
+
+
+def test_a_hosts_vnics_are_listed_in_name_order(api, service):
+    from tests.unit.conftest import add_hv, add_port
+    add_hv(service, 'hv1', 1)
+    net = service.create_network({'name': 'n', 'kind': 'vxlan'})
+    for k in (10, 2, 1, 11, 3, 20):             # ids are random: 1 chance in 720 alone
+        add_port(service, net, k, 'hv1', ofport=30 - k)
+    devices = [p['device'] for p in call(api, 'GET', '/v1/hosts/hv1')[1]['ports']]
+    assert devices == ['tapvm%d' % k for k in (1, 2, 3, 10, 11, 20)]
