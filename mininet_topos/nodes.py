@@ -260,7 +260,9 @@ def stop_network(net):
 
 class Run:
     """A run of an emulated network (``start``/``stop``) usable as a context
-    manager: ``stop`` runs on exit, also when ``start`` fails half-way."""
+    manager: ``stop`` runs on exit, also when ``start`` fails half-way.
+    ``record``: what it made (``runrecord``), once ``start`` has made its directory."""
+    record = None
 
     def __enter__(self):
         try:
