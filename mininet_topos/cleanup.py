@@ -79,7 +79,7 @@ def leftovers(record):
 
 def dead_runs(base=RUN_BASE):
     """The recorded runs under ``base`` whose owning process is gone."""
-    records = [RunRecord(d) for d in sorted(glob.glob(base + '/*')) if os.path.isdir(d)]
+    records = [RunRecord(d) for d in _run_dirs(base)]
     return [r for r in records if r.exists() and not r.owner_alive()]
 
 
@@ -101,6 +101,10 @@ def clean(run=None, base=RUN_BASE, out=print):
             return 1
         records = [record]
     else:
+        for rundir in _run_dirs(base):
+            if not RunRecord(rundir).exists():
+                out('%s: no run record (another version of vnetsec, or just starting): '
+                    'left alone' % rundir)
         records = dead_runs(base)
         if not records:
             out('no dead runs under %s' % base)
@@ -131,6 +135,10 @@ def requested(argv):
         return None
     rest = argv[argv.index('--cleanup') + 1:]
     return rest[0] if rest and not rest[0].startswith('-') else ''
+
+
+def _run_dirs(base):
+    return [d for d in sorted(glob.glob(base + '/*')) if os.path.isdir(d)]
 
 
 def _names(record, kind):

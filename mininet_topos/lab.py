@@ -143,7 +143,7 @@ def interactive(topo_cls, banner, **params):
     if run is not None:
         sys.exit(cleanup.clean(run))
     setLogLevel('output')
-    cleanup.warn_dead_runs('python3 -m %s --cleanup' % topo_cls.__module__)
+    cleanup.warn_dead_runs('%s -m %s --cleanup' % (sys.executable, topo_cls.__module__))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with Lab(topo_cls, **params) as lab:
         print(banner, flush=True)

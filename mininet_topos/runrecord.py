@@ -49,7 +49,7 @@ class RunRecord:
         return [line[1:] for line in lines if line and line[0] == kind]
 
     def exists(self):
-        return os.path.exists(self.path)
+        return self.owner() is not None
 
     def this_boot(self):
         """True when the record was made since the machine last booted (before

@@ -66,6 +66,7 @@ def test_a_dead_run_is_removed_and_only_it(run):
     cleanup.warn_dead_runs('vnetsec-dc --cleanup', base=base, out=said.append)
     assert '(ab12)' in said[0] and '`vnetsec-dc --cleanup`' in said[0]
     assert cleanup.clean(base=base, out=said.append) == 0
+    assert '%s/cd34: no run record' % base in '\n'.join(said)
     assert 'removed process %d' % daemon in '\n'.join(said)
     assert 'removed directory %s' % rundir in said
     assert start_time(daemon) is None
