@@ -46,6 +46,9 @@ class ControllerProcess:
         self.proc = subprocess.Popen([ryu_manager(), '--config-file', self.config_path] + APPS,
                                      stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
+        # for --cleanup after a crash of the process that started it
+        with open(os.path.join(os.path.dirname(self.config_path), 'controller.pid'), 'w') as f:
+            f.write('%d\n' % self.proc.pid)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

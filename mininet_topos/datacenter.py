@@ -23,10 +23,12 @@ from mininet.log import warn
 from mininet.net import Mininet
 from mininet.topo import Topo
 
+from mininet_topos.cleanup import remove_run
 from mininet_topos.client import Client
 from mininet_topos.controller_proc import ControllerProcess, write_config
 from mininet_topos.nodes import (RUN_BASE, Hypervisor, MgmtBridge, Router, Run, TorSwitch,
-                                  make_run_dir, stop_network)
+                                  stop_network)
+from mininet_topos.runrecord import RunRecord
 from mininet_topos.tls import LabCA
 
 TOR_DPID_BASE = 0x7000
@@ -210,7 +212,8 @@ class DataCenter(Run):
     # ---- lifecycle -------------------------------------------------------------
     def start(self):
         t0 = time.time()
-        make_run_dir(self.rundir)
+        self.record = RunRecord.create(self.rundir)
+        self.record.add(('link', self.mgmt_name))
         subprocess.run(['ip', 'link', 'add', self.mgmt_name, 'type', 'bridge'], check=True)
         subprocess.run(['ip', 'addr', 'add', '%s.254/24' % self.mgmt_prefix, 'dev',
                         self.mgmt_name], check=True)
@@ -241,6 +244,7 @@ class DataCenter(Run):
         self.topo = topo
         self.net = Mininet(topo=topo, controller=None, autoSetMacs=False, build=False)
         self.net.build()
+        self.record.track_network(self.net)
         self.net.start()
         self.wait_ready()
         self.seed_tunnel_neighbours()
@@ -288,8 +292,8 @@ class DataCenter(Run):
             if self.controller:
                 self.controller.stop()
                 shutil.copy(self.controller.log_path, RUN_BASE + '/last-controller.log')
-            subprocess.run(['ip', 'link', 'del', self.mgmt_name], capture_output=True)
-            shutil.rmtree(self.rundir, ignore_errors=True)
+            if self.record:
+                remove_run(self.record)      # what is left, by its record; the directory
 
     # ---- helpers for tests and the CLI ----------------------------------------
     def restart_controller(self, down_seconds=0.0):

@@ -6,8 +6,10 @@ import sys
 
 from mininet.log import setLogLevel
 
+from mininet_topos.cleanup import clean, warn_dead_runs
 from mininet_topos.cli import VnetsecCLI
 from mininet_topos.datacenter import DataCenter, parse_networks
+from mininet_topos.nodes import RUN_BASE
 
 
 def parse_args(argv):
@@ -31,6 +33,10 @@ def parse_args(argv):
                    metavar='CLI COMMAND', help='run a CLI command (repeatable), then exit')
     p.add_argument('--batch', metavar='FILE', help='run the CLI commands in FILE, then exit')
     p.add_argument('--verbose', action='store_true')
+    p.add_argument('--cleanup', nargs='?', const='', metavar='RUN',
+                   help='instead: remove what the dead run RUN (default: every run whose '
+                   'process is gone) left under %s, its processes, links and namespaces'
+                   % RUN_BASE)
     args = p.parse_args(argv)
     try:
         parse_networks(args.networks)
@@ -48,6 +54,9 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.cleanup is not None:
+        return clean(args.cleanup)
+    warn_dead_runs('vnetsec-dc --cleanup')
     setLogLevel('info' if args.verbose else 'output')
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # tear down on kill too
     commands = list(args.commands)

@@ -9,22 +9,18 @@ is measured against.
 - ``Lab``: starts such a topology and tears down only what it created.
 - traffic checks shared by the analysis tests and bench.
 """
-import os
 import re
 import secrets
-import shutil
 import signal
 import sys
 
 from mininet.net import Mininet
 from mininet.node import Host
 
-from mininet_topos import probe
-
+from mininet_topos import cleanup, probe
 from mininet_topos.nftables import TABLE
-from mininet_topos.nodes import (RUN_BASE, OvsSwitchNode, Run, configure_vm, make_run_dir,
-                                  stop_network)
-
+from mininet_topos.nodes import RUN_BASE, OvsSwitchNode, Run, configure_vm, stop_network
+from mininet_topos.runrecord import RunRecord
 
 
 class PlainHypervisor(OvsSwitchNode):
@@ -94,9 +90,10 @@ class Lab(Run):
         self.net = None
 
     def start(self):
-        make_run_dir(self.rundir)
+        self.record = RunRecord.create(self.rundir)
         self.net = Mininet(topo=self.topo, controller=None, autoSetMacs=False, build=False)
         self.net.build()
+        self.record.track_network(self.net)
         self.net.start()
         for host in self.net.hosts:
             configure_vm(host)
@@ -108,7 +105,8 @@ class Lab(Run):
             if self.net is not None:
                 stop_network(self.net)
         finally:
-            shutil.rmtree(self.rundir, ignore_errors=True)
+            if self.record:
+                cleanup.remove_run(self.record)      # what is left, by its record; the directory
 
 
 def set_address(node, intf, address):
@@ -137,10 +135,15 @@ def ping_ok(src, ip):
 
 
 def interactive(topo_cls, banner, **params):
-    """Run a lab with Mininet's CLI; torn down on exit, Ctrl-C and SIGTERM."""
+    """Run a lab with Mininet's CLI; torn down on exit, Ctrl-C and SIGTERM.
+    ``--cleanup [RUN]`` instead removes what dead runs left (``cleanup.clean``)."""
     from mininet.cli import CLI
     from mininet.log import setLogLevel
+    run = cleanup.requested(sys.argv[1:])
+    if run is not None:
+        sys.exit(cleanup.clean(run))
     setLogLevel('output')
+    cleanup.warn_dead_runs('%s -m %s --cleanup' % (sys.executable, topo_cls.__module__))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with Lab(topo_cls, **params) as lab:
         print(banner, flush=True)

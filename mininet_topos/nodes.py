@@ -14,7 +14,6 @@ All of them are Mininet ``Switch`` subclasses living in namespaces, so that
 ``net.hosts`` (and ``pingall``) holds only the VMs.
 """
 import os
-import stat
 import time
 
 from mininet.net import Mininet
@@ -26,22 +25,6 @@ from mininet_topos.ovs import PrivateOvs
 Mininet.inited = True          # never let Mininet change machine-wide sysctls
 RUN_BASE = '/tmp/vnetsec'      # each run's files: RUN_BASE/<run>/
 VM_MTU = 1450       # room for the 50-byte VXLAN header on a 1500-byte underlay
-
-
-def make_run_dir(path):
-    """A new run directory (RUN_BASE/<run>), 0700: it holds the API token and
-    private keys. In /tmp anyone may have made its parent first, and could then
-    swap our directory for another: the parent must be ours, a real directory,
-    writable by us only."""
-    parent = os.path.dirname(path)
-    os.makedirs(parent, mode=0o755, exist_ok=True)
-    info = os.lstat(parent)
-    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid()
-            or info.st_mode & 0o022):
-        raise RuntimeError('%s must be a directory of ours that only we can write to'
-                           % parent)
-    os.mkdir(path, 0o700)
-    os.chmod(path, 0o700)          # whatever the umask
 
 
 def configure_vm(vm):
@@ -282,7 +265,9 @@ def stop_network(net):
 
 class Run:
     """A run of an emulated network (``start``/``stop``) usable as a context
-    manager: ``stop`` runs on exit, also when ``start`` fails half-way."""
+    manager: ``stop`` runs on exit, also when ``start`` fails half-way.
+    ``record``: what it made (``runrecord``), once ``start`` has made its directory."""
+    record = None
 
     def __enter__(self):
         try:

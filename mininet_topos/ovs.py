@@ -6,8 +6,8 @@ a namespace, so every emulated switch runs its own pair of daemons. They are
 stopped by the PIDs in their pidfiles, never by name.
 """
 import os
-import signal
-import time
+
+from mininet_topos.procs import cmdline, start_time, terminate
 
 SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 
@@ -61,36 +61,5 @@ class PrivateOvs:
         return out
 
     def stop(self):
-        """Kill our two daemons by PID (only if the PID still runs our rundir)."""
-        pids = [p for p in self.pids() if _cmdline_mentions(p, self.dir)]
-        for pid in pids:
-            _kill(pid, signal.SIGTERM)
-        deadline = time.time() + 3
-        while time.time() < deadline and any(_alive(p) for p in pids):
-            time.sleep(0.05)
-        for pid in pids:
-            if _alive(pid):
-                _kill(pid, signal.SIGKILL)
-
-
-def _cmdline_mentions(pid, text):
-    try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            return text.encode() in f.read()
-    except OSError:
-        return False
-
-
-def _alive(pid):
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().split(')')[-1].split()[0] != 'Z'
-    except OSError:
-        return False
-
-
-def _kill(pid, sig):
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
+        """Stop our two daemons by PID (only if the PID still runs our rundir)."""
+        terminate({p: start_time(p) for p in self.pids() if self.dir + '/' in cmdline(p)})

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from mininet_topos.controller_proc import write_config
-from mininet_topos.nodes import make_run_dir
+from mininet_topos.runrecord import make_run_dir
 from mininet_topos.tls import LabCA
 
 
