@@ -381,8 +381,10 @@ class VnetsecApp(RyuApp):
         dp = msg.datapath
         why = 'the switch refused our flows: %s' % error_name(dp.ofproto, msg.type, msg.code)
         LOG.error('switch %#x: %s (data %s)', dp.id, why, bytes(msg.data[:64]).hex())
-        if dp.id not in self._failing or self._failing[dp.id][1] is None:
-            self._failing[dp.id] = (why, self._sent.get(dp.id))
+        before = self._failing.get(dp.id)
+        if before and before[1] == self._sent.get(dp.id) and why not in before[0]:
+            why = before[0] + '; ' + error_name(dp.ofproto, msg.type, msg.code)
+        self._failing[dp.id] = (why, self._sent.get(dp.id))
         if self.datapaths.get(dp.id) is dp and self.reconciler.is_synced(dp.id):
             self._applied.discard(dp.id)
             self.reconciler.start_sync(dp)

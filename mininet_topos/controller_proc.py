@@ -55,7 +55,7 @@ class ControllerProcess:
                 raise RuntimeError('ryu-manager exited (%s); see %s'
                                    % (self.proc.returncode, self.log_path))
             try:
-                self.client.get('/v1/status')
+                self.client.get('/v1/openapi.json')     # needs no token
                 return
             except (OSError, ApiError):
                 time.sleep(0.1)
