@@ -87,6 +87,7 @@ class VnetsecApp(RyuApp):
         self.datapaths = {}
         self.seen = {}          # device name -> (host, ofport), as the switches report
         self._affected, self._affected_all = set(), True    # what changed since a reconcile
+        self._new_ports = set() # ports created or changed since: bound if already plugged
         self._arriving, self._leaving = set(), set()  # hosts ports moved to / from
         self._applied = set()   # dpids holding their desired flows since their last sync
         self._networks_of = {}  # dpid -> networks it held at its last compile
@@ -129,6 +130,8 @@ class VnetsecApp(RyuApp):
                 self._affected.update(r.network_id for r in (old, new) if r is not None)
                 if new is not None:
                     self._arriving.update({new.bound_host, new.migrating_to} - {''})
+                    if not new.bound_host:
+                        self._new_ports.add(key)
                 if old is not None and old.bound_host != getattr(new, 'bound_host', ''):
                     self._leaving.add(old.bound_host)
                 if (old is None or new is None or old.ips != new.ips
@@ -182,7 +185,10 @@ class VnetsecApp(RyuApp):
         The others' bundles are written together after the loop: switches woken
         one by one would compete with the controller for the CPU while it still
         has bundles to build."""
-        self.service.bind_observed(self.seen)
+        new_ports, self._new_ports = self._new_ports, set()
+        self.service.bind_observed(self.seen, new_ports)
+        if not self.datapaths:                 # nothing to program: keep what changed
+            return
         affected, everything = self._affected, self._affected_all
         arriving, leaving = self._arriving, self._leaving - self._arriving
         self._affected, self._affected_all = set(), False

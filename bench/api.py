@@ -73,21 +73,23 @@ class Controller:
         while self.count < ports:
             n = min(1000, ports - self.count)
             self.client.call('POST', '/v1/ports', {'ports': [
-                port_body(self.network['id'], 'p', self.count + i) for i in range(n)]},
+                port_body(self.network['id'], 0, self.count + i) for i in range(n)]},
                 timeout=120)
             self.count += n
 
 
-def port_body(network_id, prefix, k):
-    return {'network_id': network_id, 'device': '%s%d' % (prefix, k),
-            'mac': '02:%02x:%02x:%02x:%02x:%02x' % ((ord(prefix) & 0x7f,) + tuple(
+def port_body(network_id, slot, k):
+    """The k-th port of a client ``slot`` (0: the ports stored beforehand)."""
+    return {'network_id': network_id, 'device': 'p%d_%d' % (slot, k),
+            'mac': '02:%02x:%02x:%02x:%02x:%02x' % ((slot,) + tuple(
                 (k >> s) & 0xff for s in (24, 16, 8, 0))),
-            'ips': ['10.%d.%d.%d' % ((k >> 16) & 0xff, (k >> 8) & 0xff, k & 0xff or 1)]}
+            'ips': ['10.%d.%d.%d' % (((k + 1) >> 16) & 0xff, ((k + 1) >> 8) & 0xff,
+                                     (k + 1) & 0xff)]}
 
 
 def _client(args):
     """One client process: requests for ``seconds``; returns how many answered."""
-    port, method, network_id, prefix, seconds = args
+    port, method, network_id, slot, seconds = args
     conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
     headers = {'Authorization': 'Bearer ' + TOKEN, 'Content-Type': 'application/json'}
     done, deadline = 0, time.time() + seconds
@@ -95,7 +97,7 @@ def _client(args):
         if method == 'GET':
             conn.request('GET', '/v1/networks', headers=headers)
         else:
-            body = port_body(network_id, prefix, done)
+            body = port_body(network_id, slot, done)
             body['ips'] = []                          # addresses would need a plan per client
             conn.request('POST', '/v1/ports', json.dumps(body), headers)
         resp = conn.getresponse()
@@ -107,9 +109,8 @@ def _client(args):
 
 
 def rate(ctl, method, clients, seconds, round_no):
-    prefixes = 'abcdefghijklmnopqrstuvwxyz'
-    jobs = [(ctl.port, method, ctl.network['id'], prefixes[(round_no * 8 + i) % 26] + 'x',
-             seconds) for i in range(clients)]
+    jobs = [(ctl.port, method, ctl.network['id'], 1 + round_no * 8 + i, seconds)
+            for i in range(clients)]
     with multiprocessing.Pool(clients) as pool:
         total = sum(pool.map(_client, jobs))
     if method == 'POST':

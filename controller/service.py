@@ -32,6 +32,11 @@ def _rule(body):
     return dict(parse(schemas.RuleCreate, body).record(), id=model.new_id())
 
 
+def _unique_values(port):
+    return {'device': {port.device}, 'mac': {(port.network_id, port.mac)},
+            'ip': {(port.network_id, ip) for ip in port.ips}}
+
+
 def _port_fields(request):
     """The fields a port request sets (a PATCH's omitted or null fields keep
     theirs); a new port without a name takes its device's."""
@@ -45,6 +50,10 @@ def _port_fields(request):
 class Service:
     def __init__(self, store, vlan_pool='100-4094', vni_pool='5000-16777215'):
         self.store = store
+        # what must be unique, found without scanning every port
+        store.add_index('port', 'device', lambda p: (p.device,))
+        store.add_index('port', 'mac', lambda p: ((p.network_id, p.mac),))
+        store.add_index('port', 'ip', lambda p: tuple((p.network_id, ip) for ip in p.ips))
         self.pools = {'vlan': parse_pool(vlan_pool, 'vlan_pool'),
                       'vxlan': parse_pool(vni_pool, 'vni_pool')}
         self.ensure_default_group()
@@ -250,7 +259,6 @@ class Service:
     def create_ports(self, bodies):
         """Create several ports at once: all are valid, or none is created (an
         error names the field as ``ports[i].field``)."""
-        existing = self.store.list('port')
         ports = []
         for i, body in enumerate(bodies):
             try:
@@ -258,7 +266,7 @@ class Service:
                 fields['network_id'] = self.get_network(fields['network_id'],
                                                         'network_id').id
                 self._resolve_groups(fields)
-                self._check_unique(fields, existing + ports)
+                self._check_unique(fields, ports)
             except ValidationError as e:
                 if len(bodies) > 1:
                     e.field = 'ports[%d].%s' % (i, e.field)
@@ -269,21 +277,21 @@ class Service:
                 tx.put('port', port.id, port)
         return ports
 
-    def _check_unique(self, fields, ports, own_id=None):
-        for other in ports:
-            if other.id == own_id:
-                continue
-            if other.device == fields.get('device'):
-                raise ValidationError('device', 'device %r is port %s' % (other.device,
-                                                                         other.id), 409)
-            if other.network_id != fields.get('network_id'):
-                continue
-            if other.mac == fields.get('mac'):
-                raise ValidationError('mac', 'mac %s is used in this network' % other.mac, 409)
-            clash = set(other.ips) & set(fields.get('ips', ()))
-            if clash:
-                raise ValidationError('ips', 'ip %s is used in this network'
-                                      % sorted(clash)[0], 409)
+    def _check_unique(self, fields, pending=(), own_id=None):
+        """The device is unique, and the MAC and addresses within the network,
+        among the stored ports and ``pending`` ones (created in the same call)."""
+        network = fields.get('network_id')
+        checks = [('device', 'device', fields.get('device'), 'device %r is port %s'),
+                  ('mac', 'mac', (network, fields.get('mac')), 'mac %s is used in this network')]
+        checks += [('ip', 'ips', (network, ip), 'ip %s is used in this network')
+                   for ip in sorted(fields.get('ips', ()))]
+        for index, field, value, message in checks:
+            holders = self.store.find('port', index, value) - {own_id}
+            holders |= {p.id for p in pending if value in _unique_values(p)[index]}
+            if holders:
+                shown = value[1] if isinstance(value, tuple) else value
+                args = (shown, sorted(holders)[0]) if index == 'device' else (shown,)
+                raise ValidationError(field, message % args, 409)
 
     def get_port(self, ident):
         port = self.store.get('port', ident)
@@ -296,7 +304,7 @@ class Service:
         fields = _port_fields(parse(schemas.PortPatch, body))
         self._resolve_groups(fields)
         merged = dict(model.to_dict(port), **fields)
-        self._check_unique(merged, self.store.list('port'), own_id=port.id)
+        self._check_unique(merged, own_id=port.id)
         updated = model.Port(**merged)
         with self.store.transaction() as tx:
             tx.put('port', updated.id, updated)
@@ -351,12 +359,14 @@ class Service:
         self._save(changed)
         return changed
 
-    def bind_observed(self, seen):
+    def bind_observed(self, seen, port_ids):
         """``seen`` {device: (host, ofport)} of every device the switches reported:
-        binds ports created after their device was plugged. Never unbinds."""
+        binds those of ``port_ids`` (ports created or changed since the last
+        look) whose device was plugged before they existed. Never unbinds."""
         changed = []
-        for port in self.store.list('port'):
-            where = seen.get(port.device)
+        for port_id in port_ids:
+            port = self.store.get('port', port_id)
+            where = seen.get(port.device) if port is not None else None
             if where and (port.bound_host, port.ofport) != where:
                 changed.append(_bound(port, *where))
         self._save(changed)

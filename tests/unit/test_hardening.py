@@ -251,3 +251,22 @@ def test_database_is_private_and_synced_fully(tmp_path):
     store = SqliteStore(path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert store.conn.execute('PRAGMA synchronous').fetchone()[0] == 2     # FULL
+
+
+def test_store_indexes_follow_every_commit(tmp_path):
+    from controller.model import Port
+    store = SqliteStore(str(tmp_path / 'i.db'))
+    store.add_index('port', 'device', lambda p: (p.device,))
+    port = Port(id='p1', name='p1', network_id='n', mac='02:00:00:00:00:01', ips=[],
+                device='tap1')
+    with store.transaction() as tx:                 # the same key twice in one commit
+        tx.put('port', 'p1', port)
+        tx.put('port', 'p1', Port(**dict(port.__dict__, device='tap2')))
+    assert store.find('port', 'device', 'tap1') == set()
+    assert store.find('port', 'device', 'tap2') == {'p1'}
+    with store.transaction() as tx:
+        tx.delete('port', 'p1')
+    assert store.find('port', 'device', 'tap2') == set()
+    reopened = SqliteStore(str(tmp_path / 'i.db'))
+    reopened.add_index('port', 'device', lambda p: (p.device,))
+    assert reopened.find('port', 'device', 'tap2') == set()

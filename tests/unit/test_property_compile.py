@@ -45,7 +45,7 @@ def accepted(create, items):
     return out
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(hypervisors, tors, networks, groups, ports)
 def test_accepted_records_compile_and_encode(hvs, tor_list, nets, group_list, port_list):
     service = Service(SqliteStore(), vlan_pool='100-4094', vni_pool='5000-16777215')
