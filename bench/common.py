@@ -1,19 +1,15 @@
 """Shared by the benchmarks: the switch's own limit as a reference.
 
-The reference loads the very flows the controller compiled (same cookies, read
-from the controller's own database and rendered in ovs-ofctl syntax) straight
-into every bridge with ``ovs-ofctl --bundle add-flows``, all bridges in parallel,
-as the controller does."""
+The reference loads the very flows the controller compiled (same cookies, asked
+of the controller's REST API in ovs-ofctl syntax: ``GET /v1/hosts/{name}/flows``)
+straight into every bridge with ``ovs-ofctl --bundle add-flows``, all bridges in
+parallel, as the controller does."""
 import os
 import re
 import subprocess
 import tempfile
 import time
 
-from controller.compilers import compile_host
-from controller.flows import to_ofctl
-from controller.inventory import Inventory
-from controller.store import SqliteStore
 
 
 def cookies(switch):
@@ -22,8 +18,10 @@ def cookies(switch):
 
 
 def compiled_flows(dc):
-    inv = Inventory.from_store(SqliteStore(dc.rundir + '/vnetsec.db'))
-    return {sw.name: compile_host(inv, inv.hosts[sw.name]) for sw in dc.switches()}
+    """{switch: [{cookie, table, priority, owner, ofctl}]}, as the controller
+    compiled them."""
+    return {sw.name: dc.client.get('/v1/hosts/%s/flows' % sw.name)['flows']
+            for sw in dc.switches()}
 
 
 def wait_synced(dc, timeout=600):
@@ -44,7 +42,7 @@ def reference_load(dc, flows_by_switch):
     for sw in dc.switches():
         fd, path = tempfile.mkstemp(prefix='vnetsec-ref-', suffix='.flows')
         with os.fdopen(fd, 'w') as f:
-            f.write('\n'.join(to_ofctl(fl) for fl in flows_by_switch[sw.name]) + '\n')
+            f.write('\n'.join(fl['ofctl'] for fl in flows_by_switch[sw.name]) + '\n')
         files.append(path)
         sw.ovs.ofctl('del-flows %s' % sw.bridge)
     t0 = time.time()

@@ -19,9 +19,9 @@ from mininet_topos.datacenter import DataCenter
 
 
 def mapping_entries(flows):
-    """Remote unicast entries: L2 lookups that set a tunnel destination."""
-    return sum(1 for f in flows if f.table == P.L2_LOOKUP and f.priority == P.PRIO_UNICAST
-               and any(a[:2] == ('set_field', 'tun_ipv4_dst') for a in f.actions))
+    """Remote unicast entries: the VXLAN L2 table's MAC -> VTEP flows."""
+    return sum(1 for f in flows if f['table'] == P.VXLAN_L2
+               and f['priority'] == P.priority(P.VXLAN_L2, 'remote_mac'))
 
 
 def main():

@@ -18,6 +18,7 @@ import time
 import webob
 
 from controller import model, schemas, views
+from controller.flows import to_ofctl
 from controller.inventory import Inventory
 from controller.model import ValidationError
 
@@ -29,21 +30,24 @@ ROUTES = []
 
 
 class Route:
-    def __init__(self, method, pattern, func, write, body, ok, returns, errors, public):
+    def __init__(self, method, pattern, func, write, body, ok, returns, errors, public,
+                 feature):
         self.method, self.func, self.write, self.public = method, func, write, public
+        self.feature = feature
         self.regex = re.compile('^' + pattern + '$')
         self.path = pattern.replace('([^/]+)', '{id}', 1).replace('([^/]+)', '{rule_id}')
         self.body, self.ok, self.returns, self.errors = body, ok, returns, errors
 
 
 def route(method, pattern, write=False, body=None, ok=200, returns=None, errors=(),
-          public=False):
+          public=False, feature=None):
     """Register an operation: ``body`` the declaration of its request body,
     ``ok`` its success status, ``returns`` the declaration of what it answers,
     ``errors`` the 4xx statuses it can give besides the common ones; ``public``
-    needs no token."""
+    needs no token; ``feature``: served only while that feature's app runs."""
     def register(func):
-        ROUTES.append(Route(method, pattern, func, write, body, ok, returns, errors, public))
+        ROUTES.append(Route(method, pattern, func, write, body, ok, returns, errors, public,
+                            feature))
         return func
     return register
 
@@ -86,8 +90,10 @@ def _depth(value, limit):
 
 class Api:
     def __init__(self, service, token, reader_token='', open_reads=False, status=None,
-                 rule_stats=None, events=None, audit=None):
+                 rule_stats=None, events=None, audit=None, features=None, flows=None):
         self.service = service
+        self.flows = flows or (lambda host: [])   # host -> its compiled flows
+        self.features = features or (lambda: ['vlan', 'vxlan', 'firewall'])  # loaded
         self.store = service.store
         self.tokens = [(t, role) for t, role in ((token, 'admin'), (reader_token, 'reader'))
                        if t]
@@ -119,10 +125,14 @@ class Api:
             return _error(414, 'the path is longer than %d characters' % MAX_PATH, 'path')
         path = req.path_info.rstrip('/') or '/'
         allowed = []
+        loaded = self.features()
         for r in ROUTES:
             m = r.regex.match(path)
             if not m:
                 continue
+            if r.feature and r.feature not in loaded:
+                return _error(404, '%s: the %s app is not loaded on this controller '
+                              '(ryu-manager ... apps.%s)' % (path, r.feature, r.feature))
             if r.method != req.method:
                 allowed.append(r.method)
                 continue
@@ -201,6 +211,15 @@ class Api:
     def get_host(self, _, name):
         host = self.service.get_host(name)
         return 200, views.safe_host_view(Inventory.from_store(self.store), host)
+
+    @route('GET', '/v1/hosts/([^/]+)/flows', returns=schemas.HostFlows, errors=(404, 409))
+    def host_flows(self, _, name):
+        """The flows the controller wants on a switch (what it compiled for the
+        loaded apps), each with its cookie, in ovs-ofctl syntax."""
+        host = self.service.get_host(name)
+        return 200, {'host': host.name, 'flows': [
+            {'cookie': '%#x' % f.cookie, 'table': f.table, 'priority': f.priority,
+             'owner': f.owner, 'ofctl': to_ofctl(f)} for f in self.flows(host)]}
 
     @route('PATCH', '/v1/hosts/([^/]+)', write=True, body=schemas.HostPatch,
            returns=schemas.HostOut, errors=(404, 409))
@@ -283,17 +302,20 @@ class Api:
         return 204, None
 
     # ---- security groups -----------------------------------------------------
-    @route('GET', '/v1/security-groups', returns=list[schemas.GroupOut])
+    @route('GET', '/v1/security-groups', returns=list[schemas.GroupOut],
+           feature='firewall')
     def list_groups(self, _):
         return 200, [model.to_dict(g) for g in self.store.list('security_group')]
 
     @route('POST', '/v1/security-groups', write=True, body=schemas.GroupCreate, ok=201,
-           returns=schemas.GroupOut, errors=(404, 409))
+           returns=schemas.GroupOut, errors=(404, 409),
+           feature='firewall')
     def create_group(self, body):
         """Create a security group: {"name", "description", "zone", "rules": [...]}."""
         return 201, model.to_dict(self.service.create_group(body))
 
-    @route('GET', '/v1/security-groups/([^/]+)', returns=schemas.GroupOut, errors=(404,))
+    @route('GET', '/v1/security-groups/([^/]+)', returns=schemas.GroupOut, errors=(404,),
+           feature='firewall')
     def get_group(self, _, ident):
         """A security group, with packets and bytes per rule from the switches."""
         group = model.to_dict(self.service.get_group(ident))
@@ -303,24 +325,28 @@ class Api:
         return 200, group
 
     @route('PATCH', '/v1/security-groups/([^/]+)', write=True, body=schemas.GroupPatch,
-           returns=schemas.GroupOut, errors=(404, 409))
+           returns=schemas.GroupOut, errors=(404, 409),
+           feature='firewall')
     def update_group(self, body, ident):
         return 200, model.to_dict(self.service.update_group(ident, body))
 
-    @route('DELETE', '/v1/security-groups/([^/]+)', write=True, ok=204, errors=(404, 409))
+    @route('DELETE', '/v1/security-groups/([^/]+)', write=True, ok=204, errors=(404, 409),
+           feature='firewall')
     def delete_group(self, _, ident):
         self.service.delete_group(ident)
         return 204, None
 
     @route('POST', '/v1/security-groups/([^/]+)/rules', write=True, body=schemas.RuleCreate,
-           ok=201, returns=schemas.RuleOut, errors=(404,))
+           ok=201, returns=schemas.RuleOut, errors=(404,),
+           feature='firewall')
     def add_rule(self, body, ident):
         """Add a rule: {"direction", "ethertype", "protocol", "port_range_min",
         "port_range_max", "remote_ip_prefix" | "remote_group_id" | "remote_zone"}."""
         return 201, self.service.add_rule(ident, body)
 
     @route('DELETE', '/v1/security-groups/([^/]+)/rules/([^/]+)', write=True, ok=204,
-           errors=(404,))
+           errors=(404,),
+           feature='firewall')
     def delete_rule(self, _, ident, rule_id):
         self.service.delete_rule(ident, rule_id)
         return 204, None
@@ -340,7 +366,7 @@ class Api:
     @route('GET', '/v1/openapi.json', returns=dict, public=True)
     def openapi(self, _):
         """This document (no token needed: it holds no state)."""
-        return 200, openapi_document()
+        return 200, openapi_document(self.features())
 
 
 def _content(declaration, components):
@@ -349,13 +375,16 @@ def _content(declaration, components):
     return {'application/json': {'schema': schema}}
 
 
-def openapi_document():
-    """The OpenAPI 3.1 document, generated from the route table and the
-    declarations of :mod:`controller.schemas`."""
+def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
+    """The OpenAPI 3.1 document of the routes the ``loaded`` features serve,
+    generated from the route table and the declarations of
+    :mod:`controller.schemas`."""
     components = {}
     error = {'description': 'error', 'content': _content(schemas.Error, components)}
     paths = {}
     for r in ROUTES:
+        if r.feature and r.feature not in loaded:
+            continue
         op = {'summary': (r.func.__doc__ or r.func.__name__.replace('_', ' ')).strip()
               .split('\n')[0], 'operationId': r.func.__name__,
               'responses': {}}

@@ -49,7 +49,7 @@ class Inventory:
         self.groups = {g.id: g for g in groups}
         self.ports_by_network = defaultdict(list)
         self.ports_by_host = defaultdict(list)
-        self.incoming_by_host = defaultdict(list)
+        self.arriving_by_host = defaultdict(list)
         for p in sorted(ports, key=lambda p: p.id):
             if p.network_id not in self.networks:
                 continue
@@ -57,7 +57,7 @@ class Inventory:
             if self.is_bound(p):
                 self.ports_by_host[p.bound_host].append(p)
             if self.arriving_host(p):
-                self.incoming_by_host[p.migrating_to].append(
+                self.arriving_by_host[p.migrating_to].append(
                     replace(p, bound_host=p.migrating_to, ofport=p.migrating_ofport))
 
     @classmethod
@@ -88,15 +88,15 @@ class Inventory:
     def local_ports(self, host_name):
         return self.ports_by_host.get(host_name, [])
 
-    def incoming_ports(self, host_name):
+    def arriving_ports(self, host_name):
         """Ports live-migrating to the host, as they will be bound there (at the
         requested port number): their rules are enforced before they arrive."""
-        return self.incoming_by_host.get(host_name, [])
+        return self.arriving_by_host.get(host_name, [])
 
     def networks_on(self, host_name):
         """Networks with at least one port bound on (or live-migrating to) the host."""
         return sorted({p.network_id for p in self.local_ports(host_name)
-                       + self.incoming_ports(host_name)})
+                       + self.arriving_ports(host_name)})
 
     def bound_ports(self, network_id):
         return [p for p in self.ports_by_network.get(network_id, []) if self.is_bound(p)]

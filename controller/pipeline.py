@@ -1,20 +1,16 @@
-"""The OpenFlow pipeline, declared once: tables, registers, cookies, priorities,
-fixed port numbers. Nothing else in the project hard-codes one of these numbers.
+"""The OpenFlow pipeline, declared once: every table with its number, name, owner
+(the feature that writes its flows), the match fields its flows may use, the
+tables they may go on to, its named priorities (one meaning each) and its
+table-miss; the registers, fixed port numbers and cookie owners. Nothing else
+hard-codes one of these numbers, and :func:`check` holds every compiled flow to
+its table's declaration (the unit tests run it over every feature combination).
+
+Owners: ``core`` (vNICs, their networks, delivery; the ToRs' underlay), ``vlan``,
+``vxlan``, ``firewall``; ``base`` writes only the table-miss flows, which exist
+whatever features are loaded, so a table of a feature that is not loaded passes
+traffic on (or drops it) as declared.
 """
-
-# ---- br-int of every hypervisor -------------------------------------------
-CLASSIFY = 0        # which vNIC / tunnel / uplink VLAN a frame came from -> registers
-PORT_SECURITY = 10  # anti-spoofing (firewall)
-EGRESS_ACL = 20     # rules for traffic leaving a VM (firewall)
-ARP_RESPONDER = 30  # answers ARP for known addresses locally (overlay)
-L2_LOOKUP = 40      # dst MAC -> local vNIC, remote VTEP or VLAN uplink; flooding
-INGRESS_ACL = 50    # rules for traffic entering a VM (firewall), then output
-
-HV_TABLES = (CLASSIFY, PORT_SECURITY, EGRESS_ACL, ARP_RESPONDER, L2_LOOKUP, INGRESS_ACL)
-
-# ---- ToR switches ----------------------------------------------------------
-TOR_ADMIT = 0       # per-port allowed VLANs; untagged underlay -> NORMAL
-TOR_L2 = 10         # (VID, dst MAC) -> port; broadcast -> ports allowed for the VID
+from dataclasses import dataclass
 
 # ---- registers (Nicira extension fields) -----------------------------------
 REG_NETWORK = 'reg5'     # local number (Network.nid) of the frame's network
@@ -30,13 +26,129 @@ UPLINK_PORT_NAME = 'patch-phy'
 
 # ---- cookies: the top byte names the owner, the rest is a hash of the flow ---
 COOKIE_OWNER_SHIFT = 56
-OWNERS = {'base': 0x01, 'segmentation': 0x02, 'overlay': 0x03, 'firewall': 0x04,
-          'tor': 0x05}
+OWNERS = {'base': 0x01, 'core': 0x02, 'vxlan': 0x03, 'firewall': 0x04, 'vlan': 0x05}
+MISS = 0                 # the priority of every table-miss flow
 
-# ---- priorities ------------------------------------------------------------
-PRIO_DEFAULT = 0
-PRIO_FLOOD = 10
-PRIO_UNICAST = 20
-PRIO_ARRIVING = 25   # a VM migrating here: its MAC, from the tunnel, to its reserved port
-PRIO_MATCH = 30
-PRIO_ARP_REPLY = 40
+_ACL_FIELDS = frozenset({'eth_type', 'ct_state', 'ct_zone', 'ct_mark', 'ip_proto', 'tcp_dst',
+                         'udp_dst', 'ipv4_src', 'ipv4_dst', 'conj_id'})
+_ACL_PRIORITIES = {'invalid': 100, 'established': 90, 'remote_group': 75, 'rule': 70,
+                   'track': 60, 'arp': 50, 'deny_ip': 40, 'deny_other': 20}
+
+
+@dataclass(frozen=True)
+class Table:
+    number: int
+    name: str
+    owner: str
+    fields: frozenset
+    next: tuple             # tables its flows may go on to (goto, resubmit, ct)
+    priorities: dict        # name -> priority
+    miss: object = None     # the table-miss: None drops, a number goes on there
+    switch: str = 'hypervisor'
+    purpose: str = ''
+
+
+def _t(number, name, owner, fields, next_tables, priorities, miss=None, switch='hypervisor',
+       purpose=''):
+    return Table(number, name, owner, frozenset(fields), tuple(next_tables), priorities, miss,
+                 switch, purpose)
+
+
+# ---- br-int of every hypervisor ---------------------------------------------
+CLASSIFY, VXLAN_IN, VLAN_IN = 0, 2, 3
+PORT_SECURITY, EGRESS_ACL, ARP_RESPONDER = 10, 20, 30
+L2_LOOKUP, VXLAN_L2, VLAN_L2 = 40, 41, 42
+INGRESS_ACL, OUTPUT = 50, 60
+# ---- ToR switches -------------------------------------------------------------
+TOR_CLASSIFY, TOR_ADMIT, TOR_L2 = 0, 1, 2
+
+TABLES = (
+    _t(CLASSIFY, 'classify', 'core', {'in_port'}, (PORT_SECURITY, VXLAN_IN, VLAN_IN),
+       {'vnic': 30, 'feature_port': 20},
+       purpose='a vNIC -> its network (reg5); the tunnel or uplink -> its feature'),
+    _t(VXLAN_IN, 'vxlan_in', 'vxlan', {'tunnel_id'}, (L2_LOOKUP,), {'vni': 30},
+       purpose='VNI -> network; from remote (reg4=1)'),
+    _t(VLAN_IN, 'vlan_in', 'vlan', {'vlan_vid'}, (L2_LOOKUP,), {'vid': 30},
+       purpose='VID -> network, tag popped; from remote (reg4=1)'),
+    _t(PORT_SECURITY, 'port_security', 'firewall',
+       {'in_port', 'eth_src', 'eth_type', 'ipv4_src', 'arp_spa', 'arp_sha'}, (EGRESS_ACL,),
+       {'own_address': 30, 'spoofed': 10}, miss=EGRESS_ACL,
+       purpose="anti-spoofing: only the vNIC's own MAC and IPs, ARP included"),
+    _t(EGRESS_ACL, 'egress_acl', 'firewall', _ACL_FIELDS | {'in_port'},
+       (EGRESS_ACL, ARP_RESPONDER), _ACL_PRIORITIES, miss=ARP_RESPONDER,
+       purpose='stateful rules for what a VM sends (conntrack zone per vNIC)'),
+    _t(ARP_RESPONDER, 'arp_responder', 'vxlan', {REG_NETWORK, 'eth_type', 'arp_op', 'arp_tpa'},
+       (L2_LOOKUP,), {'known_address': 40, 'unknown_address': 10}, miss=L2_LOOKUP,
+       purpose='answers ARP for the known addresses of an overlay network locally'),
+    _t(L2_LOOKUP, 'l2_lookup', 'core', {REG_NETWORK, 'eth_dst'},
+       (VXLAN_L2, VLAN_L2, INGRESS_ACL), {'local_mac': 30, 'network': 10},
+       purpose="a local vNIC's MAC -> deliver (reg7); anything else -> its network's kind"),
+    _t(VXLAN_L2, 'vxlan_l2', 'vxlan', {REG_NETWORK, REG_FROM_REMOTE, 'eth_dst'},
+       (INGRESS_ACL,), {'arriving': 25, 'remote_mac': 20, 'flood': 10},
+       purpose='MAC -> VTEP (tun_dst, tun_id); broadcast -> local vNICs + the VTEPs of the '
+               'network'),
+    _t(VLAN_L2, 'vlan_l2', 'vlan', {REG_NETWORK, REG_FROM_REMOTE, 'eth_dst'},
+       (INGRESS_ACL,), {'remote_mac': 20, 'flood': 10},
+       purpose='MAC -> the tagged uplink; broadcast -> local vNICs + the uplink'),
+    _t(INGRESS_ACL, 'ingress_acl', 'firewall', _ACL_FIELDS | {REG_OUT_PORT},
+       (INGRESS_ACL, OUTPUT), _ACL_PRIORITIES, miss=OUTPUT,
+       purpose='stateful rules for what a VM receives, also from its own bridge'),
+    _t(OUTPUT, 'output', 'core', {REG_OUT_PORT}, (), {'vnic': 30},
+       purpose='reg7 -> that vNIC'),
+    _t(TOR_CLASSIFY, 'tor_classify', 'core', {'in_port', 'vlan_vid'}, (TOR_ADMIT,),
+       {'trunk_underlay': 20, 'underlay': 10}, miss=TOR_ADMIT, switch='tor',
+       purpose='untagged (VTEP) traffic -> NORMAL, never across racks; tagged -> admit'),
+    _t(TOR_ADMIT, 'tor_admit', 'vlan', {'in_port', 'vlan_vid'}, (TOR_L2,), {'allowed': 30},
+       switch='tor', purpose='per port, only the VLANs with VMs behind it'),
+    _t(TOR_L2, 'tor_l2', 'vlan', {'in_port', 'vlan_vid', 'eth_dst'}, (), {'mac': 20, 'flood': 10},
+       switch='tor', purpose='(VID, MAC) -> port; broadcast -> the ports admitting the VID'),
+)
+BY_NUMBER = {(t.switch, t.number): t for t in TABLES}
+
+
+def table(number, switch='hypervisor'):
+    return BY_NUMBER[(switch, number)]
+
+
+def priority(number, name, switch='hypervisor'):
+    """A table's named priority: ``priority(L2_LOOKUP, 'local_mac')``."""
+    return BY_NUMBER[(switch, number)].priorities[name]
+
+
+def tables(switch):
+    return [t for t in TABLES if t.switch == switch]
+
+
+def jumps(flow):
+    """The tables a flow's actions go on to."""
+    out = []
+    for a in flow.actions:
+        if a[0] in ('goto', 'resubmit'):
+            out.append(a[1])
+        elif a[0] == 'ct' and a[3] is not None:
+            out.append(a[3])
+    return out
+
+
+def check(flow, switch='hypervisor'):
+    """Why ``flow`` breaks its table's declaration ('' if it does not)."""
+    t = BY_NUMBER.get((switch, flow.table))
+    if t is None:
+        return 'table %d is not declared for a %s' % (flow.table, switch)
+    if flow.owner == 'base':
+        if flow.priority != MISS or flow.match:
+            return '%s: base writes only the table-miss' % t.name
+    elif flow.owner != t.owner:
+        return '%s belongs to %s, not %s' % (t.name, t.owner, flow.owner)
+    elif flow.priority not in t.priorities.values():
+        return '%s: priority %d is not declared' % (t.name, flow.priority)
+    fields = {name for name, _ in flow.match} - t.fields
+    if fields:
+        return '%s: undeclared match fields %s' % (t.name, sorted(fields))
+    for target in jumps(flow):
+        if target not in t.next:
+            return '%s may not go to table %d' % (t.name, target)
+        if target < t.number or target == t.number and not any(
+                a[0] == 'ct' for a in flow.actions):
+            return '%s jumps backwards to %d' % (t.name, target)
+    return ''

@@ -285,6 +285,13 @@ def _message(err, field):
         return '%s %s' % (field, HINTS['name'])
     if kind == 'model_type':
         return '%s must be a JSON object' % field
+    if kind == 'literal_error':
+        return '%s must be %s' % (field, err['msg'].removeprefix('Input should be ')
+                                  .replace("'", '"'))
+    if kind in ('less_than_equal', 'greater_than_equal'):
+        bound = err['ctx'].get('le', err['ctx'].get('ge'))
+        return '%s must be at %s %s' % (field, 'most' if kind == 'less_than_equal' else 'least',
+                                        bound)
     return '%s: %s' % (field, err['msg'])
 
 
@@ -378,6 +385,19 @@ class Status(Out):
     switches: dict[str, SwitchStatus]
     idle: bool
     apps: list[str] = []
+
+
+class CompiledFlow(Out):
+    cookie: str
+    table: int
+    priority: int
+    owner: str
+    ofctl: str
+
+
+class HostFlows(Out):
+    host: str
+    flows: list[CompiledFlow]
 
 
 class Error(BaseModel):

@@ -48,7 +48,7 @@ def _port_fields(request):
 
 
 class Service:
-    def __init__(self, store, vlan_pool='100-4094', vni_pool='5000-16777215'):
+    def __init__(self, store, vlan_pool='100-4094', vni_pool='5000-16777215', kinds=None):
         self.store = store
         # what must be unique, found without scanning every port
         store.add_index('port', 'device', lambda p: (p.device,))
@@ -56,6 +56,8 @@ class Service:
         store.add_index('port', 'ip', lambda p: tuple((p.network_id, ip) for ip in p.ips))
         self.pools = {'vlan': parse_pool(vlan_pool, 'vlan_pool'),
                       'vxlan': parse_pool(vni_pool, 'vni_pool')}
+        # network kind -> its L2 table, from the loaded features (all when not said)
+        self.kinds = dict(kinds) if kinds is not None else {'vlan': None, 'vxlan': None}
         self.ensure_default_group()
 
     # ---- hosts -------------------------------------------------------------
@@ -116,6 +118,10 @@ class Service:
     def create_network(self, body):
         request = parse(schemas.NetworkCreate, body)
         name, kind, seg = request.name, request.kind, request.segmentation_id
+        if kind not in self.kinds:
+            raise ValidationError('kind', 'kind %r needs the %s app, which this controller '
+                                  'does not run (it runs: %s)' % (
+                                      kind, kind, ', '.join(sorted(self.kinds)) or 'none'))
         networks = self.store.list('network')
         if any(n.name == name for n in networks):
             raise ValidationError('name', 'a network named %r exists' % name, 409)
@@ -293,6 +299,11 @@ class Service:
                 args = (shown, sorted(holders)[0]) if index == 'device' else (shown,)
                 raise ValidationError(field, message % args, 409)
 
+    def port_of_device(self, device):
+        """The port whose vNIC is ``device``, or None."""
+        keys = self.store.find('port', 'device', device)
+        return self.store.get('port', min(keys)) if keys else None
+
     def get_port(self, ident):
         port = self.store.get('port', ident)
         if port is None:
@@ -310,7 +321,7 @@ class Service:
             tx.put('port', updated.id, updated)
         return updated
 
-    MIGRATION_OFPORTS = range(2000, 4000)    # requested for incoming vNICs
+    MIGRATION_OFPORTS = range(2000, 4000)    # reserved for arriving vNICs
 
     def migrate_port(self, ident, body):
         """Planned migration to ``host``: the destination is programmed before
@@ -332,7 +343,7 @@ class Service:
                  if p.migrating_to == host_name}
         ofport = next((n for n in self.MIGRATION_OFPORTS if n not in used), None)
         if ofport is None:
-            raise ValidationError('host', '%s has no free port number for an incoming vNIC '
+            raise ValidationError('host', '%s has no free port number for an arriving vNIC '
                                   '(%d-%d are all reserved)' % (
                                       host_name, self.MIGRATION_OFPORTS.start,
                                       self.MIGRATION_OFPORTS.stop - 1), 409)

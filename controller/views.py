@@ -2,7 +2,7 @@
 the same compiler code that programs the switches."""
 import re
 
-from controller.compilers import segmentation, tor
+from controller.features import switching, vlan
 from controller.model import to_dict
 
 
@@ -24,9 +24,9 @@ def host_view(inv, host):
         if tor_sw:
             port = tor_sw.uplinks['hv:' + host.name]
             out['tor'] = {'name': tor_sw.name, 'port': port,
-                          'allowed_vlans': tor.allowed_vlans(inv, tor_sw).get(port, [])}
+                          'allowed_vlans': vlan.allowed_vlans(inv, tor_sw).get(port, [])}
     else:
-        allowed = tor.allowed_vlans(inv, host)
+        allowed = vlan.allowed_vlans(inv, host)
         out['allowed_vlans'] = {name: allowed.get(port, [])
                                 for name, port in sorted(host.uplinks.items())}
     return out
@@ -34,13 +34,13 @@ def host_view(inv, host):
 
 def mappings(inv, network):
     """Per hypervisor holding the network: {mac: vtep_ip} of the remote ports, the
-    same table the segmentation compiler installs ('source, destination' while a
-    planned migration sends to both)."""
+    same entries the VXLAN and VLAN features install ('source, destination'
+    while a planned migration sends to both)."""
     out = {}
     for host_name in inv.hosts_of_network(network.id):
         host = inv.hosts[host_name]
-        out[host_name] = {mac: ', '.join(vteps) for mac, vteps, _ in
-                          segmentation.remote_entries(inv, host, network)}
+        out[host_name] = {mac: ', '.join(vteps) for mac, vteps in
+                          switching.remote_ports(inv, host, network)}
     return out
 
 

@@ -7,7 +7,7 @@ import time
 
 from mininet_topos.client import ApiError, Client
 
-APPS = ['apps.vnetsec']
+APPS = ('vlan', 'vxlan', 'firewall')     # the vnetsec apps (apps.<name>), all by default
 
 
 def ryu_manager():
@@ -36,14 +36,15 @@ def write_config(path, db_path, api_port, token, ofp_host, ofp_port, tls=None):
 
 
 class ControllerProcess:
-    def __init__(self, config_path, log_path, api_url, token):
+    def __init__(self, config_path, log_path, api_url, token, apps=APPS):
         self.config_path, self.log_path = config_path, log_path
+        self.apps = ['apps.%s' % name for name in apps]
         self.client = Client(api_url, token)
         self.proc = None
 
     def start(self, timeout=20):
         log = open(self.log_path, 'a')
-        self.proc = subprocess.Popen([ryu_manager(), '--config-file', self.config_path] + APPS,
+        self.proc = subprocess.Popen([ryu_manager(), '--config-file', self.config_path] + self.apps,
                                      stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         # for --cleanup after a crash of the process that started it

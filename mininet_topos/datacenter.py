@@ -25,7 +25,7 @@ from mininet.topo import Topo
 
 from mininet_topos.cleanup import remove_run
 from mininet_topos.client import Client
-from mininet_topos.controller_proc import ControllerProcess, write_config
+from mininet_topos.controller_proc import APPS, ControllerProcess, write_config
 from mininet_topos.nodes import (RUN_BASE, Hypervisor, MgmtBridge, Router, Run, TorSwitch,
                                   stop_network)
 from mininet_topos.runrecord import RunRecord
@@ -187,7 +187,7 @@ class DataCenter(Run):
     is 0700; the controller config holding the API token is 0600)."""
 
     def __init__(self, racks=2, hypervisors=2, vms=2, networks=None, controller=None,
-                 api_url=None, token=None, tls=False, api_port=None):
+                 api_url=None, token=None, tls=False, api_port=None, apps=APPS):
         self.run_id = secrets.token_hex(2)
         self.rundir = '%s/%s' % (RUN_BASE, self.run_id)
         self.mgmt_name = 'vn%smg' % self.run_id
@@ -198,6 +198,7 @@ class DataCenter(Run):
             raise ValueError('tls: only for the controller a run starts itself (it makes '
                              'its certificates); configure TLS on an external one')
         self.tls = tls
+        self.apps = apps
         self.ca = None
         self.token = token or os.environ.get('VNETSEC_API_TOKEN') or secrets.token_hex(16)
         self.controller = None
@@ -232,7 +233,7 @@ class DataCenter(Run):
                          self.token, '%s.254' % self.mgmt_prefix, ofp_port,
                          tls=ca.credentials('controller') if ca else None)
             self.controller = ControllerProcess(conf, self.rundir + '/controller.log',
-                                                self.api_url, self.token)
+                                                self.api_url, self.token, apps=self.apps)
             self.controller.start()
             client = self.controller.client
         self.client = client

@@ -8,6 +8,7 @@ from mininet.log import setLogLevel
 
 from mininet_topos.cleanup import clean, warn_dead_runs
 from mininet_topos.cli import VnetsecCLI
+from mininet_topos.controller_proc import APPS
 from mininet_topos.datacenter import DataCenter, parse_networks
 from mininet_topos.nodes import RUN_BASE
 
@@ -26,6 +27,9 @@ def parse_args(argv):
     p.add_argument('--tls', action='store_true',
                    help='OpenFlow over mutual TLS only: a lab CA and certificates for the '
                         'controller and every switch, made in the run directory')
+    p.add_argument('--apps', default=','.join(APPS), metavar='APP[,APP]',
+                   help='the vnetsec apps the controller started here runs (default: %s)'
+                        % ','.join(APPS))
     p.add_argument('--api-port', type=int, metavar='PORT',
                    help='REST API port of the controller started here (default 8080 '
                    'when free, else any free port, said so; 0: any free port)')
@@ -47,6 +51,10 @@ def parse_args(argv):
                 'it cannot be used with --controller')
     if min(args.racks, args.hypervisors, args.vms) < 1:
         p.error('--racks, --hypervisors and --vms must be at least 1')
+    args.apps = tuple(a.strip() for a in args.apps.split(',') if a.strip())
+    unknown = [a for a in args.apps if a not in APPS]
+    if unknown or not args.apps:
+        p.error('--apps: choose among %s, not %s' % (', '.join(APPS), ', '.join(unknown)))
     if args.controller and args.api_port is not None:
         p.error('--api-port is for the controller started here; with --controller use --api')
     return args
@@ -67,7 +75,7 @@ def main(argv=None):
     try:
         dc = DataCenter(args.racks, args.hypervisors, args.vms, args.networks,
                         controller=args.controller, api_url=args.api,
-                        api_port=args.api_port, tls=args.tls)
+                        api_port=args.api_port, tls=args.tls, apps=args.apps)
     except RuntimeError as e:                  # the --api-port asked for is taken
         print('vnetsec-dc: --api-port: %s' % e, file=sys.stderr)
         return 2

@@ -2,7 +2,8 @@
 and in which order their bundles go."""
 import pytest
 
-from apps import vnetsec
+from controller.compile import ALL
+from controller.core import Core
 from controller.ryu_facade import CONF
 from tests.unit.conftest import add_hv, add_port
 from tests.unit.fakes import FakeDatapath
@@ -15,7 +16,10 @@ def app(tmp_path):
     CONF([], project='vnetsec-test', default_config_files=[])
     CONF.set_override('db_path', str(tmp_path / 'db'), group='vnetsec')
     CONF.set_override('api_token', 'test', group='vnetsec')
-    yield vnetsec.VnetsecApp()
+    core = Core()
+    for feature in ALL:
+        core.register(feature)
+    yield core
     CONF.clear_override('db_path', group='vnetsec')
     CONF.clear_override('api_token', group='vnetsec')
 

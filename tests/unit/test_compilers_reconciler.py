@@ -2,7 +2,8 @@
 import pytest
 
 from controller import pipeline as P
-from controller.compilers import compile_host, segmentation, tor
+from controller.compile import compile_host
+from controller.features import switching, vlan, vxlan
 from controller.flows import to_ofctl
 from controller.inventory import Inventory
 from controller.reconciler import Encoder, Reconciler, flow_mod
@@ -26,7 +27,11 @@ def build(service, kind):
 
 
 def l2(flows):
-    return [f for f in flows if f.table == P.L2_LOOKUP]
+    return [f for f in flows if f.table in (P.L2_LOOKUP, P.VXLAN_L2, P.VLAN_L2)]
+
+
+def prio(table, name):
+    return P.priority(table, name)
 
 
 def test_vxlan_unicast_points_to_the_vtep(service, store):
@@ -42,8 +47,9 @@ def test_vxlan_unicast_points_to_the_vtep(service, store):
 def test_host_without_port_in_network_gets_nothing_of_it(service, store):
     build(service, 'vxlan')
     inv = inventory(store)
-    flows = segmentation.compile_hypervisor(inv, inv.hosts['hv3'])
-    assert flows == []
+    hv3 = inv.hosts['hv3']
+    assert vxlan.compile_hypervisor(inv, hv3) == []
+    assert switching.compile_hypervisor(inv, hv3, {'vxlan': P.VXLAN_L2}, {}) == []
     net = list(inv.networks.values())[0]
     assert set(mappings(inv, net)) == {'hv1', 'hv2'}
 
@@ -52,7 +58,7 @@ def test_flood_reaches_only_vteps_of_the_network(service, store):
     net = build(service, 'vxlan')
     inv = inventory(store)
     flood = [f for f in l2(compile_host(inv, inv.hosts['hv1']))
-             if f.priority == P.PRIO_FLOOD and (P.REG_FROM_REMOTE, 0) in f.match]
+             if f.priority == prio(P.VXLAN_L2, 'flood') and (P.REG_FROM_REMOTE, 0) in f.match]
     tunnels = [a[2] for a in flood[0].actions if a[:2] == ('set_field', 'tun_ipv4_dst')]
     assert tunnels == ['172.16.1.12']                     # hv3 hosts nothing of it
     assert net.segmentation_id == 5000
@@ -71,10 +77,10 @@ def test_arp_responder_only_for_vxlan(service, store):
     build(service, 'vxlan')
     inv = inventory(store)
     arp = [f for f in compile_host(inv, inv.hosts['hv1']) if f.table == P.ARP_RESPONDER
-           and f.priority == P.PRIO_ARP_REPLY]
+           and f.priority == prio(P.ARP_RESPONDER, 'known_address')]
     assert {dict(f.match)['arp_tpa'] for f in arp} == {'10.0.0.1', '10.0.0.2'}
     others = [f for f in compile_host(inv, inv.hosts['hv1']) if f.table == P.ARP_RESPONDER
-              and f.priority == P.PRIO_FLOOD]
+              and f.priority == prio(P.ARP_RESPONDER, 'unknown_address')]
     assert len(others) == 1 and others[0].actions == ()      # unknown addresses: dropped
 
 
@@ -90,13 +96,13 @@ def test_tor_admits_only_vlans_behind_each_port(service, store):
     add_port(service, v30, 2, 'hv2', ofport=1)
     add_port(service, v10, 3, 'hv3', ofport=1)
     inv = inventory(store)
-    assert tor.allowed_vlans(inv, inv.hosts['tor1']) == {1: [10], 2: [30], 3: [10]}
+    assert vlan.allowed_vlans(inv, inv.hosts['tor1']) == {1: [10], 2: [30], 3: [10]}
     flows = compile_host(inv, inv.hosts['tor1'])
     admitted = {(dict(f.match)['in_port'], dict(f.match)['vlan_vid'] & 0xfff)
                 for f in flows if f.table == P.TOR_ADMIT and f.actions and 'in_port' in dict(f.match)}
     assert (1, 30) not in admitted and (2, 10) not in admitted and (3, 30) not in admitted
-    bcast = [f for f in flows if ('in_port', 1) in f.match and f.priority == P.PRIO_FLOOD
-             and f.table == P.TOR_L2][0]
+    bcast = [f for f in flows if ('in_port', 1) in f.match
+             and f.priority == P.priority(P.TOR_L2, 'flood', 'tor') and f.table == P.TOR_L2][0]
     assert bcast.actions == (('output', 3),)              # never to hv2 (no VLAN 10 there)
 
 
@@ -168,10 +174,10 @@ def test_encoder_matches_ryu_byte_for_byte(service, store):
     """Every flow the compilers make (VLAN, VXLAN, ARP responder, firewall with
     port ranges, prefixes, remote groups and conjunctions), encoded from cached
     parts, is exactly Ryu's own encoding of it."""
-    vlan = build(service, 'vlan')
-    vxlan = service.create_network({'name': 'x', 'kind': 'vxlan'})
-    add_port(service, vxlan, 5, 'hv1', ofport=5)
-    add_port(service, vxlan, 6, 'hv3', ofport=6)
+    vlan_net = build(service, 'vlan')
+    vxlan_net = service.create_network({'name': 'x', 'kind': 'vxlan'})
+    add_port(service, vxlan_net, 5, 'hv1', ofport=5)
+    add_port(service, vxlan_net, 6, 'hv3', ofport=6)
     service.create_group({'name': 'client', 'zone': 'app', 'rules': [
         {'direction': 'egress', 'protocol': 'udp', 'remote_ip_prefix': '10.9.0.0/16'}]})
     service.create_group({'name': 'web', 'rules': [
@@ -185,14 +191,14 @@ def test_encoder_matches_ryu_byte_for_byte(service, store):
     flows = [f for h in inv.hosts.values() for f in compile_host(inv, h)]
     assert {a[0] for f in flows for a in f.actions} >= {
         'output', 'set_field', 'push_vlan', 'pop_vlan', 'move', 'resubmit', 'goto', 'ct',
-        'output_reg', 'conjunction'}
+        'conjunction'}
     dp, encoder = FakeDatapath(1), Encoder()
     for f in flows:
         ryu = flow_mod(dp, f)
         ryu.set_xid(0)
         ryu.serialize()
         assert encoder.add(dp, f) == bytes(ryu.buf), to_ofctl(f)
-    assert vlan.kind == 'vlan'
+    assert vlan_net.kind == 'vlan'
 
 
 def test_delete_names_one_flow_by_its_whole_cookie(service, store):
@@ -222,16 +228,16 @@ def test_unchanged_pieces_are_reused_across_snapshots(service, store):
     kept = {id(f) for f in before} & {id(f) for f in after}
     changed = [f for f in after if id(f) not in kept]
     assert len(kept) == len(after) - 2 and len(changed) == 2
-    entry = next(f for f in changed if f.priority == P.PRIO_UNICAST)
+    entry = next(f for f in changed if f.priority == prio(P.VXLAN_L2, 'remote_mac'))
     assert ('set_field', 'tun_ipv4_dst', '172.16.1.13') in entry.actions
-    flood = next(f for f in changed if f.priority == P.PRIO_FLOOD)
+    flood = next(f for f in changed if f.priority == prio(P.VXLAN_L2, 'flood'))
     assert ('set_field', 'tun_ipv4_dst', '172.16.1.12') not in flood.actions
 
 
 def _tunnel_targets(flows, mac):
     """{tun_dst...} of the L2 entry for ``mac`` (exactly one expected)."""
     (entry,) = [f for f in l2(flows) if ('eth_dst', mac) in f.match
-                and f.priority == P.PRIO_UNICAST]
+                and f.priority == prio(P.VXLAN_L2, 'remote_mac')]
     return {a[2] for a in entry.actions if a[:2] == ('set_field', 'tun_ipv4_dst')}
 
 
@@ -252,9 +258,8 @@ def test_a_planned_migration_programs_the_destination_ahead(service, store, live
     dest = compile_host(inv, inv.hosts['hv3'])
     assert {f.table for f in dest if ('in_port', ofport) in f.match} == {
         P.CLASSIFY, P.PORT_SECURITY, P.EGRESS_ACL}
-    (to_reserved,) = [f for f in dest if f.table == P.L2_LOOKUP
-                      and ('set_field', P.REG_OUT_PORT, ofport) in f.actions]
-    assert to_reserved.priority == P.PRIO_ARRIVING
+    (to_reserved,) = [f for f in l2(dest) if ('set_field', P.REG_OUT_PORT, ofport) in f.actions]
+    assert (to_reserved.table, to_reserved.priority) == (P.VXLAN_L2, prio(P.VXLAN_L2, 'arriving'))
     assert (P.REG_FROM_REMOTE, 1) in to_reserved.match    # copies from the tunnel only
     assert _tunnel_targets(dest, port.mac) == {'172.16.1.11'}           # its own VMs
     hv2 = compile_host(inv, inv.hosts['hv2'])
@@ -267,7 +272,7 @@ def test_a_planned_migration_programs_the_destination_ahead(service, store, live
     inv = inventory(store)
     assert _tunnel_targets(compile_host(inv, inv.hosts['hv2']), port.mac) == {'172.16.1.13'}
     assert not [f for f in compile_host(inv, inv.hosts['hv3'])
-                if f.priority == P.PRIO_ARRIVING]
+                if (f.table, f.priority) == (P.VXLAN_L2, prio(P.VXLAN_L2, 'arriving'))]
 
 
 def test_a_planned_migration_on_a_vlan_network_keeps_one_path(service, store):
@@ -282,4 +287,4 @@ def test_a_planned_migration_on_a_vlan_network_keeps_one_path(service, store):
     assert {f.cookie for f in l2(compile_host(inv, inv.hosts['hv2']))} == \
         {f.cookie for f in before}
     assert not [f for f in compile_host(inv, inv.hosts['hv3'])
-                if f.priority == P.PRIO_ARRIVING]
+                if (f.table, f.priority) == (P.VXLAN_L2, prio(P.VXLAN_L2, 'arriving'))]

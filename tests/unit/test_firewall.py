@@ -2,7 +2,8 @@
 import pytest
 
 from controller import pipeline as P
-from controller.compilers import compile_host, firewall
+from controller.compile import compile_host
+from controller.features import firewall
 from controller.inventory import Inventory
 from controller.model import ValidationError
 from tests.unit.conftest import add_hv, add_port

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from controller import schemas
-from controller.compilers import compile_host
+from controller.compile import compile_host
 from controller.inventory import Inventory
 from controller.model import ValidationError
 from controller.reconciler import Reconciler

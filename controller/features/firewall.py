@@ -16,7 +16,8 @@ import ipaddress
 import zlib
 
 from controller import pipeline as P
-from controller.flows import flow, goto, output, reuse
+from controller.feature import Feature
+from controller.flows import flow, goto, reuse
 
 COOKIE = P.OWNERS['firewall'] << P.COOKIE_OWNER_SHIFT     # every firewall flow's cookie
 COOKIE_MASK = 0xff << P.COOKIE_OWNER_SHIFT                 # carries this owner byte
@@ -58,7 +59,7 @@ def port_masks(low, high):
 
 def compile_firewall(inv, host):
     flows, rules = [], {}
-    for port in inv.local_ports(host.name) + inv.incoming_ports(host.name):
+    for port in inv.local_ports(host.name) + inv.arriving_ports(host.name):
         if port.port_security_enabled:
             flows += _port_flows(inv, port)
             for rule in _rules(inv, port, 'egress') + _rules(inv, port, 'ingress'):
@@ -81,7 +82,7 @@ def _clause1(inv, rules):
         for ip in _remote_ips(inv, rule) or ():
             shared.setdefault((table, field, ip), set()).add(mark)
     return [reuse(('clause1', table, field, ip, tuple(sorted(marks))), lambda: [flow(
-        'firewall', table, 75, {'eth_type': IPV4, 'ct_state': (CT_TRK | CT_NEW,
+        'firewall', table, _prio(table, 'remote_group'), {'eth_type': IPV4, 'ct_state': (CT_TRK | CT_NEW,
                                                                CT_TRK | CT_NEW | CT_INV),
                                 field: ip},
         [('conjunction', c, 1, 2) for c in sorted(marks)])])[0]
@@ -108,13 +109,14 @@ def _port_flows(inv, port):
 
 
 def anti_spoofing(port):
-    flows = [flow('firewall', P.PORT_SECURITY, P.PRIO_FLOOD, {'in_port': port.ofport})]
+    flows = [flow('firewall', P.PORT_SECURITY, _prio(P.PORT_SECURITY, 'spoofed'),
+                  {'in_port': port.ofport})]
     for ip in port.ips:
         flows += [
-            flow('firewall', P.PORT_SECURITY, P.PRIO_MATCH,
+            flow('firewall', P.PORT_SECURITY, _prio(P.PORT_SECURITY, 'own_address'),
                  {'in_port': port.ofport, 'eth_src': port.mac, 'eth_type': IPV4,
                   'ipv4_src': ip}, [goto(P.EGRESS_ACL)]),
-            flow('firewall', P.PORT_SECURITY, P.PRIO_MATCH,
+            flow('firewall', P.PORT_SECURITY, _prio(P.PORT_SECURITY, 'own_address'),
                  {'in_port': port.ofport, 'eth_src': port.mac, 'eth_type': ARP,
                   'arp_spa': ip, 'arp_sha': port.mac}, [goto(P.EGRESS_ACL)]),
         ]
@@ -135,6 +137,10 @@ def _remote_ips(inv, rule):
     return inv.memo(('members', groups), lambda: inv.members(groups))
 
 
+def _prio(table, name):
+    return P.priority(table, name)
+
+
 def acl(inv, port, direction):
     """The stateful ACL of one direction of one vNIC. A rule naming a remote
     group or zone is a conjunction whose clause 1 (the members' addresses) the
@@ -147,23 +153,24 @@ def acl(inv, port, direction):
         remote_field = 'ipv4_dst'
     else:
         table, who = P.INGRESS_ACL, {P.REG_OUT_PORT: port.ofport}
-        passed = [output(port.ofport)]
-        passed_any = [('output_reg', P.REG_OUT_PORT)]
+        passed = [goto(P.OUTPUT)]               # the output table delivers it (reg7)
+        passed_any = passed
         remote_field = 'ipv4_src'
     here = dict(who, eth_type=IPV4, ct_zone=zone)
     marks = sorted({rule_mark(r) for r in _rules(inv, port, 'egress')
                     + _rules(inv, port, 'ingress')})
     flows = [
-        flow('firewall', table, 100, dict(here, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV))),
-        flow('firewall', table, 60, dict(who, eth_type=IPV4),
+        flow('firewall', table, _prio(table, 'invalid'),
+             dict(here, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV))),
+        flow('firewall', table, _prio(table, 'track'), dict(who, eth_type=IPV4),
              [('set_field', P.REG_ZONE, zone), ('ct', False, zone, table, None)]),
-        flow('firewall', table, 50, dict(who, eth_type=ARP), passed),
-        flow('firewall', table, 40, dict(here)),                      # default deny (IPv4)
-        flow('firewall', table, 20, dict(who)),                       # anything else
+        flow('firewall', table, _prio(table, 'arp'), dict(who, eth_type=ARP), passed),
+        flow('firewall', table, _prio(table, 'deny_ip'), dict(here)),   # default deny (IPv4)
+        flow('firewall', table, _prio(table, 'deny_other'), dict(who)),  # anything else
     ]
     for mark in marks:                   # established / related: while its rule exists
         for state in (CT_EST, CT_REL):
-            flows.append(flow('firewall', table, 90,
+            flows.append(flow('firewall', table, _prio(table, 'established'),
                               dict(here, ct_state=(CT_TRK | state, CT_TRK | state | CT_INV),
                                    ct_mark=mark), passed))
     new = dict(here, ct_state=(CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV))
@@ -184,17 +191,18 @@ def acl(inv, port, direction):
             for m in matches:
                 m[remote_field] = (str(net.network_address), str(net.netmask))
         if not (rule['remote_group_id'] or rule['remote_zone']):
-            flows += [flow('firewall', table, 70, dict(new, **m), commit) for m in matches]
+            flows += [flow('firewall', table, _prio(table, 'rule'), dict(new, **m), commit)
+                      for m in matches]
         else:
             # one conjunction per rule for the whole bridge: clause 1 is a member's
             # address (one flow per address), clause 2 this vNIC's own match; the
             # commit takes the vNIC's zone and port from registers, so vNICs
             # joining or leaving touch only their own clause-2 flows
             conj_id = rule_mark(rule)
-            flows.append(flow('firewall', table, 75, {
+            flows.append(flow('firewall', table, _prio(table, 'remote_group'), {
                 'eth_type': IPV4, 'ct_state': new['ct_state'], 'conj_id': conj_id},
                 [('ct', True, P.REG_ZONE, None, rule_mark(rule))] + passed_any))
-            flows += [flow('firewall', table, 75, dict(new, **m),
+            flows += [flow('firewall', table, _prio(table, 'remote_group'), dict(new, **m),
                            [('conjunction', conj_id, 2, 2)]) for m in matches]
     return flows
 
@@ -213,3 +221,8 @@ def _merge(flows):
             merged[key] = flow(f.owner, f.table, f.priority, dict(f.match),
                                sorted(set(first.actions + f.actions)))
     return list(merged.values())
+
+
+FEATURE = Feature('firewall', compile=compile_firewall,
+                  summary='per-vNIC stateful firewall: security groups, anti-spoofing, '
+                          'rules that move with the VM')

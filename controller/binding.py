@@ -1,0 +1,72 @@
+"""What the ports a switch reports mean for the bindings of vNICs: pure.
+
+A vNIC is bound where its device is plugged (its name is its identity). A move
+in progress is an *arriving* port: one whose ``migrating_to`` names the host it
+is moving to, programmed there ahead at its reserved port number.
+
+The rules, one function per report:
+- a port **added** on a host binds it there (that is how a vNIC moves);
+- a port **modified** binds it only where it already is, with its link up:
+  a MODIFY from a host it has left (a late link change) never binds it back;
+- an **arriving** port's link is the switch-over: plugged link-down (live
+  migration) it waits; its link coming up (or plugged up) binds it there;
+- a port **deleted** is unbound only after a moment (``UNBIND_DELAY``), and
+  only if it has not appeared elsewhere since: a migrating vNIC leaves its
+  source just before it appears on its destination;
+- a host's **port list** (at connect) binds what it holds and unbinds what it
+  no longer holds.
+
+``seen`` is {device: (host, ofport)} of what the switches last reported; each
+function returns the new entries of ``seen`` and the decision, without side
+effects, so the Ryu handler only translates events and applies decisions.
+"""
+from dataclasses import dataclass
+
+UNBIND_DELAY = 0.5      # seconds a vanished vNIC stays bound (it may be migrating)
+
+
+@dataclass(frozen=True)
+class Decision:
+    bind: dict = None            # {device: ofport} to bind on the host
+    unbind_later: str = ''       # device to unbind after UNBIND_DELAY unless seen elsewhere
+    forget: bool = False         # drop the device from ``seen``
+
+
+NOTHING = Decision()
+
+
+def port_added(seen, host, device, ofport, link_up, arriving):
+    """An OFPPR_ADD on ``host``; ``arriving``: the device is a port moving here."""
+    if arriving and not link_up:
+        return NOTHING                      # live migration: plugged, not resumed yet
+    return Decision(bind={device: ofport})
+
+
+def port_modified(seen, host, device, ofport, link_up, arriving):
+    """An OFPPR_MODIFY (link or config change) on ``host``."""
+    if arriving:
+        return Decision(bind={device: ofport}) if link_up else NOTHING
+    where = seen.get(device, (host,))[0]
+    if where == host and link_up:
+        return Decision(bind={device: ofport})
+    return NOTHING
+
+
+def port_deleted(seen, host, device):
+    """An OFPPR_DELETE on ``host``."""
+    mine = seen.get(device, ('',))[0] == host
+    return Decision(unbind_later=device, forget=mine)
+
+
+def still_gone(seen, host, device):
+    """After UNBIND_DELAY: unbind ``device`` from ``host`` unless it appeared
+    somewhere since (then its new binding stands)."""
+    return seen.get(device, ('',))[0] != host
+
+
+def port_list(seen, host, devices):
+    """A host's whole port list ``{device: ofport}``: the new ``seen`` (entries of
+    this host it no longer reports are gone) and the devices it no longer holds."""
+    new_seen = {d: where for d, where in seen.items() if where[0] != host or d in devices}
+    new_seen.update((d, (host, n)) for d, n in devices.items())
+    return new_seen

@@ -1,0 +1,426 @@
+"""The core every vnetsec app shares: switch events in, reconciled flows out.
+
+Ryu builds one object for every app that names the same ``_CONTEXTS`` key
+(``vnetsec``), before any app exists: this is that object, and each feature app
+registers its :class:`~controller.feature.Feature` with it in ``__init__``; the
+reconcile loop starts in ``start()``, after every app has registered, so the
+order of the apps does not matter. One store, one API server, one reconciler,
+one bundle per switch holding every loaded feature's flows.
+
+It owns no logic of its own: bindings are decided by :mod:`controller.binding`
+and kept by the service, flows come from the features
+(:func:`controller.compile.compile_host`), and only the reconciler writes to
+switches. Every store change wakes one worker that recompiles and sends deltas,
+so a burst of API calls costs one reconcile.
+"""
+import collections
+import logging
+import os
+import time
+
+from controller import binding, http_server
+from controller.api import Api
+from controller.compile import compile_host
+from controller.features import firewall
+from controller.inventory import Inventory
+from controller.model import ValidationError
+from controller.private_files import AuditLog, load_or_create_token
+from controller.reconciler import Reconciler
+from controller.ryu_facade import (CONF, CONFIG_DISPATCHER, DEAD_DISPATCHER,
+                                   MAIN_DISPATCHER, OFP_VERSION, RyuApp, cfg, hub,
+                                   ofp_event, set_ev_cls)
+from controller.service import Service
+from controller.store import SqliteStore
+
+LOG = logging.getLogger('vnetsec')
+RULE_STATS_TTL = 1.0    # seconds per-rule counters are served from the last reading
+
+CONF.register_opts([
+    cfg.StrOpt('db_path', default='/var/lib/vnetsec/vnetsec.db',
+               help='SQLite file holding the desired state (created 0600)'),
+    cfg.StrOpt('db_synchronous', default='FULL', choices=['FULL', 'NORMAL', 'EXTRA'],
+               help='SQLite synchronous mode: FULL survives power loss'),
+    cfg.StrOpt('api_host', default='127.0.0.1', help='REST API listen address'),
+    cfg.IntOpt('api_port', default=8080, help='REST API port'),
+    cfg.StrOpt('api_token', default='', secret=True,
+               help='admin Bearer token (reads and writes); else $VNETSEC_API_TOKEN, else '
+                    'one generated once and kept in <db_path>.token (0600)'),
+    cfg.StrOpt('api_reader_token', default='', secret=True,
+               help='reader Bearer token (reads only); else $VNETSEC_API_READER_TOKEN'),
+    cfg.BoolOpt('api_open_reads', default=False, help='let reads in without a token'),
+    cfg.FloatOpt('api_socket_timeout', default=10.0,
+                 help='seconds a client may take for each read or write of a request'),
+    cfg.StrOpt('api_cert', default='', help='certificate (PEM): serve the API over HTTPS'),
+    cfg.StrOpt('api_key', default='', secret=True, help="the certificate's private key"),
+    cfg.StrOpt('audit_log', default='',
+               help='JSON lines, one per write (default <db_path>.audit.log)'),
+    cfg.StrOpt('vlan_pool', default='100-4094', help='VLAN ids allocated when none given'),
+    cfg.StrOpt('vni_pool', default='5000-16777215', help='VNIs allocated when none given'),
+], group='vnetsec')
+# OpenFlow only on loopback unless configured (Ryu's own default is every interface)
+CONF.set_default('ofp_listen_host', '127.0.0.1')
+
+
+def api_token(conf):
+    token = conf.api_token or os.environ.get('VNETSEC_API_TOKEN', '')
+    if not token:
+        path = conf.db_path + '.token'
+        token = load_or_create_token(path)
+        LOG.info('no API token configured: using the one kept in %s', path)
+    return token
+
+
+def error_name(ofp, err_type, code):
+    """'OFPET_FLOW_MOD_FAILED/OFPFMFC_TABLE_FULL' for an OpenFlow error."""
+    names = {v: k for k, v in vars(ofp).items() if k.startswith('OFPET_')}
+    type_name = names.get(err_type, 'type %d' % err_type)
+    prefix = {'OFPET_FLOW_MOD_FAILED': 'OFPFMFC_', 'OFPET_BUNDLE_FAILED': 'OFPBFC_',
+              'OFPET_BAD_REQUEST': 'OFPBRC_', 'OFPET_BAD_ACTION': 'OFPBAC_',
+              'OFPET_BAD_MATCH': 'OFPBMC_', 'OFPET_BAD_INSTRUCTION': 'OFPBIC_'}.get(type_name)
+    code_name = next((k for k, v in vars(ofp).items()
+                      if prefix and k.startswith(prefix) and v == code), 'code %d' % code)
+    return '%s/%s' % (type_name, code_name)
+
+
+class Core(RyuApp):
+    """The shared context of the vnetsec apps (``_CONTEXTS = {'vnetsec': Core}``)."""
+    OFP_VERSIONS = [OFP_VERSION]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        conf = CONF.vnetsec
+        if os.path.dirname(conf.db_path):
+            os.makedirs(os.path.dirname(conf.db_path), exist_ok=True)
+        self.store = SqliteStore(conf.db_path, conf.db_synchronous)
+        self.service = Service(self.store, conf.vlan_pool, conf.vni_pool, kinds={})
+        self.reconciler = Reconciler()
+        self.features = []      # registered by the apps, in the order they load
+        self.datapaths = {}
+        self.seen = {}          # device name -> (host, ofport), as the switches report
+        self._affected, self._affected_all = set(), True    # what changed since a reconcile
+        self._new_ports = set() # ports created or changed since: bound if already plugged
+        self._arriving, self._leaving = set(), set()  # hosts ports moved to / from
+        self._applied = set()   # dpids holding their desired flows since their last sync
+        self._networks_of = {}  # dpid -> networks it held at its last compile
+        self._confirmed = {}    # dpid -> id of the last bundle the switch committed
+        self._dirty = hub.Event()
+        self.store.watch(self._on_change)
+        self._busy = False
+        self._desired = {}      # dpid -> the flows of its last compile
+        self._stat_waiters = {} # xid -> (event, replies list)
+        self._rule_stats = (0.0, {})    # (time read, counters)
+        self._failing = {}      # dpid -> (why, fingerprint of the flows it refused or None)
+        self._sent = {}         # dpid -> fingerprint of the flows last sent
+        self.timeline = collections.deque(maxlen=2000)  # what switches reported, timed
+        self.api = Api(self.service, api_token(conf), features=self.loaded,
+                       flows=self.desired_flows,
+                       reader_token=(conf.api_reader_token
+                                     or os.environ.get('VNETSEC_API_READER_TOKEN', '')),
+                       open_reads=conf.api_open_reads, status=self.status,
+                       rule_stats=self.rule_stats, events=lambda: list(self.timeline),
+                       audit=AuditLog(conf.audit_log or conf.db_path + '.audit.log'))
+        self._api_url = '%s://%s:%d/v1' % ('https' if conf.api_cert else 'http',
+                                            conf.api_host, conf.api_port)
+
+    def register(self, feature):
+        """A feature app joins: its flows go into every switch's bundle, its
+        network kinds and routes become available."""
+        if feature.name in self.loaded():
+            return
+        self.features.append(feature)
+        self.service.kinds.update(feature.kinds)
+        self._affected_all = True
+        LOG.info('feature %s: %s', feature.name, feature.summary)
+
+    def loaded(self):
+        return [f.name for f in self.features]
+
+    def desired_flows(self, host):
+        """What ``host``'s switch should hold, compiled now."""
+        inv = Inventory.from_store(self.store)
+        if host.name not in inv.hosts:
+            raise ValidationError('name', 'host %r cannot be compiled: %s'
+                                  % (host.name, inv.unusable.get(host.name)), 409)
+        return compile_host(inv, host, self.features)
+
+    def start(self):
+        conf = CONF.vnetsec
+        self._api_socket = http_server.listen((conf.api_host, conf.api_port),
+                                              conf.api_cert, conf.api_key)
+        thread = super().start()
+        hub.spawn(self._reconcile_loop)
+        hub.spawn(self._serve_api)
+        return thread
+
+    def _serve_api(self):
+        LOG.info('REST API on %s', self._api_url)
+        http_server.serve(self._api_socket, self.api, CONF.vnetsec.api_socket_timeout)
+
+    # ---- reconcile ------------------------------------------------------------
+    def _on_change(self, changes):
+        for kind, key, old, new in changes:
+            if kind == 'port':
+                self._affected.update(r.network_id for r in (old, new) if r is not None)
+                if new is not None:
+                    self._arriving.update({new.bound_host, new.migrating_to} - {''})
+                    if not new.bound_host:
+                        self._new_ports.add(key)
+                if old is not None and old.bound_host != getattr(new, 'bound_host', ''):
+                    self._leaving.add(old.bound_host)
+                if (old is None or new is None or old.ips != new.ips
+                        or old.security_groups != new.security_groups):
+                    # remote-group members changed: any host's rules may name them
+                    self._affected_all = True
+            elif kind == 'network':
+                self._affected.add(key)
+            else:                                      # hosts, security groups
+                self._affected_all = True
+                if kind == 'host' and new is not None and new.dpid in self.datapaths:
+                    self._request_ports(self.datapaths[new.dpid])   # bind what it holds
+        self._dirty.set()
+
+    def _reconcile_loop(self):
+        while True:
+            self._dirty.wait()
+            self._busy = True
+            self._dirty.clear()
+            try:
+                self.reconcile()
+            except Exception:                          # keep the loop alive, loudly
+                LOG.exception('reconcile failed')
+            finally:
+                self._busy = False
+
+    def status(self):
+        inv = Inventory.from_store(self.store)
+        stored = {h.dpid: h.name for h in self.store.list('host')}
+        switches = {}
+        for dpid in self.datapaths:
+            name = stored.get(dpid)
+            confirmed = (self._confirmed.get(dpid, 0)
+                         >= self.reconciler.last_bundle.get(dpid, 0))
+            failing = self._failing.get(dpid, ('',))[0]
+            if name in inv.unusable:
+                failing = 'its host record cannot be used: ' + inv.unusable[name]
+            switches['%016x' % dpid] = {'host': name,
+                                        'synced': dpid in self._applied and confirmed
+                                        and not failing,
+                                        'failing': failing or None}
+        return {'switches': switches, 'apps': self.loaded(),
+                'idle': not (self._busy or self._dirty.is_set()),
+                'reconciler': dict(self.reconciler.stats)}
+
+    def reconcile(self):
+        """Recompile the switches the changes since the last run can affect (a
+        hypervisor holding, or having held, a changed network; the ToRs when a
+        VLAN network is among them), and send each switch its delta: first where
+        ports arrive (written at once), then the ToRs and the other hypervisors,
+        last where ports left (flows left there a moment longer are never used).
+        The others' bundles are written together after the loop: switches woken
+        one by one would compete with the controller for the CPU while it still
+        has bundles to build."""
+        new_ports, self._new_ports = self._new_ports, set()
+        self.service.bind_observed(self.seen, new_ports)
+        if not self.datapaths:                 # nothing to program: keep what changed
+            return
+        affected, everything = self._affected, self._affected_all
+        arriving, leaving = self._arriving, self._leaving - self._arriving
+        self._affected, self._affected_all = set(), False
+        self._arriving, self._leaving = set(), set()
+        inv = Inventory.from_store(self.store)
+        vlans = everything or any(n not in inv.networks or inv.networks[n].kind == 'vlan'
+                                  for n in affected)
+        order = []
+        for dpid, dp in list(self.datapaths.items()):
+            host = inv.host_by_dpid(dpid)
+            if host is None or not self.reconciler.is_synced(dpid):
+                continue
+            if host.role == 'tor':
+                if vlans or dpid not in self._applied:
+                    order.append((1, host, dp, set()))
+                continue
+            networks = set(inv.networks_on(host.name))
+            if (everything or dpid not in self._applied
+                    or (networks | self._networks_of.get(dpid, set())) & affected):
+                rank = 0 if host.name in arriving else 3 if host.name in leaving else 2
+                order.append((rank, host, dp, networks))
+        for rank, host, dp, networks in sorted(order, key=lambda item: item[0]):
+            try:
+                flows = compile_host(inv, host, self.features)
+            except Exception as e:             # one bad record must not stop the rest
+                LOG.exception('compiling the flows of %s failed', host.name)
+                self._failing[dp.id] = ('cannot compile its flows: %s: %s'
+                                        % (type(e).__name__, e), None)
+                continue
+            fingerprint = hash(frozenset(f.cookie for f in flows))
+            failed = self._failing.get(dp.id)
+            if failed and failed[1] == fingerprint:
+                continue                       # refused as is: wait for a change
+            self._failing.pop(dp.id, None)
+            try:
+                self._sent[dp.id] = fingerprint
+                if self.reconciler.apply(dp, flows):
+                    self.timeline.append({'time': time.time(), 'event': 'sent',
+                                          'host': host.name})
+                    if rank == 0:
+                        hub.sleep(0)    # its socket writes now: it applies while we go on
+                self._desired[dp.id] = flows
+                self._networks_of[dp.id] = networks
+                self._applied.add(dp.id)
+            except Exception as e:             # one bad switch must not stop the rest
+                LOG.exception('reconcile of %s failed', host.name)
+                self._failing[dp.id] = ('cannot send its flows: %s: %s'
+                                        % (type(e).__name__, e), fingerprint)
+
+    # ---- switch events --------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def _switch_features(self, ev):
+        dp = ev.msg.datapath
+        LOG.info('switch %#x connected', dp.id)
+        self.datapaths[dp.id] = dp
+        self._applied.discard(dp.id)
+        self._failing.pop(dp.id, None)
+        self.reconciler.start_sync(dp)
+        self._request_ports(dp)
+
+    @staticmethod
+    def _request_ports(dp):
+        dp.send_msg(dp.ofproto_parser.OFPPortDescStatsRequest(dp, 0))
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
+    def _switch_gone(self, ev):
+        dp = ev.datapath
+        if dp.id is not None and self.datapaths.get(dp.id) is dp:
+            LOG.info('switch %#x disconnected', dp.id)
+            del self.datapaths[dp.id]
+            self._applied.discard(dp.id)
+            self.reconciler.forget(dp.id)
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def _flow_stats(self, ev):
+        msg = ev.msg
+        more = msg.flags & msg.datapath.ofproto.OFPMPF_REPLY_MORE
+        waiter = self._stat_waiters.get(msg.xid)
+        if waiter is not None:
+            waiter[1].extend((msg.datapath.id, stat) for stat in msg.body)
+            if not more:
+                waiter[0].set()
+        elif self.reconciler.on_flow_stats(msg.datapath, msg.body, more):
+            self._dirty.set()
+
+    def rule_stats(self, timeout=2.0):
+        """{rule id: {packets, bytes}} summed over every hypervisor, from the flows
+        that allow traffic by that rule (new and established): asked of every
+        switch at once, answered within ``timeout``, and reused for a second
+        (a burst of reads costs the switches one round)."""
+        read_at, totals = self._rule_stats
+        if 'firewall' not in self.loaded() or time.time() - read_at < RULE_STATS_TTL:
+            return totals
+        inv = Inventory.from_store(self.store)
+        rule_of = {firewall.rule_mark(r): r['id'] for g in inv.groups.values() for r in g.rules}
+        waiters = []
+        for dpid, dp in list(self.datapaths.items()):
+            host = inv.host_by_dpid(dpid)
+            if host is None or host.role != 'hypervisor':
+                continue
+            ofp, parser = dp.ofproto, dp.ofproto_parser
+            req = parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY,
+                                             firewall.COOKIE, firewall.COOKIE_MASK,
+                                             parser.OFPMatch())
+            dp.set_xid(req)
+            waiter = (hub.Event(), [])
+            self._stat_waiters[req.xid] = waiter
+            waiters.append((req.xid, waiter))
+            dp.send_msg(req)
+        marks = {dpid: firewall.marks_by_cookie(flows) for dpid, flows in self._desired.items()}
+        totals = {}
+        deadline = time.time() + timeout
+        for xid, (event, replies) in waiters:
+            event.wait(max(0.0, deadline - time.time()))
+            del self._stat_waiters[xid]
+            for dpid, stat in replies:
+                rule_id = rule_of.get(marks.get(dpid, {}).get(stat.cookie))
+                if rule_id:
+                    entry = totals.setdefault(rule_id, {'packets': 0, 'bytes': 0})
+                    entry['packets'] += stat.packet_count
+                    entry['bytes'] += stat.byte_count
+        self._rule_stats = (time.time(), totals)
+        return totals
+
+    def _host_by_dpid(self, dpid):
+        return next((h for h in self.store.list('host') if h.dpid == dpid), None)
+
+    def _host_of(self, dp):
+        host = self._host_by_dpid(dp.id)
+        return host if host is not None and host.role == 'hypervisor' else None
+
+    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    def _port_desc(self, ev):
+        host = self._host_of(ev.msg.datapath)
+        if host is None:
+            return
+        devices = {p.name.decode(): p.port_no for p in ev.msg.body}
+        self.seen = binding.port_list(self.seen, host.name, devices)
+        self.service.bind(host.name, devices)
+        self.service.unbind(host.name, keep=devices)
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def _port_status(self, ev):
+        """Translate the event; :mod:`controller.binding` decides."""
+        msg = ev.msg
+        ofp = msg.datapath.ofproto
+        host = self._host_of(msg.datapath)
+        if host is None:
+            return
+        name, ofport = msg.desc.name.decode(), msg.desc.port_no
+        self.timeline.append({'time': time.time(), 'event': 'port', 'host': host.name,
+                              'device': name, 'reason': msg.reason, 'ofport': ofport,
+                              'state': msg.desc.state})
+        if msg.reason == ofp.OFPPR_DELETE:
+            decision = binding.port_deleted(self.seen, host.name, name)
+        else:
+            link_up = not msg.desc.state & ofp.OFPPS_LINK_DOWN
+            port = self.service.port_of_device(name)
+            arriving = port is not None and port.migrating_to == host.name
+            report = binding.port_added if msg.reason == ofp.OFPPR_ADD else binding.port_modified
+            decision = report(self.seen, host.name, name, ofport, link_up, arriving)
+        if decision.forget:
+            del self.seen[name]
+        if decision.unbind_later:
+            hub.spawn_after(binding.UNBIND_DELAY, self._unbind_if_gone, host.name, name)
+        if decision.bind:
+            self.seen[name] = (host.name, ofport)
+            self.service.bind(host.name, decision.bind)
+
+    def _unbind_if_gone(self, host_name, device):
+        if binding.still_gone(self.seen, host_name, device):
+            self.service.unbind(host_name, devices={device})
+
+    @set_ev_cls(ofp_event.EventOFPBundleCtrlMsg, MAIN_DISPATCHER)
+    def _bundle_reply(self, ev):
+        """A switch confirms it applied a bundle: the moment flows are installed."""
+        msg = ev.msg
+        if msg.type == msg.datapath.ofproto.OFPBCT_COMMIT_REPLY:
+            self._confirmed[msg.datapath.id] = msg.bundle_id
+            host = self._host_by_dpid(msg.datapath.id)
+            self.timeline.append({'time': time.time(), 'event': 'commit',
+                                'host': host.name if host else None,
+                                'bundle': msg.bundle_id})
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
+    def _error(self, ev):
+        """A switch refused something we sent: a bundle is all or nothing, so it
+        holds none of that change. Say which switch and why in the status, read
+        its table back, and send it flows again only once they differ from the
+        ones it refused (the records changed)."""
+        msg = ev.msg
+        dp = msg.datapath
+        why = 'the switch refused our flows: %s' % error_name(dp.ofproto, msg.type, msg.code)
+        LOG.error('switch %#x: %s (data %s)', dp.id, why, bytes(msg.data[:64]).hex())
+        before = self._failing.get(dp.id)
+        if before and before[1] == self._sent.get(dp.id) and why not in before[0]:
+            why = before[0] + '; ' + error_name(dp.ofproto, msg.type, msg.code)
+        self._failing[dp.id] = (why, self._sent.get(dp.id))
+        if self.datapaths.get(dp.id) is dp and self.reconciler.is_synced(dp.id):
+            self._applied.discard(dp.id)
+            self.reconciler.start_sync(dp)

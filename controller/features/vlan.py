@@ -1,0 +1,112 @@
+"""VLAN segmentation: tagging at each hypervisor's uplink, and the physical side
+(the ToRs) kept consistent with the virtual side.
+
+On a hypervisor, frames of a VLAN network leave through the uplink tagged with
+its VID (a remote MAC, or broadcast from a local vNIC) and come in untagged
+into the network. Each ToR port admits only the VLANs that have VMs behind it
+(a hypervisor port: the VLANs of its VMs; a trunk to another rack: the VLANs
+present in both racks), recomputed on every change; tagged frames are forwarded
+proactively by (VID, MAC), broadcast only to ports admitting the VID, and what
+arrives on a trunk never goes back to a trunk (split horizon).
+"""
+from controller import pipeline as P
+from controller.feature import Feature
+from controller.features.switching import BROADCAST, local_copies, remote_ports
+from controller.flows import flow, goto, output, reuse, set_field
+
+VID_PRESENT = 0x1000
+
+
+def compile_hypervisor(inv, host):
+    flows = []
+    for network_id in inv.networks_on(host.name):
+        network = inv.networks[network_id]
+        if network.kind == 'vlan':
+            flows += _network(inv, host, network)
+    return flows
+
+
+def to_uplink(network):
+    return [('push_vlan',), set_field('vlan_vid', VID_PRESENT | network.segmentation_id),
+            output(P.UPLINK_OFPORT)]
+
+
+def _network(inv, host, network):
+    key = network.nid, network.segmentation_id
+    remote = remote_ports(inv, host, network)
+    copies = tuple(local_copies(inv, host, network))
+    flows = list(reuse(('vlan-network', key, copies), lambda: [
+        flow('vlan', P.VLAN_IN, P.priority(P.VLAN_IN, 'vid'),
+             {'vlan_vid': VID_PRESENT | network.segmentation_id},
+             [('pop_vlan',), set_field(P.REG_NETWORK, network.nid),
+              set_field(P.REG_FROM_REMOTE, 1), goto(P.L2_LOOKUP)]),
+        flow('vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'flood'),
+             {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 1}, list(copies))]))
+    flows += reuse(('vlan-flood', key, copies, bool(remote)), lambda: [flow(
+        'vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'flood'),
+        {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 0},
+        list(copies) + (to_uplink(network) if remote else []))])
+    flows += [reuse(('to-uplink', key, mac), lambda: [flow(
+        'vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'remote_mac'),
+        {P.REG_NETWORK: network.nid, 'eth_dst': mac}, to_uplink(network))])[0]
+        for mac, _ in remote]
+    return flows
+
+
+def allowed_vlans(inv, tor):
+    """{ofport: sorted VIDs} for every port of the ToR."""
+    rack_vlans = {}
+    for hv in inv.hypervisors():
+        rack_vlans.setdefault(hv.rack, set()).update(inv.vlans_on(hv.name))
+    allowed = {}
+    for name, ofport in tor.uplinks.items():
+        kind, _, ident = name.partition(':')
+        if kind == 'hv' and ident in inv.hosts:
+            allowed[ofport] = set(inv.vlans_on(ident))
+        elif kind == 'rack':
+            allowed[ofport] = rack_vlans.get(tor.rack, set()) & rack_vlans.get(int(ident), set())
+    return {port: sorted(vids) for port, vids in allowed.items()}
+
+
+def _port_towards(inv, tor, hv_name):
+    hv = inv.hosts[hv_name]
+    if hv.rack == tor.rack:
+        return tor.uplinks.get('hv:' + hv_name)
+    return tor.uplinks.get('rack:%d' % hv.rack)
+
+
+def compile_tor(inv, tor):
+    trunks = {p for n, p in tor.uplinks.items() if n.startswith('rack:')}
+    allowed = allowed_vlans(inv, tor)
+    flows, ports_of_vid = [], {}
+    for port, vids in allowed.items():
+        for vid in vids:
+            ports_of_vid.setdefault(vid, []).append(port)
+            flows.append(flow('vlan', P.TOR_ADMIT, P.priority(P.TOR_ADMIT, 'allowed', 'tor'),
+                              {'in_port': port, 'vlan_vid': VID_PRESENT | vid},
+                              [goto(P.TOR_L2)]))
+    for network in inv.networks.values():
+        vid = network.segmentation_id
+        if network.kind != 'vlan' or vid not in ports_of_vid:
+            continue
+        for vport in inv.bound_ports(network.id):
+            out = _port_towards(inv, tor, vport.bound_host)
+            if out in allowed and vid in allowed[out]:
+                flows.append(flow('vlan', P.TOR_L2, P.priority(P.TOR_L2, 'mac', 'tor'),
+                                  {'vlan_vid': VID_PRESENT | vid, 'eth_dst': vport.mac},
+                                  [output(out)]))
+        members = sorted(ports_of_vid[vid])
+        for in_port in members:
+            targets = [p for p in members if p != in_port
+                       and not (in_port in trunks and p in trunks)]
+            flows.append(flow('vlan', P.TOR_L2, P.priority(P.TOR_L2, 'flood', 'tor'),
+                              {'in_port': in_port, 'vlan_vid': VID_PRESENT | vid,
+                               'eth_dst': BROADCAST},
+                              [output(p) for p in targets]))
+    return flows
+
+
+FEATURE = Feature('vlan', compile=compile_hypervisor, compile_tor=compile_tor,
+                  kinds={'vlan': P.VLAN_L2}, ports={P.UPLINK_OFPORT: P.VLAN_IN},
+                  summary='VLAN tagging at each vNIC\'s hypervisor, trunks, and the ToRs '
+                          'admitting only the VLANs behind each port')
