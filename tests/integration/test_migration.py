@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from controller import pipeline as P
 from mininet_topos import probe
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.migration import migrate
@@ -67,7 +68,8 @@ def test_vxlan_vm_across_racks_keeps_session_and_rules(dc):
 
     def before_switch_over():       # the others already send to hv1 (source) and hv3
         for host in ('hv2', 'hv4'):
-            out = dc.node(host).ovs.ofctl('dump-flows br-int table=40,dl_dst=%s' % mac)
+            out = dc.node(host).ovs.ofctl('dump-flows br-int table=%d,dl_dst=%s'
+                                          % (P.VXLAN_L2, mac))
             both[host] = ['172.16.1.11' in out, '172.16.2.11' in out]
     forbidden, session, received = moved_under_load(dc, 'vm2', 'vm4', 'vm8', 'hv3',
                                                     live=False, ready=before_switch_over)

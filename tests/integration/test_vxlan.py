@@ -2,6 +2,7 @@
 VLAN 10, 12 VMs over 4 hypervisors in 2 racks (routed underlay)."""
 import pytest
 
+from controller import pipeline as P
 from mininet_topos.datacenter import DataCenter
 from tests.integration.helpers import capture, expected_pairs, reachability
 
@@ -45,7 +46,7 @@ def test_hosts_hold_entries_only_for_their_networks(dc):
                                dc.node('vm11').MAC(): '172.16.2.12'}
     flows = dc.node('hv2').ovs.ofctl('dump-flows br-int --no-stats')
     assert 'tun_id=%#x' % BIG_VNI not in flows and 'tun_id=0x1388' in flows
-    installed = dc.node('hv1').ovs.ofctl('dump-flows br-int --no-stats table=40')
+    installed = dc.node('hv1').ovs.ofctl('dump-flows br-int --no-stats table=%d' % P.VXLAN_L2)
     for mac, vtep in mappings['hv1'].items():
         assert 'dl_dst=%s actions=set_field:%s->tun_dst,set_field:%#x->tun_id' % (
             mac, vtep, BIG_VNI) in installed
