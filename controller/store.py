@@ -166,8 +166,7 @@ class BufferedWriter:
     each key it touched (a key changed twice counts once, from its committed
     record to its last)."""
 
-    def __init__(self, committed):
-        self.committed = committed     # kind -> {key: record} as committed
+    def __init__(self):
         self.final = {}                # (kind, key) -> record or None, in first-touch order
 
     def put(self, kind, key, record):
@@ -178,17 +177,66 @@ class BufferedWriter:
     def delete(self, kind, key):
         self.final[(kind, key)] = None
 
-    def changes(self, committed=None):
-        committed = committed or self.committed
+    def changes(self, committed):
+        """[(kind, key, old, new)] against ``committed`` (kind -> {key: record})."""
         out = [(kind, key, committed[kind].get(key), new)
                for (kind, key), new in self.final.items()]
         return [c for c in out if c[2] is not None or c[3] is not None]
 
 
-class SqliteStore(Store):
+class CachedStore(Store):
+    """What both backends share: every record held decoded in memory (frozen,
+    so handing out the cached objects is safe), indexes kept by each applied
+    change, watchers told after it."""
+
+    def __init__(self):
+        self._cache = {kind: {} for kind in KINDS}
+        self._sorted = {}       # kind -> its records sorted by key, until the next change
+        self._indexes = Indexes()
+        self._watchers = []
+
+    def get(self, kind, key):
+        return self._cache[kind].get(key)
+
+    def list(self, kind):
+        """The records (frozen dataclasses), sorted by key (sorted once per write)."""
+        out = self._sorted.get(kind)
+        if out is None:
+            records = self._cache[kind]
+            out = self._sorted[kind] = [records[k] for k in sorted(records)]
+        return list(out)
+
+    def add_index(self, kind, name, values, unique=False):
+        self._indexes.add(kind, name, values, self._cache[kind], unique)
+
+    def find(self, kind, name, value):
+        return self._indexes.find(kind, name, value)
+
+    def watch(self, callback):
+        self._watchers.append(callback)
+
+    def _apply(self, changes):
+        for kind, key, old, new in changes:
+            if new is None:
+                self._cache[kind].pop(key, None)
+            else:
+                self._cache[kind][key] = new
+            self._sorted.pop(kind, None)
+            self._indexes.update(kind, key, old, new)
+
+    def _notify(self, changes):
+        if not changes:
+            return
+        for callback in self._watchers:
+            try:
+                callback(changes)
+            except Exception:               # committed already: a watcher's bug is logged
+                LOG.exception('store watcher failed')
+
+
+class SqliteStore(CachedStore):
     """SQLite on disk, with every record also held decoded in memory, so reads
-    cost no SQL and no JSON. Records are frozen, so handing out the cached
-    objects is safe.
+    cost no SQL and no JSON.
 
     One controller is the usual single writer. Other store objects on the same
     file are seen through ``PRAGMA data_version``: at the start of each
@@ -211,10 +259,8 @@ class SqliteStore(Store):
         self.conn.execute('CREATE TABLE IF NOT EXISTS records('
                           'kind TEXT, key TEXT, body TEXT, PRIMARY KEY(kind, key))')
         self.conn.execute('CREATE TABLE IF NOT EXISTS claims(name TEXT PRIMARY KEY, owner TEXT)')
+        super().__init__()
         self._lock = threading.RLock()
-        self._watchers = []
-        self._sorted = {}       # kind -> its records sorted by key, until the next write
-        self._indexes = Indexes()
         self._data_version = None
         self._cache = self._load()
 
@@ -236,19 +282,8 @@ class SqliteStore(Store):
         self._apply(changes)
         return changes
 
-    def get(self, kind, key):
-        return self._cache[kind].get(key)
-
-    def list(self, kind):
-        """The records (frozen dataclasses), sorted by key (sorted once per write)."""
-        out = self._sorted.get(kind)
-        if out is None:
-            records = self._cache[kind]
-            out = self._sorted[kind] = [records[k] for k in sorted(records)]
-        return list(out)
-
     def add_index(self, kind, name, values, unique=False):
-        self._indexes.add(kind, name, values, self._cache[kind], unique)
+        super().add_index(kind, name, values, unique)
         if unique:      # a file written before claims existed: claim what it holds
             rows = [(name, '%s/%s' % (kind, key)) for key, record in self._cache[kind].items()
                     for name in self._indexes.claims(kind, record)]
@@ -258,15 +293,13 @@ class SqliteStore(Store):
                                       rows)
                 self.conn.execute('COMMIT')
 
-    def find(self, kind, name, value):
-        return self._indexes.find(kind, name, value)
-
     @contextlib.contextmanager
     def transaction(self):
-        writer = BufferedWriter(self._cache)
+        writer = BufferedWriter()
         yield writer
         with self._lock:
             self.conn.execute('BEGIN IMMEDIATE')
+            outside = []
             try:
                 outside = self._catch_up()
                 changes = writer.changes(self._cache)
@@ -295,15 +328,6 @@ class SqliteStore(Store):
             except sqlite3.IntegrityError:
                 raise Conflict('%s is taken' % name) from None
 
-    def _apply(self, changes):
-        for kind, key, old, new in changes:
-            if new is None:
-                self._cache[kind].pop(key, None)
-            else:
-                self._cache[kind][key] = new
-            self._sorted.pop(kind, None)
-            self._indexes.update(kind, key, old, new)
-
     def refresh(self):
         with self._lock:
             self.conn.execute('BEGIN')
@@ -312,18 +336,6 @@ class SqliteStore(Store):
             finally:
                 self.conn.execute('COMMIT')
         self._notify(outside)
-
-    def _notify(self, changes):
-        if not changes:
-            return
-        for callback in self._watchers:
-            try:
-                callback(changes)
-            except Exception:               # committed already: a watcher's bug is logged
-                LOG.exception('store watcher failed')
-
-    def watch(self, callback):
-        self._watchers.append(callback)
 
     def close(self):
         self.conn.close()
