@@ -14,7 +14,7 @@ from controller.model import NotFound, ValidationError
 from controller.schemas import parse
 from controller.store import Conflict
 
-CONFLICT_ATTEMPTS = 5
+CONFLICT_ATTEMPTS = 20      # each round of a conflict lets one writer through
 
 
 def retried(operation):
