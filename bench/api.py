@@ -28,13 +28,15 @@ REFERENCE = 'def779e'          # main before issue 11 (hardening)
 TOKEN = 'bench-token'
 
 
-def config(path, db, api_port, synchronous=None):
+def config(path, db, api_port, synchronous=None, store=None):
     lines = ['[DEFAULT]', 'ofp_listen_host = 127.0.0.1',
              'ofp_tcp_listen_port = %d' % _free_port(16653), '', '[vnetsec]',
              'db_path = %s' % db, 'api_host = 127.0.0.1', 'api_port = %d' % api_port,
              'api_token = %s' % TOKEN]
     if synchronous:
         lines.append('db_synchronous = %s' % synchronous)
+    if store:
+        lines.append('store = %s' % store)
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
 
@@ -42,12 +44,12 @@ def config(path, db, api_port, synchronous=None):
 class Controller:
     """A ryu-manager of ``source`` (a checkout) with a fresh database."""
 
-    def __init__(self, source, workdir, synchronous=None):
+    def __init__(self, source, workdir, synchronous=None, store=None):
         self.source, self.workdir = source, workdir
         self.port = _free_port(18080)
         os.makedirs(workdir, exist_ok=True)
         conf = os.path.join(workdir, 'c.conf')
-        config(conf, os.path.join(workdir, 'state.db'), self.port, synchronous)
+        config(conf, os.path.join(workdir, 'state.db'), self.port, synchronous, store)
         self.proc = ControllerProcess(conf, os.path.join(workdir, 'ryu.log'),
                                       'http://127.0.0.1:%d' % self.port, TOKEN)
 

@@ -36,8 +36,12 @@ LOG = logging.getLogger('vnetsec')
 RULE_STATS_TTL = 1.0    # seconds per-rule counters are served from the last reading
 
 CONF.register_opts([
+    cfg.StrOpt('store', default='sqlite',
+               help='where the desired state lives: "sqlite" (the file db_path) or '
+                    'etcd://HOST:PORT[,HOST:PORT...] (shared by several controllers)'),
     cfg.StrOpt('db_path', default='/var/lib/vnetsec/vnetsec.db',
-               help='SQLite file holding the desired state (created 0600)'),
+               help='SQLite file holding the desired state (created 0600); with etcd, '
+                    'the token and audit log files are still named after it'),
     cfg.StrOpt('db_synchronous', default='FULL', choices=['FULL', 'NORMAL', 'EXTRA'],
                help='SQLite synchronous mode: FULL survives power loss'),
     cfg.StrOpt('api_host', default='127.0.0.1', help='REST API listen address'),
@@ -59,6 +63,14 @@ CONF.register_opts([
 ], group='vnetsec')
 # OpenFlow only on loopback unless configured (Ryu's own default is every interface)
 CONF.set_default('ofp_listen_host', '127.0.0.1')
+
+
+def open_store(conf):
+    """The store the configuration names."""
+    if conf.store != 'sqlite':
+        from controller.etcd_store import EtcdStore
+        return EtcdStore.from_url(conf.store)
+    return SqliteStore(conf.db_path, conf.db_synchronous)
 
 
 def api_token(conf):
@@ -91,7 +103,7 @@ class Core(RyuApp):
         conf = CONF.vnetsec
         if os.path.dirname(conf.db_path):
             os.makedirs(os.path.dirname(conf.db_path), exist_ok=True)
-        self.store = SqliteStore(conf.db_path, conf.db_synchronous)
+        self.store = open_store(conf)
         self.service = Service(self.store, conf.vlan_pool, conf.vni_pool, kinds={})
         self.reconciler = Reconciler()
         self.features = []      # registered by the apps, in the order they load

@@ -2,11 +2,33 @@
 
 Each operation validates everything first (raising ``ValidationError`` naming the
 field) and then writes in one store transaction, so a rejected request changes
-nothing.
+nothing. With several controllers on one store, another may write between the
+checks and the write: the store then refuses the write (``Conflict``: a record
+changed, or a unique value such as a segmentation id is taken) and the
+operation is redone on the fresh state, where its checks see the other write.
 """
+import functools
+
 from controller import model, schemas
 from controller.model import NotFound, ValidationError
 from controller.schemas import parse
+from controller.store import Conflict
+
+CONFLICT_ATTEMPTS = 20      # each round of a conflict lets one writer through
+
+
+def retried(operation):
+    """Redo ``operation`` when a concurrent writer got there first."""
+    @functools.wraps(operation)
+    def run(self, *args, **kwargs):
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                return operation(self, *args, **kwargs)
+            except Conflict:
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+                self.store.refresh()
+    return run
 
 
 def _bound(port, host_name, ofport):
@@ -50,10 +72,17 @@ def _port_fields(request):
 class Service:
     def __init__(self, store, vlan_pool='100-4094', vni_pool='5000-16777215', kinds=None):
         self.store = store
-        # what must be unique, found without scanning every port
-        store.add_index('port', 'device', lambda p: (p.device,))
-        store.add_index('port', 'mac', lambda p: ((p.network_id, p.mac),))
-        store.add_index('port', 'ip', lambda p: tuple((p.network_id, ip) for ip in p.ips))
+        # what must be unique: found without scanning, and claimed by each write
+        store.add_index('port', 'device', lambda p: (p.device,), unique=True)
+        store.add_index('port', 'mac', lambda p: ((p.network_id, p.mac),), unique=True)
+        store.add_index('port', 'ip', lambda p: tuple((p.network_id, ip) for ip in p.ips),
+                        unique=True)
+        store.add_index('network', 'name', lambda n: (n.name,), unique=True)
+        store.add_index('network', 'segment', lambda n: ((n.kind, n.segmentation_id),),
+                        unique=True)
+        store.add_index('network', 'nid', lambda n: (n.nid,), unique=True)
+        store.add_index('security_group', 'name', lambda g: (g.name,), unique=True)
+        store.add_index('host', 'dpid', lambda h: (h.dpid,), unique=True)
         self.pools = {'vlan': parse_pool(vlan_pool, 'vlan_pool'),
                       'vxlan': parse_pool(vni_pool, 'vni_pool')}
         # network kind -> its L2 table, from the loaded features (all when not said)
@@ -61,6 +90,7 @@ class Service:
         self.ensure_default_group()
 
     # ---- hosts -------------------------------------------------------------
+    @retried
     def create_host(self, body):
         fields = parse(schemas.HostCreate, body).model_dump()
         if self.store.get('host', fields['name']) is not None:
@@ -68,6 +98,7 @@ class Service:
                                   % (fields['name'], fields['name']), 409)
         return self._save_host(model.Host(**fields))
 
+    @retried
     def update_host(self, name, body):
         """Change a host's fields; a role change only while nothing is bound there."""
         host = self.get_host(name)
@@ -86,6 +117,7 @@ class Service:
                                   % (name, host.role), 409)
         return self._save_host(model.Host(**fields))
 
+    @retried
     def delete_host(self, name):
         host = self.get_host(name)
         users = self._ports_on(name)
@@ -115,6 +147,7 @@ class Service:
         return host
 
     # ---- networks ----------------------------------------------------------
+    @retried
     def create_network(self, body):
         request = parse(schemas.NetworkCreate, body)
         name, kind, seg = request.name, request.kind, request.segmentation_id
@@ -152,6 +185,7 @@ class Service:
             raise err
         return network
 
+    @retried
     def delete_network(self, ident):
         network = self.get_network(ident)
         if any(p.network_id == network.id for p in self.store.list('port')):
@@ -161,6 +195,7 @@ class Service:
 
     # ---- ports -------------------------------------------------------------
     # ---- security groups -----------------------------------------------------
+    @retried
     def ensure_default_group(self):
         """The group a port without groups joins (as in OpenStack): all egress,
         ingress only from members of "default"."""
@@ -193,6 +228,7 @@ class Service:
                 rule['remote_group_id'], field_prefix + 'remote_group_id').id
         return rule
 
+    @retried
     def create_group(self, body):
         request = parse(schemas.GroupCreate, body)
         if any(g.name == request.name for g in self.store.list('security_group')):
@@ -207,6 +243,7 @@ class Service:
             tx.put('security_group', group.id, group)
         return group
 
+    @retried
     def update_group(self, ident, body):
         group = self.get_group(ident)
         fields = {k: v for k, v in parse(schemas.GroupPatch, body).model_dump().items()
@@ -222,6 +259,7 @@ class Service:
             tx.put('security_group', group.id, updated)
         return updated
 
+    @retried
     def delete_group(self, ident):
         group = self.get_group(ident)
         if group.name == 'default':
@@ -237,6 +275,7 @@ class Service:
         with self.store.transaction() as tx:
             tx.delete('security_group', group.id)
 
+    @retried
     def add_rule(self, ident, body):
         group = self.get_group(ident)
         rule = self._check_rule_refs(_rule(body))
@@ -244,6 +283,7 @@ class Service:
             tx.put('security_group', group.id, model.changed(group, rules=group.rules + [rule]))
         return rule
 
+    @retried
     def delete_rule(self, ident, rule_id):
         group = self.get_group(ident)
         rules = [r for r in group.rules if r['id'] != rule_id]
@@ -262,6 +302,7 @@ class Service:
     def create_port(self, body):
         return self.create_ports([body])[0]
 
+    @retried
     def create_ports(self, bodies):
         """Create several ports at once: all are valid, or none is created (an
         error names the field as ``ports[i].field``)."""
@@ -310,6 +351,7 @@ class Service:
             raise NotFound('port', ident)
         return port
 
+    @retried
     def update_port(self, ident, body):
         port = self.get_port(ident)
         fields = _port_fields(parse(schemas.PortPatch, body))
@@ -323,6 +365,7 @@ class Service:
 
     MIGRATION_OFPORTS = range(2000, 4000)    # reserved for arriving vNICs
 
+    @retried
     def migrate_port(self, ident, body):
         """Planned migration to ``host``: the destination is programmed before
         the VM arrives (its rules enforced there, its traffic still going to the
@@ -353,12 +396,14 @@ class Service:
             tx.put('port', port.id, updated)
         return updated
 
+    @retried
     def delete_port(self, ident):
         port = self.get_port(ident)
         with self.store.transaction() as tx:
             tx.delete('port', port.id)
 
     # ---- bindings, observed on the switches --------------------------------
+    @retried
     def bind(self, host_name, devices):
         """``devices`` {name: ofport} seen on ``host_name``; binds the known ones
         there (a device seen on a new host moves there). Returns changed ports."""
@@ -370,6 +415,7 @@ class Service:
         self._save(changed)
         return changed
 
+    @retried
     def bind_observed(self, seen, port_ids):
         """``seen`` {device: (host, ofport)} of every device the switches reported:
         binds those of ``port_ids`` (ports created or changed since the last
@@ -383,6 +429,7 @@ class Service:
         self._save(changed)
         return changed
 
+    @retried
     def unbind(self, host_name, devices=None, keep=None):
         """Unbind ports bound on ``host_name`` whose device is in ``devices`` (or,
         with ``keep``, whose device is not in ``keep``)."""

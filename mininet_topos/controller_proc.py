@@ -14,11 +14,12 @@ def ryu_manager():
     return os.path.join(os.path.dirname(sys.executable), 'ryu-manager')
 
 
-def write_config(path, db_path, api_port, token, ofp_host, ofp_port, tls=None):
+def write_config(path, db_path, api_port, token, ofp_host, ofp_port, tls=None, store=None):
     """A ryu-manager config file, 0600 (it holds the API token). ``ofp_host``
     None: the app's default listener (127.0.0.1). ``tls`` = (key, certificate,
     CA certificate): OpenFlow over TLS only, on ``ofp_port``, switches must
-    present a certificate that CA signed."""
+    present a certificate that CA signed. ``store``: the store option (default
+    the SQLite file ``db_path``), e.g. etcd://127.0.0.1:2379."""
     lines = ['[DEFAULT]']
     if ofp_host is not None:
         lines.append('ofp_listen_host = %s' % ofp_host)
@@ -29,6 +30,8 @@ def write_config(path, db_path, api_port, token, ofp_host, ofp_port, tls=None):
         lines.append('ofp_tcp_listen_port = %d' % ofp_port)
     lines += ['', '[vnetsec]', 'db_path = %s' % db_path, 'api_host = 127.0.0.1',
               'api_port = %d' % api_port, 'api_token = %s' % token]
+    if store:
+        lines.append('store = %s' % store)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)          # also when the file was there before
     with os.fdopen(fd, 'w') as f:

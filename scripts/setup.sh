@@ -7,7 +7,7 @@ ROOT=$(pwd)
 VENV=$ROOT/.venv
 PKGS="openvswitch-switch openvswitch-common python3-openvswitch mininet iproute2 ethtool
       iputils-ping arping tcpdump iperf3 python3-venv procps curl
-      nftables ca-certificates openssl git"
+      nftables ca-certificates openssl git etcd-server"
 
 missing=$(dpkg-query -W -f='${Package} ${Status}\n' $PKGS 2>/dev/null |
           awk '$NF != "installed" {print $1}'; for p in $PKGS; do
