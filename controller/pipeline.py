@@ -152,3 +152,25 @@ def check(flow, switch='hypervisor'):
                 a[0] == 'ct' for a in flow.actions):
             return '%s jumps backwards to %d' % (t.name, target)
     return ''
+
+
+def describe():
+    """The declaration as Markdown tables (docs/architecture.md holds this text;
+    a unit test keeps the two equal): ``python -m controller.pipeline``."""
+    out = []
+    for switch in ('hypervisor', 'tor'):
+        out += ['| %s table | name | owner | match fields | goes to | priorities | miss | does |'
+                % switch, '|---|---|---|---|---|---|---|---|']
+        for t in tables(switch):
+            out.append('| %d | %s | %s | %s | %s | %s | %s | %s |' % (
+                t.number, t.name, t.owner, ', '.join(sorted(t.fields)),
+                ', '.join(map(str, t.next)) or '-',
+                ', '.join('%s %d' % (n, p) for n, p in
+                          sorted(t.priorities.items(), key=lambda i: -i[1])),
+                'drop' if t.miss is None else 'goto %d' % t.miss, t.purpose))
+        out.append('')
+    return '\n'.join(out)
+
+
+if __name__ == '__main__':
+    print(describe())

@@ -28,10 +28,11 @@ from mininet_topos.client import Client
 from mininet_topos.controller_proc import APPS, ControllerProcess, write_config
 from mininet_topos.nodes import (RUN_BASE, Hypervisor, MgmtBridge, Router, Run, TorSwitch,
                                   stop_network)
-from mininet_topos.runrecord import RunRecord
+from mininet_topos.runrecord import RunRecord, make_run_dir
 from mininet_topos.tls import LabCA
 
 TOR_DPID_BASE = 0x7000
+DATACENTER_FILE = os.path.abspath(__file__)      # for mn --custom
 
 
 def parse_networks(spec):
@@ -63,10 +64,14 @@ class DataCenterTopo(Topo):
 
     def build(self, racks=2, hypervisors=2, vms=2, networks=None, rundir=RUN_BASE,
               mgmt_prefix='172.30.250', mgmt_name='vnmgmt', controller='',
-              client=None, tls_ca=None):
-        if client is None and controller == '':        # mn --custom defaults
-            client = Client('http://127.0.0.1:8080', os.environ.get('VNETSEC_API_TOKEN', ''))
-            controller = 'tcp:%s.254:6653' % mgmt_prefix
+              client=None, tls_ca=None, api=''):
+        if client is None and controller == '' or api:      # mn --custom
+            client = Client(api or 'http://127.0.0.1:8080',
+                            os.environ.get('VNETSEC_API_TOKEN', ''))
+            controller = controller or 'tcp:%s.254:6653' % mgmt_prefix
+            rundir = os.environ.get('VNETSEC_MN_RUNDIR', rundir)   # python -m mininet_topos.mn
+            if rundir != RUN_BASE and not os.path.isdir(rundir):
+                make_run_dir(rundir)
         self.client = client
         specs = parse_networks(networks) if isinstance(networks, (str, type(None))) \
             else networks

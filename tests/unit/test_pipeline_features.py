@@ -110,3 +110,11 @@ def test_security_group_routes_answer_404_without_the_firewall(service):
     req = webob.Request.blank('/v1/openapi.json')
     paths = req.get_response(api).json['paths']
     assert '/v1/networks' in paths and not any('security-groups' in p for p in paths)
+
+
+def test_the_architecture_doc_draws_the_declared_pipeline():
+    import os
+    doc = open(os.path.join(os.path.dirname(__file__), '..', '..', 'docs',
+                            'architecture.md')).read()
+    drawn = doc.split('<!-- pipeline:begin -->\n')[1].split('<!-- pipeline:end -->')[0]
+    assert drawn == P.describe()
