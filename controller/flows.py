@@ -12,7 +12,6 @@ Actions are tuples:
   ('ct', commit, zone, table, mark)   table None: no recirculation;
                                 mark: ct_mark to set on commit, or None;
                                 zone: a number, or a register holding it
-  ('output_reg', reg)           output to the port number held in a register
   ('conjunction', conj_id, clause, n_clauses)
 An empty action list drops.
 """
@@ -140,8 +139,6 @@ def _action_text(action):
         if mark is not None:
             parts.append('exec(set_field:%d->ct_mark)' % mark)
         return 'ct(%s)' % ','.join(parts)
-    if kind == 'output_reg':
-        return 'output:%s[]' % _nxm(action[1])
     if kind == 'conjunction':
         return 'conjunction(%d,%d/%d)' % (action[1], action[2], action[3])
     raise ValueError('unknown action %r' % (action,))

@@ -51,8 +51,6 @@ def to_actions(dp, actions):
                                          zone_ofs_nbits=15 if from_reg else zone,
                                          recirc_table=255 if table is None else table,
                                          alg=0, actions=inner))
-        elif kind == 'output_reg':                   # output to the port in bits 0..31
-            out.append(parser.NXActionOutputReg(ofs_nbits=31, src=a[1], max_len=0))
         elif kind == 'conjunction':
             out.append(parser.NXActionConjunction(clause=a[2] - 1, n_clauses=a[3], id_=a[1]))
         elif kind == 'goto':
