@@ -17,6 +17,7 @@ from controller.private_files import ensure_private
 LOG = logging.getLogger(__name__)
 KINDS = {'host': model.Host, 'network': model.Network, 'port': model.Port,
          'security_group': model.SecurityGroup}
+FORMAT = 1          # what stored records mean; see SqliteStore._upgrade
 
 
 class Store:
@@ -129,6 +130,25 @@ class SqliteStore(Store):
                     self._cache[kind][key] = KINDS[kind](**json.loads(body))
                 except (TypeError, ValueError) as e:     # kept on disk, left out here
                     LOG.error('stored %s %r cannot be read (%s): ignored', kind, key, e)
+        self._upgrade()
+
+    def _upgrade(self):
+        """Bring records written by older versions to today's meaning, once
+        (``PRAGMA user_version`` holds the format). Format 1: a port's empty
+        ``security_groups`` means no group; before, it meant "default", so such
+        ports are given "default" explicitly and keep what they could do."""
+        if self.conn.execute('PRAGMA user_version').fetchone()[0] >= FORMAT:
+            return
+        default = next((g.id for g in self._cache['security_group'].values()
+                        if g.name == 'default'), None)
+        old = [p for p in self._cache['port'].values() if not p.security_groups]
+        with self.transaction() as tx:
+            for port in old if default else ():
+                tx.put('port', port.id, model.changed(port, security_groups=[default]))
+            tx.conn.execute('PRAGMA user_version=%d' % FORMAT)
+        if old and default:
+            LOG.warning('upgraded %d stored ports without groups to group "default" '
+                        '(an empty list now means no group)', len(old))
 
     def get(self, kind, key):
         return self._cache[kind].get(key)
