@@ -333,6 +333,8 @@ def _message(err, field):
         return '%s %s' % (field, HINTS[last])
     if kind == 'string_pattern_mismatch' and last.endswith(('name', 'zone', 'id', 'host')):
         return '%s %s' % (field, HINTS['name'])
+    if kind == 'literal_error':
+        return '%s must be %s' % (field, err['ctx']['expected'].replace("'", '"'))
     if kind == 'model_type':
         return '%s must be a JSON object' % field
     return '%s: %s' % (field, err['msg'])
