@@ -24,7 +24,10 @@ NUMBER_PATTERN = r'(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
 
 def normalise(value):
     """A request's protocol -> the stored one: a name (any case) in lower case,
-    a number or its digits as the integer. ValueError says what is accepted."""
+    a number or its digits as the integer, null as ``any`` (Neutron's way to say
+    every protocol). ValueError says what is accepted."""
+    if value is None:
+        return ANY
     if isinstance(value, str):
         if value.lower() in NAMES or value.lower() == ANY:
             return value.lower()
@@ -83,8 +86,9 @@ def accepted_schema():
     return {'anyOf': [{'type': 'integer', 'minimum': 0, 'maximum': 255, 'not': {'enum': ipv6}},
                       {'type': 'string', 'pattern': _any_case(list(NAMES) + [ANY])},
                       {'type': 'string', 'pattern': '^%s$' % NUMBER_PATTERN,
-                       'not': {'enum': [str(n) for n in ipv6]}}],
-            'description': 'any, a protocol name (%s; any case) or an IANA protocol number '
-                           '0-255 (an integer or its digits); IPv6-only protocols are '
-                           'refused' % ', '.join(sorted(NAMES)),
+                       'not': {'enum': [str(n) for n in ipv6]}},
+                      {'type': 'null'}],
+            'description': 'any (or null), a protocol name (%s; any case) or an IANA '
+                           'protocol number 0-255 (an integer or its digits); IPv6-only '
+                           'protocols are refused' % ', '.join(sorted(NAMES)),
             'default': ANY}

@@ -26,7 +26,7 @@ def rule(**fields):
 # ---- protocols -------------------------------------------------------------------
 @pytest.mark.parametrize('given,stored', [
     ('tcp', 'tcp'), ('TCP', 'tcp'), ('Sctp', 'sctp'), ('gre', 'gre'), ('esp', 'esp'),
-    ('vrrp', 'vrrp'), ('any', 'any'), ('ANY', 'any'),
+    ('vrrp', 'vrrp'), ('any', 'any'), ('ANY', 'any'), (None, 'any'),
     (6, 6), ('6', 6), (47, 47), ('47', 47), (0, 0), (255, 255), ('255', 255)])
 def test_names_are_normalised_and_numbers_kept(given, stored):
     assert rule(protocol=given)['protocol'] == stored
@@ -37,7 +37,7 @@ def test_names_are_normalised_and_numbers_kept(given, stored):
     ('256', 'must be any, a protocol name'), ('06', 'must be any, a protocol name'),
     ('tcp ', 'must be any, a protocol name'), ('', 'must be any, a protocol name'),
     (True, 'must be a string or an integer'), (6.0, 'must be a string or an integer'),
-    (None, 'must be a string or an integer'),
+    ([6], 'must be a string or an integer'),
     ('ipv6-icmp', 'IPv6 protocol'), ('icmpv6', 'IPv6 protocol'), (58, 'IPv6 protocol'),
     ('41', 'IPv6 protocol')])
 def test_bad_protocols_name_the_field(given, message):
