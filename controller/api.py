@@ -311,7 +311,8 @@ class Api:
            returns=schemas.GroupOut, errors=(404, 409),
            feature='firewall')
     def create_group(self, body):
-        """Create a security group: {"name", "description", "zone", "rules": [...]}."""
+        """Create a security group: {"name", "description", "zone", "rules": [...]};
+        without "rules" it starts with egress to anywhere, as in Neutron."""
         return 201, model.to_dict(self.service.create_group(body))
 
     @route('GET', '/v1/security-groups/([^/]+)', returns=schemas.GroupOut, errors=(404,),

@@ -85,7 +85,8 @@ def resubmit(table):
 # ---- rendering in ovs-ofctl syntax (docs, benchmarks, the CLI's dumps) -------
 _OFCTL_FIELD = {'eth_dst': 'dl_dst', 'eth_src': 'dl_src', 'eth_type': 'dl_type',
                 'tunnel_id': 'tun_id', 'tun_ipv4_dst': 'tun_dst', 'ipv4_src': 'nw_src',
-                'ipv4_dst': 'nw_dst', 'ip_proto': 'nw_proto'}
+                'ipv4_dst': 'nw_dst', 'ip_proto': 'nw_proto', 'icmpv4_type': 'icmp_type',
+                'icmpv4_code': 'icmp_code'}
 
 
 def _value(value):

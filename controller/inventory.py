@@ -106,10 +106,9 @@ class Inventory:
         return sorted({p.bound_host for p in self.bound_ports(network_id)})
 
     def groups_of(self, port):
-        """The port's security groups (the "default" group when it names none)."""
-        ids = port.security_groups or [g.id for g in self.groups.values()
-                                       if g.name == 'default']
-        return [self.groups[i] for i in ids if i in self.groups]
+        """The port's security groups: none when it names none (a port created
+        without groups names "default")."""
+        return [self.groups[i] for i in port.security_groups if i in self.groups]
 
     def members(self, group_ids):
         """IPv4 addresses of the ports in any of the groups."""

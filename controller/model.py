@@ -60,7 +60,7 @@ class Port:
     ips: list[str]
     device: str
     host: str = ''                     # requested host (like binding:host_id)
-    security_groups: list[str] = field(default_factory=list)   # empty: the "default" group
+    security_groups: list[str] = field(default_factory=list)   # group ids; empty: none
     port_security_enabled: bool = True  # anti-spoofing + stateful firewall on this vNIC
     bound_host: str = ''               # observed: where the device is plugged
     ofport: int = 0                    # observed: its OpenFlow port number there

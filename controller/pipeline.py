@@ -30,7 +30,8 @@ OWNERS = {'base': 0x01, 'core': 0x02, 'vxlan': 0x03, 'firewall': 0x04, 'vlan': 0
 MISS = 0                 # the priority of every table-miss flow
 
 _ACL_FIELDS = frozenset({'eth_type', 'ct_state', 'ct_zone', 'ct_mark', 'ip_proto', 'tcp_dst',
-                         'udp_dst', 'ipv4_src', 'ipv4_dst', 'conj_id'})
+                         'udp_dst', 'sctp_dst', 'icmpv4_type', 'icmpv4_code', 'ipv4_src',
+                         'ipv4_dst', 'conj_id'})
 _ACL_PRIORITIES = {'invalid': 100, 'established': 90, 'remote_group': 75, 'rule': 70,
                    'track': 60, 'arp': 50, 'deny_ip': 40, 'deny_other': 20}
 

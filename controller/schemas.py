@@ -16,9 +16,10 @@ import ipaddress
 from typing import Annotated, Literal, Optional
 
 import pydantic
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from controller import protocols
 from controller.model import ValidationError
 
 VLAN_MIN, VLAN_MAX = 1, 4094
@@ -78,7 +79,6 @@ Device = Annotated[str, Field(pattern=r'^[A-Za-z0-9_.-]{1,15}$', max_length=15),
 Description = Annotated[str, Field(max_length=255)]
 Dpid = Annotated[int, Field(ge=1, le=2 ** 64 - 1)]
 OfPort = Annotated[int, Field(ge=1, le=OFPORT_MAX)]
-L4Port = Annotated[int, Field(ge=1, le=65535)]
 Rack = Annotated[int, Field(ge=1, le=65535)]
 SegmentationId = Annotated[int, Field(ge=VLAN_MIN, le=VNI_MAX)]
 UplinkName = Annotated[str, Field(pattern=r'^(tor|hv:[A-Za-z0-9_.-]{1,64}|rack:[1-9][0-9]{0,4})$')]
@@ -174,7 +174,9 @@ class PortPatch(Body):
     name: Optional[Name] = None
     ips: Optional[Ips] = None
     host: Optional[OptionalName] = None
-    security_groups: Optional[GroupRefs] = None
+    security_groups: Optional[GroupRefs] = Field(None, description=(
+        'the groups (names or ids); a new port without them is in "default", and [] '
+        'is no group at all (with port security on, nothing gets in or out)'))
     port_security_enabled: Optional[bool] = None
 
 
@@ -198,24 +200,48 @@ def _both(a, b):
     return {'properties': {a: {'minLength': 1}, b: {'minLength': 1}}, 'required': [a, b]}
 
 
+def _protocol(value):
+    return protocols.normalise(value)
+
+
+Protocol = Annotated[object, PlainValidator(_protocol),
+                     WithJsonSchema(protocols.accepted_schema())]
+# a port range is a range of destination ports (tcp, udp, sctp) or an ICMP type and code
+WITH_PORTS = protocols.schema_of(set(protocols.PORT_FIELDS))
+RANGE_PROTOCOLS = protocols.schema_of(set(protocols.PORT_FIELDS) | {protocols.ICMP})
+ICMP_ONLY = protocols.schema_of({protocols.ICMP})
+# checked in RuleCreate, whose protocol says what the bound is (a port, an ICMP type)
+RangeBound = Annotated[int, WithJsonSchema({'type': 'integer', 'minimum': 0,
+                                            'maximum': 65535})]
+
+
 class RuleCreate(Body):
     model_config = ConfigDict(json_schema_extra={'allOf': [   # for schema readers
         {'if': {'properties': {'port_range_min': {'type': 'integer'}},
                 'required': ['port_range_min']},
-         'then': {'properties': {'protocol': {'enum': ['tcp', 'udp']}},
-                  'required': ['protocol']}},
+         'then': {'properties': {'protocol': RANGE_PROTOCOLS}, 'required': ['protocol']}},
         {'if': {'properties': {'port_range_max': {'type': 'integer'}},
                 'required': ['port_range_max']},
          'then': {'properties': {'port_range_min': {'type': 'integer'}},
                   'required': ['port_range_min']}},
+        {'if': {'properties': {'protocol': WITH_PORTS}, 'required': ['protocol']},
+         'then': {'properties': {'port_range_min': {'not': {'const': 0}},
+                                 'port_range_max': {'not': {'const': 0}}}}},
+        {'if': {'properties': {'protocol': ICMP_ONLY}, 'required': ['protocol']},
+         'then': {'properties': {'port_range_min': {'maximum': 255},
+                                 'port_range_max': {'maximum': 255}}}},
         {'not': _both('remote_ip_prefix', 'remote_group_id')},
         {'not': _both('remote_ip_prefix', 'remote_zone')},
         {'not': _both('remote_group_id', 'remote_zone')}]})
     direction: Literal['ingress', 'egress']
     ethertype: Literal['IPv4'] = 'IPv4'
-    protocol: Literal['any', 'icmp', 'tcp', 'udp'] = 'any'
-    port_range_min: Optional[L4Port] = None
-    port_range_max: Optional[L4Port] = None
+    protocol: Protocol = protocols.ANY
+    port_range_min: Optional[RangeBound] = Field(None, description=(
+        'tcp, udp, sctp: the lowest destination port (1-65535); icmp: the ICMP type '
+        '(0-255)'))
+    port_range_max: Optional[RangeBound] = Field(None, description=(
+        'tcp, udp, sctp: the highest destination port (default port_range_min); icmp: '
+        'the ICMP code (0-255; default any code)'))
     remote_ip_prefix: Prefix = ''
     remote_group_id: OptionalName = ''
     remote_zone: OptionalName = ''
@@ -223,14 +249,7 @@ class RuleCreate(Body):
 
     @pydantic.model_validator(mode='after')
     def _consistent(self):
-        low, high = self.port_range_min, self.port_range_max
-        if low is None and high is not None:
-            fail('port_range_min', 'port_range_min is required with '
-                                  'port_range_max')
-        if low is not None and self.protocol not in ('tcp', 'udp'):
-            fail('port_range_min', 'port ranges need protocol tcp or udp')
-        if low is not None and high is not None and high < low:
-            fail('port_range_max', 'port_range_max is below port_range_min')
+        self._range_fits()
         remotes = [k for k in ('remote_ip_prefix', 'remote_group_id', 'remote_zone')
                    if getattr(self, k)]
         if len(remotes) > 1:
@@ -238,11 +257,39 @@ class RuleCreate(Body):
                                   'remote_group_id and remote_zone')
         return self
 
+    def _range_fits(self):
+        """Ports only where the protocol has ports, as Neutron checks them; for
+        ICMP the range is a type and a code."""
+        low, high, proto = self.port_range_min, self.port_range_max, self.protocol
+        if low is None and high is not None:
+            fail('port_range_min', 'port_range_min is required with port_range_max'
+                 + (' (the ICMP type of the code)' if protocols.is_icmp(proto) else ''))
+        if low is None:
+            return
+        if protocols.is_icmp(proto):
+            for name, value, what in (('port_range_min', low, 'type'),
+                                      ('port_range_max', high, 'code')):
+                if value is not None and not 0 <= value <= 255:
+                    fail(name, '%s is the ICMP %s here: it must be in 0-255' % (name, what))
+            return
+        if protocols.port_field(proto) is None:
+            unmatchable = protocols.PORTS_UNMATCHABLE.get(protocols.number(proto))
+            fail('port_range_min', 'OpenFlow cannot match %s ports: allow the protocol '
+                 'without a port range' % unmatchable if unmatchable else
+                 'port ranges need protocol tcp, udp or sctp (or icmp: type and code), '
+                 'not %s' % proto)
+        for name, value in (('port_range_min', low), ('port_range_max', high)):
+            if value is not None and not 1 <= value <= 65535:
+                fail(name, '%s must be in 1-65535' % name)
+        if high is not None and high < low:
+            fail('port_range_max', 'port_range_max is below port_range_min')
+
     def record(self):
-        """The stored rule (a dict, without its id)."""
+        """The stored rule (a dict, without its id): a port range's end defaults
+        to its start; an ICMP code stays None (any code)."""
         out = self.model_dump()
-        out['port_range_max'] = self.port_range_max if self.port_range_max is not None \
-            else self.port_range_min
+        if out['port_range_max'] is None and not protocols.is_icmp(self.protocol):
+            out['port_range_max'] = self.port_range_min
         return out
 
 
@@ -256,7 +303,10 @@ class GroupCreate(Body):
     name: Name
     description: Description = ''
     zone: OptionalName = ''
-    rules: Annotated[list[RuleCreate], Field(max_length=MAX_RULES)] = []
+    # as in Neutron, a new group sends anywhere until its rules say otherwise;
+    # "rules": [] makes a group that admits and sends nothing
+    rules: Annotated[list[RuleCreate], Field(max_length=MAX_RULES)] = [
+        RuleCreate(direction='egress')]
 
 
 # ---- parsing ------------------------------------------------------------------
@@ -283,6 +333,8 @@ def _message(err, field):
         return '%s %s' % (field, HINTS[last])
     if kind == 'string_pattern_mismatch' and last.endswith(('name', 'zone', 'id', 'host')):
         return '%s %s' % (field, HINTS['name'])
+    if kind == 'literal_error':
+        return '%s must be %s' % (field, err['ctx']['expected'].replace("'", '"'))
     if kind == 'model_type':
         return '%s must be a JSON object' % field
     if kind == 'literal_error':

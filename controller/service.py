@@ -197,8 +197,8 @@ class Service:
     # ---- security groups -----------------------------------------------------
     @retried
     def ensure_default_group(self):
-        """The group a port without groups joins (as in OpenStack): all egress,
-        ingress only from members of "default"."""
+        """The group a port created without groups joins (as in OpenStack): all
+        egress, ingress only from members of "default"."""
         for group in self.store.list('security_group'):
             if group.name == 'default':
                 return group
@@ -312,6 +312,7 @@ class Service:
                 fields = _port_fields(parse(schemas.PortCreate, body))
                 fields['network_id'] = self.get_network(fields['network_id'],
                                                         'network_id').id
+                fields.setdefault('security_groups', ['default'])   # as in Neutron
                 self._resolve_groups(fields)
                 self._check_unique(fields, ports)
             except ValidationError as e:

@@ -23,6 +23,7 @@ from controller.private_files import ensure_private
 LOG = logging.getLogger(__name__)
 KINDS = {'host': model.Host, 'network': model.Network, 'port': model.Port,
          'security_group': model.SecurityGroup}
+FORMAT = 1          # what stored records mean; see SqliteStore._upgrade
 
 
 class Conflict(model.ValidationError):
@@ -263,6 +264,25 @@ class SqliteStore(CachedStore):
         self._lock = threading.RLock()
         self._data_version = None
         self._cache = self._load()
+        self._upgrade()
+
+    def _upgrade(self):
+        """Bring records written by older versions to today's meaning, once
+        (``PRAGMA user_version`` holds the format). Format 1: a port's empty
+        ``security_groups`` means no group; before, it meant "default", so such
+        ports are given "default" explicitly and keep what they could do."""
+        if self.conn.execute('PRAGMA user_version').fetchone()[0] >= FORMAT:
+            return
+        default = next((g.id for g in self._cache['security_group'].values()
+                        if g.name == 'default'), None)
+        old = [p for p in self._cache['port'].values() if not p.security_groups]
+        if old and default:
+            with self.transaction() as tx:
+                for port in old:
+                    tx.put('port', port.id, model.changed(port, security_groups=[default]))
+            LOG.warning('upgraded %d stored ports without groups to group "default" '
+                        '(an empty list now means no group)', len(old))
+        self.conn.execute('PRAGMA user_version=%d' % FORMAT)
 
     def _load(self):
         cache = {kind: {} for kind in KINDS}

@@ -3,24 +3,29 @@ groups, their rules and the groups of a VM's port. Checking is the API's: its
 error (message and field) is what the user sees."""
 from mininet.log import output
 
+from controller import protocols
 from mininet_topos.client import ApiError
 
 USAGE = '''\
 sg                      list security groups: zone, rules, member VMs
 sg show GROUP           its rules, numbered, with live packet and byte counters
 sg create NAME [zone ZONE] [description TEXT...]
-                        a new group (no rules: its ports admit and send nothing)
+                        a new group: one rule, egress to anywhere (as in Neutron)
 sg delete GROUP
-sg add GROUP ingress|egress [PROTOCOL [PORT|MIN-MAX]] [from|to PREFIX|group G|zone Z]
-                        add a rule; PROTOCOL any|icmp|tcp|udp (default any);
+sg add GROUP ingress|egress [PROTOCOL [PORTS]] [from|to PREFIX|group G|zone Z]
+                        add a rule; PROTOCOL any (default), a name (tcp, udp, icmp,
+                        sctp, gre, esp, ...) or a number 0-255; PORTS PORT or MIN-MAX
+                        for tcp/udp/sctp, TYPE or TYPE/CODE for icmp;
                         without from/to: any peer
 sg del GROUP RULE       remove a rule: its number in `sg show`, or its id
-sg port VM [GROUP...]   show VM's groups, or put its port in these groups (replacing
-                        them; `default` is the group of ports that name none)
+sg port VM [GROUP...|--none]
+                        show VM's groups, or put its port in these groups (replacing
+                        them); --none: in no group (port security on: sealed)
 GROUP is a name or an id. Examples:
   sg create web zone web
   sg add web ingress tcp 80 from zone app
-  sg add web ingress icmp from 10.0.0.0/16
+  sg add web ingress icmp 8 from 10.0.0.0/16
+  sg add web ingress 47 from group web
   sg port vm2 web
 '''
 REMOTE_WORDS = ('from', 'to')
@@ -42,14 +47,15 @@ def rule_body(words):
     if rest and rest[0] not in REMOTE_WORDS:
         body['protocol'] = rest.pop(0)
     if rest and rest[0] not in REMOTE_WORDS:
-        low, dash, high = rest.pop(0).partition('-')
+        word = rest.pop(0)
+        low, sep, high = word.partition('/' if '/' in word else '-')
         try:
             body['port_range_min'] = int(low)
-            if dash:
+            if sep:
                 body['port_range_max'] = int(high)
         except ValueError:
-            raise UsageError('ports must be PORT or MIN-MAX, not %r' % (low + dash + high),
-                             'port_range_min') from None
+            raise UsageError('ports must be PORT, MIN-MAX or (icmp) TYPE/CODE, not %r'
+                             % word, 'port_range_min') from None
     if not rest:
         return body
     remote = rest[1:]
@@ -68,9 +74,11 @@ def rule_body(words):
 
 def rule_words(rule, group_names):
     """A rule as the words ``sg add`` takes for it."""
-    words = [rule['direction'], rule['protocol']]
+    words = [rule['direction'], str(rule['protocol'])]
     low, high = rule['port_range_min'], rule['port_range_max']
-    if low is not None:
+    if low is not None and protocols.is_icmp(rule['protocol']):
+        words.append(str(low) if high is None else '%d/%d' % (low, high))
+    elif low is not None:
         words.append(str(low) if high in (None, low) else '%d-%d' % (low, high))
     remote = (rule['remote_ip_prefix']
               or rule['remote_group_id'] and 'group %s' % group_names.get(
@@ -119,19 +127,18 @@ class FirewallCommands:
     def _group_names(self):
         return {g['id']: g['name'] for g in self._rest('GET', '/v1/security-groups')}
 
-    def _members(self, names):
-        """{group id: names of its ports}; a port naming no group is in "default"."""
-        default = [i for i, n in names.items() if n == 'default']
+    def _members(self):
+        """{group id: names of its ports}."""
         out = {}
         for port in self._rest('GET', '/v1/ports'):
-            for gid in port['security_groups'] or default:
+            for gid in port['security_groups']:
                 out.setdefault(gid, []).append(port['name'])
         return out
 
     def _sg_list(self, args):
         self._want(args, 0, 'sg')
         groups = self._rest('GET', '/v1/security-groups')
-        members = self._members({g['id']: g['name'] for g in groups})
+        members = self._members()
         output('%-16s %-10s %5s  %s\n' % ('GROUP', 'ZONE', 'RULES', 'PORTS'))
         for g in sorted(groups, key=lambda g: g['name']):
             output('%-16s %-10s %5d  %s\n' % (g['name'], g['zone'] or '-', len(g['rules']),
@@ -144,7 +151,7 @@ class FirewallCommands:
         names = self._group_names()
         output('%s (zone %s, id %s): ports %s\n' % (
             group['name'], group['zone'] or '-', group['id'],
-            ' '.join(sorted(self._members(names).get(group['id'], []))) or '-'))
+            ' '.join(sorted(self._members().get(group['id'], []))) or '-'))
         output('  %2s  %-44s %9s %11s  %s\n' % ('#', 'rule', 'packets', 'bytes', 'id'))
         for n, rule in enumerate(group['rules'], 1):
             stats = rule.get('stats', {})
@@ -174,7 +181,7 @@ class FirewallCommands:
 
     def _sg_add(self, args):
         if not args:
-            raise UsageError('usage: sg add GROUP ingress|egress [PROTOCOL [PORT|MIN-MAX]] '
+            raise UsageError('usage: sg add GROUP ingress|egress [PROTOCOL [PORTS]] '
                              '[from|to PREFIX|group G|zone Z]')
         rule = self._rest('POST', self._group_path(args[0]) + '/rules', rule_body(args[1:]))
         self.dc.wait_ready()
@@ -195,18 +202,19 @@ class FirewallCommands:
 
     def _sg_port(self, args):
         if not args:
-            raise UsageError('usage: sg port VM [GROUP...]')
+            raise UsageError('usage: sg port VM [GROUP...|--none]')
         port = next((p for p in self._rest('GET', '/v1/ports')
                      if args[0] in (p['name'], p['device'], p['id'])), None)
         if port is None:
             raise UsageError('no port named %r' % args[0], 'VM')
         if len(args) > 1:
+            groups = [] if args[1:] == ['--none'] else args[1:]
             port = self._rest('PATCH', '/v1/ports/%s' % port['id'],
-                             {'security_groups': args[1:]})
+                             {'security_groups': groups})
             self.dc.wait_ready()
         names = self._group_names()
         output('%s: %s\n' % (port['name'], ' '.join(names.get(g, g) for g in
-                                                  port['security_groups']) or 'default'))
+                                                  port['security_groups']) or '(no group)'))
 
     @staticmethod
     def _want(args, count, usage):

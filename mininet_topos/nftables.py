@@ -7,9 +7,12 @@ same meaning: a packet passes when the sender's egress rules AND the receiver's
 ingress rules allow it (an address in no group restricts nothing on its side);
 stateful, so replies of accepted connections pass. Pure text, no I/O.
 """
+from controller import protocols
 from controller.schemas import RuleCreate, parse
 
 TABLE = 'vnetsec_fw'
+# names nft knows without /etc/protocols; other protocols are written as numbers
+NFT_NAMES = {1: 'icmp', 6: 'tcp', 17: 'udp', 132: 'sctp'}
 
 
 def _set(ips):
@@ -24,15 +27,17 @@ def _match(rule, remote_ips):
         parts.append('ip %s %s' % (remote_key, rule['remote_ip_prefix']))
     elif rule['remote_group_id']:
         parts.append('ip %s %s' % (remote_key, remote_ips))
-    proto = rule['protocol']
-    if proto == 'icmp':
-        parts.append('ip protocol icmp')
-    elif proto in ('tcp', 'udp'):
-        low, high = rule['port_range_min'], rule['port_range_max']
-        if low is None:
-            parts.append('ip protocol %s' % proto)
-        else:
-            parts.append('%s dport %s' % (proto, low if low == high else '%d-%d' % (low, high)))
+    number, low, high = protocols.number(rule['protocol']), rule['port_range_min'], \
+        rule['port_range_max']
+    if number is None:
+        return parts                                    # every protocol
+    if low is None:
+        parts.append('ip protocol %s' % NFT_NAMES.get(number, number))
+    elif number == protocols.ICMP:
+        parts.append('icmp type %d' % low + ('' if high is None else ' icmp code %d' % high))
+    else:
+        header = NFT_NAMES[number]
+        parts.append('%s dport %s' % (header, low if low == high else '%d-%d' % (low, high)))
     return parts
 
 

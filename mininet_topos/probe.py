@@ -7,6 +7,10 @@
   probe.py spray IP TCPPORT UDPPORT SECONDS   a TCP connect attempt and a UDP datagram
                                          every 20 ms (forbidden traffic, say)
   probe.py wait-listening PORT...        returns once those TCP ports listen here
+  probe.py raw-send PROTO IP COUNT       COUNT IPv4 packets of IP protocol PROTO (e.g. 47,
+                                         GRE: the kernel need not know it) to IP
+  probe.py raw-receive PROTO SECONDS     prints how many raw-send packets of PROTO
+                                         arrived here within SECONDS
 """
 import socket
 import sys
@@ -82,6 +86,30 @@ def spray(ip, tcp_port, udp_port, seconds):
         time.sleep(0.02)
 
 
+RAW_MARK = b'vnetsec-probe'
+
+
+def raw_send(proto, ip, count):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
+    for n in range(count):
+        s.sendto(RAW_MARK + b' %d' % n, (ip, 0))
+        time.sleep(0.05)
+
+
+def raw_receive(proto, seconds):
+    """A raw socket gets every packet of its protocol, with the IP header."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
+    s.settimeout(0.1)
+    end, got = time.time() + seconds, 0
+    while time.time() < end:
+        try:
+            packet = s.recv(2048)
+        except OSError:
+            continue
+        got += packet[(packet[0] & 0x0f) * 4:].startswith(RAW_MARK)
+    print(got)
+
+
 def wait_listening(ports, timeout=10):
     end = time.time() + timeout
     for port in ports:
@@ -103,5 +131,9 @@ if __name__ == '__main__':
         session(args[0], int(args[1]), float(args[2]))
     elif cmd == 'spray':
         spray(args[0], int(args[1]), int(args[2]), float(args[3]))
+    elif cmd == 'raw-send':
+        raw_send(int(args[0]), args[1], int(args[2]))
+    elif cmd == 'raw-receive':
+        raw_receive(int(args[0]), float(args[1]))
     else:
         wait_listening([int(a) for a in args])

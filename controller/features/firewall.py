@@ -16,6 +16,7 @@ import ipaddress
 import zlib
 
 from controller import pipeline as P
+from controller import protocols
 from controller.feature import Feature
 from controller.flows import flow, goto, reuse
 
@@ -23,7 +24,6 @@ COOKIE = P.OWNERS['firewall'] << P.COOKIE_OWNER_SHIFT     # every firewall flow'
 COOKIE_MASK = 0xff << P.COOKIE_OWNER_SHIFT                 # carries this owner byte
 CT_NEW, CT_EST, CT_REL, CT_INV, CT_TRK = 0x01, 0x02, 0x04, 0x10, 0x20
 IPV4, ARP = 0x0800, 0x0806
-PROTO = {'icmp': 1, 'tcp': 6, 'udp': 17}
 
 
 def rule_mark(rule):
@@ -55,6 +55,22 @@ def port_masks(low, high):
         out.append((low, 0xffff ^ (size - 1)))
         low += size
     return out
+
+
+def protocol_matches(rule):
+    """The matches of a rule's protocol: one per (value, mask) of a port range,
+    ICMP type and code, or the protocol alone; [{}] for every protocol."""
+    proto, low, high = protocols.number(rule['protocol']), rule['port_range_min'], \
+        rule['port_range_max']
+    if proto is None:
+        return [{}]
+    if low is None:
+        return [{'ip_proto': proto}]
+    if proto == protocols.ICMP:
+        return [dict({'ip_proto': proto, 'icmpv4_type': low},
+                     **({} if high is None else {'icmpv4_code': high}))]
+    field = protocols.port_field(rule['protocol'])
+    return [{'ip_proto': proto, field: vm} for vm in port_masks(low, high)]
 
 
 def compile_firewall(inv, host):
@@ -176,16 +192,7 @@ def acl(inv, port, direction):
     new = dict(here, ct_state=(CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV))
     for rule in _rules(inv, port, direction):
         commit = [('ct', True, zone, None, rule_mark(rule))] + passed
-        matches = []
-        proto = PROTO.get(rule['protocol'])
-        if proto is None:
-            matches.append({})
-        elif rule['port_range_min'] is None:
-            matches.append({'ip_proto': proto})
-        else:
-            field = '%s_dst' % rule['protocol']
-            matches += [{'ip_proto': proto, field: vm}
-                        for vm in port_masks(rule['port_range_min'], rule['port_range_max'])]
+        matches = protocol_matches(rule)
         if rule['remote_ip_prefix']:
             net = ipaddress.IPv4Network(rule['remote_ip_prefix'])
             for m in matches:

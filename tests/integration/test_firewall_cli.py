@@ -61,10 +61,13 @@ def test_create_port_and_delete(dc, sg):
     assert tcp80_open(dc)                            # both in "default"
     assert 'created closed' in sg('create closed zone quiet')
     assert sg('port vm2 closed') == 'vm2: closed\n'
-    assert not tcp80_open(dc)                        # a group with no rules admits nothing
+    assert not tcp80_open(dc)                        # a new group admits nothing (egress only)
     assert dc.client.get('/v1/security-groups/closed')['zone'] == 'quiet'
     assert sg('port vm2 default') == 'vm2: default\n'
     assert tcp80_open(dc)
+    assert sg('port vm2 --none') == 'vm2: (no group)\n'
+    assert not tcp80_open(dc)                        # no group at all: sealed
+    assert sg('port vm2 default') == 'vm2: default\n'
     assert sg('delete closed') == 'deleted closed\n'
     assert all(g['name'] != 'closed' for g in dc.client.get('/v1/security-groups'))
 

@@ -88,7 +88,7 @@ def test_port_without_groups_joins_default_and_sealed_group_drops(service):
     port = add_port(service, net, 1, 'hv1', ofport=1)
     inv = Inventory.from_store(service.store)
     assert [g.name for g in inv.groups_of(inv.ports[port.id])] == ['default']
-    sealed = service.create_group({'name': 'sealed'})
+    sealed = service.create_group({'name': 'sealed', 'rules': []})
     service.update_port(port.id, {'security_groups': [sealed.id]})
     inv = Inventory.from_store(service.store)
     flows = compile_host(inv, inv.hosts['hv1'])
@@ -120,8 +120,9 @@ def test_same_traffic_from_two_rules_is_one_flow(service):
 
 @pytest.mark.parametrize('rule,field', [
     ({'direction': 'sideways'}, 'direction'),
-    ({'direction': 'ingress', 'protocol': 'gre'}, 'protocol'),
-    ({'direction': 'ingress', 'protocol': 'icmp', 'port_range_min': 1}, 'port_range_min'),
+    ({'direction': 'ingress', 'protocol': 'grex'}, 'protocol'),
+    ({'direction': 'ingress', 'protocol': 'gre', 'port_range_min': 1}, 'port_range_min'),
+    ({'direction': 'ingress', 'protocol': 'icmp', 'port_range_min': 256}, 'port_range_min'),
     ({'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 0}, 'port_range_min'),
     ({'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 90,
       'port_range_max': 80}, 'port_range_max'),

@@ -52,5 +52,5 @@ def test_a_rule_naming_an_unknown_group_is_refused():
 def test_rules_are_checked_like_the_controller_checks_them():
     with pytest.raises(ValidationError) as err:
         ruleset({'g': {'members': ['10.0.0.1'], 'rules': [
-            {'direction': 'ingress', 'protocol': 'icmp', 'port_range_min': 22}]}})
+            {'direction': 'ingress', 'protocol': 'gre', 'port_range_min': 22}]}})
     assert err.value.field == 'port_range_min'

@@ -62,7 +62,7 @@ def test_rule_words_to_body(words, body):
 
 @pytest.mark.parametrize('words,message', [
     ('', 'direction is required: ingress or egress (field direction)'),
-    ('ingress tcp http', "ports must be PORT or MIN-MAX, not 'http' (field port_range_min)"),
+    ('ingress tcp http', "ports must be PORT, MIN-MAX or (icmp) TYPE/CODE, not 'http' (field port_range_min)"),
     ('ingress tcp 80 from', "after the ports: from|to PREFIX"),
     ('ingress tcp 80 from host x', "a remote is PREFIX, group GROUP or zone ZONE"),
 ])

@@ -1,0 +1,94 @@
+"""IP protocols of security-group rules: Neutron's names and IANA numbers.
+
+A rule's protocol is ``any``, a name (stored in lower case) or a number 0-255
+(stored as the integer, never turned into a name). Everything that reads rules
+(the API's checks, the OpenFlow compiler, the nftables lab, the CLI) asks here
+what a protocol's number is and whether it has ports.
+"""
+import re
+
+ANY = 'any'
+NAMES = {'ah': 51, 'dccp': 33, 'egp': 8, 'esp': 50, 'gre': 47, 'hopopt': 0,
+         'icmp': 1, 'igmp': 2, 'ip': 0, 'ipip': 4, 'ospf': 89, 'pgm': 113, 'rsvp': 46,
+         'sctp': 132, 'tcp': 6, 'udp': 17, 'udplite': 136, 'vrrp': 112}
+# IPv6-only protocols: Neutron refuses them in an IPv4 rule, and rules here are IPv4
+IPV6_ONLY = {'ipv6-encap': 41, 'ipv6-frag': 44, 'ipv6-icmp': 58, 'icmpv6': 58,
+             'ipv6-nonxt': 59, 'ipv6-opts': 60, 'ipv6-route': 43}
+ICMP = 1
+# destination-port fields a switch matches, per protocol with ports
+PORT_FIELDS = {6: 'tcp_dst', 17: 'udp_dst', 132: 'sctp_dst'}
+# Neutron allows ports for these too, but OpenFlow has no field for their ports
+PORTS_UNMATCHABLE = {33: 'dccp', 136: 'udplite'}
+NUMBER_PATTERN = r'(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+
+
+def normalise(value):
+    """A request's protocol -> the stored one: a name (any case) in lower case,
+    a number or its digits as the integer, null as ``any`` (Neutron's way to say
+    every protocol). ValueError says what is accepted."""
+    if value is None:
+        return ANY
+    if isinstance(value, str):
+        if value.lower() in NAMES or value.lower() == ANY:
+            return value.lower()
+        if value.lower() in IPV6_ONLY:
+            raise ValueError('%s is an IPv6 protocol: rules here are ethertype IPv4'
+                             % value.lower())
+        if not re.fullmatch(NUMBER_PATTERN, value):
+            raise ValueError('must be any, a protocol name (%s) or a number 0-255'
+                             % ', '.join(sorted(NAMES)))
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError('must be a string or an integer')
+    if not 0 <= value <= 255:
+        raise ValueError('must be a number 0-255 (IANA protocol numbers)')
+    if value in IPV6_ONLY.values():
+        raise ValueError('%d is an IPv6 protocol: rules here are ethertype IPv4' % value)
+    return value
+
+
+def number(protocol):
+    """The IP protocol number a stored protocol matches, or None for every
+    protocol (``any``, and 0 as iptables reads ``-p 0``)."""
+    if protocol == ANY:
+        return None
+    value = NAMES[protocol] if isinstance(protocol, str) else protocol
+    return value or None
+
+
+def port_field(protocol):
+    """The destination-port match field ('tcp_dst', ...) of a protocol with
+    ports, or None."""
+    return PORT_FIELDS.get(number(protocol))
+
+
+def is_icmp(protocol):
+    return number(protocol) == ICMP
+
+
+def _any_case(words):
+    """A JSON Schema pattern matching exactly ``words``, letters in any case."""
+    return '^(%s)$' % '|'.join(''.join('[%s%s]' % (c, c.upper()) if c.isalpha()
+                                       else re.escape(c) for c in w) for w in sorted(words))
+
+
+def schema_of(numbers):
+    """JSON Schema of the protocols whose number is in ``numbers``, written as
+    :func:`normalise` accepts them: integers, their digits, names in any case."""
+    words = [n for n, v in NAMES.items() if v in numbers] + [str(v) for v in numbers]
+    return {'anyOf': [{'type': 'integer', 'enum': sorted(numbers)},
+                      {'type': 'string', 'pattern': _any_case(words)}]}
+
+
+def accepted_schema():
+    """JSON Schema of every protocol a rule accepts."""
+    ipv6 = sorted(set(IPV6_ONLY.values()))
+    return {'anyOf': [{'type': 'integer', 'minimum': 0, 'maximum': 255, 'not': {'enum': ipv6}},
+                      {'type': 'string', 'pattern': _any_case(list(NAMES) + [ANY])},
+                      {'type': 'string', 'pattern': '^%s$' % NUMBER_PATTERN,
+                       'not': {'enum': [str(n) for n in ipv6]}},
+                      {'type': 'null'}],
+            'description': 'any (or null), a protocol name (%s; any case) or an IANA '
+                           'protocol number 0-255 (an integer or its digits); IPv6-only '
+                           'protocols are refused' % ', '.join(sorted(NAMES)),
+            'default': ANY}
