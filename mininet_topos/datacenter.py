@@ -32,7 +32,6 @@ from mininet_topos.runrecord import RunRecord, make_run_dir
 from mininet_topos.tls import LabCA
 
 TOR_DPID_BASE = 0x7000
-DATACENTER_FILE = os.path.abspath(__file__)      # for mn --custom
 
 
 def parse_networks(spec):

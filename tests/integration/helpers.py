@@ -58,7 +58,7 @@ def capture(node, intf, bpf, seconds, count=200):
 
 
 def processes_mentioning(text):
-    out = subprocess.run(['ps', '-eo', 'pid=,args='], capture_output=True, text=True).stdout
+    out = subprocess.run(['ps', '-ww', '-eo', 'pid=,args='], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if text in line and 'ps -eo' not in line]
 
 

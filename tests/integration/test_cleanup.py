@@ -100,7 +100,8 @@ def test_a_killed_session_is_removed_and_only_it(live):
         crashed, record, _ = start_session()
         kill(crashed)                                       # no teardown ran
         left = left_behind(record)                          # ryu-manager, 3 x OVS's 2 daemons
-        assert len(processes_mentioning(record.rundir + '/')) == 7
+        found = processes_mentioning(record.rundir + '/')
+        assert len(found) == 7, '\n'.join(found)
         assert left['links'] and left['namespaces'] and left['files']
 
         other, other_record, printed = start_session()    # notices the dead run
