@@ -301,57 +301,6 @@ class Api:
         self.service.delete_port(ident)
         return 204, None
 
-    # ---- security groups -----------------------------------------------------
-    @route('GET', '/v1/security-groups', returns=list[schemas.GroupOut],
-           feature='firewall')
-    def list_groups(self, _):
-        return 200, [model.to_dict(g) for g in self.store.list('security_group')]
-
-    @route('POST', '/v1/security-groups', write=True, body=schemas.GroupCreate, ok=201,
-           returns=schemas.GroupOut, errors=(404, 409),
-           feature='firewall')
-    def create_group(self, body):
-        """Create a security group: {"name", "description", "zone", "rules": [...]};
-        without "rules" it starts with egress to anywhere, as in Neutron."""
-        return 201, model.to_dict(self.service.create_group(body))
-
-    @route('GET', '/v1/security-groups/([^/]+)', returns=schemas.GroupOut, errors=(404,),
-           feature='firewall')
-    def get_group(self, _, ident):
-        """A security group, with packets and bytes per rule from the switches."""
-        group = model.to_dict(self.service.get_group(ident))
-        counters = self.rule_stats()
-        for rule in group['rules']:
-            rule['stats'] = counters.get(rule['id'], {'packets': 0, 'bytes': 0})
-        return 200, group
-
-    @route('PATCH', '/v1/security-groups/([^/]+)', write=True, body=schemas.GroupPatch,
-           returns=schemas.GroupOut, errors=(404, 409),
-           feature='firewall')
-    def update_group(self, body, ident):
-        return 200, model.to_dict(self.service.update_group(ident, body))
-
-    @route('DELETE', '/v1/security-groups/([^/]+)', write=True, ok=204, errors=(404, 409),
-           feature='firewall')
-    def delete_group(self, _, ident):
-        self.service.delete_group(ident)
-        return 204, None
-
-    @route('POST', '/v1/security-groups/([^/]+)/rules', write=True, body=schemas.RuleCreate,
-           ok=201, returns=schemas.RuleOut, errors=(404,),
-           feature='firewall')
-    def add_rule(self, body, ident):
-        """Add a rule: {"direction", "ethertype", "protocol", "port_range_min",
-        "port_range_max", "remote_ip_prefix" | "remote_group_id" | "remote_zone"}."""
-        return 201, self.service.add_rule(ident, body)
-
-    @route('DELETE', '/v1/security-groups/([^/]+)/rules/([^/]+)', write=True, ok=204,
-           errors=(404,),
-           feature='firewall')
-    def delete_rule(self, _, ident, rule_id):
-        self.service.delete_rule(ident, rule_id)
-        return 204, None
-
     @route('GET', '/v1/status', returns=schemas.Status)
     def get_status(self, _):
         """Connected switches, whether each holds its desired flows (or why not),

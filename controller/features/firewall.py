@@ -18,6 +18,7 @@ import zlib
 from controller import pipeline as P
 from controller import protocols
 from controller.feature import Feature
+from controller.features import security_groups
 from controller.flows import flow, goto, reuse
 
 COOKIE = P.OWNERS['firewall'] << P.COOKIE_OWNER_SHIFT     # every firewall flow's cookie
@@ -230,6 +231,6 @@ def _merge(flows):
     return list(merged.values())
 
 
-FEATURE = Feature('firewall', compile=compile_firewall,
+FEATURE = Feature('firewall', compile=compile_firewall, routes=security_groups.ROUTES,
                   summary='per-vNIC stateful firewall: security groups, anti-spoofing, '
                           'rules that move with the VM')

@@ -8,6 +8,7 @@ from controller.flows import to_ofctl
 from controller.inventory import Inventory
 from controller.reconciler import Encoder, Reconciler, flow_mod
 from controller.views import mappings
+from controller.features.security_groups import SecurityGroups
 from tests.unit.conftest import add_hv, add_port
 from tests.unit.fakes import BundleAdd, FakeDatapath, FlowModView, FlowStat, Raw
 
@@ -178,9 +179,9 @@ def test_encoder_matches_ryu_byte_for_byte(service, store):
     vxlan_net = service.create_network({'name': 'x', 'kind': 'vxlan'})
     add_port(service, vxlan_net, 5, 'hv1', ofport=5)
     add_port(service, vxlan_net, 6, 'hv3', ofport=6)
-    service.create_group({'name': 'client', 'zone': 'app', 'rules': [
+    SecurityGroups(service).create_group({'name': 'client', 'zone': 'app', 'rules': [
         {'direction': 'egress', 'protocol': 'udp', 'remote_ip_prefix': '10.9.0.0/16'}]})
-    service.create_group({'name': 'web', 'rules': [
+    SecurityGroups(service).create_group({'name': 'web', 'rules': [
         {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 8000,
          'port_range_max': 8015, 'remote_group_id': 'client'},
         {'direction': 'ingress', 'protocol': 'icmp', 'remote_zone': 'app'}]})

@@ -6,6 +6,7 @@ from controller.compile import compile_host
 from controller.features import firewall
 from controller.inventory import Inventory
 from controller.model import ValidationError
+from controller.features.security_groups import SecurityGroups
 from tests.unit.conftest import add_hv, add_port
 
 
@@ -20,9 +21,9 @@ def test_port_masks_cover_exactly_the_range(low, high):
 def setup(service, n_members=3):
     net = service.create_network({'name': 'n', 'kind': 'vxlan'})
     add_hv(service, 'hv1', 1)
-    client = service.create_group({'name': 'client', 'zone': 'app',
+    client = SecurityGroups(service).create_group({'name': 'client', 'zone': 'app',
                                    'rules': [{'direction': 'egress'}]})
-    web = service.create_group({'name': 'web', 'rules': [
+    web = SecurityGroups(service).create_group({'name': 'web', 'rules': [
         {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 8000,
          'port_range_max': 8015, 'remote_group_id': 'client'}]})
     server = add_port(service, net, 1, 'hv1', ofport=1)
@@ -88,7 +89,7 @@ def test_port_without_groups_joins_default_and_sealed_group_drops(service):
     port = add_port(service, net, 1, 'hv1', ofport=1)
     inv = Inventory.from_store(service.store)
     assert [g.name for g in inv.groups_of(inv.ports[port.id])] == ['default']
-    sealed = service.create_group({'name': 'sealed', 'rules': []})
+    sealed = SecurityGroups(service).create_group({'name': 'sealed', 'rules': []})
     service.update_port(port.id, {'security_groups': [sealed.id]})
     inv = Inventory.from_store(service.store)
     flows = compile_host(inv, inv.hosts['hv1'])
@@ -108,8 +109,8 @@ def test_disabled_port_security_compiles_no_firewall(service):
 def test_same_traffic_from_two_rules_is_one_flow(service):
     net = service.create_network({'name': 'n', 'kind': 'vlan'})
     add_hv(service, 'hv1', 1)
-    service.create_group({'name': 'a', 'rules': [{'direction': 'egress'}]})
-    service.create_group({'name': 'b', 'rules': [{'direction': 'egress'}]})
+    SecurityGroups(service).create_group({'name': 'a', 'rules': [{'direction': 'egress'}]})
+    SecurityGroups(service).create_group({'name': 'b', 'rules': [{'direction': 'egress'}]})
     port = add_port(service, net, 1, 'hv1', ofport=1)
     service.update_port(port.id, {'security_groups': ['a', 'b']})
     inv = Inventory.from_store(service.store)
@@ -133,10 +134,10 @@ def test_same_traffic_from_two_rules_is_one_flow(service):
     ({'direction': 'ingress', 'ethertype': 'IPv6'}, 'ethertype'),
 ])
 def test_malformed_rule_rejected_and_nothing_changes(service, rule, field):
-    group = service.create_group({'name': 'g'})
+    group = SecurityGroups(service).create_group({'name': 'g'})
     before = service.store.list('security_group')
     with pytest.raises(ValidationError) as err:
-        service.add_rule(group.id, rule)
+        SecurityGroups(service).add_rule(group.id, rule)
     assert err.value.field == field and 400 <= err.value.status < 500
     assert service.store.list('security_group') == before
 
@@ -145,16 +146,16 @@ def test_group_in_use_cannot_be_deleted(service):
     setup(service, n_members=1)
     for name in ('client', 'web', 'default'):
         with pytest.raises(ValidationError) as err:
-            service.delete_group(name)
+            SecurityGroups(service).delete_group(name)
         assert err.value.status == 409
 
 
 def test_remote_zone_names_every_member_of_the_zone(service):
     net = service.create_network({'name': 'n', 'kind': 'vxlan'})
     add_hv(service, 'hv1', 1)
-    service.create_group({'name': 'app1', 'zone': 'app', 'rules': [{'direction': 'egress'}]})
-    service.create_group({'name': 'app2', 'zone': 'app', 'rules': [{'direction': 'egress'}]})
-    service.create_group({'name': 'db', 'zone': 'db', 'rules': [
+    SecurityGroups(service).create_group({'name': 'app1', 'zone': 'app', 'rules': [{'direction': 'egress'}]})
+    SecurityGroups(service).create_group({'name': 'app2', 'zone': 'app', 'rules': [{'direction': 'egress'}]})
+    SecurityGroups(service).create_group({'name': 'db', 'zone': 'db', 'rules': [
         {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 5432,
          'remote_zone': 'app'}]})
     for k, group in ((1, 'db'), (2, 'app1'), (3, 'app2'), (4, 'default')):

@@ -12,6 +12,7 @@ from controller.api import MAX_BODY, MAX_DEPTH, MAX_PATH, Api
 from controller.model import ValidationError
 from controller.private_files import AuditLog, load_or_create_token
 from controller.store import SqliteStore
+from controller.features.security_groups import SecurityGroups
 from tests.unit.conftest import add_hv, add_port
 
 
@@ -89,7 +90,7 @@ def test_unknown_field_is_named_once(service, store):
     ({'direction': 'ingress', 'description': 'd' * 256}, 'description'),
 ])
 def test_rule_fields(service, store, rule, field):
-    err = rejected(service, store, service.create_group, {'name': 'g', 'rules': [rule]})
+    err = rejected(service, store, SecurityGroups(service).create_group, {'name': 'g', 'rules': [rule]})
     assert err.field == 'rules[0].%s' % field
 
 

@@ -15,6 +15,7 @@ from controller.inventory import Inventory
 from controller.model import ValidationError
 from controller.service import Service
 from controller.store import SqliteStore
+from controller.features.security_groups import SecurityGroups
 from mininet_topos.firewall_cli import rule_body, rule_words
 from mininet_topos.nftables import direction_rules
 from tests.unit.conftest import add_hv, add_port
@@ -120,7 +121,7 @@ def test_the_compiler_matches_every_protocol(fields, matches):
 def test_a_gre_rule_commits_gre_only_on_its_vnic(service):
     net = service.create_network({'name': 'n', 'kind': 'vxlan'})
     add_hv(service, 'hv1', 1)
-    service.create_group({'name': 'tunnels', 'rules': [
+    SecurityGroups(service).create_group({'name': 'tunnels', 'rules': [
         {'direction': 'ingress', 'protocol': 'GRE', 'remote_ip_prefix': '10.0.0.0/16'}]})
     port = add_port(service, net, 1, 'hv1', ofport=1)
     service.update_port(port.id, {'security_groups': ['tunnels']})
@@ -201,11 +202,11 @@ def test_an_empty_group_list_seals_the_port_and_leaves_default(service):
 
 
 def test_a_new_group_sends_anywhere_unless_created_empty(service):
-    fresh = service.create_group({'name': 'fresh'})
+    fresh = SecurityGroups(service).create_group({'name': 'fresh'})
     assert [(r['direction'], r['protocol'], r['remote_ip_prefix'], r['remote_group_id'])
             for r in fresh.rules] == [('egress', 'any', '', '')]
-    assert service.create_group({'name': 'empty', 'rules': []}).rules == []
-    given = service.create_group({'name': 'given', 'rules': [
+    assert SecurityGroups(service).create_group({'name': 'empty', 'rules': []}).rules == []
+    given = SecurityGroups(service).create_group({'name': 'given', 'rules': [
         {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 22}]})
     assert [r['direction'] for r in given.rules] == ['ingress']   # given rules only
     default = service.get_group('default')
@@ -218,7 +219,7 @@ def test_upgrade_gives_old_ports_without_groups_the_default_group(tmp_path):
     path = str(tmp_path / 'state.db')
     service = Service(SqliteStore(path))
     net = service.create_network({'name': 'n', 'kind': 'vlan'})
-    web = service.create_group({'name': 'web'})
+    web = SecurityGroups(service).create_group({'name': 'web'})
     old = service.create_port({'network_id': net.id, 'mac': '02:00:00:00:00:01',
                                'device': 'tapvm1', 'security_groups': []})
     kept = service.create_port({'network_id': net.id, 'mac': '02:00:00:00:00:02',

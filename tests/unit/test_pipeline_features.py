@@ -12,6 +12,7 @@ from controller.flows import flow, goto
 from controller.inventory import Inventory
 from controller.model import ValidationError
 from controller.service import Service
+from controller.features.security_groups import SecurityGroups
 from tests.unit.conftest import add_hv, add_port
 
 COMBINATIONS = [c for n in range(len(ALL) + 1) for c in itertools.combinations(ALL, n)]
@@ -29,8 +30,8 @@ def data_center(service):
                          'uplinks': {'hv:hv3': 1, 'rack:1': 2}})
     vlan = service.create_network({'name': 'v', 'kind': 'vlan', 'segmentation_id': 10})
     vxlan = service.create_network({'name': 'x', 'kind': 'vxlan'})
-    service.create_group({'name': 'app', 'zone': 'app', 'rules': [{'direction': 'egress'}]})
-    service.create_group({'name': 'web', 'rules': [
+    SecurityGroups(service).create_group({'name': 'app', 'zone': 'app', 'rules': [{'direction': 'egress'}]})
+    SecurityGroups(service).create_group({'name': 'web', 'rules': [
         {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 80,
          'remote_zone': 'app'},
         {'direction': 'ingress', 'protocol': 'udp', 'port_range_min': 5000,

@@ -18,6 +18,7 @@ from controller.model import ValidationError
 from controller.reconciler import Reconciler
 from controller.service import Service
 from controller.store import SqliteStore
+from controller.features.security_groups import SecurityGroups
 from tests.unit.fakes import FakeDatapath
 
 
@@ -51,7 +52,7 @@ def test_accepted_records_compile_and_encode(hvs, tor_list, nets, group_list, po
     service = Service(SqliteStore(), vlan_pool='100-4094', vni_pool='5000-16777215')
     hosts = accepted(service.create_host, hvs + tor_list)
     nets = accepted(service.create_network, nets)
-    made = accepted(service.create_group, group_list)
+    made = accepted(SecurityGroups(service).create_group, group_list)
     hypervisor_names = [h.name for h in hosts if h.role == 'hypervisor']
     for i, (body, pick, ofport) in enumerate(port_list):
         if not nets:
