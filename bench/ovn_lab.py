@@ -238,11 +238,11 @@ class OvnLab(Run):
         self.sh(vm, 'sysctl', '-qw', 'net.ipv4.conf.all.arp_evict_nocarrier=0')
         self.nbctl(*lsp_args(vm, vm_mac(k), vm_ip(k)))
         vnic = Vnic(hv, '%sp0' % vm, 'eth0', k)
-        self._veth(vm, vnic, up=True)
+        self.veth(vm, vnic, up=True)
         self.plug(hv, vnic.hv_end, vm)
         self.vnics[vm] = vnic
 
-    def _veth(self, vm, vnic, up):
+    def veth(self, vm, vnic, up):
         """The veth of ``vnic`` (VM end configured and up; the hypervisor end up
         only if ``up``: a paused VM's vNIC has no carrier)."""
         _run(['ip', '-n', self.ns(vm), 'link', 'add', vnic.vm_end, 'address', vnic.mac,
