@@ -24,6 +24,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 
 from pyroute2 import NetNS
 
@@ -285,9 +286,25 @@ class OvnLab(Run):
             self._underlay_address(i, hv)       # br-phy's tap was made again
             for name in self.vsctl(hv, 'list-ports', 'br-int').split():
                 self.sh(hv, 'ip', 'link', 'set', name, 'up', check=False)
+        for hv in dead:
+            self._wait_flows_back(hv)
         if dead:
             self.nbctl('--wait=hv', 'sync')
         return dead
+
+    def _wait_flows_back(self, hv, timeout=15):
+        """ovn-controller reconnects to a new ovs-vswitchd after a back-off and
+        then loads its flows: wait until br-int has flows, the same count twice."""
+        last, deadline = None, time.time() + timeout
+        while time.time() < deadline:
+            out = _run(['ovs-ofctl', 'dump-aggregate', 'unix:%s/br-int.mgmt' % self.dir(hv)],
+                       check=False)
+            count = int(out.split('flow_count=')[1].split()[0]) if 'flow_count=' in out else 0
+            if count and count == last:
+                return
+            last = count
+            time.sleep(0.2)
+        raise RuntimeError('OVN: no flows came back on %s after ovs-vswitchd restarted' % hv)
 
 
 def router_mac(i):

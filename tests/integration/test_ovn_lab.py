@@ -1,6 +1,7 @@
 """The OVN lab of the benchmarks (``bench.ovn_lab``, Debian's OVN): one
 hypervisor pair comes up, its VMs ping each other through Geneve tunnels that
-cross the routed underlay, and the lab tears down leaving nothing of its own;
+cross the routed underlay, a switch that dies is reported and restarted, and
+the lab tears down leaving nothing of its own;
 a lab whose process was killed is removed by ``vnetsec-dc --cleanup`` from its
 run record."""
 import os
@@ -63,6 +64,13 @@ def test_a_hypervisor_pair_pings_across_the_routed_underlay_and_leaves_nothing()
         # each request went up hv1's uplink and each reply up hv2's: the router carried them
         assert all(rx_packets(lab, 'router', u) - before[u] >= 3 for u in before)
         assert lab.crashes == [] and lab.check_switches() == []
+        # a switch that dies (as OVS 3.1's conntrack can abort) is reported and restarted
+        with open(lab.dir('hv2') + '/ovs-vswitchd.pid') as f:
+            os.kill(int(f.read()), signal.SIGKILL)
+        assert running([int(open(lab.dir('hv2') + '/ovs-vswitchd.pid').read())]) == []
+        assert lab.check_switches() == ['hv2'] and [hv for hv, _ in lab.crashes] == ['hv2']
+        out = lab.sh('vm1', 'ping', '-c3', '-i0.2', '-W1', lab.vnics['vm2'].ip, check=False)
+        assert ' 0% packet loss' in out, out
     assert running(up['processes']) == []
     assert footprint(lab.rundir) == NOTHING
     assert not (set(root_links('')) - root_before) & INSIDE_NAMES
