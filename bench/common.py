@@ -69,3 +69,22 @@ def plug_dummy_vnics(hv, names):
         f.write(batch)
     hv.cmd('ip -batch %s' % path)
     hv.ovs.vsctl(' '.join('-- add-port br-int %s' % n for n in names))
+
+
+def probe_command(ip, count=2500):
+    """The downtime probe of the migration benchmarks, the same for vnetsec and
+    OVN: a ping every 2 ms with reply timestamps (``ping -i 0.01`` would send
+    only ~60 a second here)."""
+    return 'ping -i 0.002 -D -W 1 -c %d %s' % (count, ip)
+
+
+def probe_figures(text):
+    """{'lost': probes without a reply, 'dup': replies received twice (both
+    vNICs up for an instant), 'gap': the longest time between replies, ms}
+    from the output of ``probe_command``."""
+    replies = re.findall(r'^\[([\d.]+)\] \d+ bytes from.*$', text, re.M)
+    stamps = [float(t) for t in re.findall(r'^\[([\d.]+)\] \d+ bytes from(?!.*DUP!)',
+                                           text, re.M)]
+    sent = int(re.search(r'(\d+) packets transmitted', text).group(1))
+    return {'lost': sent - len(stamps), 'dup': len(replies) - len(stamps),
+            'gap': max(b - a for a, b in zip(stamps, stamps[1:])) * 1000}

@@ -16,19 +16,18 @@ remote hypervisor send to the destination too before the switch-over; when the
 switches show that (checked on each of them, untimed), "last remote" is 0.
 
     .venv/bin/python -m bench.migration [--sizes 3,10,30] [--runs 3] [--modes ...]
+    .venv/bin/python -m bench.migration --vs-ovn [--bind] [--runs N]
+
+``--vs-ovn`` measures OVN beside vnetsec in the same run (``bench.vs_ovn``).
 """
 import argparse
-import re
 import statistics
 import time
 
-from bench.common import plug_dummy_vnics, wait_synced
+from bench.common import plug_dummy_vnics, probe_command, probe_figures, wait_synced
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.migration import migrate, vnic_ends
 
-OVN = {'unplanned': 'gap 55-69 ms, dest 11 ms, remote 13-14 ms (plain move)',
-       'plain': 'gap 55-69 ms, dest 11 ms, remote 13-14 ms (plain move)',
-       'live': 'gap 23-33 ms, 1-3 lost'}
 MODES = 'unplanned,plain,live'   # plain and live are planned (API call first)
 
 
@@ -63,8 +62,8 @@ def sending_to(dc, vm, dest):
 
 def one_migration(dc, vm, dest, prober, mode):
     target = dc.node(vm)
-    out = '/tmp/vnetsec-bench-ping.txt'
-    dc.node(prober).cmd('ping -i 0.002 -D -W 1 -c 2500 %s > %s 2>&1 &' % (target.IP(), out))
+    out = '%s/probe.txt' % dc.rundir
+    dc.node(prober).cmd('%s > %s 2>&1 &' % (probe_command(target.IP()), out))
     time.sleep(1.0)
     ahead = []
     marks = migrate(dc, vm, dest, live=mode == 'live', planned=mode != 'unplanned',
@@ -73,53 +72,61 @@ def one_migration(dc, vm, dest, prober, mode):
     dc.node(prober).cmd('wait')
     time.sleep(0.3)
     with open(out) as f:
-        text = f.read()
-    replies = re.findall(r'^\[([\d.]+)\] \d+ bytes from.*$', text, re.M)
-    stamps = [float(t) for t in re.findall(r'^\[([\d.]+)\] \d+ bytes from(?!.*DUP!)',
-                                           text, re.M)]
-    sent = int(re.search(r'(\d+) packets transmitted', text).group(1))
-    gap = max(b - a for a, b in zip(stamps, stamps[1:]))
-    at_dest, at_remote = convergence(dc, 'tap' + vm, dest, marks['moving'], target.MAC())
+        figures = probe_figures(f.read())
+    figures['dest'], figures['remote'] = convergence(dc, 'tap' + vm, dest, marks['moving'],
+                                                     target.MAC())
     if ahead == [True]:
-        at_remote = 0.0
-    return {'lost': sent - len(stamps), 'dup': len(replies) - len(stamps),
-            'gap': gap * 1000, 'dest': at_dest,
-            'remote': at_remote}
+        figures['remote'] = 0.0
+    return figures
+
+
+def register_ports(dc, names, first=0):
+    """Ports for vNICs ``names`` (numbered from ``first`` for their addresses)
+    in one API call; returns once every switch has its flows."""
+    net = dc.client.get('/v1/networks')[0]['id']
+    dc.client.post('/v1/ports', {'ports': [
+        {'network_id': net, 'device': n, 'mac': '02:ee:00:00:%02x:%02x' % (i >> 8, i & 255),
+         'ips': ['10.5.%d.%d' % (i >> 8, i & 255)]} for i, n in enumerate(names, first)]})
+    wait_synced(dc)
+
+
+def bind(dc, hv, devices):
+    """Plug registered vNICs ``devices`` into ``hv``; returns (seconds until every
+    switch confirmed its flows, the controller's share: from the switch
+    reporting the first port to the last bundle confirmed)."""
+    def bound():
+        return {p['device'] for p in dc.client.get('/v1/ports')
+                if p['bound_host'] == hv.name} >= set(devices)
+
+    t0 = time.time()
+    plug_dummy_vnics(hv, devices)
+    while not bound():      # status reads "synced" until the switch reports them
+        time.sleep(0.005)
+    wait_synced(dc)
+    wall = time.time() - t0
+    events = [e for e in dc.client.get('/v1/events') if e['time'] >= t0]
+    seen = [e['time'] for e in events if e['event'] == 'port' and e['device'] in devices]
+    commits = [e['time'] for e in events if e['event'] == 'commit']
+    return wall, max(commits) - min(seen)
 
 
 def bind_throughput(dc, batch=100, single=20):
     """Ports registered beforehand, then their vNICs plugged: (a) 100 at once,
     (b) one at a time. For each: wall time from plugging until every switch
-    confirmed its flows, and the controller's share: from the switch reporting
-    the (first) port to the last bundle confirmed."""
+    confirmed its flows, and the controller's share."""
     hv = dc.hypervisors()[-1]
-    net = dc.client.get('/v1/networks')[0]['id']
     names = ['m%d' % i for i in range(batch + single)]
-    dc.client.post('/v1/ports', {'ports': [
-        {'network_id': net, 'device': n, 'mac': '02:ee:00:00:%02x:%02x' % (i >> 8, i & 255),
-         'ips': ['10.5.%d.%d' % (i >> 8, i & 255)]} for i, n in enumerate(names)]})
-    wait_synced(dc)
-
-    def bound(devices):
-        return {p['device'] for p in dc.client.get('/v1/ports')
-                if p['bound_host'] == hv.name} >= set(devices)
-
-    def plug(devices):
-        t0 = time.time()
-        plug_dummy_vnics(hv, devices)
-        while not bound(devices):      # status reads "synced" until the switch reports them
-            time.sleep(0.005)
-        wait_synced(dc)
-        wall = time.time() - t0
-        events = [e for e in dc.client.get('/v1/events') if e['time'] >= t0]
-        seen = [e['time'] for e in events if e['event'] == 'port' and e['device'] in devices]
-        commits = [e['time'] for e in events if e['event'] == 'commit']
-        return wall, max(commits) - min(seen)
-
-    batch_wall, batch_ctl = plug(names[:batch])
-    singles = [plug([name]) for name in names[batch:]]
+    register_ports(dc, names)
+    batch_wall, batch_ctl = bind(dc, hv, names[:batch])
+    singles = [bind(dc, hv, [name]) for name in names[batch:]]
     return (batch_wall, batch_ctl, statistics.mean(w for w, _ in singles),
             statistics.mean(c for _, c in singles))
+
+
+def median_max(values):
+    """'median (max)', or '-' when there is nothing to show."""
+    values = [v for v in values if v is not None]
+    return '%.0f (%.0f)' % (statistics.median(values), max(values)) if values else '-'
 
 
 def main():
@@ -127,10 +134,21 @@ def main():
     p.add_argument('--sizes', default='3,10,30')
     p.add_argument('--runs', type=int, default=3)
     p.add_argument('--modes', default=MODES)
+    p.add_argument('--vs-ovn', action='store_true',
+                   help='OVN beside vnetsec in the same run, alternating (3 hypervisors each; '
+                        '--runs moves per mode); needs scripts/setup.sh --ovn')
+    p.add_argument('--bind', action='store_true',
+                   help='with --vs-ovn: bind throughput instead of migrations')
     args = p.parse_args()
+    if args.bind and not args.vs_ovn:
+        p.error('--bind goes with --vs-ovn (without it, bind throughput is part of the run)')
+    if args.vs_ovn:
+        from bench import vs_ovn       # it builds on this module's measurements
+        (vs_ovn.binds if args.bind else vs_ovn.migrations)(args.runs)
+        return
     print('Migration benchmark: probe every 2 ms from a VM on a third hypervisor; '
           'median (max) of %d migrations' % args.runs)
-    print('  %-4s %-9s %7s %7s %16s %14s %18s   OVN 23.03, 3 HVs' % (
+    print('  %-4s %-9s %7s %7s %16s %14s %18s' % (
         'HVs', 'mode', 'lost', 'dup', 'longest gap ms', 'dest ms', 'last remote ms'))
     for size in [int(s) for s in args.sizes.split(',')]:
         with DataCenter(racks=1, hypervisors=size, vms=1, networks='vxlan:5000') as dc:
@@ -141,17 +159,14 @@ def main():
                     dest = 'hv2' if moves % 2 == 0 else 'hv1'
                     moves += 1
                     results.append(one_migration(dc, 'vm1', dest, 'vm3', mode))
-                cols = []
-                for key in ('lost', 'dup', 'gap', 'dest', 'remote'):
-                    values = [r[key] for r in results]
-                    cols.append('%.0f (%.0f)' % (statistics.median(values), max(values)))
-                print('  %-4d %-9s %7s %7s %16s %14s %18s   %s' % (
-                    size, mode, *cols, OVN[mode] if size == 3 else ''), flush=True)
+                cols = [median_max([r[key] for r in results])
+                        for key in ('lost', 'dup', 'gap', 'dest', 'remote')]
+                print('  %-4d %-9s %7s %7s %16s %14s %18s' % (size, mode, *cols), flush=True)
             if size == min(int(s) for s in args.sizes.split(',')):
                 b_wall, b_ctl, s_wall, s_ctl = bind_throughput(dc)
                 print('  bind (%d HVs): 100 ports plugged at once -> all flows confirmed in '
-                      '%.0f ms, of which controller %.0f ms (OVN 400 ms); one at a time '
-                      '%.1f ms per port, controller %.1f ms (OVN 26 ms)'
+                      '%.0f ms, of which controller %.0f ms; one at a time '
+                      '%.1f ms per port, controller %.1f ms'
                       % (size, b_wall * 1000, b_ctl * 1000, s_wall * 1000, s_ctl * 1000),
                       flush=True)
 

@@ -11,8 +11,12 @@
                                          GRE: the kernel need not know it) to IP
   probe.py raw-receive PROTO SECONDS     prints how many raw-send packets of PROTO
                                          arrived here within SECONDS
+  probe.py rarp IFACE MAC                prints 'ready', then on a line from stdin
+                                         announces MAC by RARP as QEMU does when a
+                                         migrated VM resumes (at 0, 50 and 200 ms)
 """
 import socket
+import struct
 import sys
 import threading
 import time
@@ -121,6 +125,20 @@ def wait_listening(ports, timeout=10):
                 time.sleep(0.05)
 
 
+def rarp(ifname, mac, delays_ms=(0, 50, 200)):
+    raw = bytes.fromhex(mac.replace(':', ''))
+    frame = (b'\xff' * 6 + raw + struct.pack('!H', 0x8035)
+             + struct.pack('!HHBBH', 1, 0x0800, 6, 4, 3) + raw + bytes(4) + raw + bytes(4))
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((ifname, 0))
+    print('ready', flush=True)
+    sys.stdin.readline()
+    start = time.time()
+    for delay in delays_ms:
+        time.sleep(max(0.0, start + delay / 1000 - time.time()))
+        s.send(frame.ljust(60, b'\0'))
+
+
 if __name__ == '__main__':
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == 'serve':
@@ -135,5 +153,7 @@ if __name__ == '__main__':
         raw_send(int(args[0]), args[1], int(args[2]))
     elif cmd == 'raw-receive':
         raw_receive(int(args[0]), float(args[1]))
+    elif cmd == 'rarp':
+        rarp(args[0], args[1])
     else:
         wait_listening([int(a) for a in args])

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Idempotent set-up on Debian 12, as root: Debian packages + .venv with pinned deps.
 # Quick when already done. Run first by scripts/run.sh and scripts/test.sh (see README).
+# --ovn: also OVN (ovn-central, ovn-host), for the same-run comparison of bench/ovn_lab.py.
+# apt cannot start their services here and need not: the lab starts its own daemons.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -8,6 +10,12 @@ VENV=$ROOT/.venv
 PKGS="openvswitch-switch openvswitch-common python3-openvswitch mininet iproute2 ethtool
       iputils-ping arping tcpdump iperf3 python3-venv procps curl
       nftables ca-certificates openssl git etcd-server"
+if [ "${1:-}" = "--ovn" ]; then
+  PKGS="$PKGS ovn-central ovn-host"
+elif [ -n "${1:-}" ]; then
+  echo "usage: $0 [--ovn]" >&2
+  exit 2
+fi
 
 missing=$(dpkg-query -W -f='${Package} ${Status}\n' $PKGS 2>/dev/null |
           awk '$NF != "installed" {print $1}'; for p in $PKGS; do

@@ -3,5 +3,5 @@
 # integration tests on real emulated data centers (root, one run at a time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --ovn        # OVN too: tests/integration/test_ovn_lab.py
 exec .venv/bin/python -m pytest -p no:cacheprovider -W ignore::DeprecationWarning "$@" tests
