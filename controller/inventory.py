@@ -93,10 +93,12 @@ class Inventory:
         requested port number): their rules are enforced before they arrive."""
         return self.arriving_by_host.get(host_name, [])
 
-    def networks_on(self, host_name):
-        """Networks with at least one port bound on (or live-migrating to) the host."""
-        return sorted({p.network_id for p in self.local_ports(host_name)
-                       + self.arriving_ports(host_name)})
+    def networks_on(self, host_name, kind=None):
+        """Networks (ids) with at least one port bound on (or arriving at) the
+        host; only those of ``kind`` if given."""
+        ids = sorted({p.network_id for p in self.local_ports(host_name)
+                      + self.arriving_ports(host_name)})
+        return ids if kind is None else [n for n in ids if self.networks[n].kind == kind]
 
     def bound_ports(self, network_id):
         return [p for p in self.ports_by_network.get(network_id, []) if self.is_bound(p)]

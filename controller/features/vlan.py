@@ -19,10 +19,8 @@ VID_PRESENT = 0x1000
 
 def compile_hypervisor(inv, host):
     flows = []
-    for network_id in inv.networks_on(host.name):
-        network = inv.networks[network_id]
-        if network.kind == 'vlan':
-            flows += _network(inv, host, network)
+    for network_id in inv.networks_on(host.name, 'vlan'):
+        flows += _network(inv, host, inv.networks[network_id])
     return flows
 
 

@@ -18,10 +18,8 @@ from controller.flows import flow, goto, output, reuse, set_field
 
 def compile_hypervisor(inv, host):
     flows = []
-    for network_id in inv.networks_on(host.name):
-        network = inv.networks[network_id]
-        if network.kind == 'vxlan':
-            flows += _network(inv, host, network)
+    for network_id in inv.networks_on(host.name, 'vxlan'):
+        flows += _network(inv, host, inv.networks[network_id])
     for port in inv.arriving_ports(host.name):
         network = inv.networks[port.network_id]
         if network.kind == 'vxlan':
