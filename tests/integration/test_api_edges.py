@@ -118,3 +118,39 @@ def test_a_generated_token_is_private_kept_and_reads_need_it(tmp_path):
             in audit
     finally:
         proc.stop()
+
+
+def test_the_api_over_https(tmp_path):
+    import ssl
+    import urllib.request
+    from mininet_topos.tls import LabCA
+    key, cert, ca = LabCA(str(tmp_path / 'pki')).credentials('api')
+    api_port = _free_port(18443)
+    conf = str(tmp_path / 'vnetsec.conf')
+    write_config(conf, str(tmp_path / 'state.db'), api_port, TOKEN, '127.0.0.1',
+                 _free_port(16653))
+    with open(conf, 'a') as f:
+        f.write('api_cert = %s\napi_key = %s\n' % (cert, key))
+    log = tmp_path / 'ryu.log'
+    proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), 'ryu-manager'),
+                             '--config-file', conf, 'apps.vnetsec'],
+                            stdout=open(log, 'w'), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    context = ssl.create_default_context(cafile=ca)
+    context.check_hostname = False                  # the lab certificate names 'api'
+    try:
+        deadline, body = time.time() + 20, None
+        while body is None and time.time() < deadline:
+            req = urllib.request.Request('https://127.0.0.1:%d/v1/status' % api_port,
+                                         headers={'Authorization': 'Bearer ' + TOKEN})
+            try:
+                body = urllib.request.urlopen(req, context=context, timeout=5).read()
+            except OSError:
+                time.sleep(0.2)
+        assert body is not None and b'"apps"' in body, log.read_text()
+        with pytest.raises(OSError):               # no plain HTTP on that port
+            urllib.request.urlopen('http://127.0.0.1:%d/v1/openapi.json' % api_port,
+                                   timeout=5).read()
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait()
