@@ -13,7 +13,7 @@ ALL = (vlan.FEATURE, vxlan.FEATURE, firewall.FEATURE)
 
 
 def table_misses(switch):
-    return reuse(('misses', switch), lambda: [
+    return reuse('base', ('misses', switch), lambda: [
         flow('base', t.number, P.MISS, actions=[goto(t.miss)] if t.miss is not None else [])
         for t in P.tables(switch)])
 

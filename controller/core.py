@@ -335,15 +335,10 @@ class Core(RyuApp):
             host = inv.host_by_dpid(dpid)
             if host is None or host.role != 'hypervisor':
                 continue
-            ofp, parser = dp.ofproto, dp.ofproto_parser
-            req = parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY,
-                                             firewall.COOKIE, firewall.COOKIE_MASK,
-                                             parser.OFPMatch())
-            dp.set_xid(req)
-            waiter = (hub.Event(), [])
-            self._stat_waiters[req.xid] = waiter
-            waiters.append((req.xid, waiter))
-            dp.send_msg(req)
+            def expect(xid, waiter=(hub.Event(), [])):
+                self._stat_waiters[xid] = waiter
+                waiters.append((xid, waiter))
+            self.reconciler.ask_flow_stats(dp, firewall.COOKIE, firewall.COOKIE_MASK, expect)
         marks = {dpid: firewall.marks_by_cookie(flows) for dpid, flows in self._desired.items()}
         totals = {}
         deadline = time.time() + timeout

@@ -14,9 +14,10 @@ import itertools
 import logging
 import struct
 
+from controller.actions import encode
+
 LOG = logging.getLogger(__name__)
 ALL_ONES_64 = 2 ** 64 - 1
-NX_IN_PORT = 0xfff8     # resubmit's in_port is an OpenFlow 1.0 (16-bit) port number
 
 
 def to_match(parser, match_items):
@@ -25,39 +26,7 @@ def to_match(parser, match_items):
 
 def to_actions(dp, actions):
     """Our action tuples -> (apply-actions list, goto table or None)."""
-    ofp, parser = dp.ofproto, dp.ofproto_parser
-    ports = {'in_port': ofp.OFPP_IN_PORT, 'normal': ofp.OFPP_NORMAL}
-    out, goto_table = [], None
-    for a in actions:
-        kind = a[0]
-        if kind == 'output':
-            out.append(parser.OFPActionOutput(ports.get(a[1], a[1]), 0xffff))
-        elif kind == 'set_field':
-            out.append(parser.OFPActionSetField(**{a[1]: a[2]}))
-        elif kind == 'push_vlan':
-            out.append(parser.OFPActionPushVlan(0x8100))
-        elif kind == 'pop_vlan':
-            out.append(parser.OFPActionPopVlan())
-        elif kind == 'move':
-            out.append(parser.NXActionRegMove(src_field=a[1], dst_field=a[2], n_bits=a[3]))
-        elif kind == 'resubmit':
-            out.append(parser.NXActionResubmitTable(in_port=NX_IN_PORT, table_id=a[1]))
-        elif kind == 'ct':
-            _, commit, zone, table, mark = a
-            inner = [parser.OFPActionSetField(ct_mark=mark)] if mark is not None else []
-            from_reg = isinstance(zone, str)          # zone in a register's bits 0..15
-            out.append(parser.NXActionCT(flags=1 if commit else 0,
-                                         zone_src=zone if from_reg else '',
-                                         zone_ofs_nbits=15 if from_reg else zone,
-                                         recirc_table=255 if table is None else table,
-                                         alg=0, actions=inner))
-        elif kind == 'conjunction':
-            out.append(parser.NXActionConjunction(clause=a[2] - 1, n_clauses=a[3], id_=a[1]))
-        elif kind == 'goto':
-            goto_table = a[1]
-        else:
-            raise ValueError('unknown action %r' % (a,))
-    return out, goto_table
+    return encode(dp, actions)
 
 
 def flow_mod(dp, f):
@@ -168,9 +137,20 @@ class Reconciler:
     def start_sync(self, dp):
         self.installed.pop(dp.id, None)
         self._reading[dp.id] = {}
+        self.ask_flow_stats(dp)
+
+    @staticmethod
+    def ask_flow_stats(dp, cookie=0, cookie_mask=0, expect=None):
+        """Ask a switch for its flows (those whose cookie matches under the
+        mask). ``expect(xid)`` is called before the request leaves, so whoever
+        waits for the replies (they carry that xid) is ready for them."""
         parser, ofp = dp.ofproto_parser, dp.ofproto
-        dp.send_msg(parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY,
-                                               ofp.OFPG_ANY, 0, 0, parser.OFPMatch()))
+        req = parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY,
+                                         cookie, cookie_mask, parser.OFPMatch())
+        dp.set_xid(req)
+        if expect:
+            expect(req.xid)
+        dp.send_msg(req)
 
     def on_flow_stats(self, dp, body, more):
         """Feed a flow-stats reply; True once the switch's table is fully known."""

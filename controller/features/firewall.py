@@ -98,7 +98,7 @@ def _clause1(inv, rules):
         mark = rule_mark(rule)
         for ip in _remote_ips(inv, rule) or ():
             shared.setdefault((table, field, ip), set()).add(mark)
-    return [reuse(('clause1', table, field, ip, tuple(sorted(marks))), lambda: [flow(
+    return [reuse('firewall', ('clause1', table, field, ip, tuple(sorted(marks))), lambda: [flow(
         'firewall', table, _prio(table, 'remote_group'), {'eth_type': IPV4, 'ct_state': (CT_TRK | CT_NEW,
                                                                CT_TRK | CT_NEW | CT_INV),
                                 field: ip},

@@ -21,7 +21,7 @@ def compile_hypervisor(inv, host, kinds, ports):
     """``kinds``: network kind -> its L2 table; ``ports``: fixed ofport -> the
     table that takes its traffic (from the loaded features)."""
     entry = tuple(sorted(ports.items()))
-    flows = list(reuse(('feature-ports', entry), lambda: [
+    flows = list(reuse('core', ('feature-ports', entry), lambda: [
         flow('core', P.CLASSIFY, P.priority(P.CLASSIFY, 'feature_port'), {'in_port': ofport},
              [goto(table)]) for ofport, table in entry]))
     for port in inv.local_ports(host.name):
@@ -35,7 +35,7 @@ def compile_hypervisor(inv, host, kinds, ports):
     for network_id in inv.networks_on(host.name):
         network = inv.networks[network_id]
         if network.kind in kinds:
-            flows += reuse(('to-kind', network.nid, kinds[network.kind]), lambda: [flow(
+            flows += reuse('core', ('to-kind', network.nid, kinds[network.kind]), lambda: [flow(
                 'core', P.L2_LOOKUP, P.priority(P.L2_LOOKUP, 'network'),
                 {P.REG_NETWORK: network.nid}, [goto(kinds[network.kind])])])
     return flows
@@ -48,7 +48,7 @@ def deliver(ofport):
 
 
 def _vnic(network, port):
-    return reuse(('vnic', network.nid, port.ofport, port.mac), lambda: [
+    return reuse('core', ('vnic', network.nid, port.ofport, port.mac), lambda: [
         flow('core', P.CLASSIFY, P.priority(P.CLASSIFY, 'vnic'), {'in_port': port.ofport},
              [set_field(P.REG_NETWORK, network.nid), goto(P.PORT_SECURITY)]),
         flow('core', P.L2_LOOKUP, P.priority(P.L2_LOOKUP, 'local_mac'),
@@ -93,7 +93,7 @@ def _remote_ports(inv, network):
 
 def compile_tor(inv, tor):
     trunks = sorted(p for n, p in tor.uplinks.items() if n.startswith('rack:'))
-    return list(reuse(('tor-underlay', tuple(trunks)), lambda: [
+    return list(reuse('core', ('tor-underlay', tuple(trunks)), lambda: [
         flow('core', P.TOR_CLASSIFY, P.priority(P.TOR_CLASSIFY, 'underlay', 'tor'),
              {'vlan_vid': 0}, [output('normal')])] + [
         flow('core', P.TOR_CLASSIFY, P.priority(P.TOR_CLASSIFY, 'trunk_underlay', 'tor'),

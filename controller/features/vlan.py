@@ -33,18 +33,18 @@ def _network(inv, host, network):
     key = network.nid, network.segmentation_id
     remote = remote_ports(inv, host, network)
     copies = tuple(local_copies(inv, host, network))
-    flows = list(reuse(('vlan-network', key, copies), lambda: [
+    flows = list(reuse('vlan', ('vlan-network', key, copies), lambda: [
         flow('vlan', P.VLAN_IN, P.priority(P.VLAN_IN, 'vid'),
              {'vlan_vid': VID_PRESENT | network.segmentation_id},
              [('pop_vlan',), set_field(P.REG_NETWORK, network.nid),
               set_field(P.REG_FROM_REMOTE, 1), goto(P.L2_LOOKUP)]),
         flow('vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'flood'),
              {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 1}, list(copies))]))
-    flows += reuse(('vlan-flood', key, copies, bool(remote)), lambda: [flow(
+    flows += reuse('vlan', ('vlan-flood', key, copies, bool(remote)), lambda: [flow(
         'vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'flood'),
         {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 0},
         list(copies) + (to_uplink(network) if remote else []))])
-    flows += [reuse(('to-uplink', key, mac), lambda: [flow(
+    flows += [reuse('vlan', ('to-uplink', key, mac), lambda: [flow(
         'vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'remote_mac'),
         {P.REG_NETWORK: network.nid, 'eth_dst': mac}, to_uplink(network))])[0]
         for mac, _ in remote]

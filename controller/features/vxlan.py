@@ -23,7 +23,7 @@ def compile_hypervisor(inv, host):
     for port in inv.arriving_ports(host.name):
         network = inv.networks[port.network_id]
         if network.kind == 'vxlan':
-            flows += reuse(('arriving', network.nid, port.mac, port.ofport), lambda: [flow(
+            flows += reuse('vxlan', ('arriving', network.nid, port.mac, port.ofport), lambda: [flow(
                 'vxlan', P.VXLAN_L2, P.priority(P.VXLAN_L2, 'arriving'),
                 {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 1, 'eth_dst': port.mac},
                 deliver(port.ofport) + [goto(P.INGRESS_ACL)])])
@@ -44,28 +44,28 @@ def _network(inv, host, network):
     remote = remote_ports(inv, host, network)
     copies = tuple(local_copies(inv, host, network))
     vteps = tuple(sorted({vteps[0] for _, vteps in remote}))      # where they are bound
-    flows = list(reuse(('vxlan-network', _key(network), copies), lambda: [
+    flows = list(reuse('vxlan', ('vxlan-network', _key(network), copies), lambda: [
         flow('vxlan', P.VXLAN_IN, P.priority(P.VXLAN_IN, 'vni'),
              {'tunnel_id': network.segmentation_id},
              [set_field(P.REG_NETWORK, network.nid), set_field(P.REG_FROM_REMOTE, 1),
               goto(P.L2_LOOKUP)]),
         flow('vxlan', P.VXLAN_L2, P.priority(P.VXLAN_L2, 'flood'),
              {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 1}, list(copies))]))
-    flows += reuse(('vxlan-flood', _key(network), copies, vteps), lambda: [flow(
+    flows += reuse('vxlan', ('vxlan-flood', _key(network), copies, vteps), lambda: [flow(
         'vxlan', P.VXLAN_L2, P.priority(P.VXLAN_L2, 'flood'),
         {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 0},
         list(copies) + to_vteps(network, vteps))])
     flows += [_entry(network, mac, vteps) for mac, vteps in remote]
     ports = inv.ports_by_network.get(network.id, [])
     flows += inv.memo(('arp', network.id), lambda: reuse(
-        ('arp', _key(network), tuple((p.mac, tuple(p.ips)) for p in ports)),
+        'vxlan', ('arp', _key(network), tuple((p.mac, tuple(p.ips)) for p in ports)),
         lambda: arp_responder(inv, network)))
     return flows
 
 
 def _entry(network, mac, vteps):
     """The MAC-to-VTEP entry (to both VTEPs while a planned migration runs)."""
-    return reuse(('to-vtep', _key(network), mac, vteps), lambda: [flow(
+    return reuse('vxlan', ('to-vtep', _key(network), mac, vteps), lambda: [flow(
         'vxlan', P.VXLAN_L2, P.priority(P.VXLAN_L2, 'remote_mac'),
         {P.REG_NETWORK: network.nid, 'eth_dst': mac}, to_vteps(network, vteps))])[0]
 

@@ -41,7 +41,8 @@ class FakeDatapath:
         return self.xid
 
     def send_msg(self, msg):
-        self.set_xid(msg)
+        if msg.xid is None:                 # as Ryu's Datapath.send_msg
+            self.set_xid(msg)
         msg.serialize()
         self.send(bytes(msg.buf))
 
