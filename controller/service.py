@@ -8,13 +8,15 @@ changed, or a unique value such as a segmentation id is taken) and the
 operation is redone on the fresh state, where its checks see the other write.
 """
 import functools
+import random
+import time
 
 from controller import model, schemas
 from controller.model import NotFound, ValidationError
 from controller.schemas import parse
 from controller.store import Conflict
 
-CONFLICT_ATTEMPTS = 20      # each round of a conflict lets one writer through
+CONFLICT_ATTEMPTS = 50      # each round of a conflict lets one writer through
 
 
 def retried(operation):
@@ -27,6 +29,7 @@ def retried(operation):
             except Conflict:
                 if attempt == CONFLICT_ATTEMPTS:
                     raise
+                time.sleep(random.uniform(0, 0.002 * attempt))   # writers spread out
                 self.store.refresh()
     return run
 

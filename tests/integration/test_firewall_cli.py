@@ -113,7 +113,7 @@ def test_show_and_list_count_and_name_members(dc, sg, groups):
 
 
 @pytest.mark.parametrize('args,error', [
-    ('add web ingress tcp 99999', 'port_range_min must be at most 65535 '
+    ('add web ingress tcp 99999', 'port_range_min must be in 1-65535 '
                                   '(field port_range_min, HTTP 400)'),
     ('add web sideways', 'direction must be "ingress" or "egress" (field direction'),
     ('add web ingress tcp 80 from group nope', "(field remote_group_id, HTTP 404)"),
