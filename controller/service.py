@@ -238,7 +238,7 @@ class Service:
     def create_ports(self, bodies):
         """Create several ports at once: all are valid, or none is created (an
         error names the field as ``ports[i].field``)."""
-        ports = []
+        ports, taken = [], {}
         for i, body in enumerate(bodies):
             try:
                 fields = _port_fields(parse(schemas.PortCreate, body))
@@ -246,20 +246,25 @@ class Service:
                                                         'network_id').id
                 fields.setdefault('security_groups', ['default'])   # as in Neutron
                 self._resolve_groups(fields)
-                self._check_unique(fields, ports)
+                self._check_unique(fields, taken)
             except ValidationError as e:
                 if len(bodies) > 1:
                     e.field = 'ports[%d].%s' % (i, e.field)
                 raise
             ports.append(model.Port(id=model.new_id(), **fields))
+            taken.update(((index, value), ports[-1].id)
+                         for index, values in _unique_values(ports[-1]).items()
+                         for value in values)
         with self.store.transaction() as tx:
             for port in ports:
                 tx.put('port', port.id, port)
         return ports
 
-    def _check_unique(self, fields, pending=(), own_id=None):
+    def _check_unique(self, fields, pending=None, own_id=None):
         """The device is unique, and the MAC and addresses within the network,
-        among the stored ports and ``pending`` ones (created in the same call)."""
+        among the stored ports and ``pending`` ones (created in the same call:
+        {(index, value): port id})."""
+        pending = pending or {}
         network = fields.get('network_id')
         checks = [('device', 'device', fields.get('device'), 'device %r is port %s'),
                   ('mac', 'mac', (network, fields.get('mac')), 'mac %s is used in this network')]
@@ -267,7 +272,8 @@ class Service:
                    for ip in sorted(fields.get('ips', ()))]
         for index, field, value, message in checks:
             holders = self.store.find('port', index, value) - {own_id}
-            holders |= {p.id for p in pending if value in _unique_values(p)[index]}
+            if (index, value) in pending:
+                holders.add(pending[(index, value)])
             if holders:
                 shown = value[1] if isinstance(value, tuple) else value
                 args = (shown, sorted(holders)[0]) if index == 'device' else (shown,)
