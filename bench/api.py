@@ -51,7 +51,8 @@ class Controller:
         conf = os.path.join(workdir, 'c.conf')
         config(conf, os.path.join(workdir, 'state.db'), self.port, synchronous, store)
         self.proc = ControllerProcess(conf, os.path.join(workdir, 'ryu.log'),
-                                      'http://127.0.0.1:%d' % self.port, TOKEN)
+                                      'http://127.0.0.1:%d' % self.port, TOKEN,
+                                      apps=('vnetsec',))    # every version has it
 
     def __enter__(self):
         old = os.environ.get('PYTHONPATH')
