@@ -21,7 +21,6 @@ import time
 from controller import binding, http_server
 from controller.api import Api
 from controller.compile import compile_host
-from controller.features import firewall
 from controller.inventory import Inventory
 from controller.model import ValidationError
 from controller.private_files import AuditLog, load_or_create_token
@@ -321,36 +320,33 @@ class Core(RyuApp):
             self._dirty.set()
 
     def rule_stats(self, timeout=2.0):
-        """{rule id: {packets, bytes}} summed over every hypervisor, from the flows
-        that allow traffic by that rule (new and established): asked of every
-        switch at once, answered within ``timeout``, and reused for a second
-        (a burst of reads costs the switches one round)."""
+        """{rule id: {packets, bytes}}: the counters of the feature that keeps
+        them (the firewall), from the flows carrying its cookie on every
+        hypervisor, asked of every switch at once, answered within ``timeout``,
+        and reused for a second (a burst of reads costs the switches one round)."""
         read_at, totals = self._rule_stats
-        if 'firewall' not in self.loaded() or time.time() - read_at < RULE_STATS_TTL:
+        counting = next((f for f in self.features if f.counters), None)
+        if counting is None or time.time() - read_at < RULE_STATS_TTL:
             return totals
+        cookie, mask, summarize = counting.counters
         inv = Inventory.from_store(self.store)
-        rule_of = {firewall.rule_mark(r): r['id'] for g in inv.groups.values() for r in g.rules}
         waiters = []
         for dpid, dp in list(self.datapaths.items()):
             host = inv.host_by_dpid(dpid)
             if host is None or host.role != 'hypervisor':
                 continue
+
             def expect(xid, waiter=(hub.Event(), [])):
                 self._stat_waiters[xid] = waiter
                 waiters.append((xid, waiter))
-            self.reconciler.ask_flow_stats(dp, firewall.COOKIE, firewall.COOKIE_MASK, expect)
-        marks = {dpid: firewall.marks_by_cookie(flows) for dpid, flows in self._desired.items()}
-        totals = {}
+            self.reconciler.ask_flow_stats(dp, cookie, mask, expect)
+        replies = []
         deadline = time.time() + timeout
-        for xid, (event, replies) in waiters:
+        for xid, (event, got) in waiters:
             event.wait(max(0.0, deadline - time.time()))
             del self._stat_waiters[xid]
-            for dpid, stat in replies:
-                rule_id = rule_of.get(marks.get(dpid, {}).get(stat.cookie))
-                if rule_id:
-                    entry = totals.setdefault(rule_id, {'packets': 0, 'bytes': 0})
-                    entry['packets'] += stat.packet_count
-                    entry['bytes'] += stat.byte_count
+            replies += got
+        totals = summarize(inv, self._desired, replies)
         self._rule_stats = (time.time(), totals)
         return totals
 

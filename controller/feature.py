@@ -19,4 +19,7 @@ class Feature:
     kinds: dict = field(default_factory=dict)    # network kind -> its L2 table
     ports: dict = field(default_factory=dict)    # fixed ofport -> the table taking it
     routes: tuple = ()                           # controller.api routes it serves
+    # (cookie, mask, summarize(inventory, desired flows by dpid, [(dpid, stat)]))
+    # when it keeps counters read from its flows (the firewall's per-rule ones)
+    counters: Optional[tuple] = None
     summary: str = ''

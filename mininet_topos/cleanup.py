@@ -11,7 +11,6 @@ import glob
 import os
 import shutil
 import subprocess
-import time
 
 from mininet_topos.nodes import RUN_BASE
 from mininet_topos.procs import cmdline, start_time, terminate

@@ -13,7 +13,6 @@
 All of them are Mininet ``Switch`` subclasses living in namespaces, so that
 ``net.hosts`` (and ``pingall``) holds only the VMs.
 """
-import os
 import time
 
 from mininet.net import Mininet

@@ -231,6 +231,23 @@ def _merge(flows):
     return list(merged.values())
 
 
+def rule_counters(inv, desired, replies):
+    """{rule id: {packets, bytes}} from flow-stats ``replies`` [(dpid, stat)] of
+    the flows with this feature's cookie: a flow counts for the rule whose mark
+    it commits or passes (its new and its established traffic)."""
+    rule_of = {rule_mark(r): r['id'] for g in inv.groups.values() for r in g.rules}
+    marks = {dpid: marks_by_cookie(flows) for dpid, flows in desired.items()}
+    totals = {}
+    for dpid, stat in replies:
+        rule_id = rule_of.get(marks.get(dpid, {}).get(stat.cookie))
+        if rule_id:
+            entry = totals.setdefault(rule_id, {'packets': 0, 'bytes': 0})
+            entry['packets'] += stat.packet_count
+            entry['bytes'] += stat.byte_count
+    return totals
+
+
 FEATURE = Feature('firewall', compile=compile_firewall, routes=security_groups.ROUTES,
+                  counters=(COOKIE, COOKIE_MASK, rule_counters),
                   summary='per-vNIC stateful firewall: security groups, anti-spoofing, '
                           'rules that move with the VM')

@@ -103,7 +103,7 @@ def test_a_switch_refusing_a_bundle_is_reported_and_retried_only_after_a_change(
 
 def test_an_unusable_host_record_is_named_in_the_status_and_the_rest_are_programmed(app):
     from controller.model import Host
-    dps = data_center(app, 'vxlan')
+    data_center(app, "vxlan")
     with app.store.transaction() as tx:           # e.g. written by an older version
         tx.put('host', 'hv2', Host(name='hv2', dpid=2, vtep_ip='127.0.0.1'))
     app.reconcile()

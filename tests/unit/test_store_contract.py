@@ -1,7 +1,6 @@
 """The store contract, on both backends: SQLite (a file) and etcd (a real etcd
 3.4 member started for each test, stopped by its PID). Several store objects on
 the same file or the same etcd play several controllers."""
-import os
 import signal
 import threading
 
