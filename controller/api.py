@@ -183,14 +183,15 @@ class Api:
             raise ValidationError('body', 'the body is larger than %d bytes' % MAX_BODY, 413)
         if not raw.strip():
             raise ValidationError('body', 'a JSON object is required as the body')
+        too_deep = ValidationError('body', 'the body nests deeper than %d levels' % MAX_DEPTH)
         try:
             body = json.loads(raw, parse_float=_number)
         except RecursionError:
-            body = None
+            raise too_deep from None
         except ValueError as e:
             raise ValidationError('body', 'the body is not valid JSON: %s' % e)
-        if body is None or _depth(body, MAX_DEPTH) > MAX_DEPTH:
-            raise ValidationError('body', 'the body nests deeper than %d levels' % MAX_DEPTH)
+        if _depth(body, MAX_DEPTH) > MAX_DEPTH:
+            raise too_deep
         return body
 
     # ---- hosts ---------------------------------------------------------------
