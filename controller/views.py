@@ -17,6 +17,8 @@ def host_view(inv, host):
         out['vlans'] = inv.vlans_on(host.name)
         out['ports'] = [{'id': p.id, 'device': p.device, 'ofport': p.ofport,
                          'network': inv.networks[p.network_id].name,
+                         'kind': inv.networks[p.network_id].kind,
+                         'segmentation_id': inv.networks[p.network_id].segmentation_id,
                          'vlan': inv.networks[p.network_id].segmentation_id
                          if inv.networks[p.network_id].kind == 'vlan' else None}
                         for p in sorted(inv.local_ports(host.name), key=_device_order)]

@@ -103,8 +103,9 @@ class VnetsecCLI(FirewallCommands, CLI):
                    % (name, host['rack'], host['vtep_ip'], host['vlans'], tor.get('name'),
                       tor.get('port'), tor.get('allowed_vlans')))
             for p in host['ports']:
-                output('    %-10s ofport %-3d network %-10s vlan %s\n'
-                       % (p['device'], p['ofport'], p['network'], p['vlan']))
+                output('    %-10s ofport %-3d network %-10s %s %s\n'
+                       % (p['device'], p['ofport'], p['network'],
+                          'vlan' if p['kind'] == 'vlan' else 'vni', p['segmentation_id']))
 
     def do_mappings(self, line):
         """mappings NETWORK: per hypervisor, the MAC -> VTEP entries of a network."""
