@@ -20,6 +20,7 @@ import webob
 from controller import model, schemas, views
 from controller.flows import to_ofctl
 from controller.inventory import Inventory
+from controller.metrics import CONTENT_TYPE, Metrics
 from controller.model import ValidationError
 
 LOG = logging.getLogger(__name__)
@@ -31,23 +32,24 @@ ROUTES = []
 
 class Route:
     def __init__(self, method, pattern, func, write, body, ok, returns, errors, public,
-                 feature):
+                 feature, media):
         self.method, self.func, self.write, self.public = method, func, write, public
-        self.feature = feature
+        self.feature, self.media = feature, media
         self.regex = re.compile('^' + pattern + '$')
         self.path = pattern.replace('([^/]+)', '{id}', 1).replace('([^/]+)', '{rule_id}')
         self.body, self.ok, self.returns, self.errors = body, ok, returns, errors
 
 
 def route(method, pattern, write=False, body=None, ok=200, returns=None, errors=(),
-          public=False, feature=None):
+          public=False, feature=None, media='application/json'):
     """Register an operation: ``body`` the declaration of its request body,
     ``ok`` its success status, ``returns`` the declaration of what it answers,
     ``errors`` the 4xx statuses it can give besides the common ones; ``public``
-    needs no token; ``feature``: served only while that feature's app runs."""
+    needs no token; ``feature``: served only while that feature's app runs;
+    ``media``: what it answers if not JSON (a text route answers a string)."""
     def register(func):
         ROUTES.append(Route(method, pattern, func, write, body, ok, returns, errors, public,
-                            feature))
+                            feature, media))
         return func
     return register
 
@@ -90,7 +92,8 @@ def _depth(value, limit):
 
 class Api:
     def __init__(self, service, token, reader_token='', open_reads=False, status=None,
-                 rule_stats=None, events=None, audit=None, features=None, flows=None):
+                 rule_stats=None, events=None, audit=None, features=None, flows=None,
+                 metrics=None):
         self.service = service
         self.flows = flows or (lambda host: [])   # host -> its compiled flows
         self.features = features or (lambda: ['vlan', 'vxlan', 'firewall'])  # loaded
@@ -102,6 +105,7 @@ class Api:
         self.rule_stats = rule_stats or dict      # () -> {rule_id: {packets, bytes}}
         self.events = events or list              # () -> recent switch events, timed
         self.audit = audit or (lambda entry: None)
+        self.metrics = metrics or Metrics()
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
@@ -121,8 +125,17 @@ class Api:
         return found
 
     def handle(self, req):
+        """The response, counted by method, route (its declared path, or
+        "unmatched") and status."""
+        resp, matched = self._route(req)
+        self.metrics.api_requests.labels(req.method, matched.path if matched else 'unmatched',
+                                         str(resp.status_int)).inc()
+        return resp
+
+    def _route(self, req):
         if len(req.path_info) > MAX_PATH:
-            return _error(414, 'the path is longer than %d characters' % MAX_PATH, 'path')
+            return _error(414, 'the path is longer than %d characters' % MAX_PATH,
+                          'path'), None
         path = req.path_info.rstrip('/') or '/'
         allowed = []
         loaded = self.features()
@@ -132,7 +145,7 @@ class Api:
                 continue
             if r.feature and r.feature not in loaded:
                 return _error(404, '%s: the %s app is not loaded on this controller '
-                              '(ryu-manager ... apps.%s)' % (path, r.feature, r.feature))
+                              '(ryu-manager ... apps.%s)' % (path, r.feature, r.feature)), r
             if r.method != req.method:
                 allowed.append(r.method)
                 continue
@@ -140,12 +153,12 @@ class Api:
             if r.write:
                 self.audit({'time': time.time(), 'role': self.role(req), 'method': req.method,
                             'path': path, 'status': resp.status_int})
-            return resp
+            return resp, r
         if allowed:
             return _error(405, 'method %s not allowed here (%s)' % (req.method,
                                                                     ', '.join(allowed)),
-                          'method', {'Allow': ', '.join(allowed)})
-        return _error(404, 'no such resource: %s' % path)
+                          'method', {'Allow': ', '.join(allowed)}), None
+        return _error(404, 'no such resource: %s' % path), None
 
     def _call(self, req, r, args):
         role = self.role(req)
@@ -164,6 +177,10 @@ class Api:
             return _error(500, 'internal error; see the controller log')
         if status == 204:
             return webob.Response(status=204)
+        if r.media != 'application/json':
+            resp = webob.Response(body=result, status=status)
+            resp.headers['Content-Type'] = r.media
+            return resp
         return webob.Response(json=result, status=status)
 
     @staticmethod
@@ -313,6 +330,11 @@ class Api:
         (port) and switches confirming flow changes (commit)."""
         return 200, self.events()
 
+    @route('GET', '/metrics', returns=str, media=CONTENT_TYPE)
+    def get_metrics(self, _):
+        """Prometheus metrics (text exposition format; docs/metrics.md)."""
+        return 200, self.metrics.text()
+
     @route('GET', '/v1/openapi.json', returns=dict, public=True)
     def openapi(self, _):
         """This document (no token needed: it holds no state)."""
@@ -343,8 +365,9 @@ def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
         if r.ok == 204:
             op['responses']['204'] = {'description': 'done'}
         else:
-            op['responses'][str(r.ok)] = {'description': 'OK',
-                                          'content': _content(r.returns, components)}
+            content = ({r.media.split(';')[0]: {'schema': {'type': 'string'}}}
+                       if r.media != 'application/json' else _content(r.returns, components))
+            op['responses'][str(r.ok)] = {'description': 'OK', 'content': content}
         statuses = {414} | set(r.errors) | (set() if r.public else {401})
         if r.write:
             statuses.add(403)
