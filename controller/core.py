@@ -135,7 +135,7 @@ class Core(RyuApp):
                        open_reads=conf.api_open_reads, status=self.status,
                        rule_stats=self.rule_stats, events=lambda: list(self.timeline),
                        audit=AuditLog(conf.audit_log or conf.db_path + '.audit.log'),
-                       metrics=self.metrics)
+                       metrics=self.metrics, compiled_features=lambda: self.features)
         self._api_url = '%s://%s:%d/v1' % ('https' if conf.api_cert else 'http',
                                             conf.api_host, conf.api_port)
 

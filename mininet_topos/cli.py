@@ -9,11 +9,12 @@ from mininet.log import output
 
 from mininet_topos.client import ApiError
 from mininet_topos.firewall_cli import FirewallCommands
+from mininet_topos.trace_cli import TraceCommands
 
-OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg')
+OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg', 'trace')
 
 
-class VnetsecCLI(FirewallCommands, CLI):
+class VnetsecCLI(TraceCommands, FirewallCommands, CLI):
     prompt = 'vnetsec> '
     BANNER = ('*** vnetsec commands: %s; `help` lists all, `help COMMAND` explains one\n'
               '*** sh commands get the API as $VNETSEC_API and $VNETSEC_API_TOKEN, e.g.\n'
