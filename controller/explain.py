@@ -4,9 +4,7 @@
 from controller import pipeline as P
 from controller import protocols
 from controller.features.firewall import rule_mark
-from controller.pipeline_sim import RETRACKED
 
-ACL_TABLES = {P.EGRESS_ACL: 'egress', P.INGRESS_ACL: 'ingress'}
 
 
 def priority_name(table, priority):
@@ -63,8 +61,6 @@ class Words:
         """What the flow ``flow`` of ``table`` on ``host`` does to ``packet``."""
         if flow is None:
             return 'dropped: no flow matches'
-        if flow == RETRACKED:
-            return self._acl(host, 'deny_ip', None, packet, ACL_TABLES[table])
         name = priority_name(table, flow.priority)
         explain = getattr(self, '_' + P.table(table).name, None)
         text = explain(host, name, flow, packet) if explain else None
@@ -116,8 +112,7 @@ class Words:
         port = (self.port_at(host, packet.get('in_port')) if direction == 'egress'
                 else self.port_at(host, packet.get(P.REG_OUT_PORT)))
         who = "%s's %s" % (self.vm(port), direction)
-        mark = next((a[4] for a in flow.actions if a[0] == 'ct' and a[1]), None) \
-            if flow is not None else None
+        mark = next((a[4] for a in flow.actions if a[0] == 'ct' and a[1]), None)
         if mark is not None:
             rule = self.rule(mark) or {'group': '?', 'rule': '?', 'text': '?'}
             return '%s: new connection allowed by rule %s of group %s (%s)' % (

@@ -13,7 +13,6 @@ CT_NEW, CT_EST, CT_TRK = 0x01, 0x02, 0x20
 DEFAULTS = {'reg4': 0, 'reg5': 0, 'reg6': 0, 'reg7': 0, 'vlan_vid': 0, 'tunnel_id': 0,
             'ct_state': 0, 'ct_zone': 0, 'ct_mark': 0, 'conj_id': 0}
 MAX_STEPS = 200     # a loop in the flows ends the trace instead of hanging it
-RETRACKED = 'retracked'     # the "flow" of a step where a tracked packet meets ct again
 
 
 def _number(value):
@@ -93,8 +92,7 @@ class Switch:
 def run(switch, packet, conntrack, table=0, steps=None, outputs=None):
     """Send ``packet`` (a dict of match fields, ``in_port`` included) through
     ``switch`` from ``table``. Returns (steps, outputs): steps are (table,
-    flow, None or RETRACKED, packet as it was looked up); outputs are (port,
-    packet)."""
+    flow or None, packet as it was looked up); outputs are (port, packet)."""
     steps = [] if steps is None else steps
     outputs = [] if outputs is None else outputs
     packet = dict(packet)
@@ -133,14 +131,9 @@ def _act(switch, action, packet, conntrack, steps, outputs):
         zone = packet.get(zone, 0) if isinstance(zone, str) else zone
         if commit:
             conntrack.commit(zone, mark or 0)
-        if table is not None and packet.get('ct_state', 0) & CT_TRK \
-                and packet.get('ct_zone') == zone:
-            # tracked in this zone already and sent to conntrack again: Open vSwitch
-            # recirculates until its depth limit drops the packet (the ACL's track
-            # flow catches what no rule above it took): say so once
-            steps.append((table, RETRACKED, dict(packet)))
-        elif table is not None:                # recirculate: a copy goes on there
+        if table is not None:                  # recirculate: a copy goes on there
             state, ct_mark = conntrack.lookup(zone)
             run(switch, dict(packet, ct_state=state, ct_zone=zone, ct_mark=ct_mark),
                 conntrack, table, steps, outputs)
+        packet.update(ct_state=0, ct_zone=0, ct_mark=0)   # untracked here on, as in OVS
     return None

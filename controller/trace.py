@@ -14,7 +14,7 @@ from controller.compile import compile_host
 from controller.explain import Words, priority_name
 from controller.flows import to_ofctl
 from controller.model import ValidationError
-from controller.pipeline_sim import RETRACKED, Conntrack, Switch, run
+from controller.pipeline_sim import Conntrack, Switch, run
 
 BROADCAST = 'ff:ff:ff:ff:ff:ff'
 MAX_HOPS = 8
@@ -101,11 +101,10 @@ def _follow(inv, features, words, switches, src, packet, conntrack):
                                   'priority': None, 'flow': None, 'says': how})
         steps, outputs = run(switches[host], pkt, conntrack)
         for table, flow, seen in steps:
-            real = flow if flow not in (None, RETRACKED) else None
             path['steps'].append({
                 'host': host, 'table': table, 'table_name': P.table(table).name,
-                'priority': priority_name(table, real.priority) if real else flow,
-                'flow': to_ofctl(real) if real else None,
+                'priority': priority_name(table, flow.priority) if flow else None,
+                'flow': to_ofctl(flow) if flow else None,
                 'says': words.says(host, table, flow, seen)})
         for port, out in outputs:
             todo += _next_hops(inv, words, host, port, out, pkt, path)
