@@ -17,7 +17,7 @@ import time
 
 import webob
 
-from controller import model, schemas, views
+from controller import model, schemas, views, web
 from controller.flows import to_ofctl
 from controller.inventory import Inventory
 from controller.metrics import CONTENT_TYPE, Metrics
@@ -98,7 +98,7 @@ def _all_features():
 class Api:
     def __init__(self, service, token, reader_token='', open_reads=False, status=None,
                  rule_stats=None, events=None, audit=None, features=None, flows=None,
-                 metrics=None, compiled_features=None):
+                 metrics=None, compiled_features=None, cached_rule_stats=None):
         self.service = service
         self.flows = flows or (lambda host: [])   # host -> its compiled flows
         self.features = features or (lambda: ['vlan', 'vxlan', 'firewall'])  # loaded
@@ -112,6 +112,7 @@ class Api:
         self.audit = audit or (lambda entry: None)
         self.metrics = metrics or Metrics()
         self.compiled_features = compiled_features or _all_features   # Feature objects
+        self.cached_rule_stats = cached_rule_stats or dict   # the last background reading
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
@@ -345,6 +346,19 @@ class Api:
         request = schemas.parse(schemas.TraceRequest, body)
         return 200, trace(Inventory.from_store(self.store), self.compiled_features(),
                                 request)
+
+    @route('GET', '/v1/view', returns=schemas.View)
+    def live_view(self, _):
+        """What the web view draws: hosts by rack with their sync state, VMs,
+        networks and the VTEPs they span, groups with rule counters, events."""
+        return 200, web.snapshot(Inventory.from_store(self.store), self.status(),
+                                 self.cached_rule_stats(), self.events())
+
+    @route('GET', '/ui', returns=str, public=True, media='text/html; charset=utf-8')
+    def web_page(self, _):
+        """The live web view (no token: the page holds no state; open it as
+        /ui#token=TOKEN and it reads /v1/view with that token)."""
+        return 200, web.page()
 
     @route('GET', '/metrics', returns=str, media=CONTENT_TYPE)
     def get_metrics(self, _):

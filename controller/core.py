@@ -135,7 +135,8 @@ class Core(RyuApp):
                        open_reads=conf.api_open_reads, status=self.status,
                        rule_stats=self.rule_stats, events=lambda: list(self.timeline),
                        audit=AuditLog(conf.audit_log or conf.db_path + '.audit.log'),
-                       metrics=self.metrics, compiled_features=lambda: self.features)
+                       metrics=self.metrics, compiled_features=lambda: self.features,
+                       cached_rule_stats=lambda: self._rule_stats[1])
         self._api_url = '%s://%s:%d/v1' % ('https' if conf.api_cert else 'http',
                                             conf.api_host, conf.api_port)
 
@@ -193,7 +194,13 @@ class Core(RyuApp):
                     self._affected_all = True
             elif kind == 'network':
                 self._affected.add(key)
-            else:                                      # hosts, security groups
+            elif kind == 'security_group':
+                self._affected_all = True
+                self.timeline.append({'time': time.time(), 'event': 'group',
+                                      'group': (new or old).name,
+                                      'change': 'deleted' if new is None else 'created'
+                                      if old is None else 'changed'})
+            else:                                      # hosts
                 self._affected_all = True
                 if kind == 'host' and new is not None and new.dpid in self.datapaths:
                     self._request_ports(self.datapaths[new.dpid])   # bind what it holds
@@ -206,9 +213,14 @@ class Core(RyuApp):
         if new is None or not new.bound_host or (old and old.bound_host == new.bound_host):
             return
         self.metrics.binds.inc()
+        event = {'time': time.time(), 'event': 'bind', 'port': new.name,
+                 'host': new.bound_host}
         if old is not None and old.bound_host:
             planned = old.migrating_to == new.bound_host
             self.metrics.migrations.labels('planned' if planned else 'unplanned').inc()
+            event.update(event='move', source=old.bound_host,
+                         mode='planned' if planned else 'unplanned')
+        self.timeline.append(event)
 
     def _reconcile_loop(self):
         while True:

@@ -492,3 +492,12 @@ class TraceOut(Out):
     summary: str
     delivered_to: list[str]
     steps: list[TraceStep]
+
+
+class View(Out):
+    hosts: list[dict]
+    networks: list[dict]
+    ports: list[dict]
+    groups: list[dict]
+    idle: bool
+    events: list[dict]

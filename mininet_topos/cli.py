@@ -11,7 +11,7 @@ from mininet_topos.client import ApiError
 from mininet_topos.firewall_cli import FirewallCommands
 from mininet_topos.trace_cli import TraceCommands
 
-OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg', 'trace')
+OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg', 'trace', 'web')
 
 
 class VnetsecCLI(TraceCommands, FirewallCommands, CLI):
@@ -143,6 +143,10 @@ class VnetsecCLI(TraceCommands, FirewallCommands, CLI):
             return
         output('%s now on %s (%.0f ms to plug it there)\n'
                % (args[0], args[1], 1000 * (marks['appeared'] - marks['moving'])))
+
+    def do_web(self, line):
+        """web prints the URL of the controller's live web view (the token in its fragment)."""
+        output('%s/ui#token=%s\n' % (self.dc.api_url.rstrip('/'), self.dc.token))
 
     def do_flows(self, line):
         """flows hvN|torN: the flows the controller installed on a switch."""
