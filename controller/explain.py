@@ -4,6 +4,7 @@
 from controller import pipeline as P
 from controller import protocols
 from controller.features.firewall import rule_mark
+from controller.protocols import rule_words
 
 
 
@@ -14,26 +15,13 @@ def priority_name(table, priority):
     return names.get(priority, str(priority))
 
 
-def rule_text(rule):
-    """'ingress tcp 8080 from 10.0.0.0/16' (as the user wrote the rule)."""
-    words = [rule['direction'], str(rule['protocol'])]
-    low, high = rule['port_range_min'], rule['port_range_max']
-    if low is not None:
-        words.append(str(low) if high in (None, low) else '%s-%s' % (low, high))
-    remote = (rule['remote_ip_prefix'] or ('group %s' % rule['remote_group_id']
-                                           if rule['remote_group_id'] else '')
-              or ('zone %s' % rule['remote_zone'] if rule['remote_zone'] else ''))
-    if remote:
-        words.append(('to ' if rule['direction'] == 'egress' else 'from ') + remote)
-    return ' '.join(words)
-
-
 class Words:
     """Explains steps against one inventory snapshot."""
 
     def __init__(self, inv):
         self.inv = inv
         self.rules = {}                 # mark -> (group, rule)
+        self.group_names = {g.id: g.name for g in inv.groups.values()}
         for g in inv.groups.values():
             for r in g.rules:
                 self.rules[rule_mark(r)] = (g, r)
@@ -52,7 +40,8 @@ class Words:
         if found is None:
             return None
         group, rule = found
-        return {'group': group.name, 'rule': rule['id'], 'text': rule_text(rule)}
+        return {'group': group.name, 'rule': rule['id'],
+                'text': rule_words(rule, self.group_names)}
 
     def vm(self, port):
         return port.name if port is not None else 'an unknown vNIC'
@@ -152,8 +141,8 @@ class Words:
         text = 'no rule of groups [%s] allows %s %s %s' % (
             ', '.join(g.name for g in groups), what,
             'to' if direction == 'egress' else 'from', peer)
-        others = ['rule %s allows %s' % (r['id'], rule_text(r)) for g in groups
-                  for r in g.rules if r['direction'] == direction]
+        others = ['rule %s allows %s' % (r['id'], rule_words(r, self.group_names))
+                  for g in groups for r in g.rules if r['direction'] == direction]
         return text + ('; ' + '; '.join(others) if others else '')
 
     def _arp_responder(self, host, name, flow, packet):

@@ -51,7 +51,7 @@ class TraceCommands:
     """Mixed into the vnetsec CLI (needs ``self.dc`` and ``self.failed``)."""
 
     def do_trace(self, line):
-        """trace VM VM|ADDRESS [tcp|udp|sctp PORT | icmp | arp] [established]: would it pass, and why.
+        """trace VM VM|ADDRESS [tcp|udp|sctp PORT|icmp|arp] [established]: would it pass, and why.
 
         The controller simulates its own flows (no switch is asked) and says,
         step by step, which rule allowed the packet or why it was dropped."""

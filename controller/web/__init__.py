@@ -10,6 +10,7 @@ or its logs) and sends it as ``Authorization: Bearer``.
 import os
 
 from controller.model import to_dict
+from controller.protocols import rule_words
 
 PAGE = os.path.join(os.path.dirname(__file__), 'index.html')
 EVENTS = 30         # recent events the view shows
@@ -42,8 +43,10 @@ def snapshot(inv, status, counters, events):
               'mac': p.mac, 'host': p.bound_host, 'migrating_to': p.migrating_to,
               'groups': [inv.groups[g].name for g in p.security_groups if g in inv.groups]}
              for p in sorted(inv.ports.values(), key=lambda p: p.name)]
-    groups = [dict(to_dict(g), rules=[dict(r, stats=counters.get(r['id'],
-                                                                 {'packets': 0, 'bytes': 0}))
+    names = {g.id: g.name for g in inv.groups.values()}
+    groups = [dict(to_dict(g), rules=[dict(r, text=rule_words(r, names),
+                                           stats=counters.get(r['id'],
+                                                              {'packets': 0, 'bytes': 0}))
                                       for r in g.rules])
               for g in sorted(inv.groups.values(), key=lambda g: g.name)]
     return {'hosts': hosts, 'networks': networks, 'ports': ports, 'groups': groups,
