@@ -17,9 +17,10 @@ import time
 
 import webob
 
-from controller import model, schemas, views
+from controller import model, schemas, views, web
 from controller.flows import to_ofctl
 from controller.inventory import Inventory
+from controller.metrics import CONTENT_TYPE, Metrics
 from controller.model import ValidationError
 
 LOG = logging.getLogger(__name__)
@@ -31,23 +32,24 @@ ROUTES = []
 
 class Route:
     def __init__(self, method, pattern, func, write, body, ok, returns, errors, public,
-                 feature):
+                 feature, media):
         self.method, self.func, self.write, self.public = method, func, write, public
-        self.feature = feature
+        self.feature, self.media = feature, media
         self.regex = re.compile('^' + pattern + '$')
         self.path = pattern.replace('([^/]+)', '{id}', 1).replace('([^/]+)', '{rule_id}')
         self.body, self.ok, self.returns, self.errors = body, ok, returns, errors
 
 
 def route(method, pattern, write=False, body=None, ok=200, returns=None, errors=(),
-          public=False, feature=None):
+          public=False, feature=None, media='application/json'):
     """Register an operation: ``body`` the declaration of its request body,
     ``ok`` its success status, ``returns`` the declaration of what it answers,
     ``errors`` the 4xx statuses it can give besides the common ones; ``public``
-    needs no token; ``feature``: served only while that feature's app runs."""
+    needs no token; ``feature``: served only while that feature's app runs;
+    ``media``: what it answers if not JSON (a text route answers a string)."""
     def register(func):
         ROUTES.append(Route(method, pattern, func, write, body, ok, returns, errors, public,
-                            feature))
+                            feature, media))
         return func
     return register
 
@@ -88,9 +90,15 @@ def _depth(value, limit):
     return deepest
 
 
+def _all_features():
+    from controller.compile import ALL     # the features import this module
+    return ALL
+
+
 class Api:
     def __init__(self, service, token, reader_token='', open_reads=False, status=None,
-                 rule_stats=None, events=None, audit=None, features=None, flows=None):
+                 rule_stats=None, events=None, audit=None, features=None, flows=None,
+                 metrics=None, compiled_features=None, cached_rule_stats=None):
         self.service = service
         self.flows = flows or (lambda host: [])   # host -> its compiled flows
         self.features = features or (lambda: ['vlan', 'vxlan', 'firewall'])  # loaded
@@ -102,6 +110,9 @@ class Api:
         self.rule_stats = rule_stats or dict      # () -> {rule_id: {packets, bytes}}
         self.events = events or list              # () -> recent switch events, timed
         self.audit = audit or (lambda entry: None)
+        self.metrics = metrics or Metrics()
+        self.compiled_features = compiled_features or _all_features   # Feature objects
+        self.cached_rule_stats = cached_rule_stats or dict   # the last background reading
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
@@ -121,8 +132,17 @@ class Api:
         return found
 
     def handle(self, req):
+        """The response, counted by method, route (its declared path, or
+        "unmatched") and status."""
+        resp, matched = self._route(req)
+        self.metrics.api_requests.labels(req.method, matched.path if matched else 'unmatched',
+                                         str(resp.status_int)).inc()
+        return resp
+
+    def _route(self, req):
         if len(req.path_info) > MAX_PATH:
-            return _error(414, 'the path is longer than %d characters' % MAX_PATH, 'path')
+            return _error(414, 'the path is longer than %d characters' % MAX_PATH,
+                          'path'), None
         path = req.path_info.rstrip('/') or '/'
         allowed = []
         loaded = self.features()
@@ -132,7 +152,7 @@ class Api:
                 continue
             if r.feature and r.feature not in loaded:
                 return _error(404, '%s: the %s app is not loaded on this controller '
-                              '(ryu-manager ... apps.%s)' % (path, r.feature, r.feature))
+                              '(ryu-manager ... apps.%s)' % (path, r.feature, r.feature)), r
             if r.method != req.method:
                 allowed.append(r.method)
                 continue
@@ -140,12 +160,12 @@ class Api:
             if r.write:
                 self.audit({'time': time.time(), 'role': self.role(req), 'method': req.method,
                             'path': path, 'status': resp.status_int})
-            return resp
+            return resp, r
         if allowed:
             return _error(405, 'method %s not allowed here (%s)' % (req.method,
                                                                     ', '.join(allowed)),
-                          'method', {'Allow': ', '.join(allowed)})
-        return _error(404, 'no such resource: %s' % path)
+                          'method', {'Allow': ', '.join(allowed)}), None
+        return _error(404, 'no such resource: %s' % path), None
 
     def _call(self, req, r, args):
         role = self.role(req)
@@ -164,6 +184,10 @@ class Api:
             return _error(500, 'internal error; see the controller log')
         if status == 204:
             return webob.Response(status=204)
+        if r.media != 'application/json':
+            resp = webob.Response(body=result, status=status)
+            resp.headers['Content-Type'] = r.media
+            return resp
         return webob.Response(json=result, status=status)
 
     @staticmethod
@@ -314,6 +338,34 @@ class Api:
         (port) and switches confirming flow changes (commit)."""
         return 200, self.events()
 
+    @route('POST', '/v1/trace', body=schemas.TraceRequest, returns=schemas.TraceOut,
+           errors=(404, 409))
+    def trace_packet(self, body):
+        """Would this packet get there? The verdict and the path, step by step,
+        simulated on the controller's compiled flows (a read: no switch asked)."""
+        from controller.trace import trace     # it compiles flows: features import this module
+        request = schemas.parse(schemas.TraceRequest, body)
+        return 200, trace(Inventory.from_store(self.store), self.compiled_features(),
+                                request)
+
+    @route('GET', '/v1/view', returns=schemas.View)
+    def live_view(self, _):
+        """What the web view draws: hosts by rack with their sync state, VMs,
+        networks and the VTEPs they span, groups with rule counters, events."""
+        return 200, web.snapshot(Inventory.from_store(self.store), self.status(),
+                                 self.cached_rule_stats(), self.events())
+
+    @route('GET', '/ui', returns=str, public=True, media='text/html; charset=utf-8')
+    def web_page(self, _):
+        """The live web view (no token: the page holds no state; open it as
+        /ui#token=TOKEN and it reads /v1/view with that token)."""
+        return 200, web.page()
+
+    @route('GET', '/metrics', returns=str, media=CONTENT_TYPE)
+    def get_metrics(self, _):
+        """Prometheus metrics (text exposition format; docs/metrics.md)."""
+        return 200, self.metrics.text()
+
     @route('GET', '/v1/openapi.json', returns=dict, public=True)
     def openapi(self, _):
         """This document (no token needed: it holds no state)."""
@@ -344,8 +396,9 @@ def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
         if r.ok == 204:
             op['responses']['204'] = {'description': 'done'}
         else:
-            op['responses'][str(r.ok)] = {'description': 'OK',
-                                          'content': _content(r.returns, components)}
+            content = ({r.media.split(';')[0]: {'schema': {'type': 'string'}}}
+                       if r.media != 'application/json' else _content(r.returns, components))
+            op['responses'][str(r.ok)] = {'description': 'OK', 'content': content}
         statuses = {414} | set(r.errors) | (set() if r.public else {401})
         if r.write:
             statuses.add(403)

@@ -22,6 +22,7 @@ from controller import binding, http_server
 from controller.api import Api
 from controller.compile import compile_host
 from controller.inventory import Inventory
+from controller.metrics import Metrics
 from controller.model import ValidationError
 from controller.private_files import AuditLog, load_or_create_token
 from controller.reconciler import Reconciler
@@ -59,6 +60,9 @@ CONF.register_opts([
                help='JSON lines, one per write (default <db_path>.audit.log)'),
     cfg.StrOpt('vlan_pool', default='100-4094', help='VLAN ids allocated when none given'),
     cfg.StrOpt('vni_pool', default='5000-16777215', help='VNIs allocated when none given'),
+    cfg.FloatOpt('stats_interval', default=5.0,
+                 help='seconds between background readings of the per-rule counters '
+                      'that /metrics serves (0: never)'),
 ], group='vnetsec')
 # OpenFlow only on loopback unless configured (Ryu's own default is every interface)
 CONF.set_default('ofp_listen_host', '127.0.0.1')
@@ -123,13 +127,16 @@ class Core(RyuApp):
         self._failing = {}      # dpid -> (why, fingerprint of the flows it refused or None)
         self._sent = {}         # dpid -> fingerprint of the flows last sent
         self.timeline = collections.deque(maxlen=2000)  # what switches reported, timed
+        self.metrics = Metrics(self.metrics_state)
         self.api = Api(self.service, api_token(conf), features=self.loaded,
                        flows=self.desired_flows,
                        reader_token=(conf.api_reader_token
                                      or os.environ.get('VNETSEC_API_READER_TOKEN', '')),
                        open_reads=conf.api_open_reads, status=self.status,
                        rule_stats=self.rule_stats, events=lambda: list(self.timeline),
-                       audit=AuditLog(conf.audit_log or conf.db_path + '.audit.log'))
+                       audit=AuditLog(conf.audit_log or conf.db_path + '.audit.log'),
+                       metrics=self.metrics, compiled_features=lambda: self.features,
+                       cached_rule_stats=lambda: self._rule_stats[1])
         self._api_url = '%s://%s:%d/v1' % ('https' if conf.api_cert else 'http',
                                             conf.api_host, conf.api_port)
 
@@ -161,6 +168,8 @@ class Core(RyuApp):
         thread = super().start()
         hub.spawn(self._reconcile_loop)
         hub.spawn(self._serve_api)
+        if CONF.vnetsec.stats_interval > 0:
+            hub.spawn(self._stats_loop, CONF.vnetsec.stats_interval)
         return thread
 
     def _serve_api(self):
@@ -171,6 +180,7 @@ class Core(RyuApp):
     def _on_change(self, changes):
         for kind, key, old, new in changes:
             if kind == 'port':
+                self._count_move(old, new)
                 self._affected.update(r.network_id for r in (old, new) if r is not None)
                 if new is not None:
                     self._arriving.update({new.bound_host, new.migrating_to} - {''})
@@ -184,11 +194,33 @@ class Core(RyuApp):
                     self._affected_all = True
             elif kind == 'network':
                 self._affected.add(key)
-            else:                                      # hosts, security groups
+            elif kind == 'security_group':
+                self._affected_all = True
+                self.timeline.append({'time': time.time(), 'event': 'group',
+                                      'group': (new or old).name,
+                                      'change': 'deleted' if new is None else 'created'
+                                      if old is None else 'changed'})
+            else:                                      # hosts
                 self._affected_all = True
                 if kind == 'host' and new is not None and new.dpid in self.datapaths:
                     self._request_ports(self.datapaths[new.dpid])   # bind what it holds
         self._dirty.set()
+
+    def _count_move(self, old, new):
+        """A port found on a (new) hypervisor is a bind; found there while it
+        was bound elsewhere, a migration (planned if the migrate call named that
+        destination)."""
+        if new is None or not new.bound_host or (old and old.bound_host == new.bound_host):
+            return
+        self.metrics.binds.inc()
+        event = {'time': time.time(), 'event': 'bind', 'port': new.name,
+                 'host': new.bound_host}
+        if old is not None and old.bound_host:
+            planned = old.migrating_to == new.bound_host
+            self.metrics.migrations.labels('planned' if planned else 'unplanned').inc()
+            event.update(event='move', source=old.bound_host,
+                         mode='planned' if planned else 'unplanned')
+        self.timeline.append(event)
 
     def _reconcile_loop(self):
         while True:
@@ -196,11 +228,35 @@ class Core(RyuApp):
             self._busy = True
             self._dirty.clear()
             try:
-                self.reconcile()
+                with self.metrics.reconcile_seconds.time():
+                    self.reconcile()
             except Exception:                          # keep the loop alive, loudly
                 LOG.exception('reconcile failed')
             finally:
                 self._busy = False
+
+    def _stats_loop(self, interval):
+        """Read the per-rule counters every ``interval`` seconds, so that a
+        scrape of /metrics never waits for the switches."""
+        while True:
+            hub.sleep(interval)
+            try:
+                self.rule_stats()
+            except Exception:
+                LOG.exception('reading the per-rule counters failed')
+
+    def metrics_state(self):
+        """What /metrics reports of the switches and rules (see
+        :class:`controller.metrics.Metrics`), from what the core holds."""
+        switches = [{'switch': s['host'] or '', 'dpid': dpid, 'synced': s['synced'],
+                     'failing': bool(s['failing']),
+                     'flows': len(self.reconciler.installed.get(int(dpid, 16), ()))}
+                    for dpid, s in self.status()['switches'].items()]
+        read_at, counters = self._rule_stats
+        rules = [{'group': g.name, 'rule': r['id'], 'direction': r['direction'],
+                  **counters.get(r['id'], {'packets': 0, 'bytes': 0})}
+                 for g in self.store.list('security_group') for r in g.rules]
+        return {'switches': switches, 'rules': rules, 'stats_read_at': read_at}
 
     def status(self):
         inv = Inventory.from_store(self.store)
@@ -405,6 +461,9 @@ class Core(RyuApp):
         msg = ev.msg
         if msg.type == msg.datapath.ofproto.OFPBCT_COMMIT_REPLY:
             self._confirmed[msg.datapath.id] = msg.bundle_id
+            sent = self.reconciler.sent_at.pop(msg.bundle_id, None)
+            if sent is not None:
+                self.metrics.bundle_commit_seconds.observe(time.monotonic() - sent)
             host = self._host_by_dpid(msg.datapath.id)
             self.timeline.append({'time': time.time(), 'event': 'commit',
                                 'host': host.name if host else None,

@@ -32,8 +32,12 @@ MISS = 0                 # the priority of every table-miss flow
 _ACL_FIELDS = frozenset({'eth_type', 'ct_state', 'ct_zone', 'ct_mark', 'ip_proto', 'tcp_dst',
                          'udp_dst', 'sctp_dst', 'icmpv4_type', 'icmpv4_code', 'ipv4_src',
                          'ipv4_dst', 'conj_id'})
+# deny_ip (tracked in this vNIC's zone, no rule took it) is above track (anything not
+# yet tracked in this zone): below it, a denied packet would meet ct() again and
+# again, recirculating until the datapath's depth limit drops it (and
+# ofproto/trace, which has no such limit, would loop in ovs-vswitchd's main thread)
 _ACL_PRIORITIES = {'invalid': 100, 'established': 90, 'remote_group': 75, 'rule': 70,
-                   'track': 60, 'arp': 50, 'deny_ip': 40, 'deny_other': 20}
+                   'deny_ip': 65, 'track': 60, 'arp': 50, 'deny_other': 20}
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,22 @@ def accepted_schema():
                            'protocol number 0-255 (an integer or its digits); IPv6-only '
                            'protocols are refused' % ', '.join(sorted(NAMES)),
             'default': ANY}
+
+
+def rule_words(rule, group_names=None):
+    """A rule in the words the CLI's ``sg add`` takes for it: 'ingress tcp 8080
+    from 10.0.0.0/16' (a remote group by its name when ``group_names`` {id:
+    name} knows it)."""
+    words = [rule['direction'], str(rule['protocol'])]
+    low, high = rule['port_range_min'], rule['port_range_max']
+    if low is not None and is_icmp(rule['protocol']):
+        words.append(str(low) if high is None else '%d/%d' % (low, high))
+    elif low is not None:
+        words.append(str(low) if high in (None, low) else '%d-%d' % (low, high))
+    group = rule['remote_group_id']
+    remote = (rule['remote_ip_prefix']
+              or group and 'group %s' % (group_names or {}).get(group, group)
+              or rule['remote_zone'] and 'zone %s' % rule['remote_zone'])
+    if remote:
+        words += ['from' if rule['direction'] == 'ingress' else 'to', remote]
+    return ' '.join(words)

@@ -13,6 +13,7 @@ tests drive it with a fake datapath.
 import itertools
 import logging
 import struct
+import time
 
 from controller.actions import encode
 
@@ -132,6 +133,7 @@ class Reconciler:
         self.encoder = Encoder()
         self.last_bundle = {}   # dpid -> id of the last bundle sent (the switch confirms it)
         self.stats = {'bundles': 0, 'flow_mods': 0}
+        self.sent_at = {}       # bundle id -> time.monotonic() it left, until confirmed
 
     # ---- (re)connect: read what the switch holds -----------------------------
     def start_sync(self, dp):
@@ -226,6 +228,9 @@ class Reconciler:
         buf += self._ctrl(dp, bundle_id, ofp.OFPBCT_COMMIT_REQUEST, flags)
         dp.send(bytes(buf))
         self.last_bundle[dp.id] = bundle_id
+        if len(self.sent_at) > 10_000:      # commits never confirmed (a switch gone)
+            self.sent_at.clear()
+        self.sent_at[bundle_id] = time.monotonic()
 
     @staticmethod
     def _ctrl(dp, bundle_id, kind, flags):

@@ -195,6 +195,20 @@ class Migrate(Body):
     live: bool = False
 
 
+class TraceRequest(Body):
+    """A packet to trace: from ``source`` (a port's name or id) to
+    ``destination`` (a port) or ``address`` (an IPv4 address; ARP only, unless
+    a port of the source's network has it)."""
+    source: Name
+    destination: OptionalName = ''
+    address: Annotated[str, Field(pattern=r'^(%s(\.%s){3})?$' % (_UNICAST_FIRST, _OCTET),
+                                  max_length=15)] = ''
+    protocol: Literal['tcp', 'udp', 'sctp', 'icmp', 'arp'] = 'tcp'
+    port: Optional[Annotated[int, Field(ge=1, le=65535)]] = None
+    source_port: Annotated[int, Field(ge=1, le=65535)] = 40000
+    state: Literal['new', 'established'] = 'new'
+
+
 # ---- security groups ----------------------------------------------------------
 def _both(a, b):
     return {'properties': {a: {'minLength': 1}, b: {'minLength': 1}}, 'required': [a, b]}
@@ -458,3 +472,32 @@ class Error(BaseModel):
         message: str
         field: Optional[str]
     error: Detail
+
+
+class TraceStep(Out):
+    host: str
+    table: Optional[int]
+    table_name: str
+    priority: Optional[str]
+    flow: Optional[str]
+    says: str
+
+
+class TraceOut(Out):
+    source: str
+    destination: Optional[str]
+    protocol: str
+    state: str
+    verdict: Literal['allowed', 'dropped', 'answered']
+    summary: str
+    delivered_to: list[str]
+    steps: list[TraceStep]
+
+
+class View(Out):
+    hosts: list[dict]
+    networks: list[dict]
+    ports: list[dict]
+    groups: list[dict]
+    idle: bool
+    events: list[dict]

@@ -9,11 +9,12 @@ from mininet.log import output
 
 from mininet_topos.client import ApiError
 from mininet_topos.firewall_cli import FirewallCommands
+from mininet_topos.trace_cli import TraceCommands
 
-OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg')
+OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg', 'trace', 'web')
 
 
-class VnetsecCLI(FirewallCommands, CLI):
+class VnetsecCLI(TraceCommands, FirewallCommands, CLI):
     prompt = 'vnetsec> '
     BANNER = ('*** vnetsec commands: %s; `help` lists all, `help COMMAND` explains one\n'
               '*** sh commands get the API as $VNETSEC_API and $VNETSEC_API_TOKEN, e.g.\n'
@@ -143,6 +144,10 @@ class VnetsecCLI(FirewallCommands, CLI):
             return
         output('%s now on %s (%.0f ms to plug it there)\n'
                % (args[0], args[1], 1000 * (marks['appeared'] - marks['moving'])))
+
+    def do_web(self, line):
+        """web prints the URL of the controller's live web view (the token in its fragment)."""
+        output('%s/ui#token=%s\n' % (self.dc.api_url.rstrip('/'), self.dc.token))
 
     def do_flows(self, line):
         """flows hvN|torN: the flows the controller installed on a switch."""

@@ -35,6 +35,14 @@ class Client:
     def get(self, path):
         return self.call('GET', path)
 
+    def text(self, path, timeout=10):
+        """A GET whose answer is not JSON (``/metrics``), as text."""
+        req = urllib.request.Request(self.url + path)
+        if self.token:
+            req.add_header('Authorization', 'Bearer ' + self.token)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.read().decode()
+
     def post(self, path, body):
         return self.call('POST', path, body)
 

@@ -3,7 +3,7 @@ groups, their rules and the groups of a VM's port. Checking is the API's: its
 error (message and field) is what the user sees."""
 from mininet.log import output
 
-from controller import protocols
+from controller.protocols import rule_words
 from mininet_topos.client import ApiError
 
 USAGE = '''\
@@ -70,23 +70,6 @@ def rule_body(words):
         raise UsageError('a remote is PREFIX, group GROUP or zone ZONE, not %r'
                          % ' '.join(remote))
     return body
-
-
-def rule_words(rule, group_names):
-    """A rule as the words ``sg add`` takes for it."""
-    words = [rule['direction'], str(rule['protocol'])]
-    low, high = rule['port_range_min'], rule['port_range_max']
-    if low is not None and protocols.is_icmp(rule['protocol']):
-        words.append(str(low) if high is None else '%d/%d' % (low, high))
-    elif low is not None:
-        words.append(str(low) if high in (None, low) else '%d-%d' % (low, high))
-    remote = (rule['remote_ip_prefix']
-              or rule['remote_group_id'] and 'group %s' % group_names.get(
-                  rule['remote_group_id'], rule['remote_group_id'])
-              or rule['remote_zone'] and 'zone %s' % rule['remote_zone'])
-    if remote:
-        words += ['from' if rule['direction'] == 'ingress' else 'to', remote]
-    return ' '.join(words)
 
 
 class FirewallCommands:

@@ -9,7 +9,7 @@ ROOT=$(pwd)
 VENV=$ROOT/.venv
 PKGS="openvswitch-switch openvswitch-common python3-openvswitch mininet iproute2 ethtool
       iputils-ping arping tcpdump iperf3 python3-venv procps curl
-      nftables ca-certificates openssl git etcd-server"
+      nftables ca-certificates openssl git etcd-server chromium chromium-driver"
 if [ "${1:-}" = "--ovn" ]; then
   PKGS="$PKGS ovn-central ovn-host"
 elif [ -n "${1:-}" ]; then

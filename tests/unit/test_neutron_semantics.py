@@ -16,7 +16,8 @@ from controller.model import ValidationError
 from controller.service import Service
 from controller.store import SqliteStore
 from controller.features.security_groups import SecurityGroups
-from mininet_topos.firewall_cli import rule_body, rule_words
+from controller.protocols import rule_words
+from mininet_topos.firewall_cli import rule_body
 from mininet_topos.nftables import direction_rules
 from tests.unit.conftest import add_hv, add_port
 
