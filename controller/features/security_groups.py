@@ -96,10 +96,12 @@ class SecurityGroups:
 ROUTES = ('/v1/security-groups', '/v1/security-groups/{id}', '/v1/security-groups/{id}/rules',
           '/v1/security-groups/{id}/rules/{rule_id}')
 
+
 @route('GET', '/v1/security-groups', returns=list[schemas.GroupOut],
        feature='firewall')
 def list_groups(api, _):
     return 200, [model.to_dict(g) for g in api.store.list('security_group')]
+
 
 @route('POST', '/v1/security-groups', write=True, body=schemas.GroupCreate, ok=201,
        returns=schemas.GroupOut, errors=(404, 409),
@@ -108,6 +110,7 @@ def create_group(api, body):
     """Create a security group: {"name", "description", "zone", "rules": [...]};
     without "rules" it starts with egress to anywhere, as in Neutron."""
     return 201, model.to_dict(SecurityGroups(api.service).create_group(body))
+
 
 @route('GET', '/v1/security-groups/([^/]+)', returns=schemas.GroupOut, errors=(404,),
        feature='firewall')
@@ -119,17 +122,20 @@ def get_group(api, _, ident):
         rule['stats'] = counters.get(rule['id'], {'packets': 0, 'bytes': 0})
     return 200, group
 
+
 @route('PATCH', '/v1/security-groups/([^/]+)', write=True, body=schemas.GroupPatch,
        returns=schemas.GroupOut, errors=(404, 409),
        feature='firewall')
 def update_group(api, body, ident):
     return 200, model.to_dict(SecurityGroups(api.service).update_group(ident, body))
 
+
 @route('DELETE', '/v1/security-groups/([^/]+)', write=True, ok=204, errors=(404, 409),
        feature='firewall')
 def delete_group(api, _, ident):
     SecurityGroups(api.service).delete_group(ident)
     return 204, None
+
 
 @route('POST', '/v1/security-groups/([^/]+)/rules', write=True, body=schemas.RuleCreate,
        ok=201, returns=schemas.RuleOut, errors=(404,),
@@ -138,6 +144,7 @@ def add_rule(api, body, ident):
     """Add a rule: {"direction", "ethertype", "protocol", "port_range_min",
     "port_range_max", "remote_ip_prefix" | "remote_group_id" | "remote_zone"}."""
     return 201, SecurityGroups(api.service).add_rule(ident, body)
+
 
 @route('DELETE', '/v1/security-groups/([^/]+)/rules/([^/]+)', write=True, ok=204,
        errors=(404,),
