@@ -90,11 +90,6 @@ def _depth(value, limit):
     return deepest
 
 
-def _all_features():
-    from controller.compile import ALL     # the features import this module
-    return ALL
-
-
 class Api:
     def __init__(self, service, token, reader_token='', open_reads=False, status=None,
                  rule_stats=None, events=None, audit=None, features=None, flows=None,
@@ -111,7 +106,7 @@ class Api:
         self.events = events or list              # () -> recent switch events, timed
         self.audit = audit or (lambda entry: None)
         self.metrics = metrics or Metrics()
-        self.compiled_features = compiled_features or _all_features   # Feature objects
+        self.compiled_features = compiled_features or tuple   # the loaded Feature objects
         self.cached_rule_stats = cached_rule_stats or dict   # the last background reading
 
     def __call__(self, environ, start_response):
@@ -337,16 +332,6 @@ class Api:
         """Recent switch events with their times: vNICs appearing and leaving
         (port) and switches confirming flow changes (commit)."""
         return 200, self.events()
-
-    @route('POST', '/v1/trace', body=schemas.TraceRequest, returns=schemas.TraceOut,
-           errors=(404, 409))
-    def trace_packet(self, body):
-        """Would this packet get there? The verdict and the path, step by step,
-        simulated on the controller's compiled flows (a read: no switch asked)."""
-        from controller.trace import trace     # it compiles flows: features import this module
-        request = schemas.parse(schemas.TraceRequest, body)
-        return 200, trace(Inventory.from_store(self.store), self.compiled_features(),
-                                request)
 
     @route('GET', '/v1/view', returns=schemas.View)
     def live_view(self, _):

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 
-from controller import binding, http_server
+from controller import binding, http_server, trace  # noqa: F401 - its route
 from controller.api import Api
 from controller.compile import compile_host
 from controller.inventory import Inventory

@@ -9,10 +9,12 @@ same packet once as new (committing what the rules allow) and answers for the
 packet after it.
 """
 from controller import pipeline as P
-from controller import protocols
+from controller import protocols, schemas
+from controller.api import route
 from controller.compile import compile_host
 from controller.explain import Words, priority_name
 from controller.flows import to_ofctl
+from controller.inventory import Inventory
 from controller.model import ValidationError
 from controller.pipeline_sim import Conntrack, Switch, run
 
@@ -166,3 +168,12 @@ def _verdict(request, src, dst, path):
             'protocol': request.protocol, 'state': request.state, 'verdict': verdict,
             'summary': summary, 'delivered_to': sorted(set(path['delivered'])),
             'steps': steps}
+
+
+@route('POST', '/v1/trace', body=schemas.TraceRequest, returns=schemas.TraceOut,
+       errors=(404, 409))
+def trace_packet(api, body):
+    """Would this packet get there? The verdict and the path, step by step,
+    simulated on the controller's compiled flows (a read: no switch asked)."""
+    request = schemas.parse(schemas.TraceRequest, body)
+    return 200, trace(Inventory.from_store(api.store), api.compiled_features(), request)

@@ -122,7 +122,7 @@ def test_bad_requests_name_the_field(dc, request_, field):
 
 
 def test_the_api_answers_a_trace_to_a_reader(dc):
-    api = Api(dc, token='admin', reader_token='reader')
+    api = Api(dc, token='admin', reader_token='reader', compiled_features=lambda: ALL)
     req = webob.Request.blank('/v1/trace', method='POST', json={
         'source': 'vm1', 'destination': 'vm3', 'protocol': 'tcp', 'port': 5432})
     req.headers['Authorization'] = 'Bearer reader'
