@@ -139,6 +139,10 @@ def main():
                         '--runs moves per mode); needs scripts/setup.sh --ovn')
     p.add_argument('--bind', action='store_true',
                    help='with --vs-ovn: bind throughput instead of migrations')
+    p.add_argument('--stats-intervals', metavar='S[,S]',
+                   help='the same moves with the controller reading rule counters in the '
+                        'background every S seconds (0: off), one data center each, in this '
+                        'run: what the statistics cost')
     args = p.parse_args()
     if args.bind and not args.vs_ovn:
         p.error('--bind goes with --vs-ovn (without it, bind throughput is part of the run)')
@@ -150,8 +154,14 @@ def main():
           'median (max) of %d migrations' % args.runs)
     print('  %-4s %-9s %7s %7s %16s %14s %18s' % (
         'HVs', 'mode', 'lost', 'dup', 'longest gap ms', 'dest ms', 'last remote ms'))
-    for size in [int(s) for s in args.sizes.split(',')]:
-        with DataCenter(racks=1, hypervisors=size, vms=1, networks='vxlan:5000') as dc:
+    intervals = [float(s) for s in args.stats_intervals.split(',')] \
+        if args.stats_intervals else [None]
+    for size, interval in [(int(s), i) for s in args.sizes.split(',') for i in intervals]:
+        if interval is not None:
+            print('  stats_interval = %g s%s' % (interval, ' (off)' if not interval else ''))
+        options = {} if interval is None else {'stats_interval': interval}
+        with DataCenter(racks=1, hypervisors=size, vms=1, networks='vxlan:5000',
+                        options=options) as dc:
             moves = 0
             for mode in args.modes.split(','):
                 results = []
@@ -162,7 +172,7 @@ def main():
                 cols = [median_max([r[key] for r in results])
                         for key in ('lost', 'dup', 'gap', 'dest', 'remote')]
                 print('  %-4d %-9s %7s %7s %16s %14s %18s' % (size, mode, *cols), flush=True)
-            if size == min(int(s) for s in args.sizes.split(',')):
+            if size == min(int(s) for s in args.sizes.split(',')) and interval is None:
                 b_wall, b_ctl, s_wall, s_ctl = bind_throughput(dc)
                 print('  bind (%d HVs): 100 ports plugged at once -> all flows confirmed in '
                       '%.0f ms, of which controller %.0f ms; one at a time '

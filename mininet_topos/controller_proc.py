@@ -14,7 +14,8 @@ def ryu_manager():
     return os.path.join(os.path.dirname(sys.executable), 'ryu-manager')
 
 
-def write_config(path, db_path, api_port, token, ofp_host, ofp_port, tls=None, store=None):
+def write_config(path, db_path, api_port, token, ofp_host, ofp_port, tls=None, store=None,
+                 options=None):
     """A ryu-manager config file, 0600 (it holds the API token). ``ofp_host``
     None: the app's default listener (127.0.0.1). ``tls`` = (key, certificate,
     CA certificate): OpenFlow over TLS only, on ``ofp_port``, switches must
@@ -32,6 +33,7 @@ def write_config(path, db_path, api_port, token, ofp_host, ofp_port, tls=None, s
               'api_port = %d' % api_port, 'api_token = %s' % token]
     if store:
         lines.append('store = %s' % store)
+    lines += ['%s = %s' % item for item in sorted((options or {}).items())]  # [vnetsec] ones
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)          # also when the file was there before
     with os.fdopen(fd, 'w') as f:

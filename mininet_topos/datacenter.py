@@ -191,7 +191,8 @@ class DataCenter(Run):
     is 0700; the controller config holding the API token is 0600)."""
 
     def __init__(self, racks=2, hypervisors=2, vms=2, networks=None, controller=None,
-                 api_url=None, token=None, tls=False, api_port=None, apps=APPS):
+                 api_url=None, token=None, tls=False, api_port=None, apps=APPS,
+                 options=None):
         self.run_id = secrets.token_hex(2)
         self.rundir = '%s/%s' % (RUN_BASE, self.run_id)
         self.mgmt_name = 'vn%smg' % self.run_id
@@ -203,6 +204,7 @@ class DataCenter(Run):
                              'its certificates); configure TLS on an external one')
         self.tls = tls
         self.apps = apps
+        self.options = options or {}     # more [vnetsec] options for the controller
         self.ca = None
         self.token = token or os.environ.get('VNETSEC_API_TOKEN') or secrets.token_hex(16)
         self.controller = None
@@ -235,7 +237,8 @@ class DataCenter(Run):
             conf = self.rundir + '/vnetsec.conf'
             write_config(conf, self.rundir + '/vnetsec.db', int(self.api_url.rsplit(':', 1)[1]),
                          self.token, '%s.254' % self.mgmt_prefix, ofp_port,
-                         tls=ca.credentials('controller') if ca else None)
+                         tls=ca.credentials('controller') if ca else None,
+                         options=self.options)
             self.controller = ControllerProcess(conf, self.rundir + '/controller.log',
                                                 self.api_url, self.token, apps=self.apps)
             self.controller.start()
