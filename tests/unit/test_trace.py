@@ -157,3 +157,23 @@ def test_cli_prints_the_verdict_then_the_steps(dc):
     text = trace_text(run(dc, source='vm1', destination='vm3', protocol='tcp', port=22))
     assert text.startswith("DROPPED: vm3's ingress: dropped: no rule of groups [db]")
     assert '\n  hv2  vxlan_in       VNI 5000 -> network blue (vxlan 5000)\n' in text
+
+
+def test_established_traffic_after_its_rule_is_removed_is_dropped(dc):
+    """A connection lives only while the rule that let it in exists (ct_mark):
+    the trace of established traffic says so once the rule is gone."""
+    groups = SecurityGroups(dc)
+    before = run(dc, source='vm1', destination='vm3', protocol='tcp', port=5432,
+                 state='established')
+    assert before['verdict'] == 'allowed'
+    db = dc.get_group('db')
+    groups.delete_rule('db', db.rules[0]['id'])
+    after = run(dc, source='vm1', destination='vm3', protocol='tcp', port=5432,
+                state='established')
+    assert after['verdict'] == 'dropped'
+    assert "vm3's ingress: dropped" in says(after)
+
+
+def test_the_first_step_after_classify_is_anti_spoofing(dc):
+    got = run(dc, source='vm1', destination='vm3', protocol='tcp', port=5432)
+    assert "anti-spoofing: the source addresses are vm1's own" in says(got)
