@@ -21,7 +21,7 @@ import time
 from controller import binding, http_server, trace  # noqa: F401 - its route
 from controller.api import Api
 from controller.compile import compile_host
-from controller.inventory import Inventory
+from controller.inventory import Inventory, unusable
 from controller.metrics import Metrics
 from controller.model import ValidationError
 from controller.private_files import AuditLog, load_or_create_token
@@ -259,16 +259,17 @@ class Core(RyuApp):
         return {'switches': switches, 'rules': rules, 'stats_read_at': read_at}
 
     def status(self):
-        inv = Inventory.from_store(self.store)
-        stored = {h.dpid: h.name for h in self.store.list('host')}
+        stored = {h.dpid: h for h in self.store.list('host')}   # polled often: no snapshot
         switches = {}
         for dpid in self.datapaths:
-            name = stored.get(dpid)
+            host = stored.get(dpid)
+            name = host.name if host else None
             confirmed = (self._confirmed.get(dpid, 0)
                          >= self.reconciler.last_bundle.get(dpid, 0))
             failing = self._failing.get(dpid, ('',))[0]
-            if name in inv.unusable:
-                failing = 'its host record cannot be used: ' + inv.unusable[name]
+            why_unusable = unusable(host) if host else ''
+            if why_unusable:
+                failing = 'its host record cannot be used: ' + why_unusable
             switches['%016x' % dpid] = {'host': name,
                                         'synced': dpid in self._applied and confirmed
                                         and not failing,

@@ -40,7 +40,7 @@ class Inventory:
 
     def __init__(self, hosts, networks, ports, groups=()):
         self._memo = {}
-        self.unusable = {h.name: unusable(h) for h in hosts if unusable(h)}
+        self.unusable = {h.name: why for h in hosts for why in (unusable(h),) if why}
         hosts = [h for h in hosts if h.name not in self.unusable]
         self.hosts = {h.name: h for h in hosts}
         self._by_dpid = {h.dpid: h for h in hosts}

@@ -15,7 +15,7 @@ import logging
 import struct
 import time
 
-from controller.actions import encode
+from controller.actions import encode as to_actions
 
 LOG = logging.getLogger(__name__)
 ALL_ONES_64 = 2 ** 64 - 1
@@ -23,11 +23,6 @@ ALL_ONES_64 = 2 ** 64 - 1
 
 def to_match(parser, match_items):
     return parser.OFPMatch(**dict(match_items))
-
-
-def to_actions(dp, actions):
-    """Our action tuples -> (apply-actions list, goto table or None)."""
-    return encode(dp, actions)
 
 
 def flow_mod(dp, f):

@@ -11,10 +11,11 @@ import time
 
 import pytest
 
+from controller import pipeline as P
 from mininet_topos.datacenter import DataCenter
 
 BROADCAST = 'ff:ff:ff:ff:ff:ff'
-TUNNEL, UPLINK = 4000, 4001
+TUNNEL, UPLINK = P.TUNNEL_OFPORT, P.UPLINK_OFPORT
 CASES = (('tcp', 8080), ('tcp', 9090), ('udp', 8080), ('icmp', None), ('arp', None))
 
 
