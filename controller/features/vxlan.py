@@ -56,7 +56,7 @@ def _network(inv, host, network):
         {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 0},
         list(copies) + to_vteps(network, vteps))])
     flows += [_entry(network, mac, vteps) for mac, vteps in remote]
-    ports = inv.ports_by_network.get(network.id, [])
+    ports = inv.network_ports(network.id)
     flows += inv.memo(('arp', network.id), lambda: reuse(
         'vxlan', ('arp', _key(network), tuple((p.mac, tuple(p.ips)) for p in ports)),
         lambda: arp_responder(inv, network)))
@@ -76,7 +76,7 @@ def arp_responder(inv, network):
     any other address is dropped rather than flooded across the underlay."""
     flows = [flow('vxlan', P.ARP_RESPONDER, P.priority(P.ARP_RESPONDER, 'unknown_address'),
                   {P.REG_NETWORK: network.nid, 'eth_type': 0x0806, 'arp_op': 1})]
-    for port in inv.ports_by_network.get(network.id, []):
+    for port in inv.network_ports(network.id):
         for ip in port.ips:
             flows.append(flow(
                 'vxlan', P.ARP_RESPONDER, P.priority(P.ARP_RESPONDER, 'known_address'),
