@@ -21,8 +21,11 @@ import time
 from controller import binding, http_server, trace  # noqa: F401 - its route
 from controller.api import Api
 from controller.compile import compile_host
+from controller.desired import DesiredFlows
+from controller.dirty import dirty
 from controller.inventory import Inventory, unusable
 from controller.metrics import Metrics
+from controller.pieces import compile_pieces
 from controller.model import ValidationError
 from controller.private_files import AuditLog, load_or_create_token
 from controller.reconciler import Reconciler
@@ -112,16 +115,16 @@ class Core(RyuApp):
         self.features = []      # registered by the apps, in the order they load
         self.datapaths = {}
         self.seen = {}          # device name -> (host, ofport), as the switches report
-        self._affected, self._affected_all = set(), True    # what changed since a reconcile
+        self._changes, self._everything = [], True  # store changes since a reconcile
         self._new_ports = set() # ports created or changed since: bound if already plugged
         self._arriving, self._leaving = set(), set()  # hosts ports moved to / from
         self._applied = set()   # dpids holding their desired flows since their last sync
-        self._networks_of = {}  # dpid -> networks it held at its last compile
         self._confirmed = {}    # dpid -> id of the last bundle the switch committed
         self._dirty = hub.Event()
+        self.inventory = Inventory.from_store(self.store)    # kept up to date by changes
         self.store.watch(self._on_change)
         self._busy = False
-        self._desired = {}      # dpid -> the flows of its last compile
+        self._desired = {}      # dpid -> its DesiredFlows (pieces) since its last full compile
         self._stat_waiters = {} # xid -> (event, replies list)
         self._rule_stats = (0.0, {})    # (time read, counters)
         self._failing = {}      # dpid -> (why, fingerprint of the flows it refused or None)
@@ -147,7 +150,7 @@ class Core(RyuApp):
             return
         self.features.append(feature)
         self.service.kinds.update(feature.kinds)
-        self._affected_all = True
+        self._everything = True
         LOG.info('feature %s: %s', feature.name, feature.summary)
 
     def loaded(self):
@@ -178,32 +181,25 @@ class Core(RyuApp):
 
     # ---- reconcile ------------------------------------------------------------
     def _on_change(self, changes):
+        """Note what changed (the reconcile loop turns it into pieces to
+        recompile: :mod:`controller.dirty`) and what the timeline tells."""
+        self._changes += changes
         for kind, key, old, new in changes:
             if kind == 'port':
                 self._count_move(old, new)
-                self._affected.update(r.network_id for r in (old, new) if r is not None)
                 if new is not None:
                     self._arriving.update({new.bound_host, new.migrating_to} - {''})
                     if not new.bound_host:
                         self._new_ports.add(key)
                 if old is not None and old.bound_host != getattr(new, 'bound_host', ''):
                     self._leaving.add(old.bound_host)
-                if (old is None or new is None or old.ips != new.ips
-                        or old.security_groups != new.security_groups):
-                    # remote-group members changed: any host's rules may name them
-                    self._affected_all = True
-            elif kind == 'network':
-                self._affected.add(key)
             elif kind == 'security_group':
-                self._affected_all = True
                 self.timeline.append({'time': time.time(), 'event': 'group',
                                       'group': (new or old).name,
                                       'change': 'deleted' if new is None else 'created'
                                       if old is None else 'changed'})
-            else:                                      # hosts
-                self._affected_all = True
-                if kind == 'host' and new is not None and new.dpid in self.datapaths:
-                    self._request_ports(self.datapaths[new.dpid])   # bind what it holds
+            elif kind == 'host' and new is not None and new.dpid in self.datapaths:
+                self._request_ports(self.datapaths[new.dpid])   # bind what it holds
         self._dirty.set()
 
     def _count_move(self, old, new):
@@ -279,66 +275,81 @@ class Core(RyuApp):
                 'reconciler': dict(self.reconciler.stats)}
 
     def reconcile(self):
-        """Recompile the switches the changes since the last run can affect (a
-        hypervisor holding, or having held, a changed network; the ToRs when a
-        VLAN network is among them), and send each switch its delta: first where
-        ports arrive (written at once), then the ToRs and the other hypervisors,
-        last where ports left (flows left there a moment longer are never used).
-        The others' bundles are written together after the loop: switches woken
-        one by one would compete with the controller for the CPU while it still
-        has bundles to build."""
+        """Recompile what the changes since the last run can alter, piece by
+        piece (:mod:`controller.pieces`, :mod:`controller.dirty`), and send each
+        switch its delta: first where ports arrive (written at once), then the
+        ToRs and the other hypervisors, last where ports left (flows left there
+        a moment longer are never used). A switch (re)connected, or a feature
+        loaded, gets a full compile diffed against what it holds. The others'
+        bundles are written together after the loop: switches woken one by one
+        would compete with the controller for the CPU while it still has
+        bundles to build."""
         new_ports, self._new_ports = self._new_ports, set()
         self.service.bind_observed(self.seen, new_ports)
-        if not self.datapaths:                 # nothing to program: keep what changed
+        changes, self._changes = self._changes, []
+        self.inventory.apply(changes)
+        inv = self.inventory
+        marked = dirty(inv, changes)
+        if not self.datapaths:                 # nothing to program: a full compile later
             return
-        affected, everything = self._affected, self._affected_all
+        everything, self._everything = self._everything, False
         arriving, leaving = self._arriving, self._leaving - self._arriving
-        self._affected, self._affected_all = set(), False
         self._arriving, self._leaving = set(), set()
-        inv = Inventory.from_store(self.store)
-        vlans = everything or any(n not in inv.networks or inv.networks[n].kind == 'vlan'
-                                  for n in affected)
         order = []
         for dpid, dp in list(self.datapaths.items()):
             host = inv.host_by_dpid(dpid)
             if host is None or not self.reconciler.is_synced(dpid):
                 continue
+            full = everything or dpid not in self._applied
             if host.role == 'tor':
-                if vlans or dpid not in self._applied:
-                    order.append((1, host, dp, set()))
+                if full or marked.tors:
+                    order.append((1, host, dp, None, full))
                 continue
-            networks = set(inv.networks_on(host.name))
-            if (everything or dpid not in self._applied
-                    or (networks | self._networks_of.get(dpid, set())) & affected):
+            scopes = None if full else marked.of(host.name)
+            if scopes is None or scopes:
                 rank = 0 if host.name in arriving else 3 if host.name in leaving else 2
-                order.append((rank, host, dp, networks))
-        for rank, host, dp, networks in sorted(order, key=lambda item: item[0]):
-            try:
-                flows = compile_host(inv, host, self.features)
-            except Exception as e:             # one bad record must not stop the rest
-                LOG.exception('compiling the flows of %s failed', host.name)
-                self._failing[dp.id] = ('cannot compile its flows: %s: %s'
-                                        % (type(e).__name__, e), None)
-                continue
-            fingerprint = hash(frozenset(f.cookie for f in flows))
-            failed = self._failing.get(dp.id)
-            if failed and failed[1] == fingerprint:
-                continue                       # refused as is: wait for a change
-            self._failing.pop(dp.id, None)
-            try:
-                self._sent[dp.id] = fingerprint
-                if self.reconciler.apply(dp, flows):
-                    self.timeline.append({'time': time.time(), 'event': 'sent',
-                                          'host': host.name})
-                    if rank == 0:
-                        hub.sleep(0)    # its socket writes now: it applies while we go on
-                self._desired[dp.id] = flows
-                self._networks_of[dp.id] = networks
-                self._applied.add(dp.id)
-            except Exception as e:             # one bad switch must not stop the rest
-                LOG.exception('reconcile of %s failed', host.name)
-                self._failing[dp.id] = ('cannot send its flows: %s: %s'
-                                        % (type(e).__name__, e), fingerprint)
+                order.append((rank, host, dp, scopes, full))
+        for rank, host, dp, scopes, full in sorted(order, key=lambda item: item[0]):
+            self._program(host, dp, scopes, full, rank)
+
+    def _program(self, host, dp, scopes, full, rank):
+        """Compile ``scopes`` of a switch (None: all) and send what changed; a
+        full compile is diffed against the switch's whole table."""
+        try:
+            pieces = compile_pieces(self.inventory, host, self.features, scopes)
+        except Exception as e:                 # one bad record must not stop the rest
+            LOG.exception('compiling the flows of %s failed', host.name)
+            self._failing[dp.id] = ('cannot compile its flows: %s: %s'
+                                    % (type(e).__name__, e), None)
+            self._applied.discard(dp.id)       # compiled whole at the next change
+            return
+        if full:
+            desired = self._desired[dp.id] = DesiredFlows()
+        else:
+            desired = self._desired[dp.id]
+        removed, added = desired.update(pieces, scopes)
+        fingerprint = desired.fingerprint
+        failed = self._failing.get(dp.id)
+        if full and failed and failed[1] == fingerprint:
+            return                             # refused as is: wait for a change
+        self._failing.pop(dp.id, None)
+        try:
+            self._sent[dp.id] = fingerprint
+            if full:
+                sent = self.reconciler.apply(dp, desired.flows.values())
+            else:
+                sent = self.reconciler.apply_delta(dp, removed, added)
+            if sent:
+                self.timeline.append({'time': time.time(), 'event': 'sent',
+                                      'host': host.name})
+                if rank == 0:
+                    hub.sleep(0)    # its socket writes now: it applies while we go on
+            self._applied.add(dp.id)
+        except Exception as e:                 # one bad switch must not stop the rest
+            LOG.exception('reconcile of %s failed', host.name)
+            self._applied.discard(dp.id)
+            self._failing[dp.id] = ('cannot send its flows: %s: %s'
+                                    % (type(e).__name__, e), fingerprint)
 
     # ---- switch events --------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
@@ -403,7 +414,8 @@ class Core(RyuApp):
             event.wait(max(0.0, deadline - time.time()))
             del self._stat_waiters[xid]
             replies += got
-        totals = summarize(inv, self._desired, replies)
+        totals = summarize(inv, {dpid: d.flows.values() for dpid, d in self._desired.items()},
+                           replies)
         self._rule_stats = (time.time(), totals)
         return totals
 

@@ -22,4 +22,7 @@ class Feature:
     # (cookie, mask, summarize(inventory, desired flows by dpid, [(dpid, stat)]))
     # when it keeps counters read from its flows (the firewall's per-rule ones)
     counters: Optional[tuple] = None
+    # (inventory, hypervisor, controller.pieces.Want) -> {piece key: flows}: the
+    # same flows as ``compile`` in pieces, so a change recompiles only its own
+    pieces: Optional[Callable] = None
     summary: str = ''

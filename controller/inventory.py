@@ -138,6 +138,10 @@ class Inventory:
         """Every stored port naming the group."""
         return self._by_group.get(group_id)
 
+    def network_ports_any(self, network_id):
+        """Every stored port naming the network, whether it exists or not."""
+        return self._by_network.get(network_id)
+
     def network_ports(self, network_id):
         """The ports of the network (none if it does not exist), sorted by id."""
         return self._by_network.get(network_id) if network_id in self.networks else []

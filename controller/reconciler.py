@@ -181,7 +181,17 @@ class Reconciler:
         flow mods sent (0 when already in sync or not yet synced)."""
         if not self.is_synced(dp.id):
             return 0
-        removed, added = self.diff(dp.id, desired)
+        return self.apply_delta(dp, *self.diff(dp.id, desired))
+
+    def apply_delta(self, dp, removed, added):
+        """Send a known delta (flows to remove, flows to add: what changed in
+        some pieces, :mod:`controller.desired`) without diffing the whole table;
+        what the switch already holds, or no longer holds, is left out."""
+        if not self.is_synced(dp.id):
+            return 0
+        installed = self.installed[dp.id]
+        removed = [installed[f.cookie] for f in removed if f.cookie in installed]
+        added = [f for f in added if f.cookie not in installed]
         if not removed and not added:
             return 0
         # an ADD replaces a flow of the same table, priority and match in place:
@@ -193,7 +203,6 @@ class Reconciler:
                 or (f.table, f.priority, f.match) not in replaced]
         mods += [self.encoder.add(dp, f) for f in added]
         self._send_bundle(dp, mods)
-        installed = self.installed[dp.id]
         for f in removed:
             installed.pop(f.cookie, None)
         for f in added:

@@ -75,35 +75,78 @@ def protocol_matches(rule):
 
 
 def compile_firewall(inv, host):
-    flows, rules = [], {}
-    for port in inv.local_ports(host.name) + inv.arriving_ports(host.name):
-        if port.port_security_enabled:
-            flows += _port_flows(inv, port)
-            for rule in _rules(inv, port, 'egress') + _rules(inv, port, 'ingress'):
-                rules[rule['id']] = rule
-    key = ('clause1', frozenset(rules))          # alike on hosts with the same rules
-    flows += inv.memo(key, lambda: _clause1(inv, rules.values()))
+    flows = []
+    for port in _secured(inv, host):
+        flows += _port_flows(inv, port)
+    flows += _clause1(inv, _host_rules(inv, host))
     # each vNIC's flows are merged already; what two vNICs share (a remote-group
     # rule's commit flow) is the very same flow: keep it once
     return list({f.cookie: f for f in flows}.values())
 
 
+def pieces(inv, host, want):
+    """:func:`compile_firewall` in pieces (see :mod:`controller.pieces`): each
+    vNIC's own flows, and the clause-1 flows of each remote address."""
+    out = {}
+    for port in _secured(inv, host):
+        if want.port(port.id):
+            out[('firewall', 'port', port.id)] = _port_flows(inv, port)
+    rules = _host_rules(inv, host)
+    if want.clause1_all:
+        for f in _clause1(inv, rules):
+            out.setdefault(('firewall', 'clause1', dict(f.match)[_FIELD[f.table]]),
+                           []).append(f)
+    elif want.ips:
+        shared = {}
+        for rule in rules.values():
+            for ip in want.ips & _remote_set(inv, rule):
+                shared.setdefault(_clause1_where(rule) + (ip,), set()).add(rule_mark(rule))
+        for (table, field, ip), marks in sorted(shared.items()):
+            out.setdefault(('firewall', 'clause1', ip), []).append(
+                _clause1_flow(table, field, ip, marks))
+    return out
+
+
+def _secured(inv, host):
+    return [p for p in inv.local_ports(host.name) + inv.arriving_ports(host.name)
+            if p.port_security_enabled]
+
+
+def _host_rules(inv, host):
+    """{rule id: rule} of the groups of the host's vNICs with port security."""
+    return {rule['id']: rule for port in _secured(inv, host)
+            for rule in _rules(inv, port, 'egress') + _rules(inv, port, 'ingress')}
+
+
+_FIELD = {P.EGRESS_ACL: 'ipv4_dst', P.INGRESS_ACL: 'ipv4_src'}
+
+
+def _clause1_where(rule):
+    table = P.EGRESS_ACL if rule['direction'] == 'egress' else P.INGRESS_ACL
+    return table, _FIELD[table]
+
+
 def _clause1(inv, rules):
     """Conjunction clause 1: one flow per remote address and table for the whole
-    bridge, completing the conjunction of every rule that names its group."""
-    shared = {}
-    for rule in rules:
-        table, field = ((P.EGRESS_ACL, 'ipv4_dst') if rule['direction'] == 'egress'
-                        else (P.INGRESS_ACL, 'ipv4_src'))
-        mark = rule_mark(rule)
-        for ip in _remote_ips(inv, rule) or ():
-            shared.setdefault((table, field, ip), set()).add(mark)
-    return [reuse('firewall', ('clause1', table, field, ip, tuple(sorted(marks))), lambda: [flow(
+    bridge, completing the conjunction of every rule that names its group; alike
+    on hosts with the same rules."""
+    def build():
+        shared = {}
+        for rule in rules.values():
+            mark = rule_mark(rule)
+            for ip in _remote_ips(inv, rule) or ():
+                shared.setdefault(_clause1_where(rule) + (ip,), set()).add(mark)
+        return [_clause1_flow(table, field, ip, marks)
+                for (table, field, ip), marks in sorted(shared.items())]
+    return inv.memo(('clause1', frozenset(rules)), build)
+
+
+def _clause1_flow(table, field, ip, marks):
+    return reuse('firewall', ('clause1', table, field, ip, tuple(sorted(marks))), lambda: [flow(
         'firewall', table, _prio(table, 'remote_group'), {'eth_type': IPV4, 'ct_state': (CT_TRK | CT_NEW,
                                                                CT_TRK | CT_NEW | CT_INV),
                                 field: ip},
         [('conjunction', c, 1, 2) for c in sorted(marks)])])[0]
-        for (table, field, ip), marks in sorted(shared.items())]
 
 
 _PORT_CACHE = {}
@@ -152,6 +195,12 @@ def _remote_ips(inv, rule):
     else:
         return None
     return inv.memo(('members', groups), lambda: inv.members(groups))
+
+
+def _remote_set(inv, rule):
+    """The rule's remote addresses as a set (empty without a remote group or zone)."""
+    return inv.memo(('member-set', rule['remote_group_id'], rule['remote_zone']),
+                    lambda: set(_remote_ips(inv, rule) or ()))
 
 
 def _prio(table, name):
@@ -248,6 +297,7 @@ def rule_counters(inv, desired, replies):
 
 
 FEATURE = Feature('firewall', compile=compile_firewall, routes=security_groups.ROUTES,
+                  pieces=pieces,
                   counters=(COOKIE, COOKIE_MASK, rule_counters),
                   summary='per-vNIC stateful firewall: security groups, anti-spoofing, '
                           'rules that move with the VM')

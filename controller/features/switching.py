@@ -76,18 +76,32 @@ def remote_ports(inv, host, network):
     two chassis): when it appears at the destination, no other host needs an
     update before its traffic flows there; the destination itself keeps sending
     to the source until then. Computed once per snapshot and network."""
-    entries = inv.memo(('remote-ports', network.id), lambda: _remote_ports(inv, network))
-    return [(mac, to_source if host.name == arriving else both)
-            for where, arriving, mac, both, to_source in entries if where != host.name]
+    return [(mac, vteps) for _, mac, vteps in remote_entries(inv, host, network)]
+
+
+def remote_entries(inv, host, network, port_ids=None):
+    """[(port id, mac, VTEP addresses)]: :func:`remote_ports` with the port each
+    entry is about (only those of ``port_ids`` if given)."""
+    entries = remote_by_port(inv, network)
+    ids = entries if port_ids is None else [i for i in port_ids if i in entries]
+    return [(i, mac, to_source if host.name == arriving else both)
+            for i in ids for where, arriving, mac, both, to_source in (entries[i],)
+            if where != host.name]
+
+
+def remote_by_port(inv, network):
+    """{port id: (its host, the host it arrives at, mac, both VTEPs, source
+    VTEP)} of the network's bound ports, once per state and network."""
+    return inv.memo(('remote-ports', network.id), lambda: _remote_ports(inv, network))
 
 
 def _remote_ports(inv, network):
-    out = []
+    out = {}
     for port in inv.bound_ports(network.id):
         source = (inv.hosts[port.bound_host].vtep_ip,)
         arriving = inv.arriving_host(port) if network.kind == 'vxlan' else ''
         both = source + (inv.hosts[arriving].vtep_ip,) if arriving else source
-        out.append((port.bound_host, arriving, port.mac, both, source))
+        out[port.id] = (port.bound_host, arriving, port.mac, both, source)
     return out
 
 

@@ -11,7 +11,8 @@ arrives on a trunk never goes back to a trunk (split horizon).
 """
 from controller import pipeline as P
 from controller.feature import Feature
-from controller.features.switching import BROADCAST, local_copies, remote_ports
+from controller.features.switching import (BROADCAST, local_copies, remote_by_port,
+                                          remote_entries, remote_ports)
 from controller.flows import flow, goto, output, reuse, set_field
 
 VID_PRESENT = 0x1000
@@ -29,9 +30,36 @@ def to_uplink(network):
             output(P.UPLINK_OFPORT)]
 
 
+def pieces(inv, host, want):
+    """:func:`compile_hypervisor` in pieces (see :mod:`controller.pieces`)."""
+    out = {}
+    for network_id in inv.networks_on(host.name, 'vlan'):
+        network = inv.networks[network_id]
+        if want.network_flows(network_id):
+            out[('vlan', 'net', network_id)] = _network_flows(inv, host, network)
+        for port_id, mac, _ in remote_entries(inv, host, network,
+                                              want.remote_ports(network_id)):
+            out[('vlan', 'remote', network_id, port_id)] = (_to_uplink(network, mac),)
+    return out
+
+
 def _network(inv, host, network):
+    return _network_flows(inv, host, network) + [
+        _to_uplink(network, mac) for mac, _ in remote_ports(inv, host, network)]
+
+
+def _to_uplink(network, mac):
     key = network.nid, network.segmentation_id
-    remote = remote_ports(inv, host, network)
+    return reuse('vlan', ('to-uplink', key, mac), lambda: [flow(
+        'vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'remote_mac'),
+        {P.REG_NETWORK: network.nid, 'eth_dst': mac}, to_uplink(network))])[0]
+
+
+def _network_flows(inv, host, network):
+    """The network's own flows on the host: tagged in, floods."""
+    key = network.nid, network.segmentation_id
+    remote = remote_by_port(inv, network)
+    remote = any(where != host.name for where, *_ in remote.values())
     copies = tuple(local_copies(inv, host, network))
     flows = list(reuse('vlan', ('vlan-network', key, copies), lambda: [
         flow('vlan', P.VLAN_IN, P.priority(P.VLAN_IN, 'vid'),
@@ -44,10 +72,6 @@ def _network(inv, host, network):
         'vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'flood'),
         {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 0},
         list(copies) + (to_uplink(network) if remote else []))])
-    flows += [reuse('vlan', ('to-uplink', key, mac), lambda: [flow(
-        'vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'remote_mac'),
-        {P.REG_NETWORK: network.nid, 'eth_dst': mac}, to_uplink(network))])[0]
-        for mac, _ in remote]
     return flows
 
 
@@ -105,6 +129,6 @@ def compile_tor(inv, tor):
 
 
 FEATURE = Feature('vlan', compile=compile_hypervisor, compile_tor=compile_tor,
-                  kinds={'vlan': P.VLAN_L2}, ports={P.UPLINK_OFPORT: P.VLAN_IN},
+                  kinds={'vlan': P.VLAN_L2}, ports={P.UPLINK_OFPORT: P.VLAN_IN}, pieces=pieces,
                   summary='VLAN tagging at each vNIC\'s hypervisor, trunks, and the ToRs '
                           'admitting only the VLANs behind each port')

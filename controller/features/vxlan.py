@@ -12,7 +12,7 @@ Every forwarding decision comes from the inventory (no flood-and-learn):
 """
 from controller import pipeline as P
 from controller.feature import Feature
-from controller.features.switching import deliver, local_copies, remote_ports
+from controller.features.switching import deliver, local_copies, remote_entries, remote_ports
 from controller.flows import flow, goto, output, reuse, set_field
 
 
@@ -23,11 +23,34 @@ def compile_hypervisor(inv, host):
     for port in inv.arriving_ports(host.name):
         network = inv.networks[port.network_id]
         if network.kind == 'vxlan':
-            flows += reuse('vxlan', ('arriving', network.nid, port.mac, port.ofport), lambda: [flow(
-                'vxlan', P.VXLAN_L2, P.priority(P.VXLAN_L2, 'arriving'),
-                {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 1, 'eth_dst': port.mac},
-                deliver(port.ofport) + [goto(P.INGRESS_ACL)])])
+            flows += _arriving(network, port)
     return flows
+
+
+def pieces(inv, host, want):
+    """:func:`compile_hypervisor` in pieces (see :mod:`controller.pieces`)."""
+    out = {}
+    for network_id in inv.networks_on(host.name, 'vxlan'):
+        network = inv.networks[network_id]
+        if want.network_flows(network_id):
+            out[('vxlan', 'net', network_id)] = _network_flows(inv, host, network)
+        for port_id, mac, vteps in remote_entries(inv, host, network,
+                                                  want.remote_ports(network_id)):
+            out[('vxlan', 'remote', network_id, port_id)] = (_entry(network, mac, vteps),)
+        if want.arp(network_id):
+            out[('vxlan', 'arp', network_id)] = _arp(inv, network)
+    for port in inv.arriving_ports(host.name):
+        network = inv.networks[port.network_id]
+        if network.kind == 'vxlan' and want.port(port.id):
+            out[('vxlan', 'port', port.id)] = _arriving(network, port)
+    return out
+
+
+def _arriving(network, port):
+    return reuse('vxlan', ('arriving', network.nid, port.mac, port.ofport), lambda: [flow(
+        'vxlan', P.VXLAN_L2, P.priority(P.VXLAN_L2, 'arriving'),
+        {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 1, 'eth_dst': port.mac},
+        deliver(port.ofport) + [goto(P.INGRESS_ACL)])])
 
 
 def to_vteps(network, vteps):
@@ -41,6 +64,13 @@ def _key(network):
 
 
 def _network(inv, host, network):
+    return (_network_flows(inv, host, network)
+            + [_entry(network, mac, vteps) for mac, vteps in remote_ports(inv, host, network)]
+            + list(_arp(inv, network)))
+
+
+def _network_flows(inv, host, network):
+    """The network's own flows on the host: the VNI in, floods."""
     remote = remote_ports(inv, host, network)
     copies = tuple(local_copies(inv, host, network))
     vteps = tuple(sorted({vteps[0] for _, vteps in remote}))      # where they are bound
@@ -55,12 +85,14 @@ def _network(inv, host, network):
         'vxlan', P.VXLAN_L2, P.priority(P.VXLAN_L2, 'flood'),
         {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 0},
         list(copies) + to_vteps(network, vteps))])
-    flows += [_entry(network, mac, vteps) for mac, vteps in remote]
+    return flows
+
+
+def _arp(inv, network):
     ports = inv.network_ports(network.id)
-    flows += inv.memo(('arp', network.id), lambda: reuse(
+    return inv.memo(('arp', network.id), lambda: reuse(
         'vxlan', ('arp', _key(network), tuple((p.mac, tuple(p.ips)) for p in ports)),
         lambda: arp_responder(inv, network)))
-    return flows
 
 
 def _entry(network, mac, vteps):
@@ -89,6 +121,6 @@ def arp_responder(inv, network):
 
 
 FEATURE = Feature('vxlan', compile=compile_hypervisor, kinds={'vxlan': P.VXLAN_L2},
-                  ports={P.TUNNEL_OFPORT: P.VXLAN_IN},
+                  ports={P.TUNNEL_OFPORT: P.VXLAN_IN}, pieces=pieces,
                   summary='VXLAN overlay: MAC-to-VTEP tables, ARP suppression, head-end '
                           'replication')

@@ -1,0 +1,108 @@
+"""Which pieces of which switches a batch of store changes can alter.
+
+From the changes ``(kind, key, old, new)`` and the inventory after them, the
+scopes (:mod:`controller.pieces`) to recompile per hypervisor name (``'*'``:
+every hypervisor), and whether the ToRs must be recompiled. A host that had a
+network before the changes but not after is always one a changed port left, so
+the old records name every host that needs a look.
+
+What each piece depends on, and so what marks it:
+- a vNIC's own pieces: its record, its network, its groups' records;
+- a network's flows on a host: its ports there (floods), whether and where it
+  has ports elsewhere (flood targets), the network record;
+- a remote entry: the port's record and the VTEPs of its hosts;
+- the ARP responder: the addresses of every port of the network;
+- a firewall clause for an address: the rules of the host's vNICs and the
+  members of their remote groups and zones.
+"""
+from collections import defaultdict
+
+ALL = None          # the whole host
+
+
+class Dirty:
+    def __init__(self):
+        self.scopes = defaultdict(set)      # host name or '*' -> scopes (ALL: whole host)
+        self.whole = set()                  # hosts to recompile whole
+        self.tors = False
+
+    def add(self, host_name, scope):
+        if host_name:
+            if scope is ALL:
+                self.whole.add(host_name)
+            else:
+                self.scopes[host_name].add(scope)
+
+    def of(self, host_name):
+        """The scopes of a hypervisor: None (whole), a set, or empty."""
+        if host_name in self.whole:
+            return ALL
+        return self.scopes.get(host_name, set()) | self.scopes.get('*', set())
+
+
+def dirty(inv, changes):
+    out = Dirty()
+    for kind, key, old, new in changes:
+        if kind == 'port':
+            _port(inv, old, new, out, addresses=True)
+        elif kind == 'network':
+            for port in inv.network_ports_any(key):
+                for name in _names(port):
+                    out.add(name, ALL)
+            out.tors = True
+        elif kind == 'security_group':
+            for port in inv.ports_in_group(key):
+                for name in _names(port):
+                    out.add(name, ('port', port.id))
+                    out.add(name, ('clause1-all',))
+            if (old is None or new is None or old.zone != new.zone) and \
+                    inv.ports_in_group(key):        # members of remote groups and zones
+                out.add('*', ('clause1-all',))
+        elif kind == 'host':
+            for record in (old, new):
+                if record is not None:
+                    out.add(record.name, ALL)
+                    for port in inv.ports_named_by(record.name):
+                        _port(inv, port, port, out, addresses=False)
+            out.tors = True
+        else:
+            raise ValueError('unknown kind of change %r' % kind)
+    return out
+
+
+def _names(port):
+    return {port.bound_host, port.migrating_to} - {''}
+
+
+def _port(inv, old, new, out, addresses):
+    records = [r for r in (old, new) if r is not None]
+    port_id = records[0].id
+    networks = {r.network_id for r in records}
+    for name in set().union(*map(_names, records)):
+        out.add(name, ('port', port_id))
+        out.add(name, ('clause1-all',))
+        for network_id in networks:
+            out.add(name, ('net', network_id))
+    moved = old is None or new is None or (old.mac, old.ips, old.network_id) != (
+        new.mac, new.ips, new.network_id)
+    for network_id in networks:
+        for name in hosts_having(inv, network_id):
+            out.add(name, ('remote', network_id, port_id))
+            if addresses and moved:
+                out.add(name, ('arp', network_id))
+        network = inv.networks.get(network_id)
+        if network is None or network.kind == 'vlan':
+            out.tors = True
+    if addresses and (old is None or new is None or old.ips != new.ips
+                      or old.security_groups != new.security_groups):
+        for ip in set().union(*(r.ips for r in records)):
+            out.add('*', ('clause1', ip))
+
+
+def hosts_having(inv, network_id):
+    """Names of the hosts the network is on (a port bound there or arriving)."""
+    def build():
+        ports = inv.network_ports(network_id)
+        return ({p.bound_host for p in ports if inv.is_bound(p)}
+                | {inv.arriving_host(p) for p in ports} - {''})
+    return inv.memo(('hosts-having', network_id), build)
