@@ -12,6 +12,12 @@ def cookies(flows):
     return {x.cookie for x in flows}
 
 
+def test_without_scopes_the_pieces_given_are_the_whole_switch():
+    d = DesiredFlows()
+    d.update({('core', 'port', 'a'): (f(1),), ('core', 'port', 'b'): (f(2),)})
+    assert cookies(d.update({('core', 'port', 'b'): (f(2),)})[0]) == {f(1).cookie}
+
+
 def test_a_new_piece_adds_its_flows_and_the_same_piece_again_sends_nothing():
     d = DesiredFlows()
     assert cookies(d.update({('core', 'port', 'a'): (f(1), f(2))})[1]) == cookies([f(1), f(2)])
@@ -22,16 +28,17 @@ def test_a_new_piece_adds_its_flows_and_the_same_piece_again_sends_nothing():
 def test_a_flow_shared_by_two_pieces_leaves_with_the_last_one():
     d = DesiredFlows()
     d.update({('firewall', 'port', 'a'): (f(1), f(9)), ('firewall', 'port', 'b'): (f(2), f(9))})
-    removed, added = d.update({('firewall', 'port', 'a'): ()})
+    removed, added = d.update({('firewall', 'port', 'a'): ()}, [('port', 'a')])
     assert cookies(removed) == {f(1).cookie} and added == []
-    removed, _ = d.update({('firewall', 'port', 'b'): ()})
+    removed, _ = d.update({}, [('port', 'b')])
     assert cookies(removed) == cookies([f(2), f(9)]) and d.flows == {} and d.fingerprint == 0
 
 
 def test_a_flow_moving_between_pieces_is_neither_removed_nor_added():
     d = DesiredFlows()
     d.update({('core', 'port', 'a'): (f(1),)})
-    assert d.update({('core', 'port', 'a'): (), ('core', 'port', 'b'): (f(1),)}) == ([], [])
+    assert d.update({('core', 'port', 'b'): (f(1),)}, [('port', 'a'), ('port', 'b')]) == ([], [])
+    assert set(d.pieces) == {('core', 'port', 'b')}
 
 
 def test_pieces_of_a_scope_not_compiled_again_are_gone():
