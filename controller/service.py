@@ -77,6 +77,7 @@ class Service:
         self.store = store
         # what must be unique: found without scanning, and claimed by each write
         store.add_index('port', 'device', lambda p: (p.device,), unique=True)
+        store.add_index('port', 'bound_host', lambda p: (p.bound_host,))
         store.add_index('port', 'mac', lambda p: ((p.network_id, p.mac),), unique=True)
         store.add_index('port', 'ip', lambda p: tuple((p.network_id, ip) for ip in p.ips),
                         unique=True)
@@ -347,9 +348,9 @@ class Service:
         """``devices`` {name: ofport} seen on ``host_name``; binds the known ones
         there (a device seen on a new host moves there). Returns changed ports."""
         changed = []
-        for port in self.store.list('port'):
-            ofport = devices.get(port.device)
-            if ofport and (port.bound_host, port.ofport) != (host_name, ofport):
+        for device, ofport in devices.items():
+            port = self.port_of_device(device)
+            if port is not None and ofport and (port.bound_host, port.ofport) != (host_name, ofport):
                 changed.append(_bound(port, host_name, ofport))
         self._save(changed)
         return changed
@@ -373,9 +374,8 @@ class Service:
         """Unbind ports bound on ``host_name`` whose device is in ``devices`` (or,
         with ``keep``, whose device is not in ``keep``)."""
         changed = []
-        for port in self.store.list('port'):
-            if port.bound_host != host_name:
-                continue
+        for key in sorted(self.store.find('port', 'bound_host', host_name)):
+            port = self.store.get('port', key)
             gone = port.device in devices if devices is not None else port.device not in keep
             if gone:
                 changed.append(model.changed(port, bound_host='', ofport=0))
