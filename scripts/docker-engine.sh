@@ -6,6 +6,7 @@
 #   scripts/docker-engine.sh base-image   # make debian:bookworm locally (debootstrap, ~1 min, once)
 #   scripts/docker-engine.sh start        # start the daemon if it is not running; prints DOCKER_HOST=...
 #   scripts/docker-engine.sh stop         # stop it (by its PID), unmount what it left
+#   scripts/docker-engine.sh status       # "running" or "stopped"
 #
 # The daemon touches no iptables rule, bridge or forwarding setting (every service
 # uses host networking). Its images and build cache persist in $VNETSEC_DOCKER_DIR
@@ -80,7 +81,8 @@ base_image() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  status) if running; then echo running; else echo stopped; fi ;;
   base-image) running || { echo "start the daemon first: $0 start" >&2; exit 1; }
               base_image ;;
-  *) echo "usage: $0 start|stop|base-image" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|base-image" >&2; exit 2 ;;
 esac
