@@ -88,16 +88,23 @@ def compose(tmp_path):
     def docker(*args):
         return subprocess.run(['docker'] + list(args), env=env, capture_output=True,
                               text=True, timeout=60).stdout
+    took = {}
     try:
+        t0 = time.time()
         engine('base-image')
         up = compose_cmd('up', '-d', '--build', timeout=900)    # the first build: minutes
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
         for port in API_PORTS:
             wait_api('http://127.0.0.1:%d' % port)
+        took['up (base image, build, start)'] = time.time() - t0
+        t0 = time.time()
         yield env, docker
+        took['the data center'] = time.time() - t0
     finally:
+        t0 = time.time()
         before = listeners(ETCD_PORTS + OFP_PORTS + API_PORTS)
         down = compose_cmd('down', '-v', '--remove-orphans')
+        took['down'] = time.time() - t0
         left = {
             'containers': docker('ps', '-a', '-q', '--filter', 'label=com.docker.compose.project=' + PROJECT).split(),
             'volumes': docker('volume', 'ls', '-q', '--filter', 'label=com.docker.compose.project=' + PROJECT).split(),
@@ -106,6 +113,7 @@ def compose(tmp_path):
         }
         if ours:
             engine('stop')
+        print('compose test: %s' % ', '.join('%s %.1f s' % item for item in took.items()))
         assert down.returncode == 0, down.stdout + down.stderr
         assert not any(left.values()), 'docker-compose down left %s' % left
 
