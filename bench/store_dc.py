@@ -9,7 +9,7 @@ default) and on a local etcd 3.4 member started here, one after the other.
 - migration convergence, plain (planned) moves on 3 hypervisors: destination
   and last remote bundle confirmed after the port appeared (as ``bench.migration``)
 
-    sudo flock /tmp/vnetsec-integration.lock .venv/bin/python -m bench.store_dc [--ports 1000] [--runs 3]
+    sudo flock /tmp/vnetsec-integration.lock .venv/bin/python -m bench.store_dc [--ports 1000] [--runs 3] [--parts vlan,rule,migration]
 """
 import argparse
 import contextlib
@@ -80,20 +80,26 @@ def migrations(options, runs):
 
 
 def measure(store, args, tmp):
-    with store_options(store, tmp) as options:
-        bulk, single = vlan_ports(options, args.ports)
-    with store_options(store, tmp) as options:
-        rule = one_rule(options, args.ports)
-    with store_options(store, tmp) as options:
-        dest, remote, lost = migrations(options, args.runs)
-    return {'bulk': bulk, 'single': single, 'rule': rule, 'dest': dest, 'remote': remote,
-            'lost': lost}
+    nan = float('nan')
+    out = dict.fromkeys(('bulk', 'single', 'rule', 'dest', 'remote', 'lost'), nan)
+    if 'vlan' in args.parts:
+        with store_options(store, tmp) as options:
+            out['bulk'], out['single'] = vlan_ports(options, args.ports)
+    if 'rule' in args.parts:
+        with store_options(store, tmp) as options:
+            out['rule'] = one_rule(options, args.ports)
+    if 'migration' in args.parts:
+        with store_options(store, tmp) as options:
+            out['dest'], out['remote'], out['lost'] = migrations(options, args.runs)
+    return out
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--ports', type=int, default=1000)
     p.add_argument('--runs', type=int, default=3, help='plain migrations per store')
+    p.add_argument('--parts', default='vlan,rule,migration',
+                   help='which measurements (default all): vlan,rule,migration')
     args = p.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix='vnetsec-bench-store-dc-')
     try:
@@ -112,7 +118,7 @@ def main(argv=None):
     for key, what, fmt in rows:
         ratio = e[key] / s[key] if s[key] else float('nan')
         print('  %-52s %s %s %7.2fx' % (what, fmt % s[key], fmt % e[key], ratio))
-    print('  probes lost in the migrations (max): SQLite %d, etcd %d' % (s['lost'], e['lost']))
+    print('  probes lost in the migrations (max): SQLite %s, etcd %s' % (s['lost'], e['lost']))
     return 0
 
 
