@@ -3,13 +3,16 @@ other in the same invocation, its output printed under each name: the figures
 from before a change beside the figures after it, measured the same day on the
 same machine.
 
-    sudo .venv/bin/python -m bench.versus REF bench.vlan_ports [its arguments]
+    sudo .venv/bin/python -m bench.versus [--bench-here] REF bench.vlan_ports [its arguments]
 
 REF is checked out into a temporary git worktree and run with this checkout's
 venv, its own code first on the path (PYTHONPATH), so its controller, data
-center and benchmark are its own. The worktree is removed afterwards.
+center and benchmark are its own. ``--bench-here``: REF runs this checkout's
+``bench/`` instead of its own (a benchmark newer than REF, measuring REF's code
+the same way). The worktree is removed afterwards.
 """
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,8 @@ def run(source, module, args):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    bench_here = argv[:1] == ['--bench-here']
+    argv = argv[1:] if bench_here else argv
     if len(argv) < 2:
         print(__doc__)
         return 2
@@ -34,6 +39,10 @@ def main(argv=None):
     where = os.path.join(tmp, 'ref')
     subprocess.run(['git', '-C', ROOT, 'worktree', 'add', '--detach', where, ref], check=True,
                    capture_output=True)
+    if bench_here:
+        subprocess.run(['rm', '-rf', os.path.join(where, 'bench')], check=True)
+        shutil.copytree(os.path.join(ROOT, 'bench'), os.path.join(where, 'bench'),
+                        ignore=shutil.ignore_patterns('__pycache__', 'results'))
     worst = 0
     try:
         for label, source in (('before: %s' % ref, where), ('after: this checkout', ROOT)):

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 
-from controller import binding, http_server, trace  # noqa: F401 - its route
+from controller import binding, environment, http_server, trace  # noqa: F401 - its route
 from controller.api import Api
 from controller.compile import compile_host
 from controller.desired import DesiredFlows
@@ -38,7 +38,7 @@ from controller.store import SqliteStore
 LOG = logging.getLogger('vnetsec')
 RULE_STATS_TTL = 1.0    # seconds per-rule counters are served from the last reading
 
-CONF.register_opts([
+OPTIONS = [
     cfg.StrOpt('store', default='sqlite',
                help='where the desired state lives: "sqlite" (the file db_path) or '
                     'etcd://HOST:PORT[,HOST:PORT...] (shared by several controllers)'),
@@ -66,9 +66,11 @@ CONF.register_opts([
     cfg.FloatOpt('stats_interval', default=5.0,
                  help='seconds between background readings of the per-rule counters '
                       'that /metrics serves (0: never)'),
-], group='vnetsec')
+]
+CONF.register_opts(OPTIONS, group='vnetsec')
 # OpenFlow only on loopback unless configured (Ryu's own default is every interface)
 CONF.set_default('ofp_listen_host', '127.0.0.1')
+environment.apply(CONF, OPTIONS)    # VNETSEC_STORE=..., VNETSEC_OFP_PORT=...: for containers
 
 
 def open_store(conf):

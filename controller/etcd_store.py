@@ -31,6 +31,7 @@ import requests
 from etcd3gw.client import Etcd3Client
 from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception
 
+from controller.etcd_http import Endpoint
 from controller.store import (KINDS, BufferedWriter, CachedStore, Conflict, decode,
                               differences, encode)
 
@@ -72,7 +73,8 @@ class EtcdStore(CachedStore):
         super().__init__()
         self._endpoints = list(endpoints)
         self._clients = [Etcd3Client(host, port, timeout=timeout, api_path='/v3/')
-                         for host, port in self._endpoints]
+                         for host, port in self._endpoints]       # the watch's
+        self._http = [Endpoint(host, port, timeout) for host, port in self._endpoints]
         self._current = 0           # the endpoint that answered last
         self._state = prefix + 'state/'
         self._claims = prefix + 'claims/'
@@ -96,11 +98,10 @@ class EtcdStore(CachedStore):
     def _post(self, path, body):
         """POST to the v3 JSON gateway, trying each endpoint in turn."""
         error = None
-        for attempt in range(len(self._clients)):
-            index = (self._current + attempt) % len(self._clients)
-            client = self._clients[index]
+        for attempt in range(len(self._http)):
+            index = (self._current + attempt) % len(self._http)
             try:
-                answer = client.post(client.get_url(path), json=body)
+                answer = self._http[index].post(path, body)
                 self._current = index
                 return answer
             except (ConnectionFailedError, ConnectionTimeoutError) as e:
@@ -269,3 +270,5 @@ class EtcdStore(CachedStore):
             with contextlib.suppress(Exception):
                 response.close()
         self._thread.join(5)
+        for endpoint in self._http:
+            endpoint.close()

@@ -129,6 +129,21 @@ class DataCenterTopo(Topo):
                                            device='tapvm%d' % k, host='hv%d' % n)
 
 
+def controller_targets(controllers, address, scheme='tcp'):
+    """OVS controller targets for 'HOST:PORT[,HOST:PORT...]' (one per replica, so
+    every switch connects to every one): the switches reach this machine's
+    controllers at ``address``, its end of the management network, whatever HOST
+    names (127.0.0.1 for the user: the controller must listen on every address
+    or on ``address``). E.g. 'tcp:172.30.250.254:6653 tcp:172.30.250.254:6654'."""
+    targets = []
+    for part in controllers.split(','):
+        _host, _, port = part.strip().rpartition(':')
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError('--controller: %r is not HOST:PORT' % part.strip())
+        targets.append('%s:%s:%d' % (scheme, address, int(port)))
+    return ' '.join(targets)
+
+
 def _can_listen(port):
     """Whether a server could listen on 127.0.0.1:port now. Bound with
     SO_REUSEADDR, as servers (ryu's eventlet) bind, so connections of an earlier
@@ -227,7 +242,7 @@ class DataCenter(Run):
         subprocess.run(['ip', 'link', 'set', self.mgmt_name, 'up'], check=True)
         self.ca = ca = LabCA(self.rundir + '/pki') if self.tls else None
         if self.external:
-            host, _, port = self.external.rpartition(':')
+            host, _, port = self.external.split(',')[0].rpartition(':')
             ofp_port = int(port)
             self.api_url = self.api_url or 'http://%s:8080' % (
                 '127.0.0.1' if host in ('', '0.0.0.0', 'localhost') else host)
@@ -245,7 +260,8 @@ class DataCenter(Run):
             client = self.controller.client
         self.client = client
         self.ofp_address = ('%s.254' % self.mgmt_prefix, ofp_port)
-        target = '%s:%s:%d' % (('ssl' if ca else 'tcp',) + self.ofp_address)
+        target = controller_targets(self.external or str(ofp_port), self.ofp_address[0],
+                                    'ssl' if ca else 'tcp')
         topo = DataCenterTopo(rundir=self.rundir, mgmt_prefix=self.mgmt_prefix,
                               mgmt_name=self.mgmt_name, controller=target, client=client,
                               tls_ca=ca, **self.size)

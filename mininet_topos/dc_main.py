@@ -9,7 +9,7 @@ from mininet.log import setLogLevel
 from mininet_topos.cleanup import clean, warn_dead_runs
 from mininet_topos.cli import VnetsecCLI
 from mininet_topos.controller_proc import APPS
-from mininet_topos.datacenter import DataCenter, parse_networks
+from mininet_topos.datacenter import DataCenter, controller_targets, parse_networks
 from mininet_topos.nodes import RUN_BASE
 
 
@@ -20,8 +20,9 @@ def parse_args(argv):
     p.add_argument('--vms', type=int, default=2, help='per hypervisor')
     p.add_argument('--networks', default='vxlan:5000',
                    help='e.g. vlan:10,vlan:20,vxlan:5000 (VMs spread round-robin)')
-    p.add_argument('--controller', metavar='HOST:PORT',
-                   help='use this running controller (its REST API: --api)')
+    p.add_argument('--controller', metavar='HOST:PORT[,HOST:PORT...]',
+                   help='use this running controller, or these replicas of one (every '
+                        'switch connects to each; their REST API: --api)')
     p.add_argument('--api', metavar='URL', help='REST API of --controller '
                    '(default http://HOST:8080); token from $VNETSEC_API_TOKEN')
     p.add_argument('--tls', action='store_true',
@@ -46,6 +47,11 @@ def parse_args(argv):
         parse_networks(args.networks)
     except ValueError as e:
         p.error('--networks: %s' % e)
+    if args.controller:
+        try:
+            controller_targets(args.controller, '127.0.0.1')
+        except ValueError as e:
+            p.error(str(e))
     if args.tls and args.controller:
         p.error('--tls makes the certificates of the controller it starts; '
                 'it cannot be used with --controller')

@@ -86,13 +86,18 @@ class OvsSwitchNode(Switch):
         """vsctl arguments for a controller-managed netdev bridge of ours."""
         # the controller is set in the same transaction that creates the bridge:
         # OVS flushes a bridge's flows when its controller setting changes.
+        # one Controller row per target (the controller replicas), each out-of-band
+        targets = self.controller_target.split()
+        controllers = ''.join(
+            '-- --id=@ctl{i} create controller \'target="{t}"\' connection_mode=out-of-band '
+            'max_backoff=1000 inactivity_probe=30000 '.format(i=i, t=t)
+            for i, t in enumerate(targets))
         return ('-- add-br {b} -- set bridge {b} datapath_type=netdev fail_mode=secure '
                 'protocols=OpenFlow10,OpenFlow13,OpenFlow14 other_config:datapath-id={dpid} '
                 'other_config:disable-in-band=true '
-                '-- set-controller {b} {ctl} '
-                '-- set controller {b} connection_mode=out-of-band max_backoff=1000 '
-                'inactivity_probe=30000'
-                .format(b=bridge, dpid=self.dpid, ctl=self.controller_target))
+                '{controllers}-- set bridge {b} controller={ids}'
+                .format(b=bridge, dpid=self.dpid, controllers=controllers,
+                        ids=','.join('@ctl%d' % i for i in range(len(targets)))))
 
     def stop(self, deleteIntfs=True):
         self.ovs.stop()

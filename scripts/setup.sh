@@ -2,14 +2,17 @@
 # Idempotent set-up on Debian 12, as root: Debian packages + .venv with pinned deps.
 # Quick when already done. Run first by scripts/run.sh and scripts/test.sh (see README).
 # --ovn: also OVN (ovn-central, ovn-host), for the same-run comparison of bench/ovn_lab.py.
-# apt cannot start their services here and need not: the lab starts its own daemons.
+# apt cannot start their services here and need not: the lab starts its own daemons
+# (docker.io, docker-compose, debootstrap: tests/integration/test_compose.py starts a
+# private dockerd of its own; they add ~13 s to a first set-up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV=$ROOT/.venv
 PKGS="openvswitch-switch openvswitch-common python3-openvswitch mininet iproute2 ethtool
       iputils-ping arping tcpdump iperf3 python3-venv procps curl
-      nftables ca-certificates openssl git etcd-server chromium chromium-driver"
+      nftables ca-certificates openssl git etcd-server chromium chromium-driver
+      docker.io docker-compose debootstrap"
 if [ "${1:-}" = "--ovn" ]; then
   PKGS="$PKGS ovn-central ovn-host"
 elif [ -n "${1:-}" ]; then

@@ -1,0 +1,35 @@
+"""Configuration from environment variables, for containers (docker-compose.yml).
+
+Every ``[vnetsec]`` option can be given as ``VNETSEC_<OPTION>`` (e.g.
+``VNETSEC_STORE=etcd://127.0.0.1:2379``, ``VNETSEC_API_PORT=8081``), and Ryu's
+OpenFlow listener as ``VNETSEC_OFP_HOST`` / ``VNETSEC_OFP_PORT``. A variable sets
+the option's default: a config file (``ryu-manager --config-file``) still wins.
+``VNETSEC_API_TOKEN`` and ``VNETSEC_API_READER_TOKEN`` are read where the tokens
+are chosen (:func:`controller.core.api_token`); they work here too.
+"""
+import os
+
+# Ryu's own options (group DEFAULT): variable -> (option, type)
+RYU_OPTIONS = {'VNETSEC_OFP_HOST': ('ofp_listen_host', str),
+               'VNETSEC_OFP_PORT': ('ofp_tcp_listen_port', int)}
+
+
+def apply(conf, options, environ=None):
+    """Set defaults of ``conf`` (oslo.config) from the environment: ``options``
+    are the [vnetsec] group's. Returns {variable: option} of what was taken. A
+    bad value raises ValueError naming the variable."""
+    environ = os.environ if environ is None else environ
+    wanted = {'VNETSEC_' + opt.dest.upper(): (opt.dest, opt.type, 'vnetsec')
+              for opt in options}
+    wanted.update({var: (name, kind, None) for var, (name, kind) in RYU_OPTIONS.items()})
+    taken = {}
+    for var, (name, kind, group) in sorted(wanted.items()):
+        if var not in environ:
+            continue
+        try:
+            value = kind(environ[var])
+        except ValueError as e:
+            raise ValueError('%s: %s' % (var, e)) from None
+        conf.set_default(name, value, group=group)
+        taken[var] = name
+    return taken

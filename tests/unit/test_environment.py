@@ -1,0 +1,45 @@
+"""Configuration by environment variables (containers): VNETSEC_<OPTION>."""
+import pytest
+from oslo_config import cfg
+
+from controller import core, environment
+
+
+def fresh_conf():
+    conf = cfg.ConfigOpts()
+    conf.register_opts([cfg.StrOpt('ofp_listen_host', default=''),
+                        cfg.IntOpt('ofp_tcp_listen_port', default=6653)])
+    conf.register_opts(core.OPTIONS, group='vnetsec')
+    conf(args=[])
+    return conf
+
+
+def test_variables_set_the_options_typed():
+    conf = fresh_conf()
+    taken = environment.apply(conf, core.OPTIONS, {
+        'VNETSEC_STORE': 'etcd://127.0.0.1:2379,127.0.0.1:22379', 'VNETSEC_API_PORT': '8082',
+        'VNETSEC_API_OPEN_READS': 'true', 'VNETSEC_OFP_PORT': '6654',
+        'VNETSEC_OFP_HOST': '0.0.0.0', 'VNETSEC_STATS_INTERVAL': '0', 'VNETSEC_API': 'x'})
+    assert conf.vnetsec.store == 'etcd://127.0.0.1:2379,127.0.0.1:22379'
+    assert conf.vnetsec.api_port == 8082 and conf.vnetsec.api_open_reads is True
+    assert conf.vnetsec.stats_interval == 0.0
+    assert (conf.ofp_listen_host, conf.ofp_tcp_listen_port) == ('0.0.0.0', 6654)
+    assert 'VNETSEC_API' not in taken and taken['VNETSEC_API_PORT'] == 'api_port'
+    assert conf.vnetsec.db_path == '/var/lib/vnetsec/vnetsec.db'   # untouched
+
+
+def test_a_config_file_wins(tmp_path):
+    path = tmp_path / 'vnetsec.conf'
+    path.write_text('[vnetsec]\napi_port = 9000\n')
+    conf = fresh_conf()
+    environment.apply(conf, core.OPTIONS, {'VNETSEC_API_PORT': '8082'})
+    conf(args=['--config-file', str(path)])
+    assert conf.vnetsec.api_port == 9000
+
+
+@pytest.mark.parametrize('var, value', [('VNETSEC_API_PORT', 'eighty'),
+                                        ('VNETSEC_OFP_PORT', '66x'),
+                                        ('VNETSEC_DB_SYNCHRONOUS', 'SOMETIMES')])
+def test_a_bad_value_names_its_variable(var, value):
+    with pytest.raises(ValueError, match=var):
+        environment.apply(fresh_conf(), core.OPTIONS, {var: value})
