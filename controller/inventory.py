@@ -113,12 +113,20 @@ class Inventory:
         return [self.groups[i] for i in port.security_groups if i in self.groups]
 
     def members(self, group_ids):
-        """IPv4 addresses of the ports in any of the groups."""
+        """IPv4 addresses of the ports in any of the groups (from one pass over
+        the ports per snapshot: each group's rules ask for them on every host)."""
+        by_group = self.memo('ips by group', self._ips_by_group)
         ips = set()
-        for port in self.ports.values():
-            if {g.id for g in self.groups_of(port)} & set(group_ids):
-                ips.update(port.ips)
+        for group_id in group_ids:
+            ips.update(by_group.get(group_id, ()))
         return sorted(ips)
+
+    def _ips_by_group(self):
+        by_group = defaultdict(set)
+        for port in self.ports.values():
+            for group in self.groups_of(port):
+                by_group[group.id].update(port.ips)
+        return by_group
 
     def zone_groups(self, zone):
         return [g.id for g in self.groups.values() if zone and g.zone == zone]
