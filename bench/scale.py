@@ -343,6 +343,9 @@ def main(argv=None):
     p.add_argument('--vnics', type=int, default=20, help='per hypervisor')
     p.add_argument('--ref', default='', help='also measure the controller of this commit')
     p.add_argument('--plot', default='', help='save the curve here (PNG)')
+    p.add_argument('--results', default='',
+                   help='JSON file: results are added to it, and the plot draws all of it '
+                        '(so sizes measured in separate runs make one curve)')
     args = p.parse_args(argv)
     sources = [('this checkout', ROOT)]
     tmp = None
@@ -364,8 +367,16 @@ def main(argv=None):
             subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', where],
                            capture_output=True)
             shutil.rmtree(tmp, ignore_errors=True)
+    if args.results:
+        earlier = []
+        if os.path.exists(args.results):
+            with open(args.results) as f:
+                earlier = json.load(f)
+        results = earlier + results
+        with open(args.results, 'w') as f:
+            json.dump(results, f, indent=1)
     if args.plot:
-        plot(results, args.plot)
+        plot(sorted(results, key=lambda r: r['hypervisors']), args.plot)
     return 0
 
 
