@@ -212,13 +212,15 @@ def change(ctl, sim, do, timeout=30):
     t0 = time.time()
     do()
     deadline = time.time() + timeout
-    time.sleep(0.05)
-    while time.time() < deadline:
-        status = ctl.status()
-        if status['idle']:
+    after = before
+    while time.time() < deadline:        # until a switch committed, then all is quiet
+        time.sleep(0.02)
+        if any(s['commits'] > before['switches'][d]['commits']
+               for d, s in sim.call(cmd='stats')['switches'].items()):
             break
+    while time.time() < deadline and not ctl.status()['idle']:
         time.sleep(0.01)
-    time.sleep(0.2)                     # commits still on their way back
+    time.sleep(0.3)                     # commits still on their way back
     after = sim.call(cmd='stats')
     touched = [(d, s) for d, s in after['switches'].items()
                if s['commits'] > before['switches'][d]['commits']]
