@@ -317,8 +317,10 @@ class Core(RyuApp):
     def _program(self, host, dp, scopes, full, rank):
         """Compile ``scopes`` of a switch (None: all) and send what changed; a
         full compile is diffed against the switch's whole table."""
+        started = time.perf_counter()
         try:
             pieces = compile_pieces(self.inventory, host, self.features, scopes)
+            self.reconciler.stats['compile_seconds'] += time.perf_counter() - started
         except Exception as e:                 # one bad record must not stop the rest
             LOG.exception('compiling the flows of %s failed', host.name)
             self._failing[dp.id] = ('cannot compile its flows: %s: %s'

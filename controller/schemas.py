@@ -451,6 +451,9 @@ class Status(Out):
     switches: dict[str, SwitchStatus]
     idle: bool
     apps: list[str] = []
+    reconciler: dict[str, float] = Field({}, description=(
+        'cumulative: bundles and flow mods sent; seconds spent compiling, diffing and '
+        'encoding, writing to the switches'))
 
 
 class CompiledFlow(Out):

@@ -87,6 +87,8 @@ class Service:
         store.add_index('network', 'nid', lambda n: (n.nid,), unique=True)
         store.add_index('security_group', 'name', lambda g: (g.name,), unique=True)
         store.add_index('host', 'dpid', lambda h: (h.dpid,), unique=True)
+        # a switch reporting its ports (at every connect) looks up only its own
+        store.add_index('port', 'bound_host', lambda p: (p.bound_host,))
         self.pools = {'vlan': parse_pool(vlan_pool, 'vlan_pool'),
                       'vxlan': parse_pool(vni_pool, 'vni_pool')}
         # network kind -> its L2 table, from the loaded features (all when not said)
@@ -350,7 +352,7 @@ class Service:
         changed = []
         for device, ofport in devices.items():
             port = self.port_of_device(device)
-            if port is not None and ofport and (port.bound_host, port.ofport) != (host_name, ofport):
+            if port and ofport and (port.bound_host, port.ofport) != (host_name, ofport):
                 changed.append(_bound(port, host_name, ofport))
         self._save(changed)
         return changed
@@ -374,8 +376,11 @@ class Service:
         """Unbind ports bound on ``host_name`` whose device is in ``devices`` (or,
         with ``keep``, whose device is not in ``keep``)."""
         changed = []
-        for key in sorted(self.store.find('port', 'bound_host', host_name)):
-            port = self.store.get('port', key)
+        bound_there = (self.store.get('port', key)
+                       for key in sorted(self.store.find('port', 'bound_host', host_name)))
+        for port in bound_there:
+            if port is None or port.bound_host != host_name:
+                continue
             gone = port.device in devices if devices is not None else port.device not in keep
             if gone:
                 changed.append(model.changed(port, bound_host='', ofport=0))

@@ -1,0 +1,409 @@
+"""A switch simulator for scale: one process speaking real OpenFlow 1.4 over TCP
+as many switches (hypervisors and ToRs), so the controller can be measured at
+a thousand hypervisors on a machine that holds a hundred real ones.
+
+Each simulated switch connects to the controller, answers the handshake with
+its datapath id, describes its ports (the vNICs, named as the lab names them:
+``tapvmN``, the tunnel port ``vxlan0``, the uplink patch), applies bundles
+(open / add / commit, all or nothing) and plain FlowMods to an in-memory
+:class:`bench.flowtable.FlowTable`, answers flow-stats from it (multipart),
+barrier, echo, role and get-config requests, and sends port-status events when
+told to plug, unplug or move a vNIC. What OVS would refuse (table full, bad
+match, a goto backwards) gets an OpenFlow error. One selector loop, non-blocking
+sockets: hundreds of switches per process.
+
+Driven through stdin/stdout, one JSON object per line each way::
+
+    {"cmd": "plug", "dpid": 3, "device": "tapvm7", "ofport": 9}
+    {"cmd": "unplug", "dpid": 3, "device": "tapvm7"}
+    {"cmd": "move", "device": "tapvm7", "from": 3, "to": 5, "ofport": 12}
+    {"cmd": "clear"}                   # empty every flow table (a cold start)
+    {"cmd": "stats"}                   # per switch: flows, commits, flow mods, last commit
+    {"cmd": "cookies", "dpid": 3}      # the cookies a switch holds
+    {"cmd": "quit"}
+
+Each answer is ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
+
+    python -m bench.ofsim --controller 127.0.0.1:6653 --switches spec.json
+
+``spec.json``: ``[{"dpid": 1, "ports": {"tapvm1": 1, "vxlan0": 4000}}, ...]`` (and
+``"bridge"``, the LOCAL port's name, default ``br-int``).
+"""
+import argparse
+import errno
+import json
+import os
+import selectors
+import socket
+import struct
+import sys
+import time
+
+from bench.flowtable import (OFPET_BAD_REQUEST, OFPET_BUNDLE_FAILED, OFPBRC_BAD_TYPE,
+                             FlowTable, OfError, parse_flow_mod)
+
+VERSION = 5                                # OpenFlow 1.4
+HELLO, ERROR, ECHO_REQUEST, ECHO_REPLY = 0, 1, 2, 3
+FEATURES_REQUEST, FEATURES_REPLY, GET_CONFIG_REQUEST, GET_CONFIG_REPLY = 5, 6, 7, 8
+SET_CONFIG, PORT_STATUS, FLOW_MOD = 9, 12, 14
+MULTIPART_REQUEST, MULTIPART_REPLY, BARRIER_REQUEST, BARRIER_REPLY = 18, 19, 20, 21
+ROLE_REQUEST, ROLE_REPLY, SET_ASYNC, BUNDLE_CONTROL, BUNDLE_ADD = 24, 25, 28, 33, 34
+MP_FLOW, MP_PORT_DESC, MP_REPLY_MORE = 1, 13, 1
+OPEN_REQUEST, OPEN_REPLY, CLOSE_REQUEST, CLOSE_REPLY = 0, 1, 2, 3
+COMMIT_REQUEST, COMMIT_REPLY, DISCARD_REQUEST, DISCARD_REPLY = 4, 5, 6, 7
+OFPBFC_BAD_ID, OFPBFC_MSG_FAILED = 2, 13
+OFPPR_ADD, OFPPR_DELETE, OFPPR_MODIFY = 0, 1, 2
+OFPP_LOCAL = 0xfffffffe
+N_TABLES = 254
+MAX_MP_BODY = 65000                         # a multipart message stays under 64 KiB
+HEADER = struct.Struct('!BBHI')
+
+
+def message(kind, xid, body=b''):
+    return HEADER.pack(VERSION, kind, 8 + len(body), xid) + body
+
+
+def port_record(number, name, link_up=True):
+    """ofp_port (OpenFlow 1.4) with its Ethernet property, as OVS describes a port."""
+    mac = bytes((2, 0xee, (number >> 24) & 0xff, (number >> 16) & 0xff,
+                 (number >> 8) & 0xff, number & 0xff))
+    ethernet = struct.pack('!HH4xIIIIII', 0, 32, 0x2840, 0, 0, 0, 10_000_000, 0)
+    return struct.pack('!IH2x6s2x16sII', number, 40 + len(ethernet), mac,
+                       name.encode()[:15], 0, 0 if link_up else 1) + ethernet
+
+
+class Switch:
+    """One simulated switch: its ports, its flow table, its connection."""
+
+    def __init__(self, dpid, ports, flow_limit, bridge='br-int'):
+        self.dpid, self.bridge = dpid, bridge
+        self.ports = dict(ports)                # name -> OpenFlow port number
+        self.table = FlowTable(flow_limit)
+        self.bundles = {}                       # id -> [FlowMod] or an OfError (failed add)
+        self.sock = None
+        self.inbuf = bytearray()
+        self.outbuf = bytearray()
+        self.connected = False
+        self.retry_at = 0.0
+        self.commits = self.flow_mods = self.errors = self.connects = 0
+        self.last_commit = 0.0                  # time.time() of the last bundle applied
+        self.apply_seconds = 0.0                # CPU the table updates took (the switch's share)
+
+
+class Simulator:
+    def __init__(self, controller, specs, retry=0.05, flow_limit=1_000_000):
+        self.address = controller
+        self.retry = retry
+        self.switches = {s['dpid']: Switch(s['dpid'], s.get('ports', {}), flow_limit,
+                                           s.get('bridge', 'br-int')) for s in specs}
+        self.sel = selectors.DefaultSelector()
+        self.running = True
+        self._control = bytearray()
+
+    # ---- connections ----------------------------------------------------------
+    def connect(self, sw):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        err = sock.connect_ex(self.address)
+        if err not in (0, errno.EINPROGRESS):
+            sock.close()
+            sw.retry_at = time.monotonic() + self.retry
+            return
+        sw.sock, sw.connected = sock, False
+        sw.inbuf.clear()
+        sw.outbuf.clear()
+        self.sel.register(sock, selectors.EVENT_WRITE, sw)
+
+    def drop(self, sw):
+        """The controller went away (or refused us): try again in a moment, with
+        the flows kept (fail_mode=secure)."""
+        if sw.sock is not None:
+            self.sel.unregister(sw.sock)
+            sw.sock.close()
+        sw.sock, sw.connected = None, False
+        sw.bundles.clear()
+        sw.retry_at = time.monotonic() + self.retry
+
+    def send(self, sw, data):
+        if sw.sock is None:
+            return
+        if not sw.outbuf:
+            try:
+                sent = sw.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.drop(sw)
+                return
+            data = data[sent:]
+            if not data:
+                return
+            self.sel.modify(sw.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, sw)
+        sw.outbuf += data
+
+    def on_writable(self, sw):
+        if not sw.connected:
+            if sw.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                self.drop(sw)
+                return
+            sw.connected = True
+            sw.connects += 1
+            self.sel.modify(sw.sock, selectors.EVENT_READ, sw)
+            self.send(sw, message(HELLO, 1, struct.pack('!HHI', 1, 8, 1 << VERSION)))
+            return
+        try:
+            sent = sw.sock.send(sw.outbuf)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.drop(sw)
+            return
+        del sw.outbuf[:sent]
+        if not sw.outbuf:
+            self.sel.modify(sw.sock, selectors.EVENT_READ, sw)
+
+    def on_readable(self, sw):
+        try:
+            data = sw.sock.recv(1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b''
+        if not data:
+            self.drop(sw)
+            return
+        buf = sw.inbuf
+        buf += data
+        start = 0
+        while len(buf) - start >= 8:
+            length = (buf[start + 2] << 8) | buf[start + 3]
+            if length < 8:
+                self.drop(sw)
+                return
+            if len(buf) - start < length:
+                break
+            self.handle(sw, bytes(buf[start:start + length]))
+            start += length
+            if sw.sock is None:
+                return
+        del buf[:start]
+
+    # ---- OpenFlow -------------------------------------------------------------
+    def handle(self, sw, msg):
+        kind, xid = msg[1], struct.unpack_from('!I', msg, 4)[0]
+        if kind == BUNDLE_ADD:
+            self.bundle_add(sw, msg)
+        elif kind == BUNDLE_CONTROL:
+            self.bundle_control(sw, msg, xid)
+        elif kind == ECHO_REQUEST:
+            self.send(sw, message(ECHO_REPLY, xid, msg[8:]))
+        elif kind == FEATURES_REQUEST:
+            self.send(sw, message(FEATURES_REPLY, xid, struct.pack(
+                '!QIBB2xII', sw.dpid, 0, N_TABLES, 0, 0x4f, 0)))
+        elif kind == MULTIPART_REQUEST:
+            self.multipart(sw, msg, xid)
+        elif kind == FLOW_MOD:
+            self.flow_mod(sw, msg)
+        elif kind == BARRIER_REQUEST:
+            self.send(sw, message(BARRIER_REPLY, xid))
+        elif kind == ROLE_REQUEST:
+            role = struct.unpack_from('!I', msg, 8)[0] or 1
+            self.send(sw, message(ROLE_REPLY, xid, struct.pack('!I4xQ', role, 0)))
+        elif kind == GET_CONFIG_REQUEST:
+            self.send(sw, message(GET_CONFIG_REPLY, xid, struct.pack('!HH', 0, 0xffff)))
+        elif kind in (HELLO, SET_CONFIG, SET_ASYNC, ECHO_REPLY, ERROR):
+            pass
+        else:
+            self.error(sw, xid, OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE), msg)
+
+    def error(self, sw, xid, err, data):
+        sw.errors += 1
+        self.send(sw, message(ERROR, xid, struct.pack('!HH', err.type, err.code) + data[:64]))
+
+    def flow_mod(self, sw, msg):
+        t0 = time.process_time()
+        try:
+            sw.table.apply([parse_flow_mod(msg, N_TABLES)])
+            sw.flow_mods += 1
+        except OfError as e:
+            self.error(sw, struct.unpack_from('!I', msg, 4)[0], e, msg)
+        sw.apply_seconds += time.process_time() - t0
+
+    def bundle_add(self, sw, msg):
+        bundle_id = struct.unpack_from('!I', msg, 8)[0]
+        inner = msg[16:]
+        mods = sw.bundles.setdefault(bundle_id, [])     # the first add opens it (as OVS)
+        if isinstance(mods, OfError):
+            return
+        try:
+            if len(inner) < 8 or inner[1] != FLOW_MOD:
+                raise OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE, 'not a FlowMod')
+            mods.append(parse_flow_mod(inner, N_TABLES))
+        except OfError as e:
+            self.error(sw, struct.unpack_from('!I', inner, 4)[0], e, inner)
+            sw.bundles[bundle_id] = e
+
+    def bundle_control(self, sw, msg, xid):
+        bundle_id, kind, flags = struct.unpack_from('!IHH', msg, 8)
+
+        def reply(kind):
+            self.send(sw, message(BUNDLE_CONTROL, xid, struct.pack('!IHH', bundle_id, kind,
+                                                                   flags)))
+        if kind == OPEN_REQUEST:
+            sw.bundles[bundle_id] = []
+            reply(OPEN_REPLY)
+        elif kind == CLOSE_REQUEST:
+            reply(CLOSE_REPLY)
+        elif kind == DISCARD_REQUEST:
+            sw.bundles.pop(bundle_id, None)
+            reply(DISCARD_REPLY)
+        elif kind == COMMIT_REQUEST:
+            mods = sw.bundles.pop(bundle_id, None)
+            if mods is None:
+                self.error(sw, xid, OfError(OFPET_BUNDLE_FAILED, OFPBFC_BAD_ID), msg)
+                return
+            if isinstance(mods, OfError):               # an add was refused: none applies
+                self.error(sw, xid, OfError(OFPET_BUNDLE_FAILED, OFPBFC_MSG_FAILED), msg)
+                return
+            t0 = time.process_time()
+            try:
+                sw.table.apply(mods)
+            except OfError as e:
+                sw.apply_seconds += time.process_time() - t0
+                self.error(sw, xid, e, msg)
+                self.error(sw, xid, OfError(OFPET_BUNDLE_FAILED, OFPBFC_MSG_FAILED), msg)
+                return
+            sw.apply_seconds += time.process_time() - t0
+            sw.flow_mods += len(mods)
+            sw.commits += 1
+            sw.last_commit = time.time()
+            reply(COMMIT_REPLY)
+        else:
+            self.error(sw, xid, OfError(OFPET_BUNDLE_FAILED, OFPBRC_BAD_TYPE), msg)
+
+    def multipart(self, sw, msg, xid):
+        mp_type = struct.unpack_from('!H', msg, 8)[0]
+        if mp_type == MP_PORT_DESC:
+            records = [port_record(OFPP_LOCAL, sw.bridge)] + [
+                port_record(n, name) for name, n in sorted(sw.ports.items(),
+                                                           key=lambda item: item[1])]
+        elif mp_type == MP_FLOW:
+            table, _out_port, _out_group, cookie, mask = struct.unpack_from('!B3xII4xQQ',
+                                                                           msg, 16)
+            match_len = struct.unpack_from('!H', msg, 50)[0]
+            records = sw.table.stats_entries(table, cookie, mask, msg[52:48 + match_len])
+        else:
+            self.error(sw, xid, OfError(OFPET_BAD_REQUEST, 2), msg)   # OFPBRC_BAD_MULTIPART
+            return
+        out, chunk, size = [], [], 0
+        for record in records:
+            if size + len(record) > MAX_MP_BODY and chunk:
+                out.append(chunk)
+                chunk, size = [], 0
+            chunk.append(record)
+            size += len(record)
+        out.append(chunk)
+        for i, chunk in enumerate(out):
+            more = MP_REPLY_MORE if i < len(out) - 1 else 0
+            self.send(sw, message(MULTIPART_REPLY, xid, struct.pack('!HH4x', mp_type, more)
+                                  + b''.join(chunk)))
+
+    def port_status(self, sw, reason, name, number, link_up=True):
+        self.send(sw, message(PORT_STATUS, 0, struct.pack('!B7x', reason)
+                              + port_record(number, name, link_up)))
+
+    # ---- control (stdin / stdout) ---------------------------------------------
+    def command(self, cmd):
+        what = cmd.get('cmd')
+        if what == 'plug':
+            sw = self.switches[cmd['dpid']]
+            sw.ports[cmd['device']] = cmd['ofport']
+            self.port_status(sw, OFPPR_ADD, cmd['device'], cmd['ofport'],
+                             cmd.get('link_up', True))
+        elif what == 'unplug':
+            sw = self.switches[cmd['dpid']]
+            number = sw.ports.pop(cmd['device'])
+            self.port_status(sw, OFPPR_DELETE, cmd['device'], number)
+        elif what == 'move':
+            self.command({'cmd': 'unplug', 'dpid': cmd['from'], 'device': cmd['device']})
+            self.command({'cmd': 'plug', 'dpid': cmd['to'], 'device': cmd['device'],
+                          'ofport': cmd['ofport']})
+        elif what == 'clear':
+            for sw in self.switches.values():
+                sw.table = FlowTable(sw.table.limit)
+        elif what == 'stats':
+            times = os.times()
+            return {'cpu_seconds': times.user + times.system, 'time': time.time(),
+                    'switches': {str(d): {'flows': len(s.table), 'commits': s.commits,
+                                          'flow_mods': s.flow_mods, 'errors': s.errors,
+                                          'connected': s.connected, 'connects': s.connects,
+                                          'last_commit': s.last_commit,
+                                          'apply_seconds': s.apply_seconds}
+                                 for d, s in self.switches.items()}}
+        elif what == 'cookies':
+            return {'cookies': sorted(self.switches[cmd['dpid']].table.cookies())}
+        elif what == 'quit':
+            self.running = False
+        else:
+            raise ValueError('unknown cmd %r' % what)
+        return {}
+
+    def on_control(self):
+        data = os.read(sys.stdin.fileno(), 1 << 16)
+        if not data:
+            self.running = False
+            return
+        self._control += data
+        while b'\n' in self._control:
+            line, _, rest = bytes(self._control).partition(b'\n')
+            self._control = bytearray(rest)
+            try:
+                answer = dict(ok=True, **self.command(json.loads(line)))
+            except Exception as e:          # a bad command must not stop the switches
+                answer = {'ok': False, 'error': '%s: %s' % (type(e).__name__, e)}
+            sys.stdout.write(json.dumps(answer) + '\n')
+            sys.stdout.flush()
+
+    # ---- the loop -------------------------------------------------------------
+    def run(self, control=True):
+        if control:
+            self.sel.register(sys.stdin.fileno(), selectors.EVENT_READ, None)
+        for sw in self.switches.values():
+            self.connect(sw)
+        next_retry = 0.0
+        while self.running:
+            now = time.monotonic()
+            if now >= next_retry:               # a look at the dropped ones, not every turn
+                next_retry = now + self.retry / 2
+                for sw in self.switches.values():
+                    if sw.sock is None and sw.retry_at <= now:
+                        self.connect(sw)
+            for key, events in self.sel.select(timeout=self.retry / 2):
+                sw = key.data
+                if sw is None:
+                    self.on_control()
+                    continue
+                if events & selectors.EVENT_WRITE and sw.sock is not None:
+                    self.on_writable(sw)
+                if events & selectors.EVENT_READ and sw.sock is not None:
+                    self.on_readable(sw)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--controller', default='127.0.0.1:6653', help='HOST:PORT')
+    p.add_argument('--switches', required=True, help='JSON file: [{dpid, ports}, ...]')
+    p.add_argument('--retry', type=float, default=0.05,
+                   help='seconds between connection attempts (OVS: max_backoff, >= 1 s)')
+    p.add_argument('--flow-limit', type=int, default=1_000_000,
+                   help='flows per switch before OFPFMFC_TABLE_FULL')
+    args = p.parse_args(argv)
+    host, _, port = args.controller.rpartition(':')
+    with open(args.switches) as f:
+        specs = json.load(f)
+    Simulator((host, int(port)), specs, args.retry, args.flow_limit).run()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,386 @@
+"""Benchmark: the controller at scale, on simulated switches (:mod:`bench.ofsim`).
+
+For each size N (hypervisors x --vnics vNICs; tenants of 3 hypervisors, each
+with 3 VXLAN networks and a security group admitting its own zone; one ToR per
+40 hypervisors), on one controller:
+
+- cold start: the controller started with the desired state stored and every
+  switch empty: process start -> every switch in sync (all flows committed);
+- restart: the controller killed and started while every switch holds its
+  flows: start -> every switch confirmed in sync, and the flow mods it sent
+  (the goal is zero);
+- memory: the controller's RSS after the restart;
+- one port bind (a vNIC plugged on a hypervisor) and one unplanned move (its
+  vNIC unplugged at one hypervisor and plugged at another): from the switch's
+  port-status to the last affected switch committing its bundle, with the split
+  the controller reports (compile, encode, socket) and the switches' own time.
+
+The simulator always runs from this checkout; the controller from this checkout
+or, with ``--ref COMMIT``, also from that commit (a temporary git worktree),
+each size measured on both in the same run, figures side by side.
+
+    .venv/bin/python -m bench.scale [--sizes 100,300,1000] [--vnics 20] [--ref 2e27337]
+                                    [--plot bench/scale.png]
+
+Switches of the simulator retry a lost connection every 50 ms (OVS retries
+every ``max_backoff``, at least 1 s), so the restart figures are the
+controller's own. The background rule-counter reading is off
+(``stats_interval = 0``): it is measured by ``bench.migration``.
+"""
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from controller import pipeline as P
+from mininet_topos.client import ApiError, Client
+from mininet_topos.controller_proc import ryu_manager, write_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOSTS_PER_TENANT, NETWORKS_PER_TENANT, HVS_PER_RACK = 3, 3, 40
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def rss_mib(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Controller:
+    """ryu-manager with the vnetsec apps, its code from ``src`` (PYTHONPATH first)."""
+
+    def __init__(self, src, rundir):
+        self.src, self.rundir = src, rundir
+        self.token = secrets.token_hex(16)
+        self.api_port, self.ofp_port = free_port(), free_port()
+        self.conf = os.path.join(rundir, 'vnetsec.conf')
+        write_config(self.conf, os.path.join(rundir, 'vnetsec.db'), self.api_port, self.token,
+                     '127.0.0.1', self.ofp_port, options={'stats_interval': '0',
+                                                          'db_synchronous': 'NORMAL'})
+        self.client = Client('http://127.0.0.1:%d' % self.api_port, self.token)
+        self.proc = None
+
+    def start(self, timeout=120):
+        log = open(os.path.join(self.rundir, 'controller.log'), 'a')
+        self.proc = subprocess.Popen(
+            [ryu_manager(), '--config-file', self.conf, 'apps.vnetsec'], cwd=self.src,
+            env=dict(os.environ, PYTHONPATH=self.src), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError('ryu-manager exited; see %s/controller.log' % self.rundir)
+            try:
+                self.client.get('/v1/openapi.json')
+                return
+            except (OSError, ApiError):
+                time.sleep(0.05)
+        raise RuntimeError('the controller API did not come up')
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def status(self):
+        return self.client.call('GET', '/v1/status', timeout=60)
+
+    def wait_synced(self, dpids, timeout=600, poll=0.1):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            status = self.status()
+            synced = {int(d, 16) for d, s in status['switches'].items() if s['synced']}
+            if status['idle'] and dpids <= synced:
+                return status
+            time.sleep(poll)
+        raise RuntimeError('not in sync after %ds: %d of %d' % (timeout, len(synced),
+                                                                 len(dpids)))
+
+
+class Sim:
+    """The switch simulator, a child process driven by JSON lines."""
+
+    def __init__(self, switches, ofp_port, rundir):
+        spec = os.path.join(rundir, 'switches.json')
+        with open(spec, 'w') as f:
+            json.dump(switches, f)
+        self.proc = subprocess.Popen(
+            [sys.executable, '-m', 'bench.ofsim', '--controller', '127.0.0.1:%d' % ofp_port,
+             '--switches', spec], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def call(self, **cmd):
+        self.proc.stdin.write(json.dumps(cmd) + '\n')
+        self.proc.stdin.flush()
+        answer = json.loads(self.proc.stdout.readline())
+        if not answer.pop('ok'):
+            raise RuntimeError('simulator: %s' % answer['error'])
+        return answer
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.call(cmd='quit')
+            except (OSError, ValueError):
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def data_center(n_hvs, vnics):
+    """(hosts, tenants, ports, switches): the REST bodies of the desired state
+    and the simulator's switch list (with every vNIC plugged)."""
+    hosts, switches, ports, tenants = [], [], [], []
+    racks = (n_hvs + HVS_PER_RACK - 1) // HVS_PER_RACK
+    for r in range(1, racks + 1):
+        members = range((r - 1) * HVS_PER_RACK + 1, min(n_hvs, r * HVS_PER_RACK) + 1)
+        hosts.append({'name': 'tor%d' % r, 'dpid': 0x7000 + r, 'role': 'tor', 'rack': r,
+                      'uplinks': {'hv:hv%d' % n: i for i, n in enumerate(members, 1)}})
+        switches.append({'dpid': 0x7000 + r, 'bridge': 'br-tor',
+                         'ports': {'hv%d' % n: i for i, n in enumerate(members, 1)}})
+    k = 0
+    for n in range(1, n_hvs + 1):
+        r, i = (n - 1) // HVS_PER_RACK + 1, (n - 1) % HVS_PER_RACK + 1
+        hosts.append({'name': 'hv%d' % n, 'dpid': n, 'rack': r,
+                      'vtep_ip': '172.16.%d.%d' % (r, 10 + i)})
+        t = (n - 1) // HOSTS_PER_TENANT
+        if t == len(tenants):
+            tenants.append(['t%dn%d' % (t, j) for j in range(NETWORKS_PER_TENANT)])
+        plugged = {P.TUNNEL_PORT_NAME: P.TUNNEL_OFPORT, P.UPLINK_PORT_NAME: P.UPLINK_OFPORT}
+        for j in range(vnics):
+            k += 1
+            device = 'tapvm%d' % k
+            plugged[device] = j + 1
+            ports.append({'name': 'vm%d' % k, 'network_id': tenants[t][j % NETWORKS_PER_TENANT],
+                          'device': device, 'host': 'hv%d' % n,
+                          'mac': '02:00:%02x:%02x:%02x:%02x' % (k >> 24, k >> 16 & 255,
+                                                                 k >> 8 & 255, k & 255),
+                          'ips': ['10.%d.%d.%d' % (k >> 16, k >> 8 & 255, k & 255)],
+                          'security_groups': ['sg-t%d' % t]})
+        switches.append({'dpid': n, 'ports': plugged})
+    return hosts, tenants, ports, switches
+
+
+def register(client, hosts, tenants, ports):
+    for host in hosts:
+        client.post('/v1/hosts', host)
+    vni = 10000
+    for t, networks in enumerate(tenants):
+        client.post('/v1/security-groups', {'name': 'sg-t%d' % t, 'zone': 't%d' % t, 'rules': [
+            {'direction': 'egress'}, {'direction': 'ingress', 'remote_zone': 't%d' % t}]})
+        for name in networks:
+            vni += 1
+            client.post('/v1/networks', {'name': name, 'kind': 'vxlan',
+                                         'segmentation_id': vni})
+    ids = {n['name']: n['id'] for n in client.get('/v1/networks')}
+    for start in range(0, len(ports), 2000):
+        chunk = [dict(p, network_id=ids[p['network_id']]) for p in ports[start:start + 2000]]
+        client.call('POST', '/v1/ports', {'ports': chunk}, timeout=600)
+
+
+def split(before, after):
+    """The controller's timers (reconciler stats) between two status reads, ms."""
+    keys = ('compile_seconds', 'encode_seconds', 'send_seconds')
+    if not all(k in after for k in keys):
+        return None
+    return {k.split('_')[0]: 1000 * (after[k] - before.get(k, 0)) for k in keys}
+
+
+def change(ctl, sim, do, timeout=30):
+    """Run ``do()`` (a port-status from the simulator) and time it to the last
+    switch that commits a bundle because of it."""
+    before_status = ctl.status()['reconciler']
+    before = sim.call(cmd='stats')
+    t0 = time.time()
+    do()
+    deadline = time.time() + timeout
+    after = before
+    while time.time() < deadline:        # until a switch committed, then all is quiet
+        time.sleep(0.02)
+        if any(s['commits'] > before['switches'][d]['commits']
+               for d, s in sim.call(cmd='stats')['switches'].items()):
+            break
+    while time.time() < deadline and not ctl.status()['idle']:
+        time.sleep(0.01)
+    time.sleep(0.3)                     # commits still on their way back
+    after = sim.call(cmd='stats')
+    touched = [(d, s) for d, s in after['switches'].items()
+               if s['commits'] > before['switches'][d]['commits']]
+    last = max((s['last_commit'] for _, s in touched), default=t0)
+    switch_ms = 1000 * sum(s['apply_seconds'] - before['switches'][d]['apply_seconds']
+                           for d, s in touched)
+    return {'ms': 1000 * (last - t0), 'switches': len(touched),
+            'split': split(before_status, ctl.status()['reconciler']), 'switch_ms': switch_ms}
+
+
+def measure(src, n_hvs, vnics, label):
+    rundir = tempfile.mkdtemp(prefix='vnetsec-scale-')
+    ctl = Controller(src, rundir)
+    sim = None
+    out = {'label': label, 'hypervisors': n_hvs, 'vnics': n_hvs * vnics}
+    try:
+        hosts, tenants, ports, switches = data_center(n_hvs, vnics)
+        dpids = {s['dpid'] for s in switches}
+        ctl.start()
+        t0 = time.time()
+        register(ctl.client, hosts, tenants, ports)
+        out['register_s'] = time.time() - t0
+        sim = Sim(switches, ctl.ofp_port, rundir)
+        t0 = time.time()
+        ctl.wait_synced(dpids)
+        out['first_sync_s'] = time.time() - t0
+        stats = sim.call(cmd='stats')
+        out['flows'] = sum(s['flows'] for s in stats['switches'].values())
+
+        ctl.kill()                                      # cold start: switches emptied
+        sim.call(cmd='clear')
+        cpu0 = sim.call(cmd='stats')['cpu_seconds']
+        t0 = time.time()
+        ctl.start()
+        ctl.wait_synced(dpids)
+        out['cold_s'] = time.time() - t0
+        stats = sim.call(cmd='stats')
+        out['cold_sim_cpu_s'] = stats['cpu_seconds'] - cpu0
+        assert sum(s['flows'] for s in stats['switches'].values()) == out['flows']
+
+        ctl.kill()                                      # restart: switches hold their flows
+        mods0 = sum(s['flow_mods'] for s in stats['switches'].values())
+        t0 = time.time()
+        ctl.start()
+        status = ctl.wait_synced(dpids)
+        out['restart_s'] = time.time() - t0
+        stats = sim.call(cmd='stats')
+        out['restart_flow_mods'] = sum(s['flow_mods'] for s in stats['switches'].values()) - mods0
+        out['rss_mib'] = rss_mib(ctl.proc.pid)
+
+        # one bind: a new port whose vNIC is then plugged on hv1
+        net = ctl.client.get('/v1/networks')[0]['id']
+        ctl.client.post('/v1/ports', {'name': 'extra', 'network_id': net, 'device': 'tapx1',
+                                      'mac': '02:aa:00:00:00:01', 'ips': ['10.250.0.1'],
+                                      'security_groups': ['sg-t0']})
+        time.sleep(0.3)
+        out['bind'] = change(ctl, sim, lambda: sim.call(cmd='plug', dpid=1, device='tapx1',
+                                                        ofport=500))
+        # one unplanned move: hv1 -> hv2 (both hold its network)
+        out['move'] = change(ctl, sim, lambda: sim.call(cmd='move', device='tapx1', **{
+            'from': 1, 'to': 2, 'ofport': 501}))
+        del status
+    finally:
+        ctl.kill()
+        if sim:
+            sim.stop()
+        shutil.rmtree(rundir, ignore_errors=True)
+    return out
+
+
+def fmt_change(c):
+    text = '%7.1f ms to the last of %d switches' % (c['ms'], c['switches'])
+    if c['split']:
+        text += ' (compile %.1f, encode %.1f, socket %.1f' % (
+            c['split']['compile'], c['split']['encode'], c['split']['send'])
+    else:
+        text += ' (no split in this version'
+    return text + '; switches %.1f ms)' % c['switch_ms']
+
+
+def report(r):
+    print('%s: %d hypervisors x %d vNICs = %d vNICs, %d flows' % (
+        r['label'], r['hypervisors'], r['vnics'] // r['hypervisors'], r['vnics'], r['flows']))
+    print('  cold start (all flows installed)        %8.1f s   (simulator CPU %.1f s)'
+          % (r['cold_s'], r['cold_sim_cpu_s']))
+    print('  restart (all confirmed in sync)         %8.1f s   flow mods sent: %d'
+          % (r['restart_s'], r['restart_flow_mods']))
+    print('  controller memory (RSS)                 %8.0f MiB' % r['rss_mib'])
+    print('  one bind   %s' % fmt_change(r['bind']))
+    print('  one move   %s' % fmt_change(r['move']))
+    print('  (setup: REST registration %.1f s, first sync %.1f s)' % (r['register_s'],
+                                                                        r['first_sync_s']),
+          flush=True)
+
+
+def plot(results, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    for label in dict.fromkeys(r['label'] for r in results):
+        rs = [r for r in results if r['label'] == label]
+        xs = [r['hypervisors'] for r in rs]
+        axes[0].plot(xs, [r['cold_s'] for r in rs], 'o-', label=label)
+        axes[1].plot(xs, [r['restart_s'] for r in rs], 'o-', label=label)
+        axes[2].plot(xs, [r['rss_mib'] for r in rs], 'o-', label=label)
+    for ax, title, goal in ((axes[0], 'cold start, s', 60), (axes[1], 'restart, s', 30),
+                            (axes[2], 'controller RSS, MiB', 2048)):
+        ax.axhline(goal, color='grey', linestyle=':', label='goal at 1,000')
+        ax.set_title(title)
+        ax.set_xlabel('hypervisors (x %d vNICs)' % (results[0]['vnics']
+                                                   // results[0]['hypervisors']))
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    print('plot: %s' % path)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument('--sizes', default='100,300,1000', help='hypervisor counts')
+    p.add_argument('--vnics', type=int, default=20, help='per hypervisor')
+    p.add_argument('--ref', default='', help='also measure the controller of this commit')
+    p.add_argument('--plot', default='', help='save the curve here (PNG)')
+    p.add_argument('--results', default='',
+                   help='JSON file: results are added to it, and the plot draws all of it '
+                        '(so sizes measured in separate runs make one curve)')
+    args = p.parse_args(argv)
+    sources = [('this checkout', ROOT)]
+    tmp = None
+    if args.ref:
+        tmp = tempfile.mkdtemp(prefix='vnetsec-scale-ref-')
+        where = os.path.join(tmp, 'ref')
+        subprocess.run(['git', '-C', ROOT, 'worktree', 'add', '--detach', where, args.ref],
+                       check=True, capture_output=True)
+        sources.insert(0, ('before: %s' % args.ref, where))
+    results = []
+    try:
+        for n in [int(x) for x in args.sizes.split(',')]:
+            for label, src in sources:
+                r = measure(src, n, args.vnics, label)
+                report(r)
+                results.append(r)
+    finally:
+        if tmp:
+            subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', where],
+                           capture_output=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+    if args.results:
+        earlier = []
+        if os.path.exists(args.results):
+            with open(args.results) as f:
+                earlier = json.load(f)
+        results = earlier + results
+        with open(args.results, 'w') as f:
+            json.dump(results, f, indent=1)
+    if args.plot:
+        plot(sorted(results, key=lambda r: r['hypervisors']), args.plot)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
