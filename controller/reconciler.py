@@ -15,6 +15,7 @@ import logging
 import struct
 import time
 
+from controller import pipeline
 from controller.actions import encode as to_actions
 
 LOG = logging.getLogger(__name__)
@@ -95,7 +96,8 @@ class Encoder:
         (action,), _ = to_actions(dp, [a])
         buf = bytearray()
         action.serialize(buf, 0)
-        return bytes(buf)
+        # Ryu leaves a Nicira action's padding (learn's) to whatever follows it
+        return bytes(buf.ljust(action.len, b'\0'))
 
     def _cache(self, cache, key, build):
         value = cache.get(key)
@@ -150,12 +152,16 @@ class Reconciler:
         dp.send_msg(req)
 
     def on_flow_stats(self, dp, body, more):
-        """Feed a flow-stats reply; True once the switch's table is fully known."""
+        """Feed a flow-stats reply; True once the switch's table is fully known.
+        Flows of an unmanaged owner (:data:`controller.pipeline.UNMANAGED`: the
+        switches' learned session records, carried sessions) are not ours to
+        diff: they are left out, so they are never deleted."""
         reading = self._reading.get(dp.id)
         if reading is None:
             return False
         for stat in body:
-            reading[stat.cookie] = _Installed(stat)
+            if stat.cookie >> pipeline.COOKIE_OWNER_SHIFT not in pipeline.UNMANAGED:
+                reading[stat.cookie] = _Installed(stat)
         if more:
             return False
         self.installed[dp.id] = self._reading.pop(dp.id)

@@ -12,11 +12,12 @@ Per vNIC with port security (conntrack zone = its OpenFlow port number):
   vNIC using the rule (n + m flows, not n x m); the commit reads the vNIC's zone
   and port from registers, so a vNIC joining touches only its own flows.
 """
+import dataclasses
 import ipaddress
 import zlib
 
 from controller import pipeline as P
-from controller import protocols
+from controller import protocols, sessions
 from controller.feature import Feature
 from controller.features import security_groups
 from controller.flows import flow, goto, reuse
@@ -74,15 +75,19 @@ def protocol_matches(rule):
     return [{'ip_proto': proto, field: vm} for vm in port_masks(low, high)]
 
 
-def compile_firewall(inv, host):
+def compile_firewall(inv, host, carry_sessions=True):
+    """The firewall's flows of one hypervisor; ``carry_sessions``: its ACLs
+    record what they commit (see :mod:`controller.sessions`)."""
     flows, rules = [], {}
     for port in inv.local_ports(host.name) + inv.arriving_ports(host.name):
         if port.port_security_enabled:
-            flows += _port_flows(inv, port)
+            flows += _port_flows(inv, port, carry_sessions)
             for rule in _rules(inv, port, 'egress') + _rules(inv, port, 'ingress'):
                 rules[rule['id']] = rule
     key = ('clause1', frozenset(rules))          # alike on hosts with the same rules
     flows += inv.memo(key, lambda: _clause1(inv, rules.values()))
+    if carry_sessions and flows:
+        flows += reuse('firewall', 'session_record', sessions.record_flows)
     # each vNIC's flows are merged already; what two vNICs share (a remote-group
     # rule's commit flow) is the very same flow: keep it once
     return list({f.cookie: f for f in flows}.values())
@@ -109,18 +114,19 @@ def _clause1(inv, rules):
 _PORT_CACHE = {}
 
 
-def _port_flows(inv, port):
+def _port_flows(inv, port, carry_sessions):
     """A vNIC's own flows depend only on its record and its groups' records
     (frozen: a change makes new objects), so they are reused while those stay
     the same objects; remote members live in the bridge-wide clause-1 flows."""
     groups = tuple(inv.groups_of(port))
-    key = (id(port),) + tuple(id(g) for g in groups)
+    key = (id(port), carry_sessions) + tuple(id(g) for g in groups)
     hit = _PORT_CACHE.get(key)
     if hit is not None and hit[0] is port and all(a is b for a, b in zip(hit[1], groups)):
         return hit[2]
     if len(_PORT_CACHE) > 100_000:
         _PORT_CACHE.clear()
-    flows = _merge(anti_spoofing(port) + acl(inv, port, 'egress') + acl(inv, port, 'ingress'))
+    flows = _merge(anti_spoofing(port) + acl(inv, port, 'egress', carry_sessions)
+                   + acl(inv, port, 'ingress', carry_sessions))
     _PORT_CACHE[key] = (port, groups, flows)
     return flows
 
@@ -158,10 +164,14 @@ def _prio(table, name):
     return P.priority(table, name)
 
 
-def acl(inv, port, direction):
+def acl(inv, port, direction, carry_sessions=True):
     """The stateful ACL of one direction of one vNIC. A rule naming a remote
     group or zone is a conjunction whose clause 1 (the members' addresses) the
-    bridge shares; an empty group never completes it, so allows nothing."""
+    bridge shares; an empty group never completes it, so allows nothing.
+    ``carry_sessions``: commits record the connection, established packets
+    refresh its record."""
+    recorded = sessions.commit_actions if carry_sessions else lambda mark, direction: []
+    refreshed = sessions.refresh_actions if carry_sessions else lambda mark: []
     zone = port.ofport
     if direction == 'egress':
         table, who = P.EGRESS_ACL, {'in_port': port.ofport}
@@ -189,10 +199,11 @@ def acl(inv, port, direction):
         for state in (CT_EST, CT_REL):
             flows.append(flow('firewall', table, _prio(table, 'established'),
                               dict(here, ct_state=(CT_TRK | state, CT_TRK | state | CT_INV),
-                                   ct_mark=mark), passed))
+                                   ct_mark=mark), refreshed(mark) + passed))
     new = dict(here, ct_state=(CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV))
     for rule in _rules(inv, port, direction):
-        commit = [('ct', True, zone, None, rule_mark(rule))] + passed
+        commit = ([('ct', True, zone, None, rule_mark(rule))]
+                  + recorded(rule_mark(rule), direction) + passed)
         matches = protocol_matches(rule)
         if rule['remote_ip_prefix']:
             net = ipaddress.IPv4Network(rule['remote_ip_prefix'])
@@ -209,7 +220,8 @@ def acl(inv, port, direction):
             conj_id = rule_mark(rule)
             flows.append(flow('firewall', table, _prio(table, 'remote_group'), {
                 'eth_type': IPV4, 'ct_state': new['ct_state'], 'conj_id': conj_id},
-                [('ct', True, P.REG_ZONE, None, rule_mark(rule))] + passed_any))
+                [('ct', True, P.REG_ZONE, None, rule_mark(rule))]
+                + recorded(rule_mark(rule), direction) + passed_any))
             flows += [flow('firewall', table, _prio(table, 'remote_group'), dict(new, **m),
                            [('conjunction', conj_id, 2, 2)]) for m in matches]
     return flows
@@ -250,4 +262,9 @@ def rule_counters(inv, desired, replies):
 FEATURE = Feature('firewall', compile=compile_firewall, routes=security_groups.ROUTES,
                   counters=(COOKIE, COOKIE_MASK, rule_counters),
                   summary='per-vNIC stateful firewall: security groups, anti-spoofing, '
-                          'rules that move with the VM')
+                          'rules and sessions that move with the VM')
+# [vnetsec] carry_sessions = false: the same firewall, recording no sessions
+WITHOUT_SESSIONS = dataclasses.replace(
+    FEATURE, compile=lambda inv, host: compile_firewall(inv, host, carry_sessions=False),
+    summary='per-vNIC stateful firewall: security groups, anti-spoofing, rules that move '
+            'with the VM (sessions are not carried)')
