@@ -12,6 +12,10 @@
   probe.py stream-read tcp|udp IP PORT SECONDS   connects (or says hello once) and
                                          only reads for SECONDS; prints the seconds
                                          the stream stayed alive and its longest silence
+  probe.py connect-rate IP PORT SECONDS  opens and closes TCP connections one after the
+                                         other for SECONDS; prints connections per second
+  probe.py hold IP PORT N SECONDS        opens N TCP connections, prints 'open N' once
+                                         they are, and holds them for SECONDS
   probe.py wait-listening PORT...        returns once those TCP ports listen here
   probe.py raw-send PROTO IP COUNT       COUNT IPv4 packets of IP protocol PROTO (e.g. 47,
                                          GRE: the kernel need not know it) to IP
@@ -148,6 +152,25 @@ def stream_read(proto, ip, port, seconds):
     print('%.2f %.2f' % (last - start, max(longest, time.time() - last)))
 
 
+def connect_rate(ip, port, seconds):
+    start, done = time.time(), 0
+    while time.time() - start < seconds:
+        try:
+            s = socket.create_connection((ip, port), timeout=1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            s.close()                       # RST: no TIME_WAIT piling up
+            done += 1
+        except OSError:
+            pass
+    print('%.1f' % (done / (time.time() - start)))
+
+
+def hold(ip, port, n, seconds):
+    socks = [socket.create_connection((ip, port), timeout=5) for _ in range(n)]
+    print('open %d' % len(socks), flush=True)
+    time.sleep(seconds)
+
+
 RAW_MARK = b'vnetsec-probe'
 
 
@@ -215,6 +238,10 @@ if __name__ == '__main__':
         stream_serve(args[0], int(args[1]))
     elif cmd == 'stream-read':
         stream_read(args[0], args[1], int(args[2]), float(args[3]))
+    elif cmd == 'connect-rate':
+        connect_rate(args[0], int(args[1]), float(args[2]))
+    elif cmd == 'hold':
+        hold(args[0], int(args[1]), int(args[2]), float(args[3]))
     elif cmd == 'rarp':
         rarp(args[0], args[1])
     else:

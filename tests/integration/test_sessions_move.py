@@ -13,11 +13,11 @@ import time
 import pytest
 
 from controller import sessions
-from mininet_topos import probe
+from mininet_topos import streams
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.migration import migrate
 
-PROBE = probe.__file__
+PROBE = streams.PROBE
 SECONDS, MOVE_AT = 8, 2.0
 CARRIED = '0x%x/0x%x' % (sessions.cookie(sessions.CARRIED), 0xffff << sessions.KIND_SHIFT)
 
@@ -26,15 +26,13 @@ CARRIED = '0x%x/0x%x' % (sessions.cookie(sessions.CARRIED), 0xffff << sessions.K
 def dc():
     # 3 racks x 1 hypervisor: hv1 vm1 vm2 | hv2 vm3 vm4 | hv3 vm5 vm6, one VXLAN network
     with DataCenter(racks=3, hypervisors=1, vms=2, networks='vxlan:5000') as running:
-        reader = running.client.post('/v1/security-groups', {'name': 'reader', 'rules': [
-            {'direction': 'egress'}, {'direction': 'ingress', 'protocol': 'icmp'}]})
+        reader = running.client.post('/v1/security-groups', {'name': 'reader',
+                                                              'rules': streams.READER_RULES})
         running.client.post('/v1/security-groups', {'name': 'cut', 'rules': [
             {'direction': 'egress', 'protocol': 'tcp', 'port_range_min': 9000},
             {'direction': 'ingress', 'protocol': 'icmp'}]})
-        running.client.post('/v1/security-groups', {'name': 'server', 'rules': [
-            {'direction': 'egress'}, {'direction': 'ingress', 'protocol': 'icmp'},
-            {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 9000},
-            {'direction': 'ingress', 'protocol': 'udp', 'port_range_min': 9001}]})
+        running.client.post('/v1/security-groups', {'name': 'server',
+                                                     'rules': streams.SERVER_RULES})
         ports = {p['name']: p['id'] for p in running.client.get('/v1/ports')}
         running.client.call('PATCH', '/v1/ports/%s' % ports['vm3'],
                             {'security_groups': ['server']})
@@ -42,48 +40,15 @@ def dc():
                             {'security_groups': ['reader']})
         running.client.call('PATCH', '/v1/ports/%s' % ports['vm2'],
                             {'security_groups': ['cut']})
-        server = running.node('vm3')
-        server.cmd('python3 %s stream-serve tcp 9000 &' % PROBE)
-        server.cmd('python3 %s stream-serve udp 9001 &' % PROBE)
-        server.cmd('python3 %s wait-listening 9000' % PROBE)
+        streams.serve(running.node('vm3'))
         running.wait_ready()
         running.reader = reader
         yield running
 
 
 def streams_across_move(dc, dest, live=False, planned=True, also=None):
-    """vm1 reads vm3's TCP and UDP streams for SECONDS and moves to ``dest``
-    MOVE_AT seconds in, while vm5 sprays forbidden traffic at it; ``also()``
-    runs after the move. Returns ({proto: (alive, longest silence)}, forbidden
-    packets that reached vm1)."""
-    vm1, bad, server = dc.node('vm1'), dc.node('vm5'), dc.node('vm3')
-    out = '/tmp/vnetsec-sessions-%s-%%s.txt' % dc.run_id
-    capture = out % 'forbidden'
-    vm1.cmd('tcpdump -lnni any "dst host %s and (tcp dst port 9090 or udp dst port 7070)" '
-            '> %s 2>/dev/null &' % (vm1.IP(), capture))
-    bad.cmd('python3 %s spray %s 9090 7070 %d &' % (PROBE, vm1.IP(), SECONDS + 1))
-    for proto, port in (('tcp', 9000), ('udp', 9001)):
-        vm1.cmd('python3 %s stream-read %s %s %d %d > %s &'
-                % (PROBE, proto, server.IP(), port, SECONDS, out % proto))
-    time.sleep(MOVE_AT)
-    migrate(dc, 'vm1', dest, live=live, planned=planned)
-    dc.wait_ready()
-    if also:
-        also()
-    vm1.cmd('wait %python3 2>/dev/null; sleep 0.2')
-    bad.cmd('wait')
-    time.sleep(0.5)
-    vm1.cmd('kill %tcpdump; wait %tcpdump')
-    result = {}
-    for proto in ('tcp', 'udp'):
-        with open(out % proto) as f:
-            alive, silence = (float(x) for x in f.read().split())
-        os.remove(out % proto)
-        result[proto] = (alive, silence)
-    with open(capture) as f:
-        forbidden = [line for line in f if line.strip()]
-    os.remove(capture)
-    return result, forbidden
+    return streams.across_move(dc, 'vm1', 'vm3', dest, SECONDS, MOVE_AT, live=live,
+                               planned=planned, prober='vm5', also=also)
 
 
 def carried_on(dc, host):
