@@ -40,15 +40,15 @@ def across_move(dc, vm, server, dest, seconds=8, move_at=2.0, live=False, planne
                    '7070)" > %s 2>/dev/null &' % (reader.IP(), capture))
         dc.node(prober).cmd('python3 %s spray %s 9090 7070 %d &'
                             % (PROBE, reader.IP(), seconds + 1))
-    for proto, port in PORTS.items():
-        reader.cmd('python3 %s stream-read %s %s %d %d > %s &'
-                   % (PROBE, proto, source.IP(), port, seconds, out % proto))
+    readers = [reader.cmd('python3 %s stream-read %s %s %d %d > %s & echo $!'
+                          % (PROBE, proto, source.IP(), port, seconds, out % proto)).split()[-1]
+               for proto, port in PORTS.items()]
     time.sleep(move_at)
     migrate(dc, vm, dest, live=live, planned=planned)
     dc.wait_ready()
     if also:
         also()
-    reader.cmd('wait %python3 2>/dev/null')
+    reader.cmd('wait %s' % ' '.join(readers))
     result, forbidden = {}, []
     for proto in PORTS:
         with open(out % proto) as f:
