@@ -22,6 +22,27 @@ from controller.ryu_facade import hub
 LOG = logging.getLogger('vnetsec.sessions')
 
 
+def carries(old, new, left):
+    """What a port record's change calls for: [(port id, source, destination,
+    ofport there, moved)]. ``left`` {port id: host} remembers where an unbound
+    port was last bound (its vNIC vanished before it appeared elsewhere)."""
+    if new is None:
+        if old is not None:
+            left.pop(old.id, None)
+        return []
+    jobs = []
+    if old is not None and old.bound_host and not new.bound_host:
+        left[new.id] = old.bound_host
+    if new.migrating_to and new.bound_host and new.migrating_to != getattr(
+            old, 'migrating_to', ''):
+        jobs.append((new.id, new.bound_host, new.migrating_to, new.migrating_ofport, False))
+    if old is not None and new.bound_host and old.bound_host != new.bound_host:
+        source = old.bound_host or left.pop(new.id, '')
+        if source and source != new.bound_host:
+            jobs.append((new.id, source, new.bound_host, new.ofport, True))
+    return jobs
+
+
 class SessionCarrier:
     def __init__(self, core, enabled, grace):
         self.core = core
@@ -32,20 +53,9 @@ class SessionCarrier:
     def port_changed(self, old, new):
         """A port record changed (a store watch event): carry its sessions if it
         is moving or has moved."""
-        if not self.enabled or new is None:
-            if new is None and old is not None:
-                self._left.pop(old.id, None)
-            return
-        if old is not None and old.bound_host and not new.bound_host:
-            self._left[new.id] = old.bound_host
-        if new.migrating_to and new.bound_host and new.migrating_to != getattr(
-                old, 'migrating_to', ''):
-            hub.spawn(self.carry, new.id, new.bound_host, new.migrating_to,
-                      new.migrating_ofport, False)
-        if old is not None and new.bound_host and old.bound_host != new.bound_host:
-            source = old.bound_host or self._left.pop(new.id, '')
-            if source and source != new.bound_host:
-                hub.spawn(self.carry, new.id, source, new.bound_host, new.ofport, True)
+        if self.enabled:
+            for job in carries(old, new, self._left):
+                hub.spawn(self.carry, *job)
 
     def carry(self, port_id, source, dest, ofport, moved):
         """Read ``source``'s records of the port's VM, install their admissions on

@@ -9,7 +9,9 @@ from controller.features import firewall
 from controller.features.security_groups import SecurityGroups
 from controller.flows import to_ofctl
 from controller.inventory import Inventory
+from controller.model import changed
 from controller.reconciler import Reconciler
+from controller.session_carrier import carries
 from controller.ryu_facade import parser
 from tests.unit.conftest import add_hv, add_port
 from tests.unit.fakes import FakeDatapath, FlowStat
@@ -156,3 +158,21 @@ def test_the_reconciler_leaves_learned_and_carried_flows_alone():
     assert set(reconciler.installed[dp.id]) == {ours.cookie}
     removed, _ = reconciler.diff(dp.id, [])
     assert [f.cookie for f in removed] == [ours.cookie]
+
+
+def test_carried_when_a_move_is_announced_and_whenever_the_vnic_shows_up_elsewhere(service):
+    _, _, port = reader(service)
+    left = {}
+    planned = changed(port, migrating_to='hv3', migrating_ofport=2000)
+    assert carries(port, planned, left) == [(port.id, 'hv1', 'hv3', 2000, False)]
+    arrived = changed(planned, bound_host='hv3', ofport=2000, migrating_to='',
+                      migrating_ofport=0)
+    assert carries(planned, arrived, left) == [(port.id, 'hv1', 'hv3', 2000, True)]
+    # unplanned, its vNIC gone from hv3 a while before it appears on hv2
+    gone = changed(arrived, bound_host='', ofport=0)
+    assert carries(arrived, gone, left) == [] and left == {port.id: 'hv3'}
+    assert carries(gone, changed(gone, bound_host='hv2', ofport=7), left) == [
+        (port.id, 'hv3', 'hv2', 7, True)]
+    assert left == {}
+    assert carries(arrived, changed(arrived, name='renamed'), left) == []
+    assert carries(arrived, None, left) == []
