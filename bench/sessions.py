@@ -38,10 +38,14 @@ def open_groups(dc):
     dc.wait_ready()
 
 
-def connection_rate(dc, seconds, runs):
-    client, server = dc.node('vm1'), dc.node('vm2')
+def start_server(dc):
+    server = dc.node('vm2')
     server.cmd('ulimit -n 8192; python3 %s serve tcp %d &' % (PROBE, SERVER_PORT))
     server.cmd('python3 %s wait-listening %d' % (PROBE, SERVER_PORT))
+
+
+def connection_rate(dc, seconds, runs):
+    client, server = dc.node('vm1'), dc.node('vm2')
     rates = [float(client.cmd('python3 %s connect-rate %s %d %d'
                               % (PROBE, server.IP(), SERVER_PORT, seconds)))
              for _ in range(runs)]
@@ -92,8 +96,9 @@ def measure(carry, seconds, n, runs):
     with DataCenter(racks=3, hypervisors=1, vms=1, networks='vxlan:5000',
                     options={'carry_sessions': str(carry).lower()}) as dc:
         open_groups(dc)
+        start_server(dc)
+        before, during = flows_at(dc, n)        # first: no records of closed connections yet
         rate, rates = connection_rate(dc, seconds, runs)
-        before, during = flows_at(dc, n)
         moved = survival(dc)
     return {'rate': rate, 'rates': rates, 'before': before, 'during': during, 'moved': moved}
 

@@ -43,6 +43,10 @@ def across_move(dc, vm, server, dest, seconds=8, move_at=2.0, live=False, planne
     readers = [reader.cmd('python3 %s stream-read %s %s %d %d > %s & echo $!'
                           % (PROBE, proto, source.IP(), port, seconds, out % proto)).split()[-1]
                for proto, port in PORTS.items()]
+    started = time.time() + 10      # the clock starts once the TCP reader is connected
+    while time.time() < started and not reader.cmd(
+            "ss -Htn state established '( dport = :%d )'" % PORTS['tcp']).strip():
+        time.sleep(0.05)
     time.sleep(move_at)
     migrate(dc, vm, dest, live=live, planned=planned)
     dc.wait_ready()
