@@ -3,7 +3,8 @@ connection the firewall commits costs, with ``carry_sessions`` off (today's
 firewall) and on, one data center each, in the same run:
 
 - new TCP connections per second through the firewall (client and server VMs
-  on two hypervisors; each connection is committed, and recorded, on both);
+  on two hypervisors; each connection is committed on both, and recorded on
+  the client's: see ``client_server_groups``);
 - flows per hypervisor with 1,000 open TCP sessions between them;
 - the streams a VM only reads that survive a planned move (see
   mininet_topos/streams.py).
@@ -28,13 +29,19 @@ def flows_on(hv):
     return sum(1 for line in out.splitlines() if 'priority=' in line)
 
 
-def open_groups(dc):
-    """vm1 (hv1) and vm2 (hv2) in a group letting everything in and out."""
-    group = dc.client.post('/v1/security-groups', {'name': 'open', 'rules': [
-        {'direction': 'egress'}, {'direction': 'ingress'}]})
-    for port in dc.client.get('/v1/ports'):
-        dc.client.call('PATCH', '/v1/ports/%s' % port['id'],
-                       {'security_groups': [group['id']]})
+def client_server_groups(dc):
+    """vm1 (hv1), the client: all egress, only ICMP in (its connections are
+    recorded: nothing else would let their replies in after a move); vm2 (hv2),
+    the server: all egress and tcp/9100 in (its accepted connections are not:
+    its "egress any" re-admits them)."""
+    client = dc.client.post('/v1/security-groups', {'name': 'client', 'rules': [
+        {'direction': 'egress'}, {'direction': 'ingress', 'protocol': 'icmp'}]})
+    server = dc.client.post('/v1/security-groups', {'name': 'tcpserver', 'rules': [
+        {'direction': 'egress'},
+        {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': SERVER_PORT}]})
+    ports = {p['name']: p['id'] for p in dc.client.get('/v1/ports')}
+    for vm, group in (('vm1', client), ('vm2', server)):
+        dc.client.call('PATCH', '/v1/ports/%s' % ports[vm], {'security_groups': [group['id']]})
     dc.wait_ready()
 
 
@@ -95,7 +102,7 @@ def measure(carry, seconds, n, runs):
     (3 racks x 1 hypervisor: vm1 on hv1, vm2 on hv2, hv3 empty)."""
     with DataCenter(racks=3, hypervisors=1, vms=1, networks='vxlan:5000',
                     options={'carry_sessions': str(carry).lower()}) as dc:
-        open_groups(dc)
+        client_server_groups(dc)
         start_server(dc)
         before, during = flows_at(dc, n)        # first: no records of closed connections yet
         rate, rates = connection_rate(dc, seconds, runs)

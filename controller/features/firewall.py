@@ -170,8 +170,13 @@ def acl(inv, port, direction, carry_sessions=True):
     bridge shares; an empty group never completes it, so allows nothing.
     ``carry_sessions``: commits record the connection, established packets
     refresh its record."""
-    recorded = sessions.commit_actions if carry_sessions else lambda mark, direction: []
-    refreshed = sessions.refresh_actions if carry_sessions else lambda mark: []
+    recording = _recording_marks(inv, port) if carry_sessions else set()
+
+    def recorded(mark, direction):
+        return sessions.commit_actions(mark, direction) if mark in recording else []
+
+    def refreshed(mark):
+        return sessions.refresh_actions(mark) if mark in recording else []
     zone = port.ofport
     if direction == 'egress':
         table, who = P.EGRESS_ACL, {'in_port': port.ofport}
@@ -225,6 +230,26 @@ def acl(inv, port, direction, carry_sessions=True):
             flows += [flow('firewall', table, _prio(table, 'remote_group'), dict(new, **m),
                            [('conjunction', conj_id, 2, 2)]) for m in matches]
     return flows
+
+
+def _admits_anything(rule):
+    """Whether ``rule`` lets in (or out) every IPv4 packet as a new connection."""
+    return (protocols.number(rule['protocol']) is None
+            and rule['remote_ip_prefix'] in ('', None, '0.0.0.0/0')
+            and not rule['remote_group_id'] and not rule['remote_zone'])
+
+
+def _recording_marks(inv, port):
+    """The marks of the port's rules whose connections are worth recording: a
+    connection committed by one direction needs carrying only if the other
+    direction's rules would not admit its packets as new anyway (an "egress
+    any" rule, as in every Neutron default group, re-admits any session the VM
+    speaks in first)."""
+    marks = set()
+    for direction, other in (('egress', 'ingress'), ('ingress', 'egress')):
+        if not any(_admits_anything(r) for r in _rules(inv, port, other)):
+            marks |= {rule_mark(r) for r in _rules(inv, port, direction)}
+    return marks
 
 
 def _merge(flows):

@@ -42,16 +42,50 @@ def test_commits_record_and_established_packets_refresh(service):
     assert commit.actions == (('ct', True, 1, None, egress_mark),
                               ('set_field', 'reg3', egress_mark),
                               ('resubmit', P.SESSION_RECORD), ('goto', P.ARP_RESPONDER))
-    ingress_commit = next(f for f in flows if f.table == P.INGRESS_ACL
-                          and f.priority == P.priority(P.INGRESS_ACL, 'rule'))
-    mark = firewall.rule_mark(group.rules[1])
-    assert ('set_field', 'reg3', mark | sessions.INGRESS_BIT) in ingress_commit.actions
     established = [f for f in flows if f.table in (P.EGRESS_ACL, P.INGRESS_ACL)
-                   and f.priority == P.priority(f.table, 'established')]
-    assert established and all(('resubmit', P.SESSIONS) in f.actions for f in established)
+                   and f.priority == P.priority(f.table, 'established')
+                   and dict(f.match)['ct_mark'] == egress_mark]
+    assert len(established) == 4 and all(('resubmit', P.SESSIONS) in f.actions
+                                         for f in established)
+    # what the VM accepts (ICMP) needs no record: its "egress any" re-admits any
+    # session it speaks in first, and the remote's packets are admitted as new
+    ingress_mark = firewall.rule_mark(group.rules[1])
+    unrecorded = [f for f in flows if f.table == P.INGRESS_ACL and (
+        f.priority == P.priority(P.INGRESS_ACL, 'rule')
+        or dict(f.match).get('ct_mark') == ingress_mark)]
+    assert unrecorded and not [f for f in unrecorded if ('resubmit', P.SESSION_RECORD)
+                               in f.actions or ('resubmit', P.SESSIONS) in f.actions]
     record = [f for f in flows if f.table == P.SESSION_RECORD]
     assert len(record) == 8                 # 2 directions x (tcp, udp, icmp, other)
     assert all(P.check(f) == '' for f in flows)
+
+
+def test_what_a_vm_accepts_is_recorded_when_its_own_packets_would_not_pass(service):
+    net = service.create_network({'name': 'n', 'kind': 'vxlan'})
+    add_hv(service, 'hv1', 1)
+    group = SecurityGroups(service).create_group({'name': 'server', 'rules': [
+        {'direction': 'ingress', 'protocol': 'udp', 'port_range_min': 53},
+        {'direction': 'egress', 'protocol': 'tcp', 'remote_ip_prefix': '10.9.0.0/16'}]})
+    port = add_port(service, net, 1, 'hv1', ofport=1)
+    service.update_port(port.id, {'security_groups': ['server']})
+    flows = hv1_flows(service)
+    mark = firewall.rule_mark(group.rules[0])
+    commit = next(f for f in flows if f.table == P.INGRESS_ACL
+                  and f.priority == P.priority(P.INGRESS_ACL, 'rule'))
+    assert ('set_field', 'reg3', mark | sessions.INGRESS_BIT) in commit.actions
+    # neither direction admits anything: the egress rule's connections are recorded too
+    assert any(('resubmit', P.SESSION_RECORD) in f.actions for f in flows
+               if f.table == P.EGRESS_ACL)
+
+
+def test_nothing_is_recorded_where_both_directions_admit_anything(service):
+    net = service.create_network({'name': 'n', 'kind': 'vxlan'})
+    add_hv(service, 'hv1', 1)
+    SecurityGroups(service).create_group({'name': 'open', 'rules': [
+        {'direction': 'ingress'}, {'direction': 'egress', 'remote_ip_prefix': '0.0.0.0/0'}]})
+    port = add_port(service, net, 1, 'hv1', ofport=1)
+    service.update_port(port.id, {'security_groups': ['open']})
+    assert not [f for f in hv1_flows(service) for a in f.actions if a[0] == 'resubmit']
 
 
 def test_the_record_table_learns_both_directions_with_conntracks_timeouts():
