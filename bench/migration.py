@@ -143,6 +143,10 @@ def main():
                    help='the same moves with the controller reading rule counters in the '
                         'background every S seconds (0: off), one data center each, in this '
                         'run: what the statistics cost')
+    p.add_argument('--carry-sessions', metavar='B[,B]',
+                   help='the same moves with [vnetsec] carry_sessions false and/or true, '
+                        'one data center each, in this run: what carrying sessions costs '
+                        'the gap')
     args = p.parse_args()
     if args.bind and not args.vs_ovn:
         p.error('--bind goes with --vs-ovn (without it, bind throughput is part of the run)')
@@ -154,12 +158,17 @@ def main():
           'median (max) of %d migrations' % args.runs)
     print('  %-4s %-9s %7s %7s %16s %14s %18s' % (
         'HVs', 'mode', 'lost', 'dup', 'longest gap ms', 'dest ms', 'last remote ms'))
-    intervals = [float(s) for s in args.stats_intervals.split(',')] \
-        if args.stats_intervals else [None]
-    for size, interval in [(int(s), i) for s in args.sizes.split(',') for i in intervals]:
-        if interval is not None:
-            print('  stats_interval = %g s%s' % (interval, ' (off)' if not interval else ''))
-        options = {} if interval is None else {'stats_interval': interval}
+    settings = [None]           # (what is printed, the [vnetsec] options)
+    if args.stats_intervals:
+        settings = [('stats_interval = %g s%s' % (float(i), ' (off)' if not float(i) else ''),
+                     {'stats_interval': float(i)}) for i in args.stats_intervals.split(',')]
+    if args.carry_sessions:
+        settings = [('carry_sessions = %s' % b, {'carry_sessions': b})
+                    for b in args.carry_sessions.split(',')]
+    for size, setting in [(int(s), i) for s in args.sizes.split(',') for i in settings]:
+        if setting is not None:
+            print('  ' + setting[0])
+        options = {} if setting is None else setting[1]
         with DataCenter(racks=1, hypervisors=size, vms=1, networks='vxlan:5000',
                         options=options) as dc:
             moves = 0
@@ -172,7 +181,7 @@ def main():
                 cols = [median_max([r[key] for r in results])
                         for key in ('lost', 'dup', 'gap', 'dest', 'remote')]
                 print('  %-4d %-9s %7s %7s %16s %14s %18s' % (size, mode, *cols), flush=True)
-            if size == min(int(s) for s in args.sizes.split(',')) and interval is None:
+            if size == min(int(s) for s in args.sizes.split(',')) and setting is None:
                 b_wall, b_ctl, s_wall, s_ctl = bind_throughput(dc)
                 print('  bind (%d HVs): 100 ports plugged at once -> all flows confirmed in '
                       '%.0f ms, of which controller %.0f ms; one at a time '

@@ -33,6 +33,7 @@ from controller.ryu_facade import (CONF, CONFIG_DISPATCHER, DEAD_DISPATCHER,
                                    MAIN_DISPATCHER, OFP_VERSION, RyuApp, cfg, hub,
                                    ofp_event, set_ev_cls)
 from controller.service import Service
+from controller.session_carrier import SessionCarrier
 from controller.store import SqliteStore
 
 LOG = logging.getLogger('vnetsec')
@@ -63,6 +64,12 @@ OPTIONS = [
                help='JSON lines, one per write (default <db_path>.audit.log)'),
     cfg.StrOpt('vlan_pool', default='100-4094', help='VLAN ids allocated when none given'),
     cfg.StrOpt('vni_pool', default='5000-16777215', help='VNIs allocated when none given'),
+    cfg.BoolOpt('carry_sessions', default=True,
+                help="a migrated VM's established sessions are carried to its destination "
+                     '(the firewall records each connection it commits); false: they are not'),
+    cfg.IntOpt('session_grace', default=30,
+               help='seconds a carried session may take to reach the destination '
+                    'before its admission there ends'),
     cfg.FloatOpt('stats_interval', default=5.0,
                  help='seconds between background readings of the per-rule counters '
                       'that /metrics serves (0: never)'),
@@ -133,6 +140,7 @@ class Core(RyuApp):
         self._sent = {}         # dpid -> fingerprint of the flows last sent
         self.timeline = collections.deque(maxlen=2000)  # what switches reported, timed
         self.metrics = Metrics(self.metrics_state)
+        self.carrier = SessionCarrier(self, conf.carry_sessions, conf.session_grace)
         self.api = Api(self.service, api_token(conf), features=self.loaded,
                        flows=self.desired_flows,
                        reader_token=(conf.api_reader_token
@@ -189,6 +197,7 @@ class Core(RyuApp):
         for kind, key, old, new in changes:
             if kind == 'port':
                 self._count_move(old, new)
+                self.carrier.port_changed(old, new)
                 if new is not None:
                     self._arriving.update({new.bound_host, new.migrating_to} - {''})
                     if not new.bound_host:
@@ -401,13 +410,20 @@ class Core(RyuApp):
         if counting is None or time.time() - read_at < RULE_STATS_TTL:
             return totals
         cookie, mask, summarize = counting.counters
-        inv = Inventory.from_store(self.store)
-        waiters = []
-        for dpid, dp in list(self.datapaths.items()):
-            host = inv.host_by_dpid(dpid)
-            if host is None or host.role != 'hypervisor':
-                continue
+        inv = self.inventory        # what the flows in self._desired were compiled from
+        dps = [dp for dpid, dp in list(self.datapaths.items())
+               if getattr(inv.host_by_dpid(dpid), 'role', '') == 'hypervisor']
+        replies = self.flow_stats(dps, cookie, mask, timeout)
+        totals = summarize(inv, {dpid: d.flows.values() for dpid, d in self._desired.items()},
+                           replies)
+        self._rule_stats = (time.time(), totals)
+        return totals
 
+    def flow_stats(self, dps, cookie, mask, timeout=2.0):
+        """[(dpid, stat)] of the flows whose cookie matches under ``mask`` on the
+        switches ``dps``, asked of all at once, answered within ``timeout``."""
+        waiters = []
+        for dp in dps:
             def expect(xid, waiter=(hub.Event(), [])):
                 self._stat_waiters[xid] = waiter
                 waiters.append((xid, waiter))
@@ -418,10 +434,7 @@ class Core(RyuApp):
             event.wait(max(0.0, deadline - time.time()))
             del self._stat_waiters[xid]
             replies += got
-        totals = summarize(inv, {dpid: d.flows.values() for dpid, d in self._desired.items()},
-                           replies)
-        self._rule_stats = (time.time(), totals)
-        return totals
+        return replies
 
     def _host_by_dpid(self, dpid):
         return next((h for h in self.store.list('host') if h.dpid == dpid), None)

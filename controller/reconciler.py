@@ -15,6 +15,7 @@ import logging
 import struct
 import time
 
+from controller import pipeline
 from controller.actions import encode as to_actions
 
 LOG = logging.getLogger(__name__)
@@ -95,7 +96,8 @@ class Encoder:
         (action,), _ = to_actions(dp, [a])
         buf = bytearray()
         action.serialize(buf, 0)
-        return bytes(buf)
+        # Ryu leaves a Nicira action's padding (learn's) to whatever follows it
+        return bytes(buf.ljust(action.len, b'\0'))
 
     def _cache(self, cache, key, build):
         value = cache.get(key)
@@ -153,12 +155,16 @@ class Reconciler:
         dp.send_msg(req)
 
     def on_flow_stats(self, dp, body, more):
-        """Feed a flow-stats reply; True once the switch's table is fully known."""
+        """Feed a flow-stats reply; True once the switch's table is fully known.
+        Flows of an unmanaged owner (:data:`controller.pipeline.UNMANAGED`: the
+        switches' learned session records, carried sessions) are not ours to
+        diff: they are left out, so they are never deleted."""
         reading = self._reading.get(dp.id)
         if reading is None:
             return False
         for stat in body:
-            reading[stat.cookie] = _Installed(stat)
+            if stat.cookie >> pipeline.COOKIE_OWNER_SHIFT not in pipeline.UNMANAGED:
+                reading[stat.cookie] = _Installed(stat)
         if more:
             return False
         self.installed[dp.id] = self._reading.pop(dp.id)
@@ -219,6 +225,44 @@ class Reconciler:
         self.stats['flow_mods'] += len(mods)
         LOG.debug('dpid %#x: -%d +%d flows', dp.id, len(removed), len(added))
         return len(mods)
+
+    def add_unmanaged(self, dp, flows, cookie, hard_timeout):
+        """Add flows the reconciler does not keep (an owner of
+        :data:`controller.pipeline.UNMANAGED`: carried sessions, which end by
+        their hard timeout), in one socket write."""
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        msgs = []
+        for f in flows:
+            actions, goto_table = to_actions(dp, f.actions)
+            inst = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)]
+            if goto_table is not None:
+                inst.append(parser.OFPInstructionGotoTable(goto_table))
+            msgs.append(parser.OFPFlowMod(dp, cookie=cookie, table_id=f.table,
+                                          command=ofp.OFPFC_ADD, priority=f.priority,
+                                          hard_timeout=hard_timeout,
+                                          match=to_match(parser, f.match), instructions=inst))
+        self._send_all(dp, msgs)
+
+    def delete_read(self, dp, stats):
+        """Strict DELETEs of flows read back from the switch (``stats``, flow-stats
+        entries: a moved VM's session records, which would otherwise idle there
+        for hours), in one socket write."""
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        self._send_all(dp, [parser.OFPFlowMod(dp, table_id=s.table_id,
+                                              command=ofp.OFPFC_DELETE_STRICT,
+                                              priority=s.priority, out_port=ofp.OFPP_ANY,
+                                              out_group=ofp.OFPG_ANY, match=s.match)
+                            for s in stats])
+
+    @staticmethod
+    def _send_all(dp, msgs):
+        buf = bytearray()
+        for msg in msgs:
+            dp.set_xid(msg)
+            msg.serialize()
+            buf += msg.buf
+        if buf:
+            dp.send(bytes(buf))
 
     def _send_bundle(self, dp, mods):
         """One bundle-add per encoded FlowMod, then commit: one socket write (Ryu's

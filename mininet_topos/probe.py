@@ -6,6 +6,16 @@
                                          prints how many seconds it stayed alive
   probe.py spray IP TCPPORT UDPPORT SECONDS   a TCP connect attempt and a UDP datagram
                                          every 20 ms (forbidden traffic, say)
+  probe.py stream-serve tcp|udp PORT     once a client connects (TCP) or sends a
+                                         datagram (UDP), pushes 100 bytes to it every
+                                         50 ms (runs until killed)
+  probe.py stream-read tcp|udp IP PORT SECONDS   connects (or says hello once) and
+                                         only reads for SECONDS; prints the seconds
+                                         the stream stayed alive and its longest silence
+  probe.py connect-rate IP PORT SECONDS  opens and closes TCP connections one after the
+                                         other for SECONDS; prints connections per second
+  probe.py hold IP PORT N SECONDS        opens N TCP connections, prints 'open N' once
+                                         they are, and holds them for SECONDS
   probe.py wait-listening PORT...        returns once those TCP ports listen here
   probe.py raw-send PROTO IP COUNT       COUNT IPv4 packets of IP protocol PROTO (e.g. 47,
                                          GRE: the kernel need not know it) to IP
@@ -90,6 +100,77 @@ def spray(ip, tcp_port, udp_port, seconds):
         time.sleep(0.02)
 
 
+STREAM_CHUNK, STREAM_EVERY = b's' * 100, 0.05
+
+
+def stream_serve(proto, port):
+    if proto == 'udp':
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(('0.0.0.0', port))
+        while True:
+            _, addr = s.recvfrom(2048)
+            threading.Thread(target=_push, args=(lambda c, a=addr: s.sendto(c, a),),
+                             daemon=True).start()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('0.0.0.0', port))
+    s.listen(64)
+    while True:
+        conn, _ = s.accept()
+        threading.Thread(target=_push, args=(conn.sendall,), daemon=True).start()
+
+
+def _push(send):
+    try:
+        while True:
+            send(STREAM_CHUNK)
+            time.sleep(STREAM_EVERY)
+    except OSError:
+        pass
+
+
+def stream_read(proto, ip, port, seconds):
+    """The client of stream-serve: it never sends after its first words."""
+    if proto == 'udp':
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.sendto(b'hello', (ip, port))
+    else:
+        s = socket.create_connection((ip, port), timeout=2)
+    s.settimeout(0.2)
+    start = last = time.time()
+    longest = 0.0
+    while time.time() - start < seconds:
+        try:
+            if not s.recv(4096):
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+        now = time.time()
+        longest, last = max(longest, now - last), now
+    print('%.2f %.2f' % (last - start, max(longest, time.time() - last)))
+
+
+def connect_rate(ip, port, seconds):
+    start, done = time.time(), 0
+    while time.time() - start < seconds:
+        try:
+            s = socket.create_connection((ip, port), timeout=1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            s.close()                       # RST: no TIME_WAIT piling up
+            done += 1
+        except OSError:
+            pass
+    print('%.1f' % (done / (time.time() - start)))
+
+
+def hold(ip, port, n, seconds):
+    socks = [socket.create_connection((ip, port), timeout=5) for _ in range(n)]
+    print('open %d' % len(socks), flush=True)
+    time.sleep(seconds)
+
+
 RAW_MARK = b'vnetsec-probe'
 
 
@@ -153,6 +234,14 @@ if __name__ == '__main__':
         raw_send(int(args[0]), args[1], int(args[2]))
     elif cmd == 'raw-receive':
         raw_receive(int(args[0]), float(args[1]))
+    elif cmd == 'stream-serve':
+        stream_serve(args[0], int(args[1]))
+    elif cmd == 'stream-read':
+        stream_read(args[0], args[1], int(args[2]), float(args[3]))
+    elif cmd == 'connect-rate':
+        connect_rate(args[0], int(args[1]), float(args[2]))
+    elif cmd == 'hold':
+        hold(args[0], int(args[1]), int(args[2]), float(args[3]))
     elif cmd == 'rarp':
         rarp(args[0], args[1])
     else:

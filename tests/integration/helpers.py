@@ -7,6 +7,8 @@ import struct
 import subprocess
 import time
 
+from controller import pipeline
+
 
 def ip_of(vm):
     return vm.IP()
@@ -35,8 +37,11 @@ def expected_pairs(dc, same_segment):
 
 
 def flow_cookies(switch, bridge='br-int'):
+    """The cookies of the controller's flows on a switch (the session records
+    the switch learns, and carried sessions, come and go with traffic: left out)."""
     out = switch.ovs.ofctl('dump-flows %s --no-stats' % bridge)
-    return sorted(re.findall(r'cookie=(0x[0-9a-f]+)', out))
+    return sorted(c for c in re.findall(r'cookie=(0x[0-9a-f]+)', out)
+                  if int(c, 16) >> pipeline.COOKIE_OWNER_SHIFT not in pipeline.UNMANAGED)
 
 
 def capture(node, intf, bpf, seconds, count=200):

@@ -20,6 +20,8 @@ FIGURES = {
     'dmz': ([True, True], [False, False]),
     'segmentation': {'vlan': {'gbits': 0.8, 'rtt': 0.3, 'underlay': 1.04},
                      'vxlan': {'gbits': 0.7, 'rtt': 0.4, 'underlay': 1.08}},
+    'sessions': {'dmz': [False], 'off': {'tcp': (5.1, 2.9), 'udp': (2.0, 6.0)},
+                 'on': {'tcp': (8.0, 0.3), 'udp': (8.0, 0.2)}},
 }
 
 
@@ -29,7 +31,7 @@ def verdicts(figures):
 
 def test_every_claim_holds_on_the_measured_figures():
     rows = rows_of(FIGURES)
-    assert len(rows) == 8 and all(holds for _, _, holds in rows)
+    assert len(rows) == 9 and all(holds for _, _, holds in rows)
     assert '0.74 Gbit/s' in rows[0][1] and '1.02 Gbit/s' in rows[0][1]
 
 
@@ -43,9 +45,10 @@ def test_a_figure_against_the_claim_turns_its_row_to_no():
         (5, lambda f: f['sprawl'].update(foreign=3)),
         (6, lambda f: f['per_vnic'].update(after_move_forbidden=[True, False])),
         (7, lambda f: f['segmentation']['vxlan'].update(underlay=1.01)),
+        (8, lambda f: f['sessions']['on'].update(udp=(2.1, 5.9))),
     ]
     for row, change in changes:
         figures = copy.deepcopy(FIGURES)
         change(figures)
         result = verdicts(figures)
-        assert result[row] is False and sum(result) == 7, (row, result)
+        assert result[row] is False and sum(result) == 8, (row, result)
