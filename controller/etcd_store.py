@@ -92,6 +92,11 @@ class EtcdStore(CachedStore):
     def from_url(cls, url):
         return cls(parse_endpoints(url))
 
+    @property
+    def endpoints(self):
+        """[(host, port)] of the etcd members (the replicas' mastership uses them too)."""
+        return list(self._endpoints)
+
     # ---- talking to etcd -------------------------------------------------------
     def _post(self, path, body):
         """POST to the v3 JSON gateway, trying each endpoint in turn."""
