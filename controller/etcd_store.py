@@ -31,8 +31,8 @@ import requests
 from etcd3gw.client import Etcd3Client
 from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception
 
-from controller.store import (KINDS, BufferedWriter, CachedStore, Conflict, decode,
-                              differences, encode)
+from controller.store import (KINDS, BufferedWriter, CachedStore, Conflict, StoreUnavailable,
+                              decode, differences, encode)
 
 LOG = logging.getLogger(__name__)
 WATCH_IDLE = 60        # seconds of silence after which the watch reconnects
@@ -65,6 +65,10 @@ def parse_endpoints(url):
             raise ValueError('store: %r is not HOST:PORT' % part)
         endpoints.append((host.strip('[]'), int(port)))
     return endpoints
+
+
+class EtcdUnavailable(StoreUnavailable, ConnectionFailedError):
+    """No etcd endpoint answered (down, or without a quorum it cannot commit)."""
 
 
 class EtcdStore(CachedStore):
@@ -110,7 +114,7 @@ class EtcdStore(CachedStore):
                 return answer
             except (ConnectionFailedError, ConnectionTimeoutError) as e:
                 error = e
-        raise error
+        raise EtcdUnavailable('etcd did not answer (%s)' % error) from error
 
     def add_index(self, kind, name, values, unique=False):
         with self._lock:            # not while the watch applies a change

@@ -84,15 +84,18 @@ class OvsSwitchNode(Switch):
 
     def managed_bridge(self, bridge):
         """vsctl arguments for a controller-managed netdev bridge of ours."""
-        # the controller is set in the same transaction that creates the bridge:
-        # OVS flushes a bridge's flows when its controller setting changes.
+        # the controllers are set in the same transaction that creates the bridge:
+        # OVS flushes a bridge's flows when its controller setting changes. Several
+        # targets (space-separated): one Controller row each, the replicas of one
+        # controller (each switch connects to all; they agree on one master).
+        rows = ['-- --id=@c%d create controller target=\'"%s"\' connection_mode=out-of-band '
+                'max_backoff=1000 inactivity_probe=30000' % (n, target)
+                for n, target in enumerate(self.controller_target.split())]
         return ('-- add-br {b} -- set bridge {b} datapath_type=netdev fail_mode=secure '
                 'protocols=OpenFlow10,OpenFlow13,OpenFlow14 other_config:datapath-id={dpid} '
-                'other_config:disable-in-band=true '
-                '-- set-controller {b} {ctl} '
-                '-- set controller {b} connection_mode=out-of-band max_backoff=1000 '
-                'inactivity_probe=30000'
-                .format(b=bridge, dpid=self.dpid, ctl=self.controller_target))
+                'other_config:disable-in-band=true controller=[{ids}] {rows}'
+                .format(b=bridge, dpid=self.dpid, rows=' '.join(rows),
+                        ids=','.join('@c%d' % n for n in range(len(rows)))))
 
     def stop(self, deleteIntfs=True):
         self.ovs.stop()
