@@ -193,7 +193,7 @@ class DataCenter(Run):
 
     def __init__(self, racks=2, hypervisors=2, vms=2, networks=None, controller=None,
                  api_url=None, token=None, tls=False, api_port=None, apps=APPS,
-                 options=None, controllers=1):
+                 options=None, controllers=1, etcd=False):
         self.run_id = secrets.token_hex(2)
         self.rundir = '%s/%s' % (RUN_BASE, self.run_id)
         self.mgmt_name = 'vn%smg' % self.run_id
@@ -210,8 +210,9 @@ class DataCenter(Run):
         self.token = token or os.environ.get('VNETSEC_API_TOKEN') or secrets.token_hex(16)
         self.controller = None
         self.replicas = None
-        self.controllers = controllers   # > 1: replicas on a local etcd cluster
-        if controllers > 1 and (controller or tls):
+        self.controllers = controllers   # > 1 (or etcd): replicas on a local etcd cluster
+        self.etcd = etcd or controllers > 1
+        if self.etcd and (controller or tls):
             raise ValueError('controllers: several replicas only for the controllers a run '
                              'starts itself, without tls')
         self.net = None
@@ -238,7 +239,7 @@ class DataCenter(Run):
             self.api_url = self.api_url or 'http://%s:8080' % (
                 '127.0.0.1' if host in ('', '0.0.0.0', 'localhost') else host)
             client = Client(self.api_url, self.token)
-        elif self.controllers > 1:
+        elif self.etcd:
             self.replicas = Replicas(self.rundir, self.controllers, self.token,
                                      '%s.254' % self.mgmt_prefix, _free_port, self.apps,
                                      self.options).start()
