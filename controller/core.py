@@ -308,7 +308,7 @@ class Core(RyuApp):
                 failing = 'its host record cannot be used: ' + why_unusable
             switches['%016x' % dpid] = {'host': name,
                                         'synced': dpid in self._applied and confirmed
-                                        and not failing,
+                                        and not failing and self.mastership.is_master(dpid),
                                         'failing': failing or None}
         cluster = self.mastership.status()
         for dpid, master in cluster.pop('masters', {}).items():

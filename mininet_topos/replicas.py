@@ -43,6 +43,7 @@ class Replicas:
         self.ofp_host = ofp_host
         self.etcd = EtcdCluster(rundir + '/etcd', etcd_members)
         self.controllers, self.ofp_ports = [], []
+        self.frozen = set()     # numbers of the replicas stopped with SIGSTOP
         for n in range(1, count + 1):
             home = '%s/c%d' % (rundir, n)
             os.makedirs(home, mode=0o700, exist_ok=True)
@@ -68,9 +69,9 @@ class Replicas:
         return self
 
     def running(self):
-        """Numbers (from 1) of the replicas whose process runs."""
+        """Numbers (from 1) of the replicas whose process runs (and is not frozen)."""
         return [n for n, c in enumerate(self.controllers, 1)
-                if c.proc is not None and c.proc.poll() is None]
+                if c.proc is not None and c.proc.poll() is None and n not in self.frozen]
 
     def controller(self, n):
         if not 1 <= n <= self.count:
@@ -82,8 +83,10 @@ class Replicas:
         c = self.controller(n)
         if sig in (signal.SIGSTOP, signal.SIGCONT):
             os.killpg(c.pid, sig)
+            (self.frozen.add if sig == signal.SIGSTOP else self.frozen.discard)(n)
         else:
             c.stop(sig)
+            self.frozen.discard(n)
 
     def start_one(self, n):
         c = self.controller(n)
@@ -102,9 +105,9 @@ class Replicas:
 
     def stop(self):
         try:
+            for n in sorted(self.frozen):      # a frozen process would not hear SIGTERM
+                self.kill(n, signal.SIGCONT)
             for c in self.controllers:
-                if c.pid:
-                    os.killpg(c.pid, signal.SIGCONT) if c.proc.poll() is None else None
                 c.stop()
         finally:
             self.etcd.stop()

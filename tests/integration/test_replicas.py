@@ -122,8 +122,8 @@ def test_a_frozen_replica_resumed_after_its_switches_moved_changes_nothing(dc):
         # a change while it is frozen: its view of the desired flows is now stale
         dc.client.post('/v1/security-groups', {'name': 'while-frozen', 'rules': [
             {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 4242}]})
-        vm3 = next(p for p in dc.client.get('/v1/ports') if p['name'] == 'vm4')
-        dc.client.call('PATCH', '/v1/ports/%s' % vm3['id'],
+        vm4 = next(p for p in dc.client.get('/v1/ports') if p['name'] == 'vm4')
+        dc.client.call('PATCH', '/v1/ports/%s' % vm4['id'],
                        {'security_groups': ['default', 'while-frozen']})
         dc.wait_ready()
         hv2 = dc.node('hv2')
