@@ -44,7 +44,14 @@ def failover(hypervisors):
     with DataCenter(racks=racks, hypervisors=hypervisors // racks, vms=1,
                     networks='vxlan:5000', controllers=3) as dc:
         names = {'%016x' % sw.dpid_int: sw.name for sw in dc.switches()}
-        status = dc.client.get('/v1/status')
+        deadline = time.time() + 30
+        while True:         # every switch has its master (a replica may still be taking it)
+            status = dc.client.get('/v1/status')
+            if all(s.get('master') for s in status['switches'].values()):
+                break
+            if time.time() > deadline:
+                raise RuntimeError('switches without a master: %s' % status['switches'])
+            time.sleep(0.2)
         owners = {names[d]: s['master'] for d, s in status['switches'].items()}
         counts = {c: sum(1 for sw, m in owners.items() if m == c and sw.startswith('hv'))
                   for c in set(owners.values())}

@@ -100,6 +100,7 @@ class Mastership:
         self.mine = {}          # dpid -> generation of the switches we master
         self._told = {}         # dpid -> (role, generation) last asked of the switch
         self.errors = 0         # rounds that failed to talk to etcd
+        self.read_at = None     # when the claims were last read
 
     @property
     def interval(self):
@@ -172,6 +173,7 @@ class Mastership:
                 info['lease_age'] = self.ttl - left if left >= 0 else None
         replicas.pop(self.name, None)
         self.replicas, self.masters = replicas, masters
+        self.read_at = self.clock()
 
     def _publish(self):
         switches = sorted(self.connected)
@@ -226,6 +228,9 @@ class Mastership:
                                'lease_age': (round(self.clock() - self.renewed_at, 3)
                                              if self.renewed_at is not None else None)}
         return {'replica': self.name, 'lease_ttl': self.ttl, 'replicas': replicas,
+                'etcd_errors': self.errors,
+                'claims_age': (round(self.clock() - self.read_at, 3)
+                               if self.read_at is not None else None),
                 'masters': {'%016x' % d: {'master': m[0], 'generation': m[1]}
                             for d, m in self.masters.items()}}
 
@@ -244,7 +249,7 @@ def for_store(store, conf):
         return SoleController()
     from controller.cluster_kv import ClusterKV
     api = '%s://%s:%d' % ('https' if conf.api_cert else 'http', conf.api_host, conf.api_port)
-    return Mastership(ClusterKV(endpoints, timeout=max(0.3, conf.lease_ttl / 4)),
+    return Mastership(ClusterKV(endpoints, timeout=max(0.5, conf.lease_ttl / 2)),
                       conf.replica_name, conf.lease_ttl, api)
 
 

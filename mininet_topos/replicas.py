@@ -8,6 +8,7 @@ own OpenFlow and API port; every switch is pointed at all of them
 (:attr:`targets`), and they agree through etcd on one master per switch.
 """
 import os
+import shutil
 import signal
 
 from mininet_topos.client import ApiError, Client
@@ -107,7 +108,10 @@ class Replicas:
         try:
             for n in sorted(self.frozen):      # a frozen process would not hear SIGTERM
                 self.kill(n, signal.SIGCONT)
-            for c in self.controllers:
+            for n, c in enumerate(self.controllers, 1):
                 c.stop()
+                if os.path.exists(c.log_path):     # kept after the run directory goes
+                    shutil.copy(c.log_path, '%s/last-replica-c%d.log'
+                                % (os.path.dirname(self.rundir), n))
         finally:
             self.etcd.stop()

@@ -38,7 +38,9 @@ def masters(dc, timeout=5):
                  for st in dc.replicas.statuses().values()]
         if views and all(v == views[0] for v in views):
             return views[0]
-        assert time.time() < deadline, 'the replicas disagree: %s' % views
+        assert time.time() < deadline, 'the replicas disagree: %s; %s' % (views, [
+            {k: st.get(k) for k in ('replica', 'etcd_errors', 'claims_age', 'replicas')}
+            for st in dc.replicas.statuses().values()])
         time.sleep(0.1)
 
 
