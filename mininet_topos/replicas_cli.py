@@ -33,7 +33,7 @@ class ReplicaCommands:
             name = 'c%d' % n
             info = known.get(name)
             state = ('running' if n in statuses else 'not answering' if n in running
-                     else 'stopped')
+                     else 'frozen' if n in replicas.frozen else 'stopped')
             output('  %s  %-13s api %s  %s\n' % (
                 name, state, c.client.url,
                 'lease age %.1f s, %d switches connected' % (info['lease_age'] or 0,
