@@ -227,18 +227,13 @@ def test_sole_controller_masters_everything_and_sends_no_role():
 
 def test_role_request_carries_role_and_generation():
     dp = FakeDatapath(5)
-    send_role(dp, 'master', 1234)
-    send_role(dp, 'slave', 1234)
-    roles = []
-    for m in dp.sent:
-        assert m.msg_type == ofproto.OFPT_ROLE_REQUEST
-    # decode the bodies: role (u32), pad, generation_id (u64)
-    dp2 = FakeDatapath(5)
     raw = []
-    dp2.send = raw.append
-    send_role(dp2, 'master', 1234)
-    send_role(dp2, 'slave', 99)
+    dp.send = raw.append            # the bytes as they would leave
+    send_role(dp, 'master', 1234)
+    send_role(dp, 'slave', 99)
+    roles = []
     for buf in raw:
+        assert buf[1] == ofproto.OFPT_ROLE_REQUEST
         role, generation = struct.unpack('!I4xQ', buf[8:24])
         roles.append((role, generation))
     assert roles == [(ofproto.OFPCR_ROLE_MASTER, 1234), (ofproto.OFPCR_ROLE_SLAVE, 99)]
