@@ -27,7 +27,7 @@ def dc():
         yield running
 
 
-def masters(dc, timeout=5):
+def masters(dc, timeout=10):
     """{switch name: (master replica, generation)} once every running replica
     reports the same (each reads the claims from etcd every ttl / 4)."""
     names = {sw.dpid_int: sw.name for sw in dc.switches()}
@@ -61,11 +61,13 @@ def wait_for(condition, timeout, what):
 
 
 def test_every_switch_has_one_master_replica_shown_in_status_and_on_the_switch(dc):
-    owners = masters(dc)
+    def balanced():
+        owners = masters(dc)
+        shares = sorted([m for m, _ in owners.values()].count(c) for c in ('c1', 'c2', 'c3'))
+        return owners if shares == [2, 2, 2] else None
+    owners = wait_for(balanced, 15, 'two switches per replica')
     assert set(owners) == {sw.name for sw in dc.switches()}
     assert all(m in ('c1', 'c2', 'c3') and g > 0 for m, g in owners.values())
-    assert sorted(list(m for m, _ in owners.values()).count(c) for c in ('c1', 'c2', 'c3')) \
-        == [2, 2, 2]
     status = dc.client.get('/v1/status')
     assert set(status['replicas']) == {'c1', 'c2', 'c3'}
     assert all(0 <= r['lease_age'] <= TTL for r in status['replicas'].values())
@@ -108,7 +110,7 @@ def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_co
     # the killed replicas come back and take their share again
     for n in victims:
         dc.replicas.start_one(int(n[1:]))
-    wait_for(lambda: len({m for m, _ in masters(dc).values()}) == 3, 15, 'rebalance')
+    wait_for(lambda: len({m for m, _ in masters(dc).values()}) == 3, 20, 'rebalance')
     dc.wait_ready()
 
 
