@@ -22,6 +22,7 @@ from controller.flows import to_ofctl
 from controller.inventory import Inventory
 from controller.metrics import CONTENT_TYPE, Metrics
 from controller.model import ValidationError
+from controller.store import StoreUnavailable
 
 LOG = logging.getLogger(__name__)
 MAX_BODY = 1 << 20          # bytes; a 5,000-port bulk create is about 0.6 MB
@@ -174,6 +175,10 @@ class Api:
             status, result = r.func(self, body, *args)
         except ValidationError as e:
             return _error(e.status, e.message, e.field)
+        except StoreUnavailable as e:               # e.g. etcd without a quorum
+            LOG.warning('%s %s: the store is unavailable: %s', req.method, req.path_info, e)
+            return _error(503, 'the store cannot take changes now (%s): nothing was '
+                               'written; try again' % e)
         except Exception:                          # a bug: say so in JSON, log it
             LOG.exception('%s %s failed', req.method, req.path_info)
             return _error(500, 'internal error; see the controller log')

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 
-from controller import binding, environment, http_server, trace  # noqa: F401 - its route
+from controller import binding, environment, http_server, mastership, trace  # noqa: F401 - its route
 from controller.api import Api
 from controller.compile import compile_host
 from controller.desired import DesiredFlows
@@ -70,6 +70,12 @@ OPTIONS = [
     cfg.IntOpt('session_grace', default=30,
                help='seconds a carried session may take to reach the destination '
                     'before its admission there ends'),
+    cfg.IntOpt('lease_ttl', default=2, min=1,
+               help='with etcd: seconds a replica that stops renewing its lease keeps its '
+                    'switches (etcd raises it to its own minimum, 2 s with its defaults)'),
+    cfg.StrOpt('replica_name', default='',
+               help='with etcd: this replica\'s name among the controllers sharing the '
+                    'store (default HOSTNAME:API_PORT)'),
     cfg.FloatOpt('stats_interval', default=5.0,
                  help='seconds between background readings of the per-rule counters '
                       'that /metrics serves (0: never)'),
@@ -121,6 +127,7 @@ class Core(RyuApp):
         self.store = open_store(conf)
         self.service = Service(self.store, conf.vlan_pool, conf.vni_pool, kinds={})
         self.reconciler = Reconciler()
+        self.mastership = mastership.for_store(self.store, conf)   # who programs which switch
         self.features = []      # registered by the apps, in the order they load
         self.datapaths = {}
         self.seen = {}          # device name -> (host, ofport), as the switches report
@@ -183,7 +190,36 @@ class Core(RyuApp):
         hub.spawn(self._serve_api)
         if CONF.vnetsec.stats_interval > 0:
             hub.spawn(self._stats_loop, CONF.vnetsec.stats_interval)
+        if self.mastership.shared:
+            hub.spawn(self._mastership_loop)
         return thread
+
+    # ---- several replicas: mastership (controller/mastership.py) ---------------
+    def _mastership_loop(self):
+        while True:
+            try:
+                for request in self.mastership.tick():
+                    self._send_role(*request)
+            except Exception:                          # keep the loop alive, loudly
+                LOG.exception('mastership round failed')
+            hub.sleep(self.mastership.interval)
+
+    def _send_role(self, dpid, role, generation):
+        """Tell the switch our role; a new master reads its flows (the reconcile
+        then sends only the delta) and its ports (binds what was plugged meanwhile)."""
+        dp = self.datapaths.get(dpid)
+        if dp is None:
+            return
+        mastership.send_role(dp, role, generation)
+        self._applied.discard(dpid)
+        if role == 'master':
+            self._failing.pop(dpid, None)
+            self.reconciler.start_sync(dp)
+            self._request_ports(dp)
+
+    def _may_bind(self, dpid):
+        """Bindings a switch reports are written by its master alone (once)."""
+        return self.mastership.is_master(dpid)
 
     def _serve_api(self):
         LOG.info('REST API on %s', self._api_url)
@@ -279,11 +315,14 @@ class Core(RyuApp):
                 failing = 'its host record cannot be used: ' + why_unusable
             switches['%016x' % dpid] = {'host': name,
                                         'synced': dpid in self._applied and confirmed
-                                        and not failing,
+                                        and not failing and self.mastership.is_master(dpid),
                                         'failing': failing or None}
+        cluster = self.mastership.status()
+        for dpid, master in cluster.pop('masters', {}).items():
+            switches.get(dpid, {}).update(master)
         return {'switches': switches, 'apps': self.loaded(),
                 'idle': not (self._busy or self._dirty.is_set()),
-                'reconciler': dict(self.reconciler.stats)}
+                'reconciler': dict(self.reconciler.stats), **cluster}
 
     def reconcile(self):
         """Recompile what the changes since the last run can alter, piece by
@@ -296,7 +335,11 @@ class Core(RyuApp):
         would compete with the controller for the CPU while it still has
         bundles to build."""
         new_ports, self._new_ports = self._new_ports, set()
-        self.service.bind_observed(self.seen, new_ports)
+        seen = self.seen
+        if self.mastership.shared:              # the devices on switches we master
+            mastered = {h.name for h in self.store.list('host') if self._may_bind(h.dpid)}
+            seen = {d: where for d, where in seen.items() if where[0] in mastered}
+        self.service.bind_observed(seen, new_ports)
         changes, self._changes = self._changes, []
         self.inventory.apply(changes)
         inv = self.inventory
@@ -309,7 +352,8 @@ class Core(RyuApp):
         order = []
         for dpid, dp in list(self.datapaths.items()):
             host = inv.host_by_dpid(dpid)
-            if host is None or not self.reconciler.is_synced(dpid):
+            if (host is None or not self.reconciler.is_synced(dpid)
+                    or not self.mastership.is_master(dpid)):
                 continue
             full = everything or dpid not in self._applied
             if host.role == 'tor':
@@ -321,6 +365,10 @@ class Core(RyuApp):
                 rank = 0 if host.name in arriving else 3 if host.name in leaving else 2
                 order.append((rank, host, dp, scopes, full))
         for rank, host, dp, scopes, full in sorted(order, key=lambda item: item[0]):
+            if self.mastership.shared:
+                hub.sleep(0)        # the lease renewal must not wait for a long compile
+                if not self.mastership.is_master(dp.id):
+                    continue
             self._program(host, dp, scopes, full, rank)
 
     def _program(self, host, dp, scopes, full, rank):
@@ -372,6 +420,9 @@ class Core(RyuApp):
         self.datapaths[dp.id] = dp
         self._applied.discard(dp.id)
         self._failing.pop(dp.id, None)
+        role = self.mastership.on_connect(dp.id)
+        if role is not None:
+            mastership.send_role(dp, *role[1:])
         self.reconciler.start_sync(dp)
         self._request_ports(dp)
 
@@ -387,6 +438,8 @@ class Core(RyuApp):
             del self.datapaths[dp.id]
             self._applied.discard(dp.id)
             self.reconciler.forget(dp.id)
+            if self.mastership.shared:
+                self.mastership.on_disconnect(dp.id)
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def _flow_stats(self, ev):
@@ -450,8 +503,9 @@ class Core(RyuApp):
             return
         devices = {p.name.decode(): p.port_no for p in ev.msg.body}
         self.seen = binding.port_list(self.seen, host.name, devices)
-        self.service.bind(host.name, devices)
-        self.service.unbind(host.name, keep=devices)
+        if self._may_bind(ev.msg.datapath.id):
+            self.service.bind(host.name, devices)
+            self.service.unbind(host.name, keep=devices)
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev):
@@ -479,10 +533,12 @@ class Core(RyuApp):
             hub.spawn_after(binding.UNBIND_DELAY, self._unbind_if_gone, host.name, name)
         if decision.bind:
             self.seen[name] = (host.name, ofport)
-            self.service.bind(host.name, decision.bind)
+            if self._may_bind(msg.datapath.id):
+                self.service.bind(host.name, decision.bind)
 
     def _unbind_if_gone(self, host_name, device):
-        if binding.still_gone(self.seen, host_name, device):
+        host = self.store.get('host', host_name)
+        if binding.still_gone(self.seen, host_name, device) and host and self._may_bind(host.dpid):
             self.service.unbind(host_name, devices={device})
 
     @set_ev_cls(ofp_event.EventOFPBundleCtrlMsg, MAIN_DISPATCHER)
@@ -507,6 +563,12 @@ class Core(RyuApp):
         ones it refused (the records changed)."""
         msg = ev.msg
         dp = msg.datapath
+        if self.mastership.shared and mastership.refused_as_slave(dp.ofproto, msg.type,
+                                                                     msg.code):
+            LOG.warning('switch %#x refused us as master (%s): stepping down', dp.id,
+                        error_name(dp.ofproto, msg.type, msg.code))
+            self.mastership.demoted(dp.id)
+            return
         why = 'the switch refused our flows: %s' % error_name(dp.ofproto, msg.type, msg.code)
         LOG.error('switch %#x: %s (data %s)', dp.id, why, bytes(msg.data[:64]).hex())
         before = self._failing.get(dp.id)
@@ -516,3 +578,10 @@ class Core(RyuApp):
         if self.datapaths.get(dp.id) is dp and self.reconciler.is_synced(dp.id):
             self._applied.discard(dp.id)
             self.reconciler.start_sync(dp)
+
+    @set_ev_cls(ofp_event.EventOFPRoleStatus, MAIN_DISPATCHER)
+    def _role_status(self, ev):
+        """The switch made another controller its master: we are a slave there now."""
+        msg = ev.msg
+        if self.mastership.shared and msg.role != msg.datapath.ofproto.OFPCR_ROLE_MASTER:
+            self.mastership.demoted(msg.datapath.id)

@@ -32,8 +32,8 @@ from etcd3gw.client import Etcd3Client
 from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception
 
 from controller.etcd_http import Endpoint
-from controller.store import (KINDS, BufferedWriter, CachedStore, Conflict, decode,
-                              differences, encode)
+from controller.store import (KINDS, BufferedWriter, CachedStore, Conflict, StoreUnavailable,
+                              decode, differences, encode)
 
 LOG = logging.getLogger(__name__)
 WATCH_IDLE = 60        # seconds of silence after which the watch reconnects
@@ -68,6 +68,10 @@ def parse_endpoints(url):
     return endpoints
 
 
+class EtcdUnavailable(StoreUnavailable, ConnectionFailedError):
+    """No etcd endpoint answered (down, or without a quorum it cannot commit)."""
+
+
 class EtcdStore(CachedStore):
     def __init__(self, endpoints, prefix='/vnetsec/', timeout=5.0):
         super().__init__()
@@ -94,6 +98,11 @@ class EtcdStore(CachedStore):
     def from_url(cls, url):
         return cls(parse_endpoints(url))
 
+    @property
+    def endpoints(self):
+        """[(host, port)] of the etcd members (the replicas' mastership uses them too)."""
+        return list(self._endpoints)
+
     # ---- talking to etcd -------------------------------------------------------
     def _post(self, path, body):
         """POST to the v3 JSON gateway, trying each endpoint in turn."""
@@ -106,7 +115,7 @@ class EtcdStore(CachedStore):
                 return answer
             except (ConnectionFailedError, ConnectionTimeoutError) as e:
                 error = e
-        raise error
+        raise EtcdUnavailable('etcd did not answer (%s)' % error) from error
 
     def add_index(self, kind, name, values, unique=False):
         with self._lock:            # not while the watch applies a change

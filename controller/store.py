@@ -35,6 +35,11 @@ class Conflict(model.ValidationError):
         super().__init__('id', message, 409)
 
 
+class StoreUnavailable(RuntimeError):
+    """The store cannot take writes now (e.g. etcd lost its quorum): nothing was
+    written; HTTP 503 if it reaches a client."""
+
+
 def encode(record):
     return json.dumps(model.to_dict(record), sort_keys=True)
 

@@ -9,12 +9,14 @@ from mininet.log import output
 
 from mininet_topos.client import ApiError
 from mininet_topos.firewall_cli import FirewallCommands
+from mininet_topos.replicas_cli import ReplicaCommands
 from mininet_topos.trace_cli import TraceCommands
 
-OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg', 'trace', 'web')
+OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg', 'trace', 'web', 'controllers',
+                'kill-controller', 'start-controller')
 
 
-class VnetsecCLI(TraceCommands, FirewallCommands, CLI):
+class VnetsecCLI(ReplicaCommands, TraceCommands, FirewallCommands, CLI):
     prompt = 'vnetsec> '
     BANNER = ('*** vnetsec commands: %s; `help` lists all, `help COMMAND` explains one\n'
               '*** sh commands get the API as $VNETSEC_API and $VNETSEC_API_TOKEN, e.g.\n'
@@ -39,12 +41,13 @@ class VnetsecCLI(TraceCommands, FirewallCommands, CLI):
     def do_help(self, line):
         """help [COMMAND]: vnetsec's commands first, then Mininet's."""
         if line:
-            return super().do_help(line)
+            return super().do_help(line.replace('-', '_'))
         self.stdout.write('vnetsec commands (help COMMAND for more):\n')
         for name in OWN_COMMANDS:
-            self.stdout.write('  %s\n' % getattr(self, 'do_' + name).__doc__.split('\n')[0])
+            self.stdout.write('  %s\n' % getattr(self, 'do_' + name.replace('-', '_'))
+                              .__doc__.split('\n')[0])
         others = sorted(n[3:] for n in self.get_names()
-                        if n.startswith('do_') and n[3:] not in OWN_COMMANDS)
+                        if n.startswith('do_') and n[3:].replace('_', '-') not in OWN_COMMANDS)
         self.print_topics('Mininet commands:', others, 15, 80)
         self.stdout.flush()
         output(self.helpStr)

@@ -26,6 +26,7 @@ from mininet.topo import Topo
 from mininet_topos.cleanup import remove_run
 from mininet_topos.client import Client
 from mininet_topos.controller_proc import APPS, ControllerProcess, write_config
+from mininet_topos.replicas import Replicas
 from mininet_topos.nodes import (RUN_BASE, Hypervisor, MgmtBridge, Router, Run, TorSwitch,
                                   stop_network)
 from mininet_topos.runrecord import RunRecord, make_run_dir
@@ -207,7 +208,7 @@ class DataCenter(Run):
 
     def __init__(self, racks=2, hypervisors=2, vms=2, networks=None, controller=None,
                  api_url=None, token=None, tls=False, api_port=None, apps=APPS,
-                 options=None):
+                 options=None, controllers=1, etcd=False):
         self.run_id = secrets.token_hex(2)
         self.rundir = '%s/%s' % (RUN_BASE, self.run_id)
         self.mgmt_name = 'vn%smg' % self.run_id
@@ -223,6 +224,12 @@ class DataCenter(Run):
         self.ca = None
         self.token = token or os.environ.get('VNETSEC_API_TOKEN') or secrets.token_hex(16)
         self.controller = None
+        self.replicas = None
+        self.controllers = controllers   # > 1 (or etcd): replicas on a local etcd cluster
+        self.etcd = etcd or controllers > 1
+        if self.etcd and (controller or tls):
+            raise ValueError('controllers: several replicas only for the controllers a run '
+                             'starts itself, without tls')
         self.net = None
         self.api_url = api_url
         if not controller:                # ours: 8080 when free, else any (said so)
@@ -247,6 +254,13 @@ class DataCenter(Run):
             self.api_url = self.api_url or 'http://%s:8080' % (
                 '127.0.0.1' if host in ('', '0.0.0.0', 'localhost') else host)
             client = Client(self.api_url, self.token)
+        elif self.etcd:
+            self.replicas = Replicas(self.rundir, self.controllers, self.token,
+                                     '%s.254' % self.mgmt_prefix, _free_port, self.apps,
+                                     self.options).start()
+            client = self.replicas.client
+            ofp_port = self.replicas.ofp_ports[0]
+            self.api_url = self.replicas.controllers[0].client.url
         else:
             ofp_port = _free_port(6653)
             conf = self.rundir + '/vnetsec.conf'
@@ -262,6 +276,8 @@ class DataCenter(Run):
         self.ofp_address = ('%s.254' % self.mgmt_prefix, ofp_port)
         target = controller_targets(self.external or str(ofp_port), self.ofp_address[0],
                                     'ssl' if ca else 'tcp')
+        if self.replicas:
+            target = self.replicas.targets
         topo = DataCenterTopo(rundir=self.rundir, mgmt_prefix=self.mgmt_prefix,
                               mgmt_name=self.mgmt_name, controller=target, client=client,
                               tls_ca=ca, **self.size)
@@ -282,6 +298,11 @@ class DataCenter(Run):
         while time.time() < deadline:
             status = self.client.get('/v1/status')
             synced = {int(d, 16) for d, s in status['switches'].items() if s['synced']}
+            if self.replicas:       # each switch synced by its master, every replica idle
+                statuses = list(self.replicas.statuses().values())
+                synced = {int(d, 16) for st in statuses for d, s in st['switches'].items()
+                          if s['synced']}
+                status['idle'] = all(st['idle'] for st in statuses)
             if dpids <= synced and status['idle']:
                 return
             time.sleep(0.05)
@@ -316,6 +337,8 @@ class DataCenter(Run):
             if self.controller:
                 self.controller.stop()
                 shutil.copy(self.controller.log_path, RUN_BASE + '/last-controller.log')
+            if self.replicas:
+                self.replicas.stop()
             if self.record:
                 remove_run(self.record)      # what is left, by its record; the directory
 

@@ -25,6 +25,10 @@ def parse_args(argv):
                         'switch connects to each; their REST API: --api)')
     p.add_argument('--api', metavar='URL', help='REST API of --controller '
                    '(default http://HOST:8080); token from $VNETSEC_API_TOKEN')
+    p.add_argument('--controllers', type=int, default=1, metavar='N',
+                   help='N controller replicas sharing the switches, on a local 3-member '
+                        'etcd cluster (CLI: controllers, kill-controller N, '
+                        'start-controller N)')
     p.add_argument('--tls', action='store_true',
                    help='OpenFlow over mutual TLS only: a lab CA and certificates for the '
                         'controller and every switch, made in the run directory')
@@ -55,6 +59,11 @@ def parse_args(argv):
     if args.tls and args.controller:
         p.error('--tls makes the certificates of the controller it starts; '
                 'it cannot be used with --controller')
+    if args.controllers < 1:
+        p.error('--controllers must be at least 1')
+    if args.controllers > 1 and (args.controller or args.tls):
+        p.error('--controllers starts its own replicas, without --tls; it cannot be used '
+                'with --controller or --tls')
     if min(args.racks, args.hypervisors, args.vms) < 1:
         p.error('--racks, --hypervisors and --vms must be at least 1')
     args.apps = tuple(a.strip() for a in args.apps.split(',') if a.strip())
@@ -81,7 +90,8 @@ def main(argv=None):
     try:
         dc = DataCenter(args.racks, args.hypervisors, args.vms, args.networks,
                         controller=args.controller, api_url=args.api,
-                        api_port=args.api_port, tls=args.tls, apps=args.apps)
+                        api_port=args.api_port, tls=args.tls, apps=args.apps,
+                        controllers=args.controllers)
     except RuntimeError as e:                  # the --api-port asked for is taken
         print('vnetsec-dc: --api-port: %s' % e, file=sys.stderr)
         return 2
@@ -89,7 +99,9 @@ def main(argv=None):
         print('*** data center up in %.1f s: %d racks, %d hypervisors, %d VMs; '
               'controller API %s%s' % (dc.startup_seconds, args.racks, len(dc.hypervisors()),
                                        len(dc.net.hosts), dc.api_url,
-                                       '; OpenFlow over TLS' if args.tls else ''),
+                                       '; OpenFlow over TLS' if args.tls else
+                                       '; %d replicas on etcd' % args.controllers
+                                       if args.controllers > 1 else ''),
               flush=True)
         if not commands:
             print(VnetsecCLI.BANNER, flush=True)

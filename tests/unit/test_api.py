@@ -111,3 +111,15 @@ def test_a_hosts_vnics_are_listed_in_name_order(api, service):
         add_port(service, net, k, 'hv1', ofport=30 - k)
     devices = [p['device'] for p in call(api, 'GET', '/v1/hosts/hv1')[1]['ports']]
     assert devices == ['tapvm%d' % k for k in (1, 2, 3, 10, 11, 20)]
+
+
+def test_a_store_that_cannot_take_writes_answers_503_and_reads_still_work(api, service):
+    from controller.store import StoreUnavailable
+
+    def no_quorum():
+        raise StoreUnavailable('etcd did not answer')
+    service.store.transaction = no_quorum
+    status, err = call(api, 'POST', '/v1/networks', {'name': 'blue', 'kind': 'vxlan'})
+    assert status == 503 and err['error']['code'] == 503
+    assert 'store' in err['error']['message']
+    assert call(api, 'GET', '/v1/networks') == (200, [])

@@ -1,0 +1,154 @@
+"""Benchmark: several controller replicas on etcd (``--controllers 3``).
+
+Failover: a data center of N hypervisors with 3 replicas; the replica that
+masters the most switches is killed with SIGKILL and, at once, a security-group
+rule is added that changes every hypervisor's flows. For each switch the dead
+replica mastered: the time from the kill to the first bundle a new master had
+committed there (median, max), with the lease time beside it as the floor (no
+replica may take a switch before the dead one's lease expires). The switches of
+the surviving masters take the same change without a failover: their figure is
+the reference.
+
+Load sharing (``--load``): 30 hypervisors, 1 replica and then 3 replicas, the
+CPU seconds each ryu-manager used for a cold start (every controller killed,
+every bridge emptied, the controllers started again, until every switch holds
+its flows) and for 100 port binds (100 vNICs registered, then plugged).
+
+    .venv/bin/python -m bench.failover [--sizes 10,30] [--load]
+"""
+import argparse
+import os
+import signal
+import statistics
+import time
+
+from bench.common import cookies, plug_dummy_vnics
+from mininet_topos.datacenter import DataCenter
+
+TTL = 2
+
+
+def wait_synced(dc, timeout=300):
+    """Every switch synced by its master, every replica idle."""
+    dc.wait_ready(timeout)
+
+
+def cpu_seconds(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def failover(hypervisors):
+    racks = 2 if hypervisors <= 10 else 3
+    with DataCenter(racks=racks, hypervisors=hypervisors // racks, vms=1,
+                    networks='vxlan:5000', controllers=3) as dc:
+        names = {'%016x' % sw.dpid_int: sw.name for sw in dc.switches()}
+        deadline = time.time() + 30
+        while True:         # every switch has its master (a replica may still be taking it)
+            status = dc.client.get('/v1/status')
+            if all(s.get('master') for s in status['switches'].values()):
+                break
+            if time.time() > deadline:
+                raise RuntimeError('switches without a master: %s' % status['switches'])
+            time.sleep(0.2)
+        owners = {names[d]: s['master'] for d, s in status['switches'].items()}
+        counts = {c: sum(1 for sw, m in owners.items() if m == c and sw.startswith('hv'))
+                  for c in set(owners.values())}
+        victim = max(counts, key=counts.get)
+        orphaned = {sw for sw, m in owners.items() if m == victim and sw.startswith('hv')}
+        kept = {sw for sw, m in owners.items() if m != victim and sw.startswith('hv')}
+        killed_at = time.time()
+        dc.replicas.kill(int(victim[1:]), signal.SIGKILL)
+        dc.client.post('/v1/security-groups/default/rules',
+                       {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 2222,
+                        'port_range_max': 2222})
+        wait_synced(dc)
+        first = {}
+        for n in dc.replicas.running():
+            for e in dc.replicas.controllers[n - 1].client.get('/v1/events'):
+                if e['event'] == 'commit' and e['time'] > killed_at and e['host']:
+                    first[e['host']] = min(first.get(e['host'], e['time']), e['time'])
+        missing = (orphaned | kept) - set(first)
+        if missing:
+            raise RuntimeError('no bundle committed on %s' % sorted(missing))
+        took = sorted(first[sw] - killed_at for sw in orphaned)
+        ref = sorted(first[sw] - killed_at for sw in kept)
+        print('  %3d hypervisors, %d switches; replica %s (master of %d hypervisors) killed'
+              % (hypervisors, len(owners), victim, len(orphaned)))
+        print('    %-46s median %6.2f s  max %6.2f s  (lease %d s: the floor)'
+              % ('kill -9 -> first bundle by the new master', statistics.median(took),
+                 took[-1], TTL))
+        print('    %-46s median %6.2f s  max %6.2f s'
+              % ('same change, switches whose master lives', statistics.median(ref), ref[-1]))
+
+
+def load(hypervisors, replicas, binds):
+    racks = 3
+    with DataCenter(racks=racks, hypervisors=hypervisors // racks, vms=1,
+                    networks='vxlan:5000', controllers=replicas, etcd=True) as dc:
+        wait_synced(dc)
+        procs = dc.replicas.controllers
+        expected = {sw.name: cookies(sw) for sw in dc.switches()}
+        for c in procs:
+            c.stop(signal.SIGKILL)
+        for sw in dc.switches():
+            sw.ovs.ofctl('del-flows %s' % sw.bridge)
+        t0 = time.time()
+        for c in procs:
+            c.start()
+        wait_synced(dc)
+        cold = time.time() - t0
+        cold_cpu = [cpu_seconds(c.pid) for c in procs]
+        assert {sw.name: cookies(sw) for sw in dc.switches()} == expected
+        hvs = dc.hypervisors()
+        net = dc.client.get('/v1/networks')[0]['id']
+        bodies, plugs = [], {}
+        for k in range(binds):
+            hv = hvs[k % len(hvs)]
+            name = 'b%d' % k
+            plugs.setdefault(hv, []).append(name)
+            bodies.append({'network_id': net, 'device': name, 'host': hv.name,
+                           'ips': ['10.9.%d.%d' % (k >> 8, k & 255)],
+                           'mac': '02:bb:00:00:%02x:%02x' % (k >> 8, k & 255)})
+        dc.client.post('/v1/ports', {'ports': bodies})
+        wait_synced(dc)
+        before = [cpu_seconds(c.pid) for c in procs]
+        t0 = time.time()
+        for hv, names in plugs.items():
+            plug_dummy_vnics(hv, names)
+        deadline = time.time() + 120
+        while sum(1 for p in dc.client.get('/v1/ports') if p['bound_host']) < binds + len(hvs):
+            if time.time() > deadline:
+                raise RuntimeError('not every port bound')
+            time.sleep(0.02)
+        wait_synced(dc)
+        bind = time.time() - t0
+        bind_cpu = [cpu_seconds(c.pid) - b for c, b in zip(procs, before)]
+        return cold, cold_cpu, bind, bind_cpu
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--sizes', default='10,30', help='hypervisor counts for the failover')
+    p.add_argument('--load', action='store_true', help='also the load-sharing figures')
+    p.add_argument('--load-hypervisors', type=int, default=30)
+    p.add_argument('--binds', type=int, default=100)
+    args = p.parse_args()
+    print('Failover of a controller replica (3 replicas, 3-member etcd cluster):')
+    for size in (int(s) for s in args.sizes.split(',') if s):
+        failover(size)
+    if args.load:
+        print('Load sharing, %d hypervisors (CPU seconds of each ryu-manager):'
+              % args.load_hypervisors)
+        for replicas in (1, 3):
+            cold, cold_cpu, bind, bind_cpu = load(args.load_hypervisors, replicas, args.binds)
+            print('  %d replica%s: cold start %.1f s, CPU %s (total %.1f) | %d binds %.1f s, '
+                  'CPU %s (total %.1f)'
+                  % (replicas, 's' if replicas > 1 else '', cold,
+                     ' '.join('%.1f' % c for c in cold_cpu), sum(cold_cpu), args.binds, bind,
+                     ' '.join('%.1f' % c for c in bind_cpu), sum(bind_cpu)))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,188 @@
+"""Three controller replicas on a 3-member etcd cluster share a data center:
+one master per switch (seen in GET /v1/status and on the switches' controller
+roles), failover on kill -9 while traffic flows and a VM migrates, a frozen
+replica that wakes up changes nothing, etcd member loss and quorum loss."""
+import re
+import signal
+import time
+
+import pytest
+
+from mininet_topos.client import ApiError
+from mininet_topos.datacenter import DataCenter
+from mininet_topos.etcd_proc import etcd_binary
+from mininet_topos.migration import migrate
+from tests.integration.helpers import flow_cookies
+
+TTL = 2
+
+
+@pytest.fixture(scope='module')
+def dc():
+    if not etcd_binary():
+        pytest.skip('no etcd binary: install Debian etcd-server (scripts/setup.sh does)')
+    # hv1: vm1 vm2 | hv2: vm3 vm4 | rack 2: hv3: vm5 vm6 | hv4: vm7 vm8; tor1, tor2
+    with DataCenter(racks=2, hypervisors=2, vms=2, networks='vxlan:5000',
+                    controllers=3) as running:
+        yield running
+
+
+def masters(dc, timeout=10):
+    """{switch name: (master replica, generation)} once every running replica
+    reports the same (each reads the claims from etcd every ttl / 4)."""
+    names = {sw.dpid_int: sw.name for sw in dc.switches()}
+    deadline = time.time() + timeout
+    while True:
+        views = [{names[int(d, 16)]: (s.get('master'), s.get('generation'))
+                  for d, s in st['switches'].items()}
+                 for st in dc.replicas.statuses().values()]
+        if views and all(v == views[0] for v in views):
+            return views[0]
+        assert time.time() < deadline, 'the replicas disagree: %s; %s' % (views, [
+            {k: st.get(k) for k in ('replica', 'etcd_errors', 'claims_age', 'replicas')}
+            for st in dc.replicas.statuses().values()])
+        time.sleep(0.1)
+
+
+def roles(switch):
+    """The roles of the switch's controller connections as OVS reports them."""
+    out = switch.ovs.vsctl('--columns=role list controller')
+    return sorted(re.findall(r'role\s*:\s*(\S+)', out))
+
+
+def wait_for(condition, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError('%s: not within %.0f s' % (what, timeout))
+
+
+def test_every_switch_has_one_master_replica_shown_in_status_and_on_the_switch(dc):
+    def balanced():
+        owners = masters(dc)
+        shares = sorted([m for m, _ in owners.values()].count(c) for c in ('c1', 'c2', 'c3'))
+        return owners if shares == [2, 2, 2] else None
+    owners = wait_for(balanced, 15, 'two switches per replica')
+    assert set(owners) == {sw.name for sw in dc.switches()}
+    assert all(m in ('c1', 'c2', 'c3') and g > 0 for m, g in owners.values())
+    status = dc.client.get('/v1/status')
+    assert set(status['replicas']) == {'c1', 'c2', 'c3'}
+    assert all(0 <= r['lease_age'] <= TTL for r in status['replicas'].values())
+    # OVS refreshes the role column every few seconds
+    for sw in dc.switches():
+        wait_for(lambda: roles(sw) == ['master', 'slave', 'slave'], 10, sw.name)
+
+
+def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_completes(dc):
+    owners = masters(dc)
+    victims = sorted({'c1', 'c2', 'c3'} - {owners['hv1'][0]})   # two replicas: 4 of 6
+    moved = [sw for sw, (m, _) in owners.items() if m in victims]
+    assert len(moved) >= len(owners) / 2
+    vm1, vm7, vm4, vm6 = (dc.node(n) for n in ('vm1', 'vm7', 'vm4', 'vm6'))
+    vm1.cmd('ping -i 0.01 -c 700 -W 1 %s > /tmp/vnetsec-h13-a.txt 2>&1 &' % vm7.IP())
+    vm4.cmd('ping -i 0.01 -c 700 -W 1 %s > /tmp/vnetsec-h13-b.txt 2>&1 &' % vm6.IP())
+    time.sleep(1)
+    killed_at = time.time()
+    for n in victims:
+        dc.replicas.kill(int(n[1:]), signal.SIGKILL)
+    survivor = ({'c1', 'c2', 'c3'} - set(victims)).pop()
+    migrate(dc, 'vm3', 'hv3')          # planned: waits for hv3's (new) master to program it
+    took = wait_for(lambda: all(m == survivor for m, _ in masters(dc).values())
+                    and time.time() - killed_at, 15, 'new masters')
+    dc.wait_ready()
+    vm1.cmd('wait')
+    vm4.cmd('wait')
+    for path in ('/tmp/vnetsec-h13-a.txt', '/tmp/vnetsec-h13-b.txt'):
+        with open(path) as f:
+            text = f.read()
+        assert ' 0% packet loss' in text, text[-300:]
+    after = masters(dc)
+    for sw in moved:
+        assert after[sw][1] > owners[sw][1], 'generation of %s did not grow' % sw
+    port = next(p for p in dc.client.get('/v1/ports') if p['name'] == 'vm3')
+    assert port['bound_host'] == 'hv3', port
+    assert ' 0% packet loss' in vm1.cmd('ping -c3 -i0.2 -W1 %s' % dc.node('vm3').IP())
+    print('failover: every switch mastered by %s %.1f s after the kill -9 (lease %d s)'
+          % (survivor, took, TTL))
+    # the killed replicas come back and take their share again
+    for n in victims:
+        dc.replicas.start_one(int(n[1:]))
+    wait_for(lambda: len({m for m, _ in masters(dc).values()}) == 3, 20, 'rebalance')
+    dc.wait_ready()
+
+
+def test_a_frozen_replica_resumed_after_its_switches_moved_changes_nothing(dc):
+    owners = masters(dc)
+    frozen = owners['hv2'][0]
+    number = int(frozen[1:])
+    dc.replicas.kill(number, signal.SIGSTOP)
+    try:
+        wait_for(lambda: all(m != frozen for m, _ in masters(dc).values()), 10,
+                 'switches of the frozen replica moved')
+        dc.wait_ready()
+        # a change while it is frozen: its view of the desired flows is now stale
+        dc.client.post('/v1/security-groups', {'name': 'while-frozen', 'rules': [
+            {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 4242}]})
+        vm4 = next(p for p in dc.client.get('/v1/ports') if p['name'] == 'vm4')
+        dc.client.call('PATCH', '/v1/ports/%s' % vm4['id'],
+                       {'security_groups': ['default', 'while-frozen']})
+        dc.wait_ready()
+        hv2 = dc.node('hv2')
+        desired = flow_cookies(hv2)
+    finally:
+        dc.replicas.kill(number, signal.SIGCONT)
+    time.sleep(2 * TTL)
+    assert flow_cookies(hv2) == desired
+    wait_for(lambda: roles(hv2) == ['master', 'slave', 'slave'], 10, 'hv2 roles')
+    dc.wait_ready()
+    assert flow_cookies(hv2) == desired
+
+
+def test_losing_one_etcd_member_changes_nothing(dc):
+    before = masters(dc)
+    member = dc.replicas.etcd.members[0]
+    member.stop(signal.SIGKILL)
+    try:
+        time.sleep(2 * TTL)
+        assert masters(dc) == before
+        dc.client.post('/v1/security-groups', {'name': 'one-member-down', 'rules': []})
+        assert ' 0% packet loss' in dc.node('vm1').cmd('ping -c3 -i0.2 -W1 %s'
+                                                       % dc.node('vm5').IP())
+    finally:
+        member.start()
+
+
+def test_losing_the_etcd_quorum_refuses_writes_with_503_and_traffic_flows(dc):
+    members = dc.replicas.etcd.members[:2]
+    vm1, vm7 = dc.node('vm1'), dc.node('vm7')
+    vm1.cmd('ping -i 0.02 -c 400 -W 1 %s > /tmp/vnetsec-h13-q.txt 2>&1 &' % vm7.IP())
+    for m in members:
+        m.stop(signal.SIGKILL)
+    try:
+        with pytest.raises(ApiError) as err:
+            dc.client.post('/v1/security-groups', {'name': 'no-quorum', 'rules': []})
+        assert err.value.status == 503
+        assert 'store' in err.value.body['error']['message']
+        assert dc.client.get('/v1/status')['switches']        # reads still answer
+    finally:
+        for m in members:
+            m.start(wait=False)
+        for m in members:
+            m.wait_healthy()
+    vm1.cmd('wait')
+    with open('/tmp/vnetsec-h13-q.txt') as f:
+        text = f.read()
+    assert ' 0% packet loss' in text, text[-300:]
+    wait_for(lambda: _write_ok(dc), 20, 'writes after the quorum is back')
+    dc.wait_ready()
+
+
+def _write_ok(dc):
+    try:
+        dc.client.post('/v1/security-groups', {'name': 'quorum-back', 'rules': []})
+        return True
+    except ApiError as e:
+        return e.status == 409
