@@ -4,7 +4,7 @@ Every switch connects to every replica; exactly one of them, its master,
 programs it. Keys (under ``<prefix>cluster/``)::
 
     replicas/<name>   {"api": URL, "lease": ID, "switches": [dpid, ...]}
-    masters/<dpid>    {"replica": name}
+    masters/<dpid>    {"replica": name, "lease": ID}
 
 Both are attached to the replica's etcd lease (``ttl`` seconds, renewed every
 ``ttl / 4``): a replica killed or frozen loses its keys when its lease expires,
@@ -125,7 +125,8 @@ class Mastership:
                                   {d: m[0] for d, m in self.masters.items()})
             for dpid in claim:
                 generation = self.kv.create(self._masters_key + '%016x' % dpid,
-                                            {'replica': self.name}, self.lease)
+                                            {'replica': self.name, 'lease': self.lease},
+                                            self.lease)
                 if generation is not None:
                     LOG.info('replica %s: master of switch %#x (generation %d)',
                              self.name, dpid, generation)
@@ -164,7 +165,12 @@ class Mastership:
         for key, (value, created, modified) in self.kv.items(self._replicas_key).items():
             replicas[key] = dict(value)
         for key, (value, created, modified) in self.kv.items(self._masters_key).items():
-            masters[int(key, 16)] = (value['replica'], created, modified)
+            owner = value['replica']
+            if owner == self.name and value.get('lease') != self.lease:
+                # an earlier run of this replica (killed, restarted under its name):
+                # not ours; the switch is claimed again once that lease expires
+                owner += ' (earlier run)'
+            masters[int(key, 16)] = (owner, created, modified)
         for name, info in replicas.items():
             if name == self.name:
                 info['lease_age'] = round(self.clock() - self.renewed_at, 3)

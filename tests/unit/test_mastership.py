@@ -237,3 +237,19 @@ def test_role_request_carries_role_and_generation():
         role, generation = struct.unpack('!I4xQ', buf[8:24])
         roles.append((role, generation))
     assert roles == [(ofproto.OFPCR_ROLE_MASTER, 1234), (ofproto.OFPCR_ROLE_SLAVE, 99)]
+
+
+def test_a_replica_restarted_under_its_name_does_not_take_its_earlier_runs_claims():
+    clock, etcd, replicas = cluster('ab')
+    rounds(clock, replicas)
+    before = {d for d in SWITCHES if replicas['a'].is_master(d)}
+    assert before
+    # 'a' killed (its lease lives on for its ttl) and started again at once
+    replicas['a'] = Mastership(etcd, 'a', ttl=2, api='http://x', clock=clock)
+    for dpid in SWITCHES:
+        replicas['a'].on_connect(dpid)
+    replicas['a'].tick()
+    assert not any(replicas['a'].is_master(d) for d in before)   # not its claims
+    rounds(clock, replicas, n=8)                                  # the old lease expires
+    assert all(len(names) == 1 for names in masters(replicas).values())
+    assert set(masters(replicas)) == SWITCHES
