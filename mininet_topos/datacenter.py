@@ -24,7 +24,7 @@ from mininet.net import Mininet
 from mininet.topo import Topo
 
 from mininet_topos.cleanup import remove_run
-from mininet_topos.client import Client
+from mininet_topos.client import ApiError, Client
 from mininet_topos.controller_proc import APPS, ControllerProcess, write_config
 from mininet_topos.replicas import Replicas
 from mininet_topos.nodes import (RUN_BASE, Hypervisor, MgmtBridge, Router, Run, TorSwitch,
@@ -298,8 +298,9 @@ class DataCenter(Run):
         while time.time() < deadline:
             status = self.client.get('/v1/status')
             synced = {int(d, 16) for d, s in status['switches'].items() if s['synced']}
-            if self.replicas:       # each switch synced by its master, every replica idle
-                statuses = list(self.replicas.statuses().values())
+            if 'replicas' in status:    # each switch synced by its master, every replica idle
+                statuses = (list(self.replicas.statuses().values()) if self.replicas
+                            else self._replica_statuses(status))
                 synced = {int(d, 16) for st in statuses for d, s in st['switches'].items()
                           if s['synced']}
                 status['idle'] = all(st['idle'] for st in statuses)
@@ -311,6 +312,18 @@ class DataCenter(Run):
             hint = (' (none reached the controller at %s:%d: it listens on 127.0.0.1 unless '
                     'its config sets ofp_listen_host)' % self.ofp_address)
         raise RuntimeError('switches not ready after %ds: %s%s' % (timeout, status, hint))
+
+    def _replica_statuses(self, status):
+        """The /v1/status of every replica ``status`` names (replicas started
+        elsewhere: docker-compose.yml), of those that answer."""
+        out = []
+        for info in status['replicas'].values():
+            try:
+                out.append(Client(info['api'], self.client.token).call('GET', '/v1/status',
+                                                                        timeout=3))
+            except (OSError, ApiError):
+                pass        # gone or frozen: another replica takes its switches
+        return out
 
     def switches(self):
         return [s for s in self.net.switches if isinstance(s, (Hypervisor, TorSwitch))]
