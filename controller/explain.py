@@ -106,7 +106,7 @@ class Words:
             rule = self.rule(mark) or {'group': '?', 'rule': '?', 'text': '?'}
             return '%s: new connection allowed by rule %s of group %s (%s)' % (
                 who, rule['rule'], rule['group'], rule['text'])
-        if name in ('established', 'established_tcp', 'session_close'):
+        if name == 'established':
             rule = self.rule(dict(flow.match).get('ct_mark')) or {'rule': '?', 'group': '?'}
             return '%s: established connection of rule %s (group %s) passes' % (
                 who, rule['rule'], rule['group'])

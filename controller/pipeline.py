@@ -37,17 +37,14 @@ MISS = 0                 # the priority of every table-miss flow
 
 _ACL_FIELDS = frozenset({'eth_type', 'ct_state', 'ct_zone', 'ct_mark', 'ip_proto', 'tcp_dst',
                          'udp_dst', 'sctp_dst', 'icmpv4_type', 'icmpv4_code', 'ipv4_src',
-                         'ipv4_dst', 'conj_id', 'tcp_src', 'udp_src', 'sctp_src',
-                         'tcp_flags'})
+                         'ipv4_dst', 'conj_id', 'tcp_src', 'udp_src', 'sctp_src'})
 # deny_ip (tracked in this vNIC's zone, no rule took it) is above track (anything not
 # yet tracked in this zone): below it, a denied packet would meet ct() again and
 # again, recirculating until the datapath's depth limit drops it (and
 # ofproto/trace, which has no such limit, would loop in ovs-vswitchd's main thread)
 # carried: a session a migrated VM held at its source (controller.sessions)
-# session_close, established_tcp: a recorded rule's TCP packets (controller.sessions)
-_ACL_PRIORITIES = {'invalid': 100, 'session_close': 92, 'established_tcp': 91,
-                   'established': 90, 'carried': 80, 'remote_group': 75, 'rule': 70,
-                   'deny_ip': 65, 'track': 60, 'arp': 50, 'deny_other': 20}
+_ACL_PRIORITIES = {'invalid': 100, 'established': 90, 'carried': 80, 'remote_group': 75,
+                   'rule': 70, 'deny_ip': 65, 'track': 60, 'arp': 50, 'deny_other': 20}
 
 
 @dataclass(frozen=True)
@@ -114,14 +111,14 @@ TABLES = (
        purpose='reg7 -> that vNIC'),
     _t(SESSION_RECORD, 'session_record', 'firewall', {REG_SESSION, 'eth_type', 'ip_proto'}, (),
        {'protocol': 20, 'other': 10},
-       purpose="a committed connection -> learn its record into sessions (UDP, ICMP, "
-               "others: also reversed), idle timeout after conntrack's"),
+       purpose="a committed connection -> learn its record (both directions) into "
+               "sessions, idle timeout after conntrack's"),
     _t(SESSIONS, 'sessions', 'sessions', {REG_NETWORK, REG_SESSION, 'eth_type', 'ip_proto',
                                            'ipv4_src', 'ipv4_dst', 'tcp_src', 'tcp_dst',
                                            'udp_src', 'udp_dst', 'sctp_src', 'sctp_dst'},
        (), {'session': 10},
        purpose='learned records (network, rule mark, 5-tuple): read at a move; '
-               'established packets refresh them (TCP: only FIN and RST)'),
+               'established packets refresh them'),
     _t(TOR_CLASSIFY, 'tor_classify', 'core', {'in_port', 'vlan_vid'}, (TOR_ADMIT,),
        {'trunk_underlay': 20, 'underlay': 10}, miss=TOR_ADMIT, switch='tor',
        purpose='untagged (VTEP) traffic -> NORMAL, never across racks; tagged -> admit'),

@@ -93,21 +93,14 @@ def _specs(proto, reverse):
     return tuple(specs)
 
 
-def _learn(proto, kind, reverse, idle=None):
-    if idle is None:
-        idle, fin_idle = IDLE[proto], FIN_IDLE if proto == TCP else 0
-    else:
-        fin_idle = 0
+def _learn(proto, kind, reverse):
     return ('learn', P.SESSIONS, P.priority(P.SESSIONS, 'session'), cookie(kind),
-            idle, fin_idle, _specs(proto, reverse))
+            IDLE[proto], FIN_IDLE if proto == TCP else 0, _specs(proto, reverse))
 
 
 def record_flows():
     """The ``session_record`` table: per direction and protocol, learn the
-    committed connection; UDP, ICMP and others also its reverse (their records
-    are refreshed by their established packets, either way). A TCP record is
-    learned once and touched again only when the connection closes (see
-    :func:`tcp_established_flows`)."""
+    committed connection and its reverse."""
     flows = []
     for direction, kind in (('egress', RECORD_EGRESS), ('ingress', RECORD_INGRESS)):
         bit = (INGRESS_BIT if direction == 'ingress' else 0, INGRESS_BIT)
@@ -116,40 +109,9 @@ def record_flows():
             name = 'other'
             if proto is not None:
                 match['ip_proto'], name = proto, 'protocol'
-            learns = [_learn(proto, kind, False)]
-            if proto != TCP:
-                learns.append(_learn(proto, RECORD_REVERSED, True))
             flows.append(flow('firewall', P.SESSION_RECORD, P.priority(P.SESSION_RECORD, name),
-                              match, learns))
-    return flows
-
-
-TCP_FIN, TCP_RST = 0x01, 0x04
-CT_EST, CT_RPL = 0x02, 0x08
-
-
-def tcp_established_flows(table, here, mark, direction, passed):
-    """The established TCP packets of a recorded rule (``mark``) in the ACL of
-    ``direction``: they pass without touching the record, so they share their
-    rule's datapath flows (no upcall per connection and packet direction);
-    only a FIN or RST shortens the record to conntrack's closing time
-    (``FIN_IDLE``): one in the connection's original direction hits the record
-    (its ``fin_timeout``), one in the reply direction learns it again,
-    reversed, with that idle timeout (the record's cookie names the ACL that
-    committed it: the other one)."""
-    est = (CT_TRK | CT_EST, CT_TRK | CT_EST | CT_INV)
-    flows = [flow('firewall', table, P.priority(table, 'established_tcp'),
-                  dict(here, ct_state=est, ct_mark=mark, ip_proto=TCP), passed)]
-    other = 'ingress' if direction == 'egress' else 'egress'
-    replied = RECORD_EGRESS if other == 'egress' else RECORD_INGRESS
-    for flag in (TCP_FIN, TCP_RST):
-        for rpl, actions in ((0, refresh_actions(mark)),
-                             (CT_RPL, [('set_field', P.REG_SESSION, mark),
-                                       _learn(TCP, replied, True, idle=FIN_IDLE)])):
-            flows.append(flow('firewall', table, P.priority(table, 'session_close'),
-                              dict(here, ct_state=(est[0] | rpl, est[1] | CT_RPL),
-                                   ct_mark=mark, ip_proto=TCP, tcp_flags=(flag, flag)),
-                              actions + passed))
+                              match, [_learn(proto, kind, False),
+                                      _learn(proto, RECORD_REVERSED, True)]))
     return flows
 
 

@@ -219,7 +219,7 @@ def acl(inv, port, direction, carry_sessions=True):
     group or zone is a conjunction whose clause 1 (the members' addresses) the
     bridge shares; an empty group never completes it, so allows nothing.
     ``carry_sessions``: commits record the connection, established packets
-    refresh its record (TCP: only its FIN and RST, see :mod:`controller.sessions`)."""
+    refresh its record."""
     recording = _recording_marks(inv, port) if carry_sessions else set()
 
     def recorded(mark, direction):
@@ -255,8 +255,6 @@ def acl(inv, port, direction, carry_sessions=True):
             flows.append(flow('firewall', table, _prio(table, 'established'),
                               dict(here, ct_state=(CT_TRK | state, CT_TRK | state | CT_INV),
                                    ct_mark=mark), refreshed(mark) + passed))
-        if mark in recording:
-            flows += sessions.tcp_established_flows(table, here, mark, direction, passed)
     new = dict(here, ct_state=(CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV))
     for rule in _rules(inv, port, direction):
         commit = ([('ct', True, zone, None, rule_mark(rule))]
