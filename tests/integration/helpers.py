@@ -40,7 +40,7 @@ def flow_cookies(switch, bridge='br-int'):
     """The cookies of the controller's flows on a switch (the session records
     the switch learns, and carried sessions, come and go with traffic: left out)."""
     out = switch.ovs.ofctl('dump-flows %s --no-stats' % bridge)
-    return sorted(c for c in re.findall(r'cookie=(0x[0-9a-f]+)', out)
+    return sorted(c for c in re.findall(r'^\s*cookie=(0x[0-9a-f]+)', out, re.M)
                   if int(c, 16) >> pipeline.COOKIE_OWNER_SHIFT not in pipeline.UNMANAGED)
 
 
