@@ -13,7 +13,9 @@ What each piece depends on, and so what marks it:
 - a remote entry: the port's record and the VTEPs of its hosts;
 - the ARP responder: the addresses of every port of the network;
 - a firewall clause for an address: the rules of the host's vNICs and the
-  members of their remote groups and zones.
+  members of their remote groups and zones (so a port's addresses or groups
+  changing mark only the hosts with a rule naming one of its groups or their
+  zones: :func:`hosts_naming`).
 """
 from collections import defaultdict
 
@@ -95,8 +97,11 @@ def _port(inv, old, new, out, addresses):
             out.tors = True
     if addresses and (old is None or new is None or old.ips != new.ips
                       or old.security_groups != new.security_groups):
+        groups = set().union(*(r.security_groups for r in records))
+        naming = hosts_naming(inv, groups)
         for ip in set().union(*(r.ips for r in records)):
-            out.add('*', ('clause1', ip))
+            for name in naming:
+                out.add(name, ('clause1', ip))
 
 
 def hosts_having(inv, network_id):
@@ -106,3 +111,18 @@ def hosts_having(inv, network_id):
         return ({p.bound_host for p in ports if inv.is_bound(p)}
                 | {inv.arriving_host(p) for p in ports} - {''})
     return inv.memo(('hosts-having', network_id), build)
+
+
+def hosts_naming(inv, group_ids):
+    """Names of the hosts whose vNICs have a rule naming one of the groups, or
+    the zone of one, as its remote: the hosts whose firewall clause-1 flows
+    list those groups' member addresses (a port joining or leaving them
+    touches those hosts only, not every one)."""
+    zones = {inv.groups[g].zone for g in group_ids if g in inv.groups} - {'', None}
+    names = set()
+    for group in inv.groups.values():
+        if any(r['remote_group_id'] in group_ids
+               or (r['remote_zone'] and r['remote_zone'] in zones) for r in group.rules):
+            for port in inv.ports_in_group(group.id):
+                names |= _names(port)
+    return names

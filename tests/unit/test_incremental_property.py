@@ -34,7 +34,7 @@ change = st.one_of(
     st.tuples(st.just('ips'), ports, st.integers(1, 3)),
     st.tuples(st.just('groups'), ports, st.integers(0, 2)),
     st.tuples(st.just('rule'), st.integers(0, 2), st.sampled_from(['ingress', 'egress']),
-              st.integers(0, 3)),
+              st.integers(0, 5)),
     st.tuples(st.just('unrule'), st.integers(0, 2)),
     st.tuples(st.just('zone'), st.integers(0, 2), st.sampled_from(['', 'web', 'db'])),
     st.tuples(st.just('network'),),
@@ -134,6 +134,8 @@ class World:
                     'port_range_max': 22 + remote}
             if remote < 3:
                 rule['remote_group_id'] = self.group_ids[remote]
+            elif remote < 5:                        # a zone, as a remote
+                rule['remote_zone'] = ('web', 'db')[remote - 3]
             self.groups.add_rule(self.group_ids[group], rule)
         elif kind == 'unrule':
             rules = self.service.get_group(self.group_ids[args[0]]).rules
