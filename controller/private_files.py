@@ -26,6 +26,19 @@ def ensure_private(path):
         os.close(fd)
 
 
+def copy_private(source, path):
+    """Copy ``source`` to ``path``, 0600, never through a symlink at ``path``
+    (a controller's log kept after its run: it names the token's file)."""
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.fchmod(fd, MODE)                     # also when the file was there before
+    with os.fdopen(fd, 'wb') as out, open(source, 'rb') as src:
+        while True:
+            chunk = src.read(1 << 20)
+            if not chunk:
+                break
+            out.write(chunk)
+
+
 def load_or_create_token(path):
     """The token in ``path``; if there is none, a new random one written there
     atomically (a 0600 temporary file renamed into place)."""

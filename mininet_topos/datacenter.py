@@ -13,7 +13,6 @@ from .11; the management network 172.30.M.0/24 with the controller at .254.
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +22,7 @@ from mininet.log import warn
 from mininet.net import Mininet
 from mininet.topo import Topo
 
+from controller.private_files import copy_private
 from mininet_topos.cleanup import remove_run
 from mininet_topos.client import ApiError, Client
 from mininet_topos.controller_proc import APPS, ControllerProcess, write_config
@@ -349,7 +349,7 @@ class DataCenter(Run):
         finally:
             if self.controller:
                 self.controller.stop()
-                shutil.copy(self.controller.log_path, RUN_BASE + '/last-controller.log')
+                copy_private(self.controller.log_path, RUN_BASE + '/last-controller.log')
             if self.replicas:
                 self.replicas.stop()
             if self.record:

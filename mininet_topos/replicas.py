@@ -8,9 +8,9 @@ own OpenFlow and API port; every switch is pointed at all of them
 (:attr:`targets`), and they agree through etcd on one master per switch.
 """
 import os
-import shutil
 import signal
 
+from controller.private_files import copy_private
 from mininet_topos.client import ApiError, Client
 from mininet_topos.controller_proc import ControllerProcess, write_config
 from mininet_topos.etcd_proc import EtcdCluster
@@ -111,7 +111,7 @@ class Replicas:
             for n, c in enumerate(self.controllers, 1):
                 c.stop()
                 if os.path.exists(c.log_path):     # kept after the run directory goes
-                    shutil.copy(c.log_path, '%s/last-replica-c%d.log'
-                                % (os.path.dirname(self.rundir), n))
+                    copy_private(c.log_path, '%s/last-replica-c%d.log'
+                                 % (os.path.dirname(self.rundir), n))
         finally:
             self.etcd.stop()

@@ -10,7 +10,7 @@ import webob
 
 from controller.api import MAX_BODY, MAX_DEPTH, MAX_PATH, Api
 from controller.model import ValidationError
-from controller.private_files import AuditLog, load_or_create_token
+from controller.private_files import AuditLog, copy_private, load_or_create_token
 from controller.store import SqliteStore
 from controller.features.security_groups import SecurityGroups
 from tests.unit.conftest import add_hv, add_port
@@ -244,6 +244,23 @@ def test_generated_token_is_private_kept_and_never_follows_a_symlink(tmp_path):
     os.symlink(target, path)
     with pytest.raises(OSError):
         load_or_create_token(path)
+    assert target.read_text() == ''
+
+
+def test_a_kept_controller_log_is_private_and_never_written_through_a_symlink(tmp_path):
+    log, kept = tmp_path / 'controller.log', tmp_path / 'last-controller.log'
+    log.write_text('REST API token in /tmp/x/db.token\n')
+    kept.write_text('older run')
+    os.chmod(kept, 0o644)
+    copy_private(str(log), str(kept))
+    assert kept.read_text() == log.read_text()
+    assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600
+    os.remove(kept)
+    target = tmp_path / 'elsewhere'
+    target.write_text('')
+    os.symlink(target, kept)
+    with pytest.raises(OSError):
+        copy_private(str(log), str(kept))
     assert target.read_text() == ''
 
 
