@@ -6,6 +6,7 @@ A store write is one such call, so its overhead is the write's: plain
 threads may call at once: each takes an idle connection or opens one. Errors are
 etcd3gw's exceptions, as from ``Etcd3Client.post``.
 """
+import base64
 import http.client
 import json
 import threading
@@ -17,6 +18,20 @@ ERRORS_BY_STATUS = {500: InternalServerError, 503: ConnectionFailedError,
                     408: ConnectionTimeoutError, 504: ConnectionTimeoutError,
                     412: PreconditionFailedError}
 HEADERS = {'Content-Type': 'application/json', 'Connection': 'keep-alive'}
+
+
+def b64(text):
+    """A key or value as the gateway takes it."""
+    return base64.b64encode(text.encode()).decode()
+
+
+def text_of(b64_text):
+    return base64.b64decode(b64_text).decode()
+
+
+def prefix_end(prefix):
+    """The range end covering every key that starts with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 class _ClosedWhileIdle(Exception):
@@ -75,3 +90,30 @@ class Endpoint:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+class Members:
+    """The members of one etcd cluster: a call goes to the member that answered
+    last, and to the next one while a member cannot be reached (the store and
+    the replicas' mastership both fail over this way)."""
+
+    def __init__(self, endpoints, timeout):
+        self._endpoints = [Endpoint(host, port, timeout) for host, port in endpoints]
+        self._current = 0           # the member that answered last
+
+    def post(self, path, body):
+        """As :meth:`Endpoint.post`; the last member's error if none answered."""
+        error = None
+        for attempt in range(len(self._endpoints)):
+            index = (self._current + attempt) % len(self._endpoints)
+            try:
+                answer = self._endpoints[index].post(path, body)
+                self._current = index
+                return answer
+            except (ConnectionFailedError, ConnectionTimeoutError) as e:
+                error = e
+        raise error
+
+    def close(self):
+        for endpoint in self._endpoints:
+            endpoint.close()

@@ -19,7 +19,6 @@ Keys (under the prefix, default ``/vnetsec/``)::
 etcd's default limit of 128 operations per transaction is too small for bulk
 writes (1,000 ports take about 4,000): run it with ``--max-txn-ops``.
 """
-import base64
 import contextlib
 import json
 import logging
@@ -31,7 +30,7 @@ import requests
 from etcd3gw.client import Etcd3Client
 from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception
 
-from controller.etcd_http import Endpoint
+from controller.etcd_http import Members, b64, prefix_end, text_of
 from controller.store import (KINDS, BufferedWriter, CachedStore, Conflict, StoreUnavailable,
                               decode, differences, encode)
 
@@ -39,19 +38,6 @@ LOG = logging.getLogger(__name__)
 WATCH_IDLE = 60        # seconds of silence after which the watch reconnects
 RETRY_DELAY = 0.2      # seconds between attempts to re-open a broken watch
 WAIT_APPLIED = 10      # seconds a commit or refresh waits for the watch to deliver it
-
-
-def _b64(text):
-    return base64.b64encode(text.encode()).decode()
-
-
-def _text(b64):
-    return base64.b64decode(b64).decode()
-
-
-def _prefix_end(prefix):
-    """The range end covering every key that starts with ``prefix``."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def parse_endpoints(url):
@@ -78,8 +64,8 @@ class EtcdStore(CachedStore):
         self._endpoints = list(endpoints)
         self._clients = [Etcd3Client(host, port, timeout=timeout, api_path='/v3/')
                          for host, port in self._endpoints]       # the watch's
-        self._http = [Endpoint(host, port, timeout) for host, port in self._endpoints]
-        self._current = 0           # the endpoint that answered last
+        self._members = Members(self._endpoints, timeout)     # single calls
+        self._current = 0           # the member the watch follows
         self._state = prefix + 'state/'
         self._claims = prefix + 'claims/'
         self._last = self._state + '_last'
@@ -105,17 +91,11 @@ class EtcdStore(CachedStore):
 
     # ---- talking to etcd -------------------------------------------------------
     def _post(self, path, body):
-        """POST to the v3 JSON gateway, trying each endpoint in turn."""
-        error = None
-        for attempt in range(len(self._http)):
-            index = (self._current + attempt) % len(self._http)
-            try:
-                answer = self._http[index].post(path, body)
-                self._current = index
-                return answer
-            except (ConnectionFailedError, ConnectionTimeoutError) as e:
-                error = e
-        raise EtcdUnavailable('etcd did not answer (%s)' % error) from error
+        """POST to the v3 JSON gateway of the first member that answers."""
+        try:
+            return self._members.post(path, body)
+        except (ConnectionFailedError, ConnectionTimeoutError) as e:
+            raise EtcdUnavailable('etcd did not answer (%s)' % e) from e
 
     def add_index(self, kind, name, values, unique=False):
         with self._lock:            # not while the watch applies a change
@@ -149,24 +129,24 @@ class EtcdStore(CachedStore):
         take, give = self._indexes.claim_plan(changes)
         compare, success = [], []
         for kind, key, _old, new in changes:
-            path = _b64('%s%s/%s' % (self._state, kind, key))
+            path = b64('%s%s/%s' % (self._state, kind, key))
             compare.append({'key': path, 'target': 'MOD', 'result': 'EQUAL',
                             'mod_revision': self._revisions.get((kind, key), 0)})
             success.append({'request_delete_range': {'key': path}} if new is None else
-                           {'request_put': {'key': path, 'value': _b64(encode(new))}})
+                           {'request_put': {'key': path, 'value': b64(encode(new))}})
         for name in give - set(take):
-            success.append({'request_delete_range': {'key': _b64(self._claims + name)}})
+            success.append({'request_delete_range': {'key': b64(self._claims + name)}})
         for name, owner in take.items():
-            path = _b64(self._claims + name)
+            path = b64(self._claims + name)
             if name not in give:        # else a record of this Txn gives it up here
                 compare.append({'key': path, 'target': 'CREATE', 'result': 'EQUAL',
                                 'create_revision': 0})
-            success.append({'request_put': {'key': path, 'value': _b64(owner)}})
-        success.append({'request_put': {'key': _b64(self._last), 'value': ''}})
+            success.append({'request_put': {'key': path, 'value': b64(owner)}})
+        success.append({'request_put': {'key': b64(self._last), 'value': ''}})
         return {'compare': compare, 'success': success, 'failure': []}
 
     def refresh(self):
-        answer = self._post('kv/range', {'key': _b64(self._last)})
+        answer = self._post('kv/range', {'key': b64(self._last)})
         kvs = answer.get('kvs') or []
         self._wait_applied(int(kvs[0]['mod_revision']) if kvs else 0)
 
@@ -193,7 +173,7 @@ class EtcdStore(CachedStore):
     def _follow(self):
         """Stream changes from the revision after the last applied one."""
         client = self._clients[self._current]
-        create = {'key': _b64(self._state), 'range_end': _b64(_prefix_end(self._state)),
+        create = {'key': b64(self._state), 'range_end': b64(prefix_end(self._state)),
                   'start_revision': self._revision + 1}
         self._response = response = client.session.post(
             client.get_url('watch'), json={'create_request': create}, stream=True,
@@ -230,14 +210,14 @@ class EtcdStore(CachedStore):
             changes = []
             with self._lock:
                 for event in by_revision[revision]:
-                    kind, _, key = _text(event['kv']['key'])[len(self._state):].partition('/')
+                    kind, _, key = text_of(event['kv']['key'])[len(self._state):].partition('/')
                     if kind not in KINDS:
                         continue            # _last
                     if event.get('type') == 'DELETE':
                         new = None
                         self._revisions.pop((kind, key), None)
                     else:
-                        new = decode(kind, key, _text(event['kv'].get('value', '')))
+                        new = decode(kind, key, text_of(event['kv'].get('value', '')))
                         self._revisions[(kind, key)] = revision
                     changes.append((kind, key, self._cache[kind].get(key), new))
                 self._apply(changes)
@@ -248,14 +228,14 @@ class EtcdStore(CachedStore):
 
     def _reload(self):
         """Read every record at one revision; report how it differs from the cache."""
-        answer = self._post('kv/range', {'key': _b64(self._state),
-                                         'range_end': _b64(_prefix_end(self._state))})
+        answer = self._post('kv/range', {'key': b64(self._state),
+                                         'range_end': b64(prefix_end(self._state))})
         records, revisions = {kind: {} for kind in KINDS}, {}
         for kv in answer.get('kvs', []):
-            kind, _, key = _text(kv['key'])[len(self._state):].partition('/')
+            kind, _, key = text_of(kv['key'])[len(self._state):].partition('/')
             if kind in KINDS:
                 revisions[(kind, key)] = int(kv['mod_revision'])
-                record = decode(kind, key, _text(kv.get('value', '')))
+                record = decode(kind, key, text_of(kv.get('value', '')))
                 if record is not None:
                     records[kind][key] = record
         with self._lock:
@@ -279,5 +259,4 @@ class EtcdStore(CachedStore):
             with contextlib.suppress(Exception):
                 response.close()
         self._thread.join(5)
-        for endpoint in self._http:
-            endpoint.close()
+        self._members.close()
