@@ -490,7 +490,8 @@ class Core(RyuApp):
         return replies
 
     def _host_by_dpid(self, dpid):
-        return next((h for h in self.store.list('host') if h.dpid == dpid), None)
+        keys = self.store.find('host', 'dpid', dpid)     # every port event asks
+        return self.store.get('host', min(keys)) if keys else None
 
     def _host_of(self, dp):
         host = self._host_by_dpid(dp.id)
