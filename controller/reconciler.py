@@ -243,17 +243,6 @@ class Reconciler:
                                           match=to_match(parser, f.match), instructions=inst))
         self._send_all(dp, msgs)
 
-    def delete_read(self, dp, stats):
-        """Strict DELETEs of flows read back from the switch (``stats``, flow-stats
-        entries: a moved VM's session records, which would otherwise idle there
-        for hours), in one socket write."""
-        ofp, parser = dp.ofproto, dp.ofproto_parser
-        self._send_all(dp, [parser.OFPFlowMod(dp, table_id=s.table_id,
-                                              command=ofp.OFPFC_DELETE_STRICT,
-                                              priority=s.priority, out_port=ofp.OFPP_ANY,
-                                              out_group=ofp.OFPG_ANY, match=s.match)
-                            for s in stats])
-
     @staticmethod
     def _send_all(dp, msgs):
         buf = bytearray()
