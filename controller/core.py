@@ -69,8 +69,8 @@ OPTIONS = [
                      "(read from the source's conntrack through its agent); false: they "
                      'are not'),
     cfg.IntOpt('session_grace', default=30,
-               help='seconds a carried session may take to reach the destination '
-                    'before its admission there ends'),
+               help="seconds a carried session's admission at the destination stays "
+                    'without a packet needing it (an idle timeout)'),
     cfg.IntOpt('lease_ttl', default=2, min=1,
                help='with etcd: seconds a replica that stops renewing its lease keeps its '
                     'switches (etcd raises it to its own minimum, 2 s with its defaults)'),

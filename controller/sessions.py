@@ -19,9 +19,12 @@ How:
   rule's removal stays cut), TCP ones only while established or half-closed.
 - admit: per session two *carried* admissions at the destination, in the VM's
   egress and ingress ACL: a packet of exactly that 5-tuple that conntrack sees
-  as new is committed with the session's rule mark and passed. They end at a
-  hard timeout (the grace time); once committed, conntrack holds the session
-  and they no longer match (they match only +new). They carry the cookie owner
+  as new is committed with the session's rule mark and passed. They match
+  only +new: once conntrack holds the session as established they no longer
+  match, and they end after the grace time without a match (an idle timeout,
+  not a hard one: a UDP or ICMP session in which only the peer speaks stays
+  +new at the destination, as unreplied, until the VM answers; its admission
+  lives as long as the session does, as its conntrack entry did at the source). They carry the cookie owner
   ``sessions``, which the reconciler leaves alone.
 
 Pure functions.

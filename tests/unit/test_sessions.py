@@ -121,12 +121,12 @@ def test_a_session_is_admitted_both_ways_at_the_destination_port():
     assert (dict(out.match)['ipv4_src'], dict(out.match)['udp_src']) == ('10.0.0.1', 7070)
 
 
-def test_admissions_go_out_with_a_hard_timeout_in_the_unmanaged_cookie_space():
+def test_admissions_go_out_with_an_idle_timeout_in_the_unmanaged_cookie_space():
     dp, written = FakeDatapath(), []
     dp.send = written.append                # the bytes as they leave, in one write
     s = sessions.Session('egress', 1234, 17, '10.0.0.1', '10.0.0.3', 40000, 9001)
     c = sessions.cookie(sessions.CARRIED)
-    Reconciler().add_unmanaged(dp, sessions.carried_flows(s, 2000), c, hard_timeout=30)
+    Reconciler().add_unmanaged(dp, sessions.carried_flows(s, 2000), c, idle_timeout=30)
     (buf,) = written
     offset, seen = 0, []
     while offset < len(buf):
@@ -135,7 +135,7 @@ def test_admissions_go_out_with_a_hard_timeout_in_the_unmanaged_cookie_space():
             '!QQBBHH', buf[offset + 8:offset + 30])
         seen.append((cookie, table, command, idle, hard))
         offset += length
-    assert seen == [(c, P.EGRESS_ACL, 0, 0, 30), (c, P.INGRESS_ACL, 0, 0, 30)]
+    assert seen == [(c, P.EGRESS_ACL, 0, 30, 0), (c, P.INGRESS_ACL, 0, 30, 0)]
     assert c >> P.COOKIE_OWNER_SHIFT in P.UNMANAGED
 
 
