@@ -72,8 +72,9 @@ class SessionCarrier:
             port = self.core.store.get('port', port_id)
             host = inv.hosts.get(source)
             dst_dp = self._datapath(inv, dest)
-            if port is None or dst_dp is None or host is None or not host.agent:
-                return []
+            if (port is None or dst_dp is None or host is None or not host.agent
+                    or not self.core.mastership.is_master(dst_dp.id)):
+                return []       # (with replicas, the destination's master carries)
             marks = {rule_mark(r) for g in inv.groups_of(port) for r in g.rules}
             entries = agent_client.conntrack(host.agent, zone, self.token)
             carried = sessions.from_conntrack(entries, port, marks)
