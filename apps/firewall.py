@@ -6,12 +6,13 @@ VM when it migrates. Adds the /v1/security-groups routes.
 
 The app only registers its feature (controller/features/firewall.py) with the
 core all vnetsec apps share (controller/core.py). Without it, ports are not
-filtered and no firewall flow or cookie exists on any switch. ``[vnetsec]
-carry_sessions = false`` loads it without session records (controller/sessions.py).
+filtered and no firewall flow or cookie exists on any switch. A migrated VM's
+sessions are carried by the core (controller/sessions.py; ``[vnetsec]
+carry_sessions = false`` turns that off).
 """
 from controller.core import Core
 from controller.features import firewall
-from controller.ryu_facade import CONF, RyuApp
+from controller.ryu_facade import RyuApp
 
 
 class FirewallApp(RyuApp):
@@ -19,5 +20,4 @@ class FirewallApp(RyuApp):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        kwargs['vnetsec'].register(firewall.FEATURE if CONF.vnetsec.carry_sessions
-                                   else firewall.WITHOUT_SESSIONS)
+        kwargs['vnetsec'].register(firewall.FEATURE)

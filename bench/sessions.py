@@ -1,10 +1,12 @@
-"""Benchmark (sessions that move with the VM, issue 17): what recording every
-connection the firewall commits costs, with ``carry_sessions`` off (today's
-firewall) and on, one data center each, in the same run:
+"""Benchmark (sessions that move with the VM, issue 17): what carrying
+sessions costs, with ``carry_sessions`` off and on, one data center each, in
+the same run (since sessions are read from conntrack at the move, the firewall
+is the same either way; run it through ``bench.versus`` against a commit that
+recorded each connection with ``learn`` to see what that cost):
 
 - new TCP connections per second through the firewall (client and server VMs
-  on two hypervisors; each connection is committed on both, and recorded on
-  the client's: see ``client_server_groups``);
+  on two hypervisors; each connection is committed on both; see
+  ``client_server_groups``);
 - flows per hypervisor with 1,000 open TCP sessions between them;
 - the streams a VM only reads that survive a planned move (see
   mininet_topos/streams.py).
@@ -30,10 +32,9 @@ def flows_on(hv):
 
 
 def client_server_groups(dc):
-    """vm1 (hv1), the client: all egress, only ICMP in (its connections are
-    recorded: nothing else would let their replies in after a move); vm2 (hv2),
-    the server: all egress and tcp/9100 in (its accepted connections are not:
-    its "egress any" re-admits them)."""
+    """vm1 (hv1), the client: all egress, only ICMP in (its connections need
+    carrying: nothing else would let their replies in after a move); vm2 (hv2),
+    the server: all egress and tcp/9100 in."""
     client = dc.client.post('/v1/security-groups', {'name': 'client', 'rules': [
         {'direction': 'egress'}, {'direction': 'ingress', 'protocol': 'icmp'}]})
     server = dc.client.post('/v1/security-groups', {'name': 'tcpserver', 'rules': [

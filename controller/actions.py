@@ -9,10 +9,6 @@ tuple, how Ryu encodes it (for the reconciler) and how ``ovs-ofctl`` prints it
                                 mark: ct_mark to set on commit, or None;
                                 zone: a number, or a register holding it
   ('conjunction', conj_id, clause, n_clauses)
-  ('learn', table, priority, cookie, idle, fin_idle, specs)   add a flow to ``table``
-                                matching, per spec (dst, src, n_bits), field ``dst``
-                                (bits 0..n_bits-1) = the packet's ``src`` (a field)
-                                or the value ``src`` (an int)
   ('goto', table)               an instruction, not an action: last
 """
 NX_IN_PORT = 0xfff8     # resubmit's in_port is an OpenFlow 1.0 (16-bit) port number
@@ -22,16 +18,7 @@ OFCTL_FIELD = {'eth_dst': 'dl_dst', 'eth_src': 'dl_src', 'eth_type': 'dl_type',
 _NXM = {'eth_src': 'NXM_OF_ETH_SRC', 'eth_dst': 'NXM_OF_ETH_DST',
         'arp_sha': 'NXM_NX_ARP_SHA', 'arp_tha': 'NXM_NX_ARP_THA',
         'arp_spa': 'NXM_OF_ARP_SPA', 'arp_tpa': 'NXM_OF_ARP_TPA',
-        'reg6': 'NXM_NX_REG6', 'reg7': 'NXM_NX_REG7', 'reg3': 'NXM_NX_REG3',
-        'reg5': 'NXM_NX_REG5', 'eth_type': 'NXM_OF_ETH_TYPE', 'ip_proto': 'NXM_OF_IP_PROTO',
-        'ipv4_src': 'NXM_OF_IP_SRC', 'ipv4_dst': 'NXM_OF_IP_DST',
-        'tcp_src': 'NXM_OF_TCP_SRC', 'tcp_dst': 'NXM_OF_TCP_DST',
-        'udp_src': 'NXM_OF_UDP_SRC', 'udp_dst': 'NXM_OF_UDP_DST',
-        'sctp_src': 'OXM_OF_SCTP_SRC', 'sctp_dst': 'OXM_OF_SCTP_DST'}
-_LEARN_FIELD = {'eth_type': 'eth_type_nxm', 'ip_proto': 'ip_proto_nxm',
-                'ipv4_src': 'ipv4_src_nxm', 'ipv4_dst': 'ipv4_dst_nxm',
-                'tcp_src': 'tcp_src_nxm', 'tcp_dst': 'tcp_dst_nxm',
-                'udp_src': 'udp_src_nxm', 'udp_dst': 'udp_dst_nxm'}
+        'reg6': 'NXM_NX_REG6', 'reg7': 'NXM_NX_REG7'}
 
 
 def value_text(value):
@@ -80,34 +67,6 @@ def _ct_text(a):
     return 'ct(%s)' % ','.join(parts)
 
 
-def _learn(ofp, parser, a):
-    _, table, priority, cookie, idle, fin_idle, specs = a
-    field = lambda name: (_LEARN_FIELD.get(name, name), 0)      # noqa: E731
-    return parser.NXActionLearn(
-        table_id=table, priority=priority, cookie=cookie, idle_timeout=idle,
-        fin_idle_timeout=fin_idle,
-        specs=[parser.NXFlowSpecMatch(src=src if isinstance(src, int) else field(src),
-                                      dst=field(dst), n_bits=n_bits)
-               for dst, src, n_bits in specs])
-
-
-def _learn_text(a):
-    _, table, priority, cookie, idle, fin_idle, specs = a
-    parts = ['table=%d' % table, 'idle_timeout=%d' % idle]
-    parts += ['fin_idle_timeout=%d' % fin_idle] if fin_idle else []
-    parts += ['priority=%d' % priority, 'cookie=%#x' % cookie]
-    for dst, src, n_bits in specs:
-        bits = '%s[0..%d]' % (_nxm(dst), n_bits - 1) if n_bits < 32 and dst.startswith(
-            'reg') else '%s[]' % _nxm(dst)
-        if isinstance(src, int):
-            parts.append('%s=%#x' % (OFCTL_FIELD.get(dst, dst), src))
-        elif src == dst:
-            parts.append(bits)
-        else:
-            parts.append('%s=%s[]' % (bits, _nxm(src)))
-    return 'learn(%s)' % ','.join(parts)
-
-
 # kind -> (encode(ofproto, parser, action) -> Ryu action, text(action) -> ovs-ofctl)
 ACTIONS = {
     'output': (_output, _output_text),
@@ -127,7 +86,6 @@ ACTIONS = {
     'conjunction': (lambda ofp, parser, a: parser.NXActionConjunction(
         clause=a[2] - 1, n_clauses=a[3], id_=a[1]),
         lambda a: 'conjunction(%d,%d/%d)' % (a[1], a[2], a[3])),
-    'learn': (_learn, _learn_text),
     'goto': (None, lambda a: 'goto_table:%d' % a[1]),      # an instruction
 }
 

@@ -66,10 +66,11 @@ OPTIONS = [
     cfg.StrOpt('vni_pool', default='5000-16777215', help='VNIs allocated when none given'),
     cfg.BoolOpt('carry_sessions', default=True,
                 help="a migrated VM's established sessions are carried to its destination "
-                     '(the firewall records each connection it commits); false: they are not'),
+                     "(read from the source's conntrack through its agent); false: they "
+                     'are not'),
     cfg.IntOpt('session_grace', default=30,
-               help='seconds a carried session may take to reach the destination '
-                    'before its admission there ends'),
+               help="seconds a carried session's admission at the destination stays "
+                    'without a packet needing it (an idle timeout)'),
     cfg.IntOpt('lease_ttl', default=2, min=1,
                help='with etcd: seconds a replica that stops renewing its lease keeps its '
                     'switches (etcd raises it to its own minimum, 2 s with its defaults)'),
@@ -147,7 +148,8 @@ class Core(RyuApp):
         self._sent = {}         # dpid -> fingerprint of the flows last sent
         self.timeline = collections.deque(maxlen=2000)  # what switches reported, timed
         self.metrics = Metrics(self.metrics_state)
-        self.carrier = SessionCarrier(self, conf.carry_sessions, conf.session_grace)
+        self.carrier = SessionCarrier(self, conf.carry_sessions, conf.session_grace,
+                                      api_token(conf))
         self.api = Api(self.service, api_token(conf), features=self.loaded,
                        flows=self.desired_flows,
                        reader_token=(conf.api_reader_token

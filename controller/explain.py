@@ -131,12 +131,6 @@ class Words:
     def _ingress_acl(self, host, name, flow, packet):
         return self._acl(host, name, flow, packet, 'ingress')
 
-    def _session_record(self, host, name, flow, packet):
-        return 'the committed connection is recorded (carried along if the VM moves)'
-
-    def _sessions(self, host, name, flow, packet):
-        return "the connection's record is kept alive"
-
     def why_denied(self, port, direction, packet):
         groups = self.inv.groups_of(port) if port is not None else []
         proto = packet.get('ip_proto')

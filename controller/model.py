@@ -38,6 +38,7 @@ class Host:
     uplinks: dict[str, int] = field(default_factory=dict)
     # hypervisor: {'tor': ofport on its rack's ToR}
     # tor: {'hv:<name>': ofport, 'rack:<n>': ofport of the trunk to rack n}
+    agent: str = ''                   # hypervisors: their agent's 'IP:port' (agent.server)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ REG_NETWORK = 'reg5'     # local number (Network.nid) of the frame's network
 REG_FROM_REMOTE = 'reg4' # 1 when the frame came from the tunnel or the VLAN uplink
 REG_OUT_PORT = 'reg7'    # the local vNIC a frame is being delivered to
 REG_ZONE = 'reg6'        # the conntrack zone of the vNIC whose ACL is running
-REG_SESSION = 'reg3'     # a session's rule mark (bits 0-30); bit 31: committed at ingress
 
 # ---- fixed OpenFlow port numbers on br-int ---------------------------------
 TUNNEL_OFPORT = 4000     # the one flow-based VXLAN port (remote_ip=flow, key=flow)
@@ -29,9 +28,9 @@ UPLINK_PORT_NAME = 'patch-phy'
 COOKIE_OWNER_SHIFT = 56
 OWNERS = {'base': 0x01, 'core': 0x02, 'vxlan': 0x03, 'firewall': 0x04, 'vlan': 0x05,
           'sessions': 0x06}
-# flows the switches hold that no compile produces: the session records the
-# switches learn and the admissions carried to a migrated VM's destination, both
-# with timeouts of their own. The reconciler never reads, diffs nor deletes them.
+# flows the switches hold that no compile produces: the admissions carried to a
+# migrated VM's destination, with a timeout of their own. The reconciler never
+# reads, diffs nor deletes them.
 UNMANAGED = frozenset({OWNERS['sessions']})
 MISS = 0                 # the priority of every table-miss flow
 
@@ -71,7 +70,6 @@ CLASSIFY, VXLAN_IN, VLAN_IN = 0, 2, 3
 PORT_SECURITY, EGRESS_ACL, ARP_RESPONDER = 10, 20, 30
 L2_LOOKUP, VXLAN_L2, VLAN_L2 = 40, 41, 42
 INGRESS_ACL, OUTPUT = 50, 60
-SESSION_RECORD, SESSIONS = 70, 71
 # ---- ToR switches -------------------------------------------------------------
 TOR_CLASSIFY, TOR_ADMIT, TOR_L2 = 0, 1, 2
 
@@ -88,7 +86,7 @@ TABLES = (
        {'own_address': 30, 'spoofed': 10}, miss=EGRESS_ACL,
        purpose="anti-spoofing: only the vNIC's own MAC and IPs, ARP included"),
     _t(EGRESS_ACL, 'egress_acl', 'firewall', _ACL_FIELDS | {'in_port'},
-       (EGRESS_ACL, ARP_RESPONDER, SESSION_RECORD, SESSIONS), _ACL_PRIORITIES,
+       (EGRESS_ACL, ARP_RESPONDER), _ACL_PRIORITIES,
        miss=ARP_RESPONDER,
        purpose='stateful rules for what a VM sends (conntrack zone per vNIC)'),
     _t(ARP_RESPONDER, 'arp_responder', 'vxlan', {REG_NETWORK, 'eth_type', 'arp_op', 'arp_tpa'},
@@ -105,20 +103,10 @@ TABLES = (
        (INGRESS_ACL,), {'remote_mac': 20, 'flood': 10},
        purpose='MAC -> the tagged uplink; broadcast -> local vNICs + the uplink'),
     _t(INGRESS_ACL, 'ingress_acl', 'firewall', _ACL_FIELDS | {REG_OUT_PORT},
-       (INGRESS_ACL, OUTPUT, SESSION_RECORD, SESSIONS), _ACL_PRIORITIES, miss=OUTPUT,
+       (INGRESS_ACL, OUTPUT), _ACL_PRIORITIES, miss=OUTPUT,
        purpose='stateful rules for what a VM receives, also from its own bridge'),
     _t(OUTPUT, 'output', 'core', {REG_OUT_PORT}, (), {'vnic': 30},
        purpose='reg7 -> that vNIC'),
-    _t(SESSION_RECORD, 'session_record', 'firewall', {REG_SESSION, 'eth_type', 'ip_proto'}, (),
-       {'protocol': 20, 'other': 10},
-       purpose="a committed connection -> learn its record (both directions) into "
-               "sessions, idle timeout after conntrack's"),
-    _t(SESSIONS, 'sessions', 'sessions', {REG_NETWORK, REG_SESSION, 'eth_type', 'ip_proto',
-                                           'ipv4_src', 'ipv4_dst', 'tcp_src', 'tcp_dst',
-                                           'udp_src', 'udp_dst', 'sctp_src', 'sctp_dst'},
-       (), {'session': 10},
-       purpose='learned records (network, rule mark, 5-tuple): read at a move; '
-               'established packets refresh them'),
     _t(TOR_CLASSIFY, 'tor_classify', 'core', {'in_port', 'vlan_vid'}, (TOR_ADMIT,),
        {'trunk_underlay': 20, 'underlay': 10}, miss=TOR_ADMIT, switch='tor',
        purpose='untagged (VTEP) traffic -> NORMAL, never across racks; tagged -> admit'),

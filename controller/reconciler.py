@@ -226,10 +226,10 @@ class Reconciler:
         LOG.debug('dpid %#x: -%d +%d flows', dp.id, len(removed), len(added))
         return len(mods)
 
-    def add_unmanaged(self, dp, flows, cookie, hard_timeout):
+    def add_unmanaged(self, dp, flows, cookie, idle_timeout):
         """Add flows the reconciler does not keep (an owner of
         :data:`controller.pipeline.UNMANAGED`: carried sessions, which end by
-        their hard timeout), in one socket write."""
+        their idle timeout), in one socket write."""
         ofp, parser = dp.ofproto, dp.ofproto_parser
         msgs = []
         for f in flows:
@@ -239,20 +239,9 @@ class Reconciler:
                 inst.append(parser.OFPInstructionGotoTable(goto_table))
             msgs.append(parser.OFPFlowMod(dp, cookie=cookie, table_id=f.table,
                                           command=ofp.OFPFC_ADD, priority=f.priority,
-                                          hard_timeout=hard_timeout,
+                                          idle_timeout=idle_timeout,
                                           match=to_match(parser, f.match), instructions=inst))
         self._send_all(dp, msgs)
-
-    def delete_read(self, dp, stats):
-        """Strict DELETEs of flows read back from the switch (``stats``, flow-stats
-        entries: a moved VM's session records, which would otherwise idle there
-        for hours), in one socket write."""
-        ofp, parser = dp.ofproto, dp.ofproto_parser
-        self._send_all(dp, [parser.OFPFlowMod(dp, table_id=s.table_id,
-                                              command=ofp.OFPFC_DELETE_STRICT,
-                                              priority=s.priority, out_port=ofp.OFPP_ANY,
-                                              out_group=ofp.OFPG_ANY, match=s.match)
-                            for s in stats])
 
     @staticmethod
     def _send_all(dp, msgs):

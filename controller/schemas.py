@@ -40,6 +40,7 @@ HINTS = {        # what a pattern means, said the way a user reads it
     'device': 'must be an interface name of 1-15 characters of [A-Za-z0-9_.-]',
     'remote_ip_prefix': 'must be an IPv4 prefix like 10.0.0.0/24',
     'uplinks': 'keys must be "tor", "hv:<name>" or "rack:<n>"',
+    'agent': 'must be the hypervisor agent\'s IPv4 address and port, like 172.30.250.1:6699',
 }
 
 
@@ -84,6 +85,9 @@ SegmentationId = Annotated[int, Field(ge=VLAN_MIN, le=VNI_MAX)]
 UplinkName = Annotated[str, Field(pattern=r'^(tor|hv:[A-Za-z0-9_.-]{1,64}|rack:[1-9][0-9]{0,4})$')]
 Uplinks = Annotated[dict[UplinkName, OfPort], Field(max_length=1024)]
 VtepIp = Annotated[str, Field(pattern=r'^(%s(\.%s){3})?$' % (_UNICAST_FIRST, _OCTET), max_length=15)]
+_PORT = r'([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])'
+AgentAddress = Annotated[str, Field(pattern=r'^(%s(\.%s){3}:%s)?$' % (_OCTET, _OCTET, _PORT),
+                                    max_length=21)]
 
 
 class Body(BaseModel):
@@ -114,6 +118,7 @@ class HostFields(Body):
     rack: Rack = 1
     vtep_ip: VtepIp = ''
     uplinks: Uplinks = {}
+    agent: AgentAddress = ''        # hypervisors: where their agent answers (IP:port)
 
     @pydantic.model_validator(mode='after')
     def _role_fits(self):
@@ -138,6 +143,7 @@ class HostPatch(Body):
     rack: Optional[Rack] = None
     vtep_ip: Optional[VtepIp] = None
     uplinks: Optional[Uplinks] = None
+    agent: Optional[AgentAddress] = None
 
 
 # ---- networks -----------------------------------------------------------------

@@ -13,13 +13,17 @@
 All of them are Mininet ``Switch`` subclasses living in namespaces, so that
 ``net.hosts`` (and ``pingall``) holds only the VMs.
 """
+import os
+import sys
 import time
 
 from mininet.net import Mininet
 from mininet.node import Switch
 
+from agent.server import DEFAULT_PORT as AGENT_PORT
 from controller import pipeline as P
 from mininet_topos.ovs import PrivateOvs
+from mininet_topos.procs import cmdline, start_time, terminate
 
 Mininet.inited = True          # never let Mininet change machine-wide sysctls
 RUN_BASE = '/tmp/vnetsec'      # each run's files: RUN_BASE/<run>/
@@ -155,14 +159,49 @@ class Hypervisor(OvsSwitchNode):
                  'ip link set br-phy up' % (self.phy_mac, self.vtep))
         if self.gateway:
             self.cmd('ip route add %s via %s dev br-phy' % (self.underlay, self.gateway))
+        agent = self.start_agent()
         if self.client:
             self.client.register_host(self.name, self.dpid_int, rack=self.rack,
-                                      vtep_ip=self.vtep_ip)
+                                      vtep_ip=self.vtep_ip, **agent)
         for intf in self.intfList():
             if intf.name.startswith('tap'):
                 link = intf.link
                 configure_vm((link.intf1 if link.intf2 is intf else link.intf2).node)
                 self.plug(intf.name)
+
+    def start_agent(self):
+        """The hypervisor agent (``agent.server``) on the management address,
+        answering with the controller API's token; returns the host field
+        that tells the controller where it is ({} without one)."""
+        if not (self.client and self.client.token and self.mgmt_ip):
+            return {}
+        address = '%s:%d' % (self.mgmt_ip.split('/')[0], AGENT_PORT)
+        token_file = '%s/agent.token' % self.ovs.dir
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w') as f:
+            f.write(self.client.token)
+        self.cmd('%s -m agent.server --listen %s --ovs-ctl %s/ovs-vswitchd.ctl '
+                 '--token-file %s --pidfile %s/agent.pid > %s/agent.log 2>&1 &'
+                 % (sys.executable, address, self.ovs.dir, token_file, self.ovs.dir,
+                    self.ovs.dir))
+        return {'agent': address}
+
+    def stop_agent(self):
+        try:
+            with open('%s/agent.pid' % self.ovs.dir) as f:
+                pid = int(f.read())
+        except (OSError, ValueError):
+            return
+        if self.ovs.dir + '/' in cmdline(pid):
+            terminate({pid: start_time(pid)})
+
+    def stop(self, deleteIntfs=True):
+        self.stop_agent()
+        super().stop(deleteIntfs)
+
+    def terminate(self):
+        self.stop_agent()
+        super().terminate()
 
     def plug(self, device):
         self.cmd('ip link set %s up' % device)

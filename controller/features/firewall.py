@@ -12,12 +12,11 @@ Per vNIC with port security (conntrack zone = its OpenFlow port number):
   vNIC using the rule (n + m flows, not n x m); the commit reads the vNIC's zone
   and port from registers, so a vNIC joining touches only its own flows.
 """
-import dataclasses
 import ipaddress
 import zlib
 
 from controller import pipeline as P
-from controller import protocols, sessions
+from controller import protocols
 from controller.feature import Feature
 from controller.features import security_groups
 from controller.flows import flow, goto, reuse
@@ -75,25 +74,24 @@ def protocol_matches(rule):
     return [{'ip_proto': proto, field: vm} for vm in port_masks(low, high)]
 
 
-def compile_firewall(inv, host, carry_sessions=True):
-    """The firewall's flows of one hypervisor; ``carry_sessions``: its ACLs
-    record what they commit (see :mod:`controller.sessions`)."""
+def compile_firewall(inv, host):
+    """The firewall's flows of one hypervisor."""
     flows = []
     for port in _secured(inv, host):
-        flows += _port_flows(inv, port, carry_sessions)
+        flows += _port_flows(inv, port)
     flows += _clause1(inv, _host_rules(inv, host))
     # each vNIC's flows are merged already; what two vNICs share (a remote-group
     # rule's commit flow) is the very same flow: keep it once
     return list({f.cookie: f for f in flows}.values())
 
 
-def pieces(inv, host, want, carry_sessions=True):
+def pieces(inv, host, want):
     """:func:`compile_firewall` in pieces (see :mod:`controller.pieces`): each
     vNIC's own flows, and the clause-1 flows of each remote address."""
     out = {}
     for port in _secured(inv, host):
         if want.port(port.id):
-            out[('firewall', 'port', port.id)] = _port_flows(inv, port, carry_sessions)
+            out[('firewall', 'port', port.id)] = _port_flows(inv, port)
     rules = _host_rules(inv, host)
     if want.clause1_all:
         for f in _clause1(inv, rules):
@@ -155,22 +153,19 @@ def _clause1_flow(table, field, ip, marks):
 _PORT_CACHE = {}
 
 
-def _port_flows(inv, port, carry_sessions):
+def _port_flows(inv, port):
     """A vNIC's own flows depend only on its record and its groups' records
     (frozen: a change makes new objects), so they are reused while those stay
     the same objects; remote members live in the bridge-wide clause-1 flows."""
     groups = tuple(inv.groups_of(port))
-    key = (id(port), carry_sessions) + tuple(id(g) for g in groups)
+    key = (id(port),) + tuple(id(g) for g in groups)
     hit = _PORT_CACHE.get(key)
     if hit is not None and hit[0] is port and all(a is b for a, b in zip(hit[1], groups)):
         return hit[2]
     if len(_PORT_CACHE) > 100_000:
         _PORT_CACHE.clear()
-    flows = _merge(anti_spoofing(port) + acl(inv, port, 'egress', carry_sessions)
-                   + acl(inv, port, 'ingress', carry_sessions))
-    if carry_sessions:      # the bridge's session_record table, in each vNIC's piece:
-        # it stays while any vNIC with port security is here (pieces count cookies)
-        flows += reuse('firewall', 'session_record', sessions.record_flows)
+    flows = _merge(anti_spoofing(port) + acl(inv, port, 'egress')
+                   + acl(inv, port, 'ingress'))
     _PORT_CACHE[key] = (port, groups, flows)
     return flows
 
@@ -214,19 +209,10 @@ def _prio(table, name):
     return P.priority(table, name)
 
 
-def acl(inv, port, direction, carry_sessions=True):
+def acl(inv, port, direction):
     """The stateful ACL of one direction of one vNIC. A rule naming a remote
     group or zone is a conjunction whose clause 1 (the members' addresses) the
-    bridge shares; an empty group never completes it, so allows nothing.
-    ``carry_sessions``: commits record the connection, established packets
-    refresh its record."""
-    recording = _recording_marks(inv, port) if carry_sessions else set()
-
-    def recorded(mark, direction):
-        return sessions.commit_actions(mark, direction) if mark in recording else []
-
-    def refreshed(mark):
-        return sessions.refresh_actions(mark) if mark in recording else []
+    bridge shares; an empty group never completes it, so allows nothing."""
     zone = port.ofport
     if direction == 'egress':
         table, who = P.EGRESS_ACL, {'in_port': port.ofport}
@@ -254,11 +240,10 @@ def acl(inv, port, direction, carry_sessions=True):
         for state in (CT_EST, CT_REL):
             flows.append(flow('firewall', table, _prio(table, 'established'),
                               dict(here, ct_state=(CT_TRK | state, CT_TRK | state | CT_INV),
-                                   ct_mark=mark), refreshed(mark) + passed))
+                                   ct_mark=mark), passed))
     new = dict(here, ct_state=(CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV))
     for rule in _rules(inv, port, direction):
-        commit = ([('ct', True, zone, None, rule_mark(rule))]
-                  + recorded(rule_mark(rule), direction) + passed)
+        commit = [('ct', True, zone, None, rule_mark(rule))] + passed
         matches = protocol_matches(rule)
         if rule['remote_ip_prefix']:
             net = ipaddress.IPv4Network(rule['remote_ip_prefix'])
@@ -275,31 +260,10 @@ def acl(inv, port, direction, carry_sessions=True):
             conj_id = rule_mark(rule)
             flows.append(flow('firewall', table, _prio(table, 'remote_group'), {
                 'eth_type': IPV4, 'ct_state': new['ct_state'], 'conj_id': conj_id},
-                [('ct', True, P.REG_ZONE, None, rule_mark(rule))]
-                + recorded(rule_mark(rule), direction) + passed_any))
+                [('ct', True, P.REG_ZONE, None, rule_mark(rule))] + passed_any))
             flows += [flow('firewall', table, _prio(table, 'remote_group'), dict(new, **m),
                            [('conjunction', conj_id, 2, 2)]) for m in matches]
     return flows
-
-
-def _admits_anything(rule):
-    """Whether ``rule`` lets in (or out) every IPv4 packet as a new connection."""
-    return (protocols.number(rule['protocol']) is None
-            and rule['remote_ip_prefix'] in ('', None, '0.0.0.0/0')
-            and not rule['remote_group_id'] and not rule['remote_zone'])
-
-
-def _recording_marks(inv, port):
-    """The marks of the port's rules whose connections are worth recording: a
-    connection committed by one direction needs carrying only if the other
-    direction's rules would not admit its packets as new anyway (an "egress
-    any" rule, as in every Neutron default group, re-admits any session the VM
-    speaks in first)."""
-    marks = set()
-    for direction, other in (('egress', 'ingress'), ('ingress', 'egress')):
-        if not any(_admits_anything(r) for r in _rules(inv, port, other)):
-            marks |= {rule_mark(r) for r in _rules(inv, port, direction)}
-    return marks
 
 
 def _merge(flows):
@@ -339,9 +303,3 @@ FEATURE = Feature('firewall', compile=compile_firewall, routes=security_groups.R
                   counters=(COOKIE, COOKIE_MASK, rule_counters),
                   summary='per-vNIC stateful firewall: security groups, anti-spoofing, '
                           'rules and sessions that move with the VM')
-# [vnetsec] carry_sessions = false: the same firewall, recording no sessions
-WITHOUT_SESSIONS = dataclasses.replace(
-    FEATURE, compile=lambda inv, host: compile_firewall(inv, host, carry_sessions=False),
-    pieces=lambda inv, host, want: pieces(inv, host, want, carry_sessions=False),
-    summary='per-vNIC stateful firewall: security groups, anti-spoofing, rules that move '
-            'with the VM (sessions are not carried)')
