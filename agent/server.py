@@ -50,6 +50,8 @@ def handler_class(ovs_ctl, token):
               '/v1/health': lambda query: {'ok': True}}
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = 10            # seconds a client may take: no connection held open for ever
+
         def do_GET(self):
             url = urlsplit(self.path)
             try:
