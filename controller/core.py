@@ -212,6 +212,7 @@ class Core(RyuApp):
         dp = self.datapaths.get(dpid)
         if dp is None:
             return
+        LOG.info('switch %#x: our role is %s (generation %d)', dpid, role, generation)
         mastership.send_role(dp, role, generation)
         self._applied.discard(dpid)
         if role == 'master':

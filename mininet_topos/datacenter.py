@@ -298,6 +298,7 @@ class DataCenter(Run):
         while time.time() < deadline:
             status = self.client.get('/v1/status')
             synced = {int(d, 16) for d, s in status['switches'].items() if s['synced']}
+            statuses = []
             if 'replicas' in status:    # each switch synced by its master, every replica idle
                 statuses = (list(self.replicas.statuses().values()) if self.replicas
                             else self._replica_statuses(status))
@@ -311,6 +312,8 @@ class DataCenter(Run):
         if self.external and not status['switches']:
             hint = (' (none reached the controller at %s:%d: it listens on 127.0.0.1 unless '
                     'its config sets ofp_listen_host)' % self.ofp_address)
+        for other in statuses:           # each replica's own view
+            hint += '\nreplica %s: %s' % (other.get('replica'), other)
         raise RuntimeError('switches not ready after %ds: %s%s' % (timeout, status, hint))
 
     def _replica_statuses(self, status):
