@@ -38,6 +38,8 @@ class Host:
     uplinks: dict[str, int] = field(default_factory=dict)
     # hypervisor: {'tor': ofport on its rack's ToR}
     # tor: {'hv:<name>': ofport, 'rack:<n>': ofport of the trunk to rack n}
+    switch_address: str = ''          # 'IP:PORT' where the switch listens for its
+                                      # controllers (OVS ptcp:/pssl:): they dial it
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ HINTS = {        # what a pattern means, said the way a user reads it
     'device': 'must be an interface name of 1-15 characters of [A-Za-z0-9_.-]',
     'remote_ip_prefix': 'must be an IPv4 prefix like 10.0.0.0/24',
     'uplinks': 'keys must be "tor", "hv:<name>" or "rack:<n>"',
+    'switch_address': 'must be IP:PORT, an IPv4 address and a port 1-65535, like '
+                      '172.30.250.1:6653',
 }
 
 
@@ -66,6 +68,12 @@ def _prefix(value):
     return str(ipaddress.IPv4Network(value, strict=False)) if value else ''
 
 
+def _port_in_range(value):
+    if value and not 0 < int(value.rpartition(':')[2]) < 65536:
+        raise ValueError(HINTS['switch_address'])
+    return value
+
+
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
 OptionalName = Annotated[str, Field(pattern=r'^([A-Za-z0-9_.-]{1,64})?$', max_length=64)]
 Mac = Annotated[str, Field(pattern=r'^[0-9A-Fa-f][02468aceACE](:[0-9A-Fa-f]{2}){5}$',
@@ -83,6 +91,9 @@ Rack = Annotated[int, Field(ge=1, le=65535)]
 SegmentationId = Annotated[int, Field(ge=VLAN_MIN, le=VNI_MAX)]
 UplinkName = Annotated[str, Field(pattern=r'^(tor|hv:[A-Za-z0-9_.-]{1,64}|rack:[1-9][0-9]{0,4})$')]
 Uplinks = Annotated[dict[UplinkName, OfPort], Field(max_length=1024)]
+SwitchAddress = Annotated[str, Field(pattern=r'^(%s(\.%s){3}:[1-9][0-9]{0,4})?$'
+                                      % (_OCTET, _OCTET), max_length=21),
+                          AfterValidator(_port_in_range)]
 VtepIp = Annotated[str, Field(pattern=r'^(%s(\.%s){3})?$' % (_UNICAST_FIRST, _OCTET), max_length=15)]
 
 
@@ -114,6 +125,7 @@ class HostFields(Body):
     rack: Rack = 1
     vtep_ip: VtepIp = ''
     uplinks: Uplinks = {}
+    switch_address: SwitchAddress = ''
 
     @pydantic.model_validator(mode='after')
     def _role_fits(self):
@@ -138,6 +150,7 @@ class HostPatch(Body):
     rack: Optional[Rack] = None
     vtep_ip: Optional[VtepIp] = None
     uplinks: Optional[Uplinks] = None
+    switch_address: Optional[SwitchAddress] = None
 
 
 # ---- networks -----------------------------------------------------------------

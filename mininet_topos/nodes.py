@@ -64,6 +64,17 @@ class OvsSwitchNode(Switch):
         return '%016x' % int(dpid or '1', 16)
 
     @property
+    def switch_address(self):
+        """'IP:PORT' where this switch listens for its controllers (a ptcp: or
+        pssl: target; they dial it), or '' (it connects to them)."""
+        for target in self.controller_target.split():
+            kind, _, rest = target.partition(':')
+            if kind in ('ptcp', 'pssl'):
+                port, _, ip = rest.partition(':')
+                return '%s:%s' % (ip, port)
+        return ''
+
+    @property
     def dpid_int(self):
         return int(self.dpid, 16)
 
@@ -157,7 +168,8 @@ class Hypervisor(OvsSwitchNode):
             self.cmd('ip route add %s via %s dev br-phy' % (self.underlay, self.gateway))
         if self.client:
             self.client.register_host(self.name, self.dpid_int, rack=self.rack,
-                                      vtep_ip=self.vtep_ip)
+                                      vtep_ip=self.vtep_ip,
+                                      switch_address=self.switch_address)
         for intf in self.intfList():
             if intf.name.startswith('tap'):
                 link = intf.link
@@ -204,7 +216,7 @@ class TorSwitch(OvsSwitchNode):
         self.ovs.vsctl(' '.join(args))
         if self.client:
             self.client.register_host(self.name, self.dpid_int, role='tor', rack=self.rack,
-                                      uplinks=uplinks)
+                                      uplinks=uplinks, switch_address=self.switch_address)
 
 
 class Router(_NotOpenFlow):
