@@ -98,12 +98,13 @@ class OvsSwitchNode(Switch):
         # the controller is set in the same transaction that creates the bridge:
         # OVS flushes a bridge's flows when its controller setting changes.
         # one Controller row per target (the controller replicas), each out-of-band;
-        # type=primary: OVS makes a passive target (ptcp:, which the controllers
-        # dial) a "service" connection otherwise, which gets no port-status events
+        # a passive target (ptcp:, which the controllers dial) needs type=primary:
+        # OVS makes it a "service" connection otherwise, which hears no port-status
         targets = self.controller_target.split()
         controllers = ''.join(
             '-- --id=@ctl{i} create controller \'target="{t}"\' connection_mode=out-of-band '
-            'type=primary max_backoff=1000 inactivity_probe=30000 '.format(i=i, t=t)
+            '{primary}max_backoff=1000 inactivity_probe=30000 '.format(
+                i=i, t=t, primary='type=primary ' if t.startswith('p') else '')
             for i, t in enumerate(targets))
         return ('-- add-br {b} -- set bridge {b} datapath_type=netdev fail_mode=secure '
                 'protocols=OpenFlow10,OpenFlow13,OpenFlow14 other_config:datapath-id={dpid} '
