@@ -2,7 +2,8 @@
 
 Apps and tests import the framework from here, so that the maintained fork
 (os-ken) can replace Ryu by changing this module only. It also holds the one fix
-the project makes to Ryu 4.34 (its OpenFlow TLS listener, below).
+the project makes to Ryu 4.34 (its OpenFlow TLS listener, below), and the
+controller's side of switches that listen for it (``dial_switch``).
 """
 import logging
 import socket
@@ -155,4 +156,5 @@ class FlowStatsHead:
 ofproto_v1_4_parser.OFPFlowStatsReply.cls_stats_body_cls = FlowStatsHead
 
 __all__ = ['CONF', 'CONFIG_DISPATCHER', 'DEAD_DISPATCHER', 'MAIN_DISPATCHER', 'OFP_VERSION',
-           'RyuApp', 'cfg', 'dial_switch', 'dialing_tls', 'hub', 'ofp_event', 'ofproto', 'parser', 'set_ev_cls', 'wire']
+           'RyuApp', 'cfg', 'dial_switch', 'dialing_tls', 'hub', 'ofp_event', 'ofproto',
+           'parser', 'set_ev_cls', 'wire']
