@@ -22,6 +22,7 @@ from controller import binding, environment, http_server, mastership, trace  # n
 from controller.api import Api
 from controller.compile import compile_host
 from controller.desired import DesiredFlows
+from controller.dialer import Dialer
 from controller.dirty import dirty
 from controller.inventory import Inventory, unusable
 from controller.metrics import Metrics
@@ -30,8 +31,8 @@ from controller.model import ValidationError
 from controller.private_files import AuditLog, load_or_create_token
 from controller.reconciler import Reconciler
 from controller.ryu_facade import (CONF, CONFIG_DISPATCHER, DEAD_DISPATCHER,
-                                   MAIN_DISPATCHER, OFP_VERSION, RyuApp, cfg, hub,
-                                   ofp_event, set_ev_cls)
+                                   MAIN_DISPATCHER, OFP_VERSION, RyuApp, cfg, dial_switch,
+                                   dialing_tls, hub, ofp_event, set_ev_cls)
 from controller.service import Service
 from controller.session_carrier import SessionCarrier
 from controller.store import SqliteStore
@@ -80,6 +81,10 @@ OPTIONS = [
     cfg.FloatOpt('stats_interval', default=5.0,
                  help='seconds between background readings of the per-rule counters '
                       'that /metrics serves (0: never)'),
+    cfg.FloatOpt('switch_dial_interval', default=1.0,
+                 help='seconds between attempts to reach a switch that listens for its '
+                      'controllers (its host record names a switch_address) while it '
+                      'does not answer'),
 ]
 CONF.register_opts(OPTIONS, group='vnetsec')
 # OpenFlow only on loopback unless configured (Ryu's own default is every interface)
@@ -138,6 +143,9 @@ class Core(RyuApp):
         self._applied = set()   # dpids holding their desired flows since their last sync
         self._confirmed = {}    # dpid -> id of the last bundle the switch committed
         self._dirty = hub.Event()
+        tls = dialing_tls(CONF)
+        self.dialer = Dialer(lambda address: dial_switch(address, conf.switch_dial_interval,
+                                                         tls))
         self.inventory = Inventory.from_store(self.store)    # kept up to date by changes
         self.store.watch(self._on_change)
         self._busy = False
@@ -188,6 +196,7 @@ class Core(RyuApp):
         self._api_socket = http_server.listen((conf.api_host, conf.api_port),
                                               conf.api_cert, conf.api_key)
         thread = super().start()
+        self.dialer.start(self.store.list('host'))     # switches that listen: at once
         hub.spawn(self._reconcile_loop)
         hub.spawn(self._serve_api)
         if CONF.vnetsec.stats_interval > 0:
@@ -234,6 +243,8 @@ class Core(RyuApp):
         recompile: :mod:`controller.dirty`) and what the timeline tells."""
         self._changes += changes
         for kind, key, old, new in changes:
+            if kind == 'host':
+                self.dialer.host_changed(old, new)
             if kind == 'port':
                 self._count_move(old, new)
                 self.carrier.port_changed(old, new)
@@ -420,6 +431,7 @@ class Core(RyuApp):
     def _switch_features(self, ev):
         dp = ev.msg.datapath
         LOG.info('switch %#x connected', dp.id)
+        self.timeline.append({'time': time.time(), 'event': 'connect', 'dpid': '%016x' % dp.id})
         self.datapaths[dp.id] = dp
         self._applied.discard(dp.id)
         self._failing.pop(dp.id, None)

@@ -39,6 +39,8 @@ class Host:
     # hypervisor: {'tor': ofport on its rack's ToR}
     # tor: {'hv:<name>': ofport, 'rack:<n>': ofport of the trunk to rack n}
     agent: str = ''                   # hypervisors: their agent's 'IP:port' (agent.server)
+    switch_address: str = ''          # 'IP:PORT' where the switch listens for its
+                                      # controllers (OVS ptcp:/pssl:): they dial it
 
 
 @dataclass(frozen=True)

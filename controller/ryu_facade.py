@@ -2,9 +2,11 @@
 
 Apps and tests import the framework from here, so that the maintained fork
 (os-ken) can replace Ryu by changing this module only. It also holds the one fix
-the project makes to Ryu 4.34 (its OpenFlow TLS listener, below).
+the project makes to Ryu 4.34 (its OpenFlow TLS listener, below), and the
+controller's side of switches that listen for it (``dial_switch``).
 """
 import logging
+import socket
 import ssl
 import struct
 
@@ -74,6 +76,56 @@ _LOG = logging.getLogger('vnetsec.tls')
 _ofp_controller.StreamServer = TlsStreamServer   # Ryu looks it up per listener
 
 
+def dial_switch(address, interval, tls=None, timeout=5.0):
+    """Connect to a switch that listens for its controllers (OVS ``ptcp:`` or
+    ``pssl:``) and serve it as Ryu serves a switch that connected; once the
+    connection ends or fails, try again every ``interval`` seconds. ``tls``: a
+    client-side ``ssl.SSLContext``. Returns a function that stops the retries
+    (a connection up stays up)."""
+    dialing = [True]
+
+    def loop():
+        failed = None
+        while dialing[0]:
+            try:
+                sock = socket.create_connection(address, timeout)
+            except OSError as e:
+                if str(e) != failed:            # once per kind of failure, not every try
+                    failed = str(e)
+                    _LOG.info('switch at %s:%d not reached: %s', address[0], address[1], e)
+                hub.sleep(interval)
+                continue
+            failed = None
+            try:
+                if tls:
+                    sock = tls.wrap_socket(sock)        # handshake within ``timeout``
+                _ofp_controller.datapath_connection_factory(sock, address)  # until it ends
+            except (OSError, ssl.SSLError) as e:
+                _LOG.warning('switch at %s:%d: connection failed: %s', address[0],
+                             address[1], e)
+            except Exception:                   # Ryu logged it; keep dialing
+                pass
+            sock.close()
+            hub.sleep(interval)
+    hub.spawn(loop)
+    return lambda: dialing.__setitem__(0, False)
+
+
+def dialing_tls(conf):
+    """The TLS context for dialing switches when OpenFlow runs over TLS (the
+    controller's certificate, switches' certificates checked against the CA;
+    a switch is known by its address, not by a name in its certificate), else None."""
+    if not (conf.ctl_privkey and conf.ctl_cert and conf.ca_certs):
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_cert_chain(conf.ctl_cert, conf.ctl_privkey)
+    context.load_verify_locations(conf.ca_certs)
+    return context
+
+
 class FlowStatsHead:
     """A flow-stats record decoded only as far as the controller reads it
     (cookie, table, priority, counters); its match and instructions are decoded
@@ -104,4 +156,5 @@ class FlowStatsHead:
 ofproto_v1_4_parser.OFPFlowStatsReply.cls_stats_body_cls = FlowStatsHead
 
 __all__ = ['CONF', 'CONFIG_DISPATCHER', 'DEAD_DISPATCHER', 'MAIN_DISPATCHER', 'OFP_VERSION',
-           'RyuApp', 'cfg', 'hub', 'ofp_event', 'ofproto', 'parser', 'set_ev_cls', 'wire']
+           'RyuApp', 'cfg', 'dial_switch', 'dialing_tls', 'hub', 'ofp_event', 'ofproto',
+           'parser', 'set_ev_cls', 'wire']

@@ -40,7 +40,9 @@ HINTS = {        # what a pattern means, said the way a user reads it
     'device': 'must be an interface name of 1-15 characters of [A-Za-z0-9_.-]',
     'remote_ip_prefix': 'must be an IPv4 prefix like 10.0.0.0/24',
     'uplinks': 'keys must be "tor", "hv:<name>" or "rack:<n>"',
-    'agent': 'must be the hypervisor agent\'s IPv4 address and port, like 172.30.250.1:6699',
+    'agent': 'must be IP:PORT, an IPv4 address and a port 1-65535, like 172.30.250.1:6699',
+    'switch_address': 'must be IP:PORT, an IPv4 address and a port 1-65535, like '
+                      '172.30.250.1:6653',
 }
 
 
@@ -86,8 +88,9 @@ UplinkName = Annotated[str, Field(pattern=r'^(tor|hv:[A-Za-z0-9_.-]{1,64}|rack:[
 Uplinks = Annotated[dict[UplinkName, OfPort], Field(max_length=1024)]
 VtepIp = Annotated[str, Field(pattern=r'^(%s(\.%s){3})?$' % (_UNICAST_FIRST, _OCTET), max_length=15)]
 _PORT = r'([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])'
-AgentAddress = Annotated[str, Field(pattern=r'^(%s(\.%s){3}:%s)?$' % (_OCTET, _OCTET, _PORT),
-                                    max_length=21)]
+# IP:PORT (a switch that listens for its controllers, a hypervisor's agent)
+Address = Annotated[str, Field(pattern=r'^(%s(\.%s){3}:%s)?$' % (_OCTET, _OCTET, _PORT),
+                               max_length=21)]
 
 
 class Body(BaseModel):
@@ -118,7 +121,8 @@ class HostFields(Body):
     rack: Rack = 1
     vtep_ip: VtepIp = ''
     uplinks: Uplinks = {}
-    agent: AgentAddress = ''        # hypervisors: where their agent answers (IP:port)
+    agent: Address = ''             # hypervisors: where their agent answers
+    switch_address: Address = ''
 
     @pydantic.model_validator(mode='after')
     def _role_fits(self):
@@ -143,7 +147,8 @@ class HostPatch(Body):
     rack: Optional[Rack] = None
     vtep_ip: Optional[VtepIp] = None
     uplinks: Optional[Uplinks] = None
-    agent: Optional[AgentAddress] = None
+    agent: Optional[Address] = None
+    switch_address: Optional[Address] = None
 
 
 # ---- networks -----------------------------------------------------------------

@@ -33,6 +33,7 @@ from mininet_topos.runrecord import RunRecord, make_run_dir
 from mininet_topos.tls import LabCA
 
 TOR_DPID_BASE = 0x7000
+SWITCH_PORT = 6653     # where switches that listen for their controllers listen
 
 
 def parse_networks(spec):
@@ -64,7 +65,7 @@ class DataCenterTopo(Topo):
 
     def build(self, racks=2, hypervisors=2, vms=2, networks=None, rundir=RUN_BASE,
               mgmt_prefix='172.30.250', mgmt_name='vnmgmt', controller='',
-              client=None, tls_ca=None, api=''):
+              client=None, tls_ca=None, api='', switch_port=0):
         if client is None and controller == '' or api:      # mn --custom
             client = Client(api or 'http://127.0.0.1:8080',
                             os.environ.get('VNETSEC_API_TOKEN', ''))
@@ -82,10 +83,15 @@ class DataCenterTopo(Topo):
                 name = client.ensure_network(name, kind, seg)['name']
             net_names.append(name)
         self.network_of_vm = {}
-        common = dict(rundir=rundir, controller_target=controller, client=client)
+        common = dict(rundir=rundir, client=client)
 
-        def credentials(switch):
-            return dict(tls=tls_ca.credentials(switch) if tls_ca else None)
+        def own(switch, mgmt_ip):
+            """A switch's credentials, management address and controller target:
+            with a ``switch_port`` it listens there for the controllers to dial."""
+            target = ('%s:%d:%s' % ('pssl' if tls_ca else 'ptcp', switch_port,
+                                    mgmt_ip.split('/')[0]) if switch_port else controller)
+            return dict(tls=tls_ca.credentials(switch) if tls_ca else None, mgmt_ip=mgmt_ip,
+                        controller_target=target)
         mgmt = self.addSwitch(mgmt_name, cls=MgmtBridge, address='%s.254/24' % mgmt_prefix)
         router = self.addSwitch('router', cls=Router, addresses={
             'r%d' % r: ('172.16.%d.1/24' % r, router_mac(r)) for r in range(1, racks + 1)}) \
@@ -95,8 +101,8 @@ class DataCenterTopo(Topo):
             ports = {}
             tors[r] = self.addSwitch('tor%d' % r, cls=TorSwitch, rack=r, ports=ports,
                                      dpid='%x' % (TOR_DPID_BASE + r),
-                                     mgmt_ip='%s.%d/24' % (mgmt_prefix, 200 + r),
-                                     **credentials('tor%d' % r), **common)
+                                     **own('tor%d' % r, '%s.%d/24' % (mgmt_prefix, 200 + r)),
+                                     **common)
             self.addLink(tors[r], mgmt, intfName1='mgmt0')
             if router:
                 self.addLink(tors[r], router, intfName1='rtr', intfName2='r%d' % r)
@@ -113,8 +119,7 @@ class DataCenterTopo(Topo):
                     'hv%d' % n, cls=Hypervisor, dpid='%x' % n, rack=r,
                     vtep='172.16.%d.%d/24' % (r, 10 + i),
                     gateway='172.16.%d.1' % r if router else '',
-                    mgmt_ip='%s.%d/24' % (mgmt_prefix, n), **credentials('hv%d' % n),
-                    **common)
+                    **own('hv%d' % n, '%s.%d/24' % (mgmt_prefix, n)), **common)
                 self.addLink(hv, mgmt, intfName1='mgmt0')
                 self.addLink(hv, tors[r], intfName1='up0', intfName2='hv%d' % n)
                 self.nodeInfo(tors[r])['ports']['hv%d' % n] = 'hv:hv%d' % n
@@ -204,16 +209,20 @@ class DataCenter(Run):
     """One run of the emulated data center. Use as a context manager (or call
     ``start``/``stop``); ``stop`` removes everything the run created. ``tls``:
     OpenFlow over mutual TLS only, with a lab CA made in the run directory (which
-    is 0700; the controller config holding the API token is 0600)."""
+    is 0700; the controller config holding the API token is 0600).
+    ``switches_listen``: every switch listens for its controllers on its
+    management address (port 6653) and the controllers dial it, instead of the
+    switches connecting to them: a restarted controller has them back at once."""
 
     def __init__(self, racks=2, hypervisors=2, vms=2, networks=None, controller=None,
                  api_url=None, token=None, tls=False, api_port=None, apps=APPS,
-                 options=None, controllers=1, etcd=False):
+                 options=None, controllers=1, etcd=False, switches_listen=False):
         self.run_id = secrets.token_hex(2)
         self.rundir = '%s/%s' % (RUN_BASE, self.run_id)
         self.mgmt_name = 'vn%smg' % self.run_id
         self.mgmt_prefix = _free_mgmt_prefix()
-        self.size = dict(racks=racks, hypervisors=hypervisors, vms=vms, networks=networks)
+        self.size = dict(racks=racks, hypervisors=hypervisors, vms=vms, networks=networks,
+                         switch_port=SWITCH_PORT if switches_listen else 0)
         self.external = controller
         if tls and controller:
             raise ValueError('tls: only for the controller a run starts itself (it makes '

@@ -32,6 +32,10 @@ def parse_args(argv):
     p.add_argument('--tls', action='store_true',
                    help='OpenFlow over mutual TLS only: a lab CA and certificates for the '
                         'controller and every switch, made in the run directory')
+    p.add_argument('--switches-listen', action='store_true',
+                   help='every switch listens on its management address and the '
+                        'controllers dial it (back at once after a controller restart); '
+                        'default: the switches connect to the controllers')
     p.add_argument('--apps', default=','.join(APPS), metavar='APP[,APP]',
                    help='the vnetsec apps the controller started here runs (default: %s)'
                         % ','.join(APPS))
@@ -91,7 +95,7 @@ def main(argv=None):
         dc = DataCenter(args.racks, args.hypervisors, args.vms, args.networks,
                         controller=args.controller, api_url=args.api,
                         api_port=args.api_port, tls=args.tls, apps=args.apps,
-                        controllers=args.controllers)
+                        controllers=args.controllers, switches_listen=args.switches_listen)
     except RuntimeError as e:                  # the --api-port asked for is taken
         print('vnetsec-dc: --api-port: %s' % e, file=sys.stderr)
         return 2

@@ -68,6 +68,17 @@ class OvsSwitchNode(Switch):
         return '%016x' % int(dpid or '1', 16)
 
     @property
+    def switch_address(self):
+        """'IP:PORT' where this switch listens for its controllers (a ptcp: or
+        pssl: target; they dial it), or '' (it connects to them)."""
+        for target in self.controller_target.split():
+            kind, _, rest = target.partition(':')
+            if kind in ('ptcp', 'pssl'):
+                port, _, ip = rest.partition(':')
+                return '%s:%s' % (ip, port)
+        return ''
+
+    @property
     def dpid_int(self):
         return int(self.dpid, 16)
 
@@ -90,11 +101,14 @@ class OvsSwitchNode(Switch):
         """vsctl arguments for a controller-managed netdev bridge of ours."""
         # the controller is set in the same transaction that creates the bridge:
         # OVS flushes a bridge's flows when its controller setting changes.
-        # one Controller row per target (the controller replicas), each out-of-band
+        # one Controller row per target (the controller replicas), each out-of-band;
+        # a passive target (ptcp:, which the controllers dial) needs type=primary:
+        # OVS makes it a "service" connection otherwise, which hears no port-status
         targets = self.controller_target.split()
         controllers = ''.join(
             '-- --id=@ctl{i} create controller \'target="{t}"\' connection_mode=out-of-band '
-            'max_backoff=1000 inactivity_probe=30000 '.format(i=i, t=t)
+            '{primary}max_backoff=1000 inactivity_probe=30000 '.format(
+                i=i, t=t, primary='type=primary ' if t.startswith('p') else '')
             for i, t in enumerate(targets))
         return ('-- add-br {b} -- set bridge {b} datapath_type=netdev fail_mode=secure '
                 'protocols=OpenFlow10,OpenFlow13,OpenFlow14 other_config:datapath-id={dpid} '
@@ -162,7 +176,8 @@ class Hypervisor(OvsSwitchNode):
         agent = self.start_agent()
         if self.client:
             self.client.register_host(self.name, self.dpid_int, rack=self.rack,
-                                      vtep_ip=self.vtep_ip, **agent)
+                                      vtep_ip=self.vtep_ip,
+                                      switch_address=self.switch_address, **agent)
         for intf in self.intfList():
             if intf.name.startswith('tap'):
                 link = intf.link
@@ -243,7 +258,7 @@ class TorSwitch(OvsSwitchNode):
         self.ovs.vsctl(' '.join(args))
         if self.client:
             self.client.register_host(self.name, self.dpid_int, role='tor', rack=self.rack,
-                                      uplinks=uplinks)
+                                      uplinks=uplinks, switch_address=self.switch_address)
 
 
 class Router(_NotOpenFlow):
