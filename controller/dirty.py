@@ -2,7 +2,7 @@
 
 From the changes ``(kind, key, old, new)`` and the inventory after them, the
 scopes (:mod:`controller.pieces`) to recompile per hypervisor name (``'*'``:
-every hypervisor), and whether the ToRs must be recompiled. A host that had a
+every hypervisor), and those of the ToRs (whole, or VLAN networks). A host that had a
 network before the changes but not after is always one a changed port left, so
 the old records name every host that needs a look.
 
@@ -11,6 +11,8 @@ What each piece depends on, and so what marks it:
 - a network's flows on a host: its ports there (floods), whether and where it
   has ports elsewhere (flood targets), the network record;
 - a remote entry: the port's record and the VTEPs of its hosts;
+- a VLAN network's piece on a ToR (its VID admitted per port, its MACs, its
+  floods): that network's ports (where they are bound), the hosts' racks;
 - the ARP responder: the addresses of every port of the network;
 - a firewall clause for an address: the rules of the host's vNICs and the
   members of their remote groups and zones (so a port's addresses or groups
@@ -26,7 +28,8 @@ class Dirty:
     def __init__(self):
         self.scopes = defaultdict(set)      # host name or '*' -> scopes (ALL: whole host)
         self.whole = set()                  # hosts to recompile whole
-        self.tors = False
+        self.tors = False                   # the ToRs to recompile whole
+        self.tor_scopes = set()             # else these scopes of theirs (VLAN networks)
 
     def add(self, host_name, scope):
         if host_name:
@@ -34,6 +37,10 @@ class Dirty:
                 self.whole.add(host_name)
             else:
                 self.scopes[host_name].add(scope)
+
+    def of_tors(self):
+        """The scopes of every ToR, as :meth:`of`."""
+        return ALL if self.tors else self.tor_scopes
 
     def of(self, host_name):
         """The scopes of a hypervisor: None (whole), a set, or empty."""
@@ -93,8 +100,10 @@ def _port(inv, old, new, out, addresses):
             if addresses and moved:
                 out.add(name, ('arp', network_id))
         network = inv.networks.get(network_id)
-        if network is None or network.kind == 'vlan':
+        if network is None:
             out.tors = True
+        elif network.kind == 'vlan':
+            out.tor_scopes.add(('net', network_id))
     if addresses and (old is None or new is None or old.ips != new.ips
                       or old.security_groups != new.security_groups):
         groups = set().union(*(r.security_groups for r in records))
