@@ -17,7 +17,8 @@ What each piece depends on, and so what marks it:
 - a firewall clause for an address: the rules of the host's vNICs and the
   members of their remote groups and zones (so a port's addresses or groups
   changing mark only the hosts with a rule naming one of its groups or their
-  zones: :func:`hosts_naming`).
+  zones: :func:`hosts_naming`; a port arriving at or leaving a host changes
+  that host's rules only if no other vNIC there is in its groups).
 """
 from collections import defaultdict
 
@@ -89,7 +90,8 @@ def _port(inv, old, new, out, addresses):
     networks = {r.network_id for r in records}
     for name in set().union(*map(_names, records)):
         out.add(name, ('port', port_id))
-        out.add(name, ('clause1-all',))
+        if _rules_may_change(inv, name, records):
+            out.add(name, ('clause1-all',))
         for network_id in networks:
             out.add(name, ('net', network_id))
     moved = old is None or new is None or (old.mac, old.ips, old.network_id) != (
@@ -111,6 +113,21 @@ def _port(inv, old, new, out, addresses):
         for ip in set().union(*(r.ips for r in records)):
             for name in naming:
                 out.add(name, ('clause1', ip))
+
+
+def _rules_may_change(inv, host_name, records):
+    """Whether a port's change can change the host's rules (those of its vNICs
+    with port security, whose remote groups its clause-1 flows list): not when
+    the host's other such vNICs are in every group the port was or is in (a
+    vNIC bound beside others of its groups recompiles no clause-1 flow)."""
+    groups = {g for r in records if r.port_security_enabled for g in r.security_groups}
+    if not groups:
+        return False
+    held = set()
+    for port in inv.local_ports(host_name) + inv.arriving_ports(host_name):
+        if port.id != records[0].id and port.port_security_enabled:
+            held.update(port.security_groups)
+    return not groups <= held
 
 
 def hosts_having(inv, network_id):
