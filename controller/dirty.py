@@ -31,6 +31,7 @@ class Dirty:
         self.whole = set()                  # hosts to recompile whole
         self.tors = False                   # the ToRs to recompile whole
         self.tor_scopes = set()             # else these scopes of theirs (VLAN networks)
+        self.ports_changed = set()          # ids of the ports the changes touch
 
     def add(self, host_name, scope):
         if host_name:
@@ -52,6 +53,7 @@ class Dirty:
 
 def dirty(inv, changes):
     out = Dirty()
+    out.ports_changed = {key for kind, key, _, _ in changes if kind == 'port'}
     for kind, key, old, new in changes:
         if kind == 'port':
             _port(inv, old, new, out, addresses=True)
@@ -90,7 +92,7 @@ def _port(inv, old, new, out, addresses):
     networks = {r.network_id for r in records}
     for name in set().union(*map(_names, records)):
         out.add(name, ('port', port_id))
-        if _rules_may_change(inv, name, records):
+        if _rules_may_change(inv, name, records, out.ports_changed):
             out.add(name, ('clause1-all',))
         for network_id in networks:
             out.add(name, ('net', network_id))
@@ -115,17 +117,18 @@ def _port(inv, old, new, out, addresses):
                 out.add(name, ('clause1', ip))
 
 
-def _rules_may_change(inv, host_name, records):
+def _rules_may_change(inv, host_name, records, ports_changed):
     """Whether a port's change can change the host's rules (those of its vNICs
     with port security, whose remote groups its clause-1 flows list): not when
-    the host's other such vNICs are in every group the port was or is in (a
-    vNIC bound beside others of its groups recompiles no clause-1 flow)."""
+    the host's vNICs that this batch left alone (``ports_changed``: the ports
+    it changed) are in every group the port was or is in (a vNIC bound beside
+    others of its groups recompiles no clause-1 flow)."""
     groups = {g for r in records if r.port_security_enabled for g in r.security_groups}
     if not groups:
         return False
     held = set()
     for port in inv.local_ports(host_name) + inv.arriving_ports(host_name):
-        if port.id != records[0].id and port.port_security_enabled:
+        if port.id not in ports_changed and port.port_security_enabled:
             held.update(port.security_groups)
     return not groups <= held
 

@@ -36,3 +36,20 @@ def test_a_vnic_first_of_its_groups_on_a_host_recompiles_its_clause1(service, st
     marked = marks_of_binding(service, store, 'tapvm2', 'hv2', 2)
     assert ('clause1-all',) in marked.of('hv2')
     assert not marked.of_tors()                        # a VXLAN port: not the ToRs'
+
+
+def test_vnics_bound_together_first_of_their_group_on_a_host_recompile_its_clause1(
+        service, store):
+    """Each is beside the other after the write, but neither was there before."""
+    net = service.create_network({'name': 'n', 'kind': 'vxlan'})
+    add_hv(service, 'hv1', 1)
+    add_hv(service, 'hv2', 2)
+    add_port(service, net, 1, 'hv1', ofport=1)
+    add_port(service, net, 2, 'hv1', ofport=2)
+    inv = Inventory.from_store(store)
+    changes = []
+    store.watch(changes.extend)
+    service.bind('hv2', {'tapvm1': 1, 'tapvm2': 2})    # one write, as a port list
+    inv.apply(changes)
+    assert len(changes) == 2
+    assert ('clause1-all',) in dirty(inv, changes).of('hv2')
