@@ -371,7 +371,10 @@ class Core(RyuApp):
         arriving, leaving = self._arriving, self._leaving - self._arriving
         self._arriving, self._leaving = set(), set()
         order = []
+        named = None if everything else self._named(inv, marked)
         for dpid, dp in list(self.datapaths.items()):
+            if named is not None and dpid not in named and dpid in self._applied:
+                continue                    # nothing of it marked (most of 1,000)
             host = inv.host_by_dpid(dpid)
             if (host is None or not self.reconciler.is_synced(dpid)
                     or not self.mastership.is_master(dpid)):
@@ -392,6 +395,17 @@ class Core(RyuApp):
                 if not self.mastership.is_master(dp.id):
                     continue
             self._program(host, dp, scopes, full, rank)
+
+    @staticmethod
+    def _named(inv, marked):
+        """The dpids of the switches the marks name (None: every switch)."""
+        names = marked.hosts()
+        if names is None:
+            return None
+        dpids = {inv.hosts[n].dpid for n in names if n in inv.hosts}
+        if marked.of_tors() != set():           # None (whole) or some scopes
+            dpids |= {t.dpid for t in inv.tors()}
+        return dpids
 
     def _program(self, host, dp, scopes, full, rank):
         """Compile ``scopes`` of a switch (None: all) and send what changed; a

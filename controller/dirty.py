@@ -40,6 +40,10 @@ class Dirty:
             else:
                 self.scopes[host_name].add(scope)
 
+    def hosts(self):
+        """Names of the hypervisors with any mark (None: every one)."""
+        return None if '*' in self.scopes else self.whole | set(self.scopes)
+
     def of_tors(self):
         """The scopes of every ToR, as :meth:`of`."""
         return ALL if self.tors else self.tor_scopes
