@@ -13,7 +13,10 @@ with 3 VXLAN networks and a security group admitting its own zone; one ToR per
 - one port bind (a vNIC plugged on a hypervisor) and one unplanned move (its
   vNIC unplugged at one hypervisor and plugged at another): from the switch's
   port-status to the last affected switch committing its bundle, with the split
-  the controller reports (compile, encode, socket) and the switches' own time.
+  the controller reports (compile, encode, socket) and the switches' own time,
+  and the controller's share from its own event timeline (port-status handled
+  -> last bundle written); ``--binds`` binds one after the other, the median
+  shown as "one bind" beside the median and maximum of all.
 
 The simulator always runs from this checkout; the controller from this checkout
 or, with ``--ref COMMIT``, also from that commit (a temporary git worktree),
@@ -204,6 +207,16 @@ def split(before, after):
     return {k.split('_')[0]: 1000 * (after[k] - before.get(k, 0)) for k in keys}
 
 
+def controller_share(ctl, t0):
+    """ms from the controller handling the switch's port-status to it writing the
+    last bundle that change caused (its own event timeline, GET /v1/events), or
+    None."""
+    events = [e for e in ctl.client.call('GET', '/v1/events', timeout=60) if e['time'] >= t0]
+    port = next((e['time'] for e in events if e['event'] == 'port'), None)
+    sent = [e['time'] for e in events if e['event'] == 'sent']
+    return 1000 * (max(sent) - port) if port is not None and sent else None
+
+
 def change(ctl, sim, do, timeout=30):
     """Run ``do()`` (a port-status from the simulator) and time it to the last
     switch that commits a bundle because of it."""
@@ -228,10 +241,26 @@ def change(ctl, sim, do, timeout=30):
     switch_ms = 1000 * sum(s['apply_seconds'] - before['switches'][d]['apply_seconds']
                            for d, s in touched)
     return {'ms': 1000 * (last - t0), 'switches': len(touched),
-            'split': split(before_status, ctl.status()['reconciler']), 'switch_ms': switch_ms}
+            'split': split(before_status, ctl.status()['reconciler']), 'switch_ms': switch_ms,
+            'controller_ms': controller_share(ctl, t0)}
 
 
-def measure(src, n_hvs, vnics, label):
+def binds(ctl, sim, count):
+    """``count`` binds, one after the other: a new port whose vNIC is then
+    plugged on hv1 (one bind alone says little: the machine's noise is larger)."""
+    net = ctl.client.get('/v1/networks')[0]['id']
+    out = []
+    for i in range(1, count + 1):
+        ctl.client.post('/v1/ports', {'name': 'extra%d' % i, 'network_id': net,
+                                      'device': 'tapx%d' % i, 'mac': '02:aa:00:00:00:%02x' % i,
+                                      'ips': ['10.250.0.%d' % i], 'security_groups': ['sg-t0']})
+        time.sleep(0.3)
+        out.append(change(ctl, sim, lambda: sim.call(cmd='plug', dpid=1, device='tapx%d' % i,
+                                                     ofport=500 + i)))
+    return out
+
+
+def measure(src, n_hvs, vnics, label, binds_count=5):
     rundir = tempfile.mkdtemp(prefix='vnetsec-scale-')
     ctl = Controller(src, rundir)
     sim = None
@@ -271,14 +300,8 @@ def measure(src, n_hvs, vnics, label):
         out['restart_flow_mods'] = sum(s['flow_mods'] for s in stats['switches'].values()) - mods0
         out['rss_mib'] = rss_mib(ctl.proc.pid)
 
-        # one bind: a new port whose vNIC is then plugged on hv1
-        net = ctl.client.get('/v1/networks')[0]['id']
-        ctl.client.post('/v1/ports', {'name': 'extra', 'network_id': net, 'device': 'tapx1',
-                                      'mac': '02:aa:00:00:00:01', 'ips': ['10.250.0.1'],
-                                      'security_groups': ['sg-t0']})
-        time.sleep(0.3)
-        out['bind'] = change(ctl, sim, lambda: sim.call(cmd='plug', dpid=1, device='tapx1',
-                                                        ofport=500))
+        out['binds'] = binds(ctl, sim, binds_count)
+        out['bind'] = sorted(out['binds'], key=lambda c: c['ms'])[len(out['binds']) // 2]
         # one unplanned move: hv1 -> hv2 (both hold its network)
         out['move'] = change(ctl, sim, lambda: sim.call(cmd='move', device='tapx1', **{
             'from': 1, 'to': 2, 'ofport': 501}))
@@ -293,6 +316,8 @@ def measure(src, n_hvs, vnics, label):
 
 def fmt_change(c):
     text = '%7.1f ms to the last of %d switches' % (c['ms'], c['switches'])
+    if c.get('controller_ms') is not None:
+        text += ', controller %.1f ms' % c['controller_ms']
     if c['split']:
         text += ' (compile %.1f, encode %.1f, socket %.1f' % (
             c['split']['compile'], c['split']['encode'], c['split']['send'])
@@ -310,6 +335,14 @@ def report(r):
           % (r['restart_s'], r['restart_flow_mods']))
     print('  controller memory (RSS)                 %8.0f MiB' % r['rss_mib'])
     print('  one bind   %s' % fmt_change(r['bind']))
+    if len(r.get('binds', ())) > 1:
+        ms = sorted(c['ms'] for c in r['binds'])
+        share = sorted(c['controller_ms'] for c in r['binds'] if c['controller_ms'] is not None)
+        print('    %d binds: to the last switch median %.1f ms, max %.1f ms; the controller\'s '
+              'share (port-status handled -> last bundle written) median %s ms, max %s ms'
+              % (len(ms), ms[len(ms) // 2], ms[-1],
+                 '%.1f' % share[len(share) // 2] if share else '-',
+                 '%.1f' % share[-1] if share else '-'))
     print('  one move   %s' % fmt_change(r['move']))
     print('  (setup: REST registration %.1f s, first sync %.1f s)' % (r['register_s'],
                                                                         r['first_sync_s']),
@@ -344,6 +377,8 @@ def main(argv=None):
     p.add_argument('--sizes', default='100,300,1000', help='hypervisor counts')
     p.add_argument('--vnics', type=int, default=20, help='per hypervisor')
     p.add_argument('--ref', default='', help='also measure the controller of this commit')
+    p.add_argument('--binds', type=int, default=5,
+                   help='binds measured one after the other (the median is shown as "one bind")')
     p.add_argument('--plot', default='', help='save the curve here (PNG)')
     p.add_argument('--results', default='',
                    help='JSON file: results are added to it, and the plot draws all of it '
@@ -361,7 +396,7 @@ def main(argv=None):
     try:
         for n in [int(x) for x in args.sizes.split(',')]:
             for label, src in sources:
-                r = measure(src, n, args.vnics, label)
+                r = measure(src, n, args.vnics, label, args.binds)
                 report(r)
                 results.append(r)
     finally:

@@ -2,7 +2,7 @@
 
 From the changes ``(kind, key, old, new)`` and the inventory after them, the
 scopes (:mod:`controller.pieces`) to recompile per hypervisor name (``'*'``:
-every hypervisor), and whether the ToRs must be recompiled. A host that had a
+every hypervisor), and those of the ToRs (whole, or VLAN networks). A host that had a
 network before the changes but not after is always one a changed port left, so
 the old records name every host that needs a look.
 
@@ -11,11 +11,14 @@ What each piece depends on, and so what marks it:
 - a network's flows on a host: its ports there (floods), whether and where it
   has ports elsewhere (flood targets), the network record;
 - a remote entry: the port's record and the VTEPs of its hosts;
+- a VLAN network's piece on a ToR (its VID admitted per port, its MACs, its
+  floods): that network's ports (where they are bound), the hosts' racks;
 - the ARP responder: the addresses of every port of the network;
 - a firewall clause for an address: the rules of the host's vNICs and the
   members of their remote groups and zones (so a port's addresses or groups
   changing mark only the hosts with a rule naming one of its groups or their
-  zones: :func:`hosts_naming`).
+  zones: :func:`hosts_naming`; a port arriving at or leaving a host changes
+  that host's rules only if no other vNIC there is in its groups).
 """
 from collections import defaultdict
 
@@ -26,7 +29,9 @@ class Dirty:
     def __init__(self):
         self.scopes = defaultdict(set)      # host name or '*' -> scopes (ALL: whole host)
         self.whole = set()                  # hosts to recompile whole
-        self.tors = False
+        self.tors = False                   # the ToRs to recompile whole
+        self.tor_scopes = set()             # else these scopes of theirs (VLAN networks)
+        self.ports_changed = set()          # ids of the ports the changes touch
 
     def add(self, host_name, scope):
         if host_name:
@@ -34,6 +39,14 @@ class Dirty:
                 self.whole.add(host_name)
             else:
                 self.scopes[host_name].add(scope)
+
+    def hosts(self):
+        """Names of the hypervisors with any mark (None: every one)."""
+        return None if '*' in self.scopes else self.whole | set(self.scopes)
+
+    def of_tors(self):
+        """The scopes of every ToR, as :meth:`of`."""
+        return ALL if self.tors else self.tor_scopes
 
     def of(self, host_name):
         """The scopes of a hypervisor: None (whole), a set, or empty."""
@@ -44,6 +57,7 @@ class Dirty:
 
 def dirty(inv, changes):
     out = Dirty()
+    out.ports_changed = {key for kind, key, _, _ in changes if kind == 'port'}
     for kind, key, old, new in changes:
         if kind == 'port':
             _port(inv, old, new, out, addresses=True)
@@ -82,7 +96,8 @@ def _port(inv, old, new, out, addresses):
     networks = {r.network_id for r in records}
     for name in set().union(*map(_names, records)):
         out.add(name, ('port', port_id))
-        out.add(name, ('clause1-all',))
+        if _rules_may_change(inv, name, records, out.ports_changed):
+            out.add(name, ('clause1-all',))
         for network_id in networks:
             out.add(name, ('net', network_id))
     moved = old is None or new is None or (old.mac, old.ips, old.network_id) != (
@@ -93,8 +108,10 @@ def _port(inv, old, new, out, addresses):
             if addresses and moved:
                 out.add(name, ('arp', network_id))
         network = inv.networks.get(network_id)
-        if network is None or network.kind == 'vlan':
+        if network is None:
             out.tors = True
+        elif network.kind == 'vlan':
+            out.tor_scopes.add(('net', network_id))
     if addresses and (old is None or new is None or old.ips != new.ips
                       or old.security_groups != new.security_groups):
         groups = set().union(*(r.security_groups for r in records))
@@ -102,6 +119,22 @@ def _port(inv, old, new, out, addresses):
         for ip in set().union(*(r.ips for r in records)):
             for name in naming:
                 out.add(name, ('clause1', ip))
+
+
+def _rules_may_change(inv, host_name, records, ports_changed):
+    """Whether a port's change can change the host's rules (those of its vNICs
+    with port security, whose remote groups its clause-1 flows list): not when
+    the host's vNICs that this batch left alone (``ports_changed``: the ports
+    it changed) are in every group the port was or is in (a vNIC bound beside
+    others of its groups recompiles no clause-1 flow)."""
+    groups = {g for r in records if r.port_security_enabled for g in r.security_groups}
+    if not groups:
+        return False
+    held = set()
+    for port in inv.local_ports(host_name) + inv.arriving_ports(host_name):
+        if port.id not in ports_changed and port.port_security_enabled:
+            held.update(port.security_groups)
+    return not groups <= held
 
 
 def hosts_having(inv, network_id):

@@ -25,4 +25,6 @@ class Feature:
     # (inventory, hypervisor, controller.pieces.Want) -> {piece key: flows}: the
     # same flows as ``compile`` in pieces, so a change recompiles only its own
     pieces: Optional[Callable] = None
+    # (inventory, tor, Want or None) -> {piece key: flows}: ``compile_tor`` in pieces
+    tor_pieces: Optional[Callable] = None
     summary: str = ''

@@ -97,12 +97,7 @@ def compile_pieces(inv, host, features, scopes=None):
     """{piece key: flows} of ``host`` for ``scopes`` (None: all of them)."""
     want = Want(scopes)
     if host.role == 'tor':
-        out = {('base', 'host'): table_misses('tor'),
-               ('core', 'host'): tuple(switching.compile_tor(inv, host))}
-        for feature in features:
-            if feature.compile_tor:
-                out[(feature.name, 'host')] = tuple(feature.compile_tor(inv, host))
-        return out
+        return tor_pieces(inv, host, features, want)
     kinds = {k: t for f in features for k, t in f.kinds.items()}
     ports = {p: t for f in features for p, t in f.ports.items()}
     out = core_pieces(inv, host, want, kinds, ports)
@@ -111,6 +106,21 @@ def compile_pieces(inv, host, features, scopes=None):
             out.update(feature.pieces(inv, host, want))
         else:               # a feature without pieces: all of it, whatever the scope
             out[(feature.name, 'all')] = tuple(feature.compile(inv, host))
+    return out
+
+
+def tor_pieces(inv, tor, features, want):
+    """The pieces of a ToR: what depends on its uplinks alone (compiled whole
+    only), and each feature's (by network where it says so)."""
+    out = {}
+    if want.all:
+        out[('base', 'host')] = table_misses('tor')
+        out[('core', 'host')] = tuple(switching.compile_tor(inv, tor))
+    for feature in features:
+        if feature.tor_pieces is not None:
+            out.update(feature.tor_pieces(inv, tor, want))
+        elif feature.compile_tor:       # in no pieces: all of it, whatever the scope
+            out[(feature.name, 'all')] = tuple(feature.compile_tor(inv, tor))
     return out
 
 

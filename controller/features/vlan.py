@@ -98,26 +98,37 @@ def _port_towards(inv, tor, hv_name):
 
 
 def compile_tor(inv, tor):
+    return [f for flows in tor_pieces(inv, tor).values() for f in flows]
+
+
+def tor_pieces(inv, tor, want=None):
+    """:func:`compile_tor` in pieces, one per VLAN network (``('vlan', 'net',
+    id)``: its VID admitted per port, its MACs, its floods), for the networks
+    ``want`` (:class:`controller.pieces.Want`, None: all) asks for. A VLAN
+    port's change touches its own network's piece only: whether a port admits a
+    VID depends on that VID's network alone."""
     trunks = {p for n, p in tor.uplinks.items() if n.startswith('rack:')}
     allowed = allowed_vlans(inv, tor)
-    flows, ports_of_vid = [], {}
-    for port, vids in allowed.items():
+    ports_of_vid = {}
+    for port, vids in sorted(allowed.items()):
         for vid in vids:
             ports_of_vid.setdefault(vid, []).append(port)
-            flows.append(flow('vlan', P.TOR_ADMIT, P.priority(P.TOR_ADMIT, 'allowed', 'tor'),
-                              {'in_port': port, 'vlan_vid': VID_PRESENT | vid},
-                              [goto(P.TOR_L2)]))
+    out = {}
     for network in inv.networks.values():
         vid = network.segmentation_id
-        if network.kind != 'vlan' or vid not in ports_of_vid:
+        if network.kind != 'vlan' or vid not in ports_of_vid or \
+                not (want is None or want.network(network.id)):
             continue
+        members = ports_of_vid[vid]
+        flows = [flow('vlan', P.TOR_ADMIT, P.priority(P.TOR_ADMIT, 'allowed', 'tor'),
+                      {'in_port': port, 'vlan_vid': VID_PRESENT | vid}, [goto(P.TOR_L2)])
+                 for port in members]
         for vport in inv.bound_ports(network.id):
-            out = _port_towards(inv, tor, vport.bound_host)
-            if out in allowed and vid in allowed[out]:
+            out_port = _port_towards(inv, tor, vport.bound_host)
+            if out_port in allowed and vid in allowed[out_port]:
                 flows.append(flow('vlan', P.TOR_L2, P.priority(P.TOR_L2, 'mac', 'tor'),
                                   {'vlan_vid': VID_PRESENT | vid, 'eth_dst': vport.mac},
-                                  [output(out)]))
-        members = sorted(ports_of_vid[vid])
+                                  [output(out_port)]))
         for in_port in members:
             targets = [p for p in members if p != in_port
                        and not (in_port in trunks and p in trunks)]
@@ -125,10 +136,12 @@ def compile_tor(inv, tor):
                               {'in_port': in_port, 'vlan_vid': VID_PRESENT | vid,
                                'eth_dst': BROADCAST},
                               [output(p) for p in targets]))
-    return flows
+        out[('vlan', 'net', network.id)] = tuple(flows)
+    return out
 
 
 FEATURE = Feature('vlan', compile=compile_hypervisor, compile_tor=compile_tor,
                   kinds={'vlan': P.VLAN_L2}, ports={P.UPLINK_OFPORT: P.VLAN_IN}, pieces=pieces,
+                  tor_pieces=tor_pieces,
                   summary='VLAN tagging at each vNIC\'s hypervisor, trunks, and the ToRs '
                           'admitting only the VLANs behind each port')

@@ -1,9 +1,13 @@
 """The Ryu app's reconcile over fake datapaths: which switches a move touches,
 and in which order their bundles go."""
+import dataclasses
+import gc
+
 import pytest
 
 from controller.compile import ALL
 from controller.core import Core
+from controller.features import vlan
 from controller.ryu_facade import CONF
 from tests.unit.conftest import add_hv, add_port
 from tests.unit.fakes import FakeDatapath
@@ -77,6 +81,45 @@ def test_remote_hosts_get_only_the_moved_entry_and_their_flood_list(app):
     for i in (2, 4):
         adds = [m for m in dps[i].flow_mods() if m.command == dps[i].ofproto.OFPFC_ADD]
         assert len(dps[i].flow_mods()) == len(adds) == 2   # MAC -> hv3, flood without hv1
+
+
+def test_a_vlan_port_recompiles_only_its_network_on_the_tor(app):
+    dps = data_center(app, 'vlan')
+    other = app.service.create_network({'name': 'other', 'kind': 'vlan'})
+    add_port(app.service, other, 5, 'hv2', ofport=5)
+    app.reconcile()
+    tor = app._desired[TOR_DPID]
+    assert ('vlan', 'net', other.id) in tor.pieces
+    compiled = []                                      # the networks the ToR compiles
+
+    def counted(inv, t, want=None):
+        pieces = vlan.tor_pieces(inv, t, want)
+        compiled.append(sorted(key[2] for key in pieces))
+        return pieces
+    app.features = [dataclasses.replace(f, tor_pieces=counted) if f.name == 'vlan' else f
+                    for f in app.features]
+    dps['tor'].sent.clear()
+    add_port(app.service, other, 6, 'hv3', ofport=6)   # a VLAN new on hv3: the ToR admits it
+    app.reconcile()
+    assert compiled == [[other.id]]                    # not the first network's piece
+    adds = [m for m in dps['tor'].flow_mods() if m.command == dps['tor'].ofproto.OFPFC_ADD]
+    assert adds, 'the ToR learns the new MAC and admits the VLAN on the port to hv3'
+
+
+def test_a_reconcile_building_a_switch_whole_leaves_its_objects_out_of_cycle_collection(app):
+    data_center(app, 'vxlan')                          # compiled; nothing frozen yet
+    gc.unfreeze()
+    connect(app, 9)
+    add_hv(app.service, 'hv9', 9)
+    try:
+        app._reconcile_once()                          # hv9 compiled whole
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        app.service.bind('hv9', {'tapvm1': 3})         # a small change: nothing frozen
+        app._reconcile_once()
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
 
 
 def test_a_switch_refusing_a_bundle_is_reported_and_retried_only_after_a_change(app):

@@ -202,6 +202,24 @@ def test_encoder_matches_ryu_byte_for_byte(service, store):
     assert vlan_net.kind == 'vlan'
 
 
+@pytest.mark.parametrize('match', [
+    {P.REG_FROM_REMOTE: 1, P.REG_NETWORK: 7, 'eth_dst': '02:00:00:00:00:01'},
+    {P.REG_NETWORK: 7, P.REG_FROM_REMOTE: 1, 'in_port': 3, 'eth_type': 0x800,
+     'ipv4_src': ('10.9.0.0', '255.255.0.0')},
+    {'vlan_vid': 0x1000 | 10, 'eth_dst': 'ff:ff:ff:ff:ff:ff', 'in_port': 2}])
+def test_encoder_orders_match_fields_as_ryu_does(match):
+    """Fields of one OXM class keep their given order (Ryu sorts stably), a
+    mask and a cached field value encode as Ryu's OFPMatch encodes them."""
+    from controller.flows import flow
+    dp, encoder = FakeDatapath(1), Encoder()
+    for f in (flow('core', 3, 100, match, [('output', 1)]),
+              flow('core', 4, 200, dict(reversed(list(match.items()))), [('output', 2)])):
+        ryu = flow_mod(dp, f)
+        ryu.set_xid(0)
+        ryu.serialize()
+        assert encoder.add(dp, f) == bytes(ryu.buf), to_ofctl(f)
+
+
 def test_delete_names_one_flow_by_its_whole_cookie(service, store):
     build(service, 'vxlan')
     inv = inventory(store)

@@ -1,6 +1,7 @@
 """The piece-level reconcile against the full one, over random changes.
 
-Hypothesis draws sequences of changes (ports created, bound, moved, migrated,
+Hypothesis draws sequences of changes (ports created, bound (one or two in one
+write, as a switch's port list binds them), moved, migrated,
 unbound, deleted, their addresses and groups changed; rules added and removed;
 groups, networks and hypervisors created). After each change the core
 reconciles with fake datapaths, and each switch must then hold exactly the
@@ -28,6 +29,7 @@ change = st.one_of(
     st.tuples(st.just('create'), ports, st.integers(0, 2), st.sampled_from(HOSTS + ['']),
               st.integers(0, 2)),
     st.tuples(st.just('bind'), ports, host, st.integers(1, 5)),
+    st.tuples(st.just('bind2'), ports, ports, host),       # two in one write (a port list)
     st.tuples(st.just('unbind'), ports),
     st.tuples(st.just('migrate'), ports, host),
     st.tuples(st.just('delete'), ports),
@@ -117,6 +119,9 @@ class World:
                 self.service.bind(where, {'tap%d' % k: k + 1})
         elif kind == 'bind' and port is not None:
             self.service.bind(args[1], {port.device: args[2] * 10 + args[0]})
+        elif kind == 'bind2' and port is not None and self.port(args[1]) is not None:
+            other = self.port(args[1])
+            self.service.bind(args[2], {port.device: 30 + args[0], other.device: 30 + args[1]})
         elif kind == 'unbind' and port is not None and port.bound_host:
             self.service.unbind(port.bound_host, devices={port.device})
         elif kind == 'migrate' and port is not None:

@@ -1,0 +1,55 @@
+"""Which scopes a change marks (controller/dirty.py); that the marks suffice is
+tests/unit/test_incremental_property.py's job, these check they stay narrow."""
+from controller.dirty import dirty
+from controller.inventory import Inventory
+from tests.unit.conftest import add_hv, add_port
+
+
+def marks_of_binding(service, store, device, host, ofport):
+    inv = Inventory.from_store(store)
+    changes = []
+    store.watch(changes.extend)
+    service.bind(host, {device: ofport})
+    inv.apply(changes)
+    return dirty(inv, changes)
+
+
+def test_a_vnic_bound_beside_one_of_its_groups_recompiles_no_clause1(service, store):
+    net = service.create_network({'name': 'n', 'kind': 'vlan'})
+    add_hv(service, 'hv1', 1)
+    add_hv(service, 'hv2', 2)
+    add_port(service, net, 1, 'hv1', ofport=1)         # group "default", as the next
+    add_port(service, net, 2, 'hv1')
+    marked = marks_of_binding(service, store, 'tapvm2', 'hv1', 2)
+    port = service.store.list('port')
+    assert ('port', next(p.id for p in port if p.device == 'tapvm2')) in marked.of('hv1')
+    assert ('clause1-all',) not in marked.of('hv1')
+    assert marked.of_tors() == {('net', net.id)}       # the ToRs: that VLAN only
+
+
+def test_a_vnic_first_of_its_groups_on_a_host_recompiles_its_clause1(service, store):
+    net = service.create_network({'name': 'n', 'kind': 'vxlan'})
+    add_hv(service, 'hv1', 1)
+    add_hv(service, 'hv2', 2)
+    add_port(service, net, 1, 'hv1', ofport=1)
+    add_port(service, net, 2, 'hv2')
+    marked = marks_of_binding(service, store, 'tapvm2', 'hv2', 2)
+    assert ('clause1-all',) in marked.of('hv2')
+    assert not marked.of_tors()                        # a VXLAN port: not the ToRs'
+
+
+def test_vnics_bound_together_first_of_their_group_on_a_host_recompile_its_clause1(
+        service, store):
+    """Each is beside the other after the write, but neither was there before."""
+    net = service.create_network({'name': 'n', 'kind': 'vxlan'})
+    add_hv(service, 'hv1', 1)
+    add_hv(service, 'hv2', 2)
+    add_port(service, net, 1, 'hv1', ofport=1)
+    add_port(service, net, 2, 'hv1', ofport=2)
+    inv = Inventory.from_store(store)
+    changes = []
+    store.watch(changes.extend)
+    service.bind('hv2', {'tapvm1': 1, 'tapvm2': 2})    # one write, as a port list
+    inv.apply(changes)
+    assert len(changes) == 2
+    assert ('clause1-all',) in dirty(inv, changes).of('hv2')
