@@ -1,13 +1,14 @@
 """Benchmark (sessions that move with the VM, issue 17): what carrying
-sessions costs, with ``carry_sessions`` off and on, one data center each, in
-the same run (since sessions are read from conntrack at the move, the firewall
+sessions costs, with ``carry_sessions`` off and on, one data center each, both
+up at once in the same run (the connection-rate runs alternate between them) (since sessions are read from conntrack at the move, the firewall
 is the same either way; run it through ``bench.versus`` against a commit that
 recorded each connection with ``learn`` to see what that cost):
 
 - new TCP connections per second through the firewall (client and server VMs
   on two hypervisors; each connection is committed on both; see
   ``client_server_groups``);
-- flows per hypervisor with 1,000 open TCP sessions between them;
+- flows per hypervisor with 1,000 open TCP sessions between them, and whether
+  the client's hypervisor holds the same flows per table either way;
 - the streams a VM only reads that survive a planned move (see
   mininet_topos/streams.py).
 
@@ -16,6 +17,9 @@ The migration gap with and without: ``bench.migration --carry-sessions false,tru
     .venv/bin/python -m bench.sessions [--seconds 5] [--sessions 1000] [--runs 3]
 """
 import argparse
+import collections
+import contextlib
+import re
 import statistics
 import time
 
@@ -98,17 +102,38 @@ def survival_run(carry):
         return survival(dc)
 
 
-def measure(carry, seconds, n, runs):
-    """All figures for one setting of carry_sessions, on one data center
-    (3 racks x 1 hypervisor: vm1 on hv1, vm2 on hv2, hv3 empty)."""
-    with DataCenter(racks=3, hypervisors=1, vms=1, networks='vxlan:5000',
-                    options={'carry_sessions': str(carry).lower()}) as dc:
-        client_server_groups(dc)
-        start_server(dc)
-        before, during = flows_at(dc, n)        # first: no records of closed connections yet
-        rate, rates = connection_rate(dc, seconds, runs)
-        moved = survival(dc)
-    return {'rate': rate, 'rates': rates, 'before': before, 'during': during, 'moved': moved}
+def tables_of(hv):
+    """{table: flows} on a hypervisor's bridge: the firewall's shape, whatever
+    its rules' marks and cookies."""
+    out = collections.Counter()
+    for table in re.findall(r'table=(\d+)', hv.ovs.ofctl('dump-flows br-int --no-stats')):
+        out[int(table)] += 1
+    return dict(out)
+
+
+def measure(seconds, n, runs):
+    """Carrying off and on, one data center each (3 racks x 1 hypervisor: vm1
+    on hv1, vm2 on hv2, hv3 empty), both up at once: the connection-rate runs
+    alternate between them, so that the machine's drift falls on both alike."""
+    settings = (False, True)
+    with contextlib.ExitStack() as stack:
+        dcs = {carry: stack.enter_context(DataCenter(
+            racks=3, hypervisors=1, vms=1, networks='vxlan:5000',
+            options={'carry_sessions': str(carry).lower()})) for carry in settings}
+        results = {carry: {'rates': []} for carry in settings}
+        for carry, dc in dcs.items():
+            client_server_groups(dc)
+            start_server(dc)
+            results[carry]['tables'] = tables_of(dc.node('hv1'))
+            # first: no sessions of closed connections yet
+            results[carry]['before'], results[carry]['during'] = flows_at(dc, n)
+        for _ in range(runs):
+            for carry, dc in dcs.items():
+                results[carry]['rates'] += connection_rate(dc, seconds, 1)[1]
+        for carry, dc in dcs.items():
+            results[carry]['rate'] = statistics.median(results[carry]['rates'])
+            results[carry]['moved'] = survival(dc)
+    return results
 
 
 def main():
@@ -117,15 +142,18 @@ def main():
     p.add_argument('--sessions', type=int, default=1000)
     p.add_argument('--runs', type=int, default=3)
     args = p.parse_args()
-    results = {carry: measure(carry, args.seconds, args.sessions, args.runs)
-               for carry in (False, True)}
-    print('Sessions that move with the VM: carry_sessions off (today) vs on, same run')
+    results = measure(args.seconds, args.sessions, args.runs)
+    print('Sessions that move with the VM: carry_sessions off vs on, same run '
+          '(runs alternate between the two data centers)')
     print('  %-44s %16s %16s' % ('', 'off', 'on'))
     off, on = results[False], results[True]
     print('  %-44s %16.0f %16.0f   (%+.1f%%; runs off %s, on %s)' % (
         'new TCP connections/s (median of %d x %d s)' % (args.runs, args.seconds),
         off['rate'], on['rate'], (on['rate'] / off['rate'] - 1) * 100,
         '/'.join('%.0f' % r for r in off['rates']), '/'.join('%.0f' % r for r in on['rates'])))
+    print('  %-44s %16s %16s' % ('client hv: flows per table the same', '',
+                                 'yes' if off['tables'] == on['tables'] else
+                                 'no: %s vs %s' % (off['tables'], on['tables'])))
     for k, hv in enumerate(('client hv', 'server hv')):
         print('  %-44s %16s %16s' % (
             'flows on the %s: idle -> %d open sessions' % (hv, args.sessions),
