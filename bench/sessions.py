@@ -1,6 +1,7 @@
 """Benchmark (sessions that move with the VM, issue 17): what carrying
-sessions costs, with ``carry_sessions`` off and on, one data center each, both
-up at once in the same run (the connection-rate runs alternate between them) (since sessions are read from conntrack at the move, the firewall
+sessions costs, with ``carry_sessions`` off and on, in the same run: data
+centers of each setting one after the other, alternating (off, on, off, on),
+so that the machine's drift falls on both (since sessions are read from conntrack at the move, the firewall
 is the same either way; run it through ``bench.versus`` against a commit that
 recorded each connection with ``learn`` to see what that cost):
 
@@ -18,7 +19,6 @@ The migration gap with and without: ``bench.migration --carry-sessions false,tru
 """
 import argparse
 import collections
-import contextlib
 import re
 import statistics
 import time
@@ -52,9 +52,8 @@ def client_server_groups(dc):
 
 def start_server(dc):
     """The TCP echo server in vm2; returns its PID. A new one for each rate run:
-    each connection gets a thread, and one whose reset never arrived (a reset
-    the firewall judged invalid) keeps its thread; this machine's 32,768 PIDs
-    are shared by every thread of both data centers."""
+    each connection gets a thread, and one whose reset never arrived keeps its
+    thread; this machine has 32,768 PIDs for every thread."""
     server = dc.node('vm2')
     pid = int(server.cmd('ulimit -n 8192; python3 %s serve tcp %d > /dev/null 2>&1 & '
                          'echo $!' % (PROBE, SERVER_PORT)).split()[-1])
@@ -122,30 +121,37 @@ def tables_of(hv):
     return dict(out)
 
 
-def measure(seconds, n, runs):
-    """Carrying off and on, one data center each (3 racks x 1 hypervisor: vm1
-    on hv1, vm2 on hv2, hv3 empty), both up at once: the connection-rate runs
-    alternate between them, so that the machine's drift falls on both alike."""
-    settings = (False, True)
-    with contextlib.ExitStack() as stack:
-        dcs = {carry: stack.enter_context(DataCenter(
-            racks=3, hypervisors=1, vms=1, networks='vxlan:5000',
-            options={'carry_sessions': str(carry).lower()})) for carry in settings}
-        results = {carry: {'rates': []} for carry in settings}
-        servers = {}
-        for carry, dc in dcs.items():
-            client_server_groups(dc)
-            servers[carry] = start_server(dc)
-            results[carry]['tables'] = tables_of(dc.node('hv1'))
-            # first: no sessions of closed connections yet
-            results[carry]['before'], results[carry]['during'] = flows_at(dc, n)
+def measure(carry, seconds, n, runs):
+    """All figures for one setting of carry_sessions, on a data center of its own
+    (3 racks x 1 hypervisor: vm1 on hv1, vm2 on hv2, hv3 empty)."""
+    with DataCenter(racks=3, hypervisors=1, vms=1, networks='vxlan:5000',
+                    options={'carry_sessions': str(carry).lower()}) as dc:
+        client_server_groups(dc)
+        server = start_server(dc)
+        tables = tables_of(dc.node('hv1'))
+        before, during = flows_at(dc, n)        # first: no sessions of closed connections yet
+        rates = []
         for _ in range(runs):
-            for carry, dc in dcs.items():
-                servers[carry] = restart_server(dc, servers[carry])
-                results[carry]['rates'] += connection_rate(dc, seconds, 1)[1]
-        for carry, dc in dcs.items():
-            results[carry]['rate'] = statistics.median(results[carry]['rates'])
-            results[carry]['moved'] = survival(dc)
+            server = restart_server(dc, server)
+            rates += connection_rate(dc, seconds, 1)[1]
+        moved = survival(dc)
+    return {'rates': rates, 'tables': tables, 'before': before, 'during': during,
+            'moved': moved}
+
+
+def measure_alternating(seconds, n, runs, rounds):
+    """Off, on, off, on ...: ``rounds`` data centers per setting, one at a time,
+    so that the machine's drift over the run falls on both settings alike."""
+    results = {}
+    for _ in range(rounds):
+        for carry in (False, True):
+            got = measure(carry, seconds, n, runs)
+            if carry in results:
+                results[carry]['rates'] += got['rates']
+            else:
+                results[carry] = got
+    for r in results.values():
+        r['rate'] = statistics.median(r['rates'])
     return results
 
 
@@ -153,15 +159,17 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument('--seconds', type=int, default=5, help='per connection-rate run')
     p.add_argument('--sessions', type=int, default=1000)
-    p.add_argument('--runs', type=int, default=3)
+    p.add_argument('--runs', type=int, default=3, help='rate runs per data center')
+    p.add_argument('--rounds', type=int, default=2, help='data centers per setting')
     args = p.parse_args()
-    results = measure(args.seconds, args.sessions, args.runs)
+    results = measure_alternating(args.seconds, args.sessions, args.runs, args.rounds)
     print('Sessions that move with the VM: carry_sessions off vs on, same run '
-          '(runs alternate between the two data centers)')
+          '(%d data centers each, alternating)' % args.rounds)
     print('  %-44s %16s %16s' % ('', 'off', 'on'))
     off, on = results[False], results[True]
     print('  %-44s %16.0f %16.0f   (%+.1f%%; runs off %s, on %s)' % (
-        'new TCP connections/s (median of %d x %d s)' % (args.runs, args.seconds),
+        'new TCP connections/s (median of %d x %d s)' % (args.runs * args.rounds,
+                                                         args.seconds),
         off['rate'], on['rate'], (on['rate'] / off['rate'] - 1) * 100,
         '/'.join('%.0f' % r for r in off['rates']), '/'.join('%.0f' % r for r in on['rates'])))
     print('  %-44s %16s %16s' % ('client hv: flows per table the same', '',
