@@ -14,8 +14,8 @@ from controller import pipeline as P
 
 
 def cookies(switch):
-    """The cookies of the controller's flows on a switch: each flow's own (not
-    those a learn action names), without the session records switches learn."""
+    """The cookies of the controller's flows on a switch, without the
+    unmanaged ones (carried sessions, which come and go with moves)."""
     out = switch.ovs.ofctl('dump-flows %s --no-stats' % switch.bridge)
     return {c for c in re.findall(r'^\s*cookie=(0x[0-9a-f]+)', out, re.M)
             if int(c, 16) >> P.COOKIE_OWNER_SHIFT not in P.UNMANAGED}

@@ -126,7 +126,7 @@ class Encoder:
         (action,), _ = to_actions(dp, [a])
         buf = bytearray()
         action.serialize(buf, 0)
-        # Ryu leaves a Nicira action's padding (learn's) to whatever follows it
+        # Ryu leaves a Nicira action's padding to whatever follows it
         return bytes(buf.ljust(action.len, b'\0'))
 
     def _cache(self, cache, key, build):
@@ -186,8 +186,8 @@ class Reconciler:
 
     def on_flow_stats(self, dp, body, more):
         """Feed a flow-stats reply; True once the switch's table is fully known.
-        Flows of an unmanaged owner (:data:`controller.pipeline.UNMANAGED`: the
-        switches' learned session records, carried sessions) are not ours to
+        Flows of an unmanaged owner (:data:`controller.pipeline.UNMANAGED`: carried
+        sessions) are not ours to
         diff: they are left out, so they are never deleted."""
         reading = self._reading.get(dp.id)
         if reading is None:

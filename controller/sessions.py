@@ -32,14 +32,12 @@ Pure functions.
 from dataclasses import dataclass
 
 from controller import pipeline as P
+from controller.features.firewall import CT_INV, CT_NEW, CT_TRK, IPV4
 from controller.flows import flow
 
 OWNER_COOKIE = P.OWNERS['sessions'] << P.COOKIE_OWNER_SHIFT
-OWNER_MASK = 0xff << P.COOKIE_OWNER_SHIFT
 KIND_SHIFT = 48
 CARRIED = 4
-IPV4 = 0x0800
-CT_NEW, CT_INV, CT_TRK = 0x01, 0x10, 0x20
 TCP, UDP, ICMP = 6, 17, 1
 PROTOCOLS = {'tcp': TCP, 'udp': UDP, 'icmp': ICMP}
 PORT_FIELDS = {TCP: ('tcp_src', 'tcp_dst'), UDP: ('udp_src', 'udp_dst')}
@@ -49,13 +47,6 @@ TCP_CARRIED = frozenset({'ESTABLISHED', 'CLOSE_WAIT', 'FIN_WAIT_1', 'FIN_WAIT_2'
 
 def cookie(kind):
     return OWNER_COOKIE | kind << KIND_SHIFT
-
-
-def kind_of(cookie_value):
-    """The kind (CARRIED) of a sessions cookie, or None for another owner's."""
-    if cookie_value & OWNER_MASK != OWNER_COOKIE:
-        return None
-    return cookie_value >> KIND_SHIFT & 0xff
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ def expected_pairs(dc, same_segment):
 
 
 def flow_cookies(switch, bridge='br-int'):
-    """The cookies of the controller's flows on a switch (the session records
-    the switch learns, and carried sessions, come and go with traffic: left out)."""
+    """The cookies of the controller's flows on a switch (carried sessions,
+    which come and go with moves, left out)."""
     out = switch.ovs.ofctl('dump-flows %s --no-stats' % bridge)
     return sorted(c for c in re.findall(r'^\s*cookie=(0x[0-9a-f]+)', out, re.M)
                   if int(c, 16) >> pipeline.COOKIE_OWNER_SHIFT not in pipeline.UNMANAGED)
