@@ -10,7 +10,9 @@ What each piece depends on, and so what marks it:
 - a vNIC's own pieces: its record, its network, its groups' records;
 - a network's flows on a host: its ports there (floods), whether and where it
   has ports elsewhere (flood targets), the network record;
-- a remote entry: the port's record and the VTEPs of its hosts;
+- a remote entry (VXLAN): the port's record and the VTEPs of its hosts (a VLAN
+  port has none: other hypervisors send all unicast up, so they hold only
+  whether the network has ports elsewhere);
 - a VLAN network's piece on a ToR (its VID admitted per port, its MACs, its
   floods): that network's ports (where they are bound), the hosts' racks;
 - the ARP responder: the addresses of every port of the network;
@@ -103,15 +105,17 @@ def _port(inv, old, new, out, addresses):
     moved = old is None or new is None or (old.mac, old.ips, old.network_id) != (
         new.mac, new.ips, new.network_id)
     for network_id in networks:
+        network = inv.networks.get(network_id)
+        if network is not None and network.kind == 'vlan':
+            out.tor_scopes.add(('net', network_id))
+            if len(_other_hosts(inv, network_id, port_id)) > 1:
+                continue        # no other hypervisor's flows can change
         for name in hosts_having(inv, network_id):
             out.add(name, ('remote', network_id, port_id))
             if addresses and moved:
                 out.add(name, ('arp', network_id))
-        network = inv.networks.get(network_id)
         if network is None:
             out.tors = True
-        elif network.kind == 'vlan':
-            out.tor_scopes.add(('net', network_id))
     if addresses and (old is None or new is None or old.ips != new.ips
                       or old.security_groups != new.security_groups):
         groups = set().union(*(r.security_groups for r in records))
@@ -135,6 +139,21 @@ def _rules_may_change(inv, host_name, records, ports_changed):
         if port.id not in ports_changed and port.port_security_enabled:
             held.update(port.security_groups)
     return not groups <= held
+
+
+def _other_hosts(inv, network_id, port_id):
+    """Hosts where the network's ports but ``port_id`` are bound, as far as the
+    second one. A hypervisor holds nothing about a VLAN port bound elsewhere,
+    only whether the network has a port bound elsewhere (its floods and unicast
+    go up the uplink): with the other ports bound on two hosts or more, that
+    holds for every hypervisor before and after any change of this port."""
+    out = set()
+    for port in inv.network_ports(network_id):
+        if port.id != port_id and inv.is_bound(port):
+            out.add(port.bound_host)
+            if len(out) > 1:
+                break
+    return out
 
 
 def hosts_having(inv, network_id):

@@ -185,8 +185,12 @@ class Words:
     def _vlan_l2(self, host, name, flow, packet):
         vid = next((a[2] & 0xfff for a in flow.actions if a[:2] == ('set_field', 'vlan_vid')),
                    None)
-        if name == 'remote_mac':
-            return '%s -> the uplink, VLAN %s' % (packet['eth_dst'], vid)
+        if name == 'unicast' and vid:
+            return '%s is not on %s -> the uplink, VLAN %s (the ToR forwards it)' % (
+                packet['eth_dst'], host, vid)
+        if name == 'unicast':
+            return 'dropped: %s is not on %s and network %s has no port elsewhere' % (
+                packet['eth_dst'], host, self._net(packet))
         if name == 'flood':
             return 'broadcast: to the local vNICs of %s%s' % (
                 self._net(packet), ' and the uplink, VLAN %s' % vid if vid else '')

@@ -100,8 +100,9 @@ TABLES = (
        purpose='MAC -> VTEP (tun_dst, tun_id); broadcast -> local vNICs + the VTEPs of the '
                'network'),
     _t(VLAN_L2, 'vlan_l2', 'vlan', {REG_NETWORK, REG_FROM_REMOTE, 'eth_dst'},
-       (INGRESS_ACL,), {'remote_mac': 20, 'flood': 10},
-       purpose='MAC -> the tagged uplink; broadcast -> local vNICs + the uplink'),
+       (INGRESS_ACL,), {'unicast': 20, 'flood': 10},
+       purpose='unicast -> the tagged uplink (the ToR knows the MAC); broadcast -> local '
+               'vNICs + the uplink'),
     _t(INGRESS_ACL, 'ingress_acl', 'firewall', _ACL_FIELDS | {REG_OUT_PORT},
        (INGRESS_ACL, OUTPUT), _ACL_PRIORITIES, miss=OUTPUT,
        purpose='stateful rules for what a VM receives, also from its own bridge'),

@@ -2,8 +2,10 @@
 (the ToRs) kept consistent with the virtual side.
 
 On a hypervisor, frames of a VLAN network leave through the uplink tagged with
-its VID (a remote MAC, or broadcast from a local vNIC) and come in untagged
-into the network. Each ToR port admits only the VLANs that have VMs behind it
+its VID (unicast to any MAC not on this host, or broadcast from a local vNIC)
+and come in untagged into the network. Where a remote MAC is, only the ToRs
+hold: one flow per network on each hypervisor sends unicast up, so a port
+bound or moved touches its own hypervisor and the ToRs, never the others. Each ToR port admits only the VLANs that have VMs behind it
 (a hypervisor port: the VLANs of its VMs; a trunk to another rack: the VLANs
 present in both racks), recomputed on every change; tagged frames are forwarded
 proactively by (VID, MAC), broadcast only to ports admitting the VID, and what
@@ -11,11 +13,11 @@ arrives on a trunk never goes back to a trunk (split horizon).
 """
 from controller import pipeline as P
 from controller.feature import Feature
-from controller.features.switching import (BROADCAST, local_copies, remote_by_port,
-                                          remote_entries, remote_ports)
+from controller.features.switching import BROADCAST, local_copies, remote_by_port
 from controller.flows import flow, goto, output, reuse, set_field
 
 VID_PRESENT = 0x1000
+UNICAST = ('00:00:00:00:00:00', '01:00:00:00:00:00')
 
 
 def compile_hypervisor(inv, host):
@@ -32,31 +34,14 @@ def to_uplink(network):
 
 def pieces(inv, host, want):
     """:func:`compile_hypervisor` in pieces (see :mod:`controller.pieces`)."""
-    out = {}
-    for network_id in inv.networks_on(host.name, 'vlan'):
-        network = inv.networks[network_id]
-        if want.network_flows(network_id):
-            out[('vlan', 'net', network_id)] = _network_flows(inv, host, network)
-        for port_id, mac, _ in remote_entries(inv, host, network,
-                                              want.remote_ports(network_id)):
-            out[('vlan', 'remote', network_id, port_id)] = (_to_uplink(network, mac),)
-    return out
+    return {('vlan', 'net', network_id): _network(inv, host, inv.networks[network_id])
+            for network_id in inv.networks_on(host.name, 'vlan')
+            if want.network_flows(network_id)}
 
 
 def _network(inv, host, network):
-    return _network_flows(inv, host, network) + [
-        _to_uplink(network, mac) for mac, _ in remote_ports(inv, host, network)]
-
-
-def _to_uplink(network, mac):
-    key = network.nid, network.segmentation_id
-    return reuse('vlan', ('to-uplink', key, mac), lambda: [flow(
-        'vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'remote_mac'),
-        {P.REG_NETWORK: network.nid, 'eth_dst': mac}, to_uplink(network))])[0]
-
-
-def _network_flows(inv, host, network):
-    """The network's own flows on the host: tagged in, floods."""
+    """The network's flows on the host: tagged in; unicast not delivered here
+    up to the ToR if the network has ports elsewhere (else dropped); floods."""
     key = network.nid, network.segmentation_id
     remote = remote_by_port(inv, network)
     remote = any(where != host.name for where, *_ in remote.values())
@@ -68,10 +53,13 @@ def _network_flows(inv, host, network):
               set_field(P.REG_FROM_REMOTE, 1), goto(P.L2_LOOKUP)]),
         flow('vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'flood'),
              {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 1}, list(copies))]))
-    flows += reuse('vlan', ('vlan-flood', key, copies, bool(remote)), lambda: [flow(
-        'vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'flood'),
-        {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 0},
-        list(copies) + (to_uplink(network) if remote else []))])
+    flows += reuse('vlan', ('vlan-flood', key, copies, remote), lambda: [
+        flow('vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'unicast'),
+             {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 0, 'eth_dst': UNICAST},
+             to_uplink(network) if remote else []),
+        flow('vlan', P.VLAN_L2, P.priority(P.VLAN_L2, 'flood'),
+             {P.REG_NETWORK: network.nid, P.REG_FROM_REMOTE: 0},
+             list(copies) + (to_uplink(network) if remote else []))])
     return flows
 
 

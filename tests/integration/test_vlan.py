@@ -79,3 +79,34 @@ def test_allowed_vlans_follow_port_delete_and_create(dc):
     assert dc.client.get('/v1/hosts/hv2')['tor']['allowed_vlans'] == [10, 30]
     assert ' 0% packet loss' in dc.node('vm3').cmd('ping -c2 -i0.2 -W1 %s'
                                                     % dc.node('vm6').IP())
+
+
+def test_a_vlan_port_changes_only_its_hypervisor_and_the_tors(dc):
+    """Hypervisors hold no remote MAC of a VLAN network (one flow per network
+    sends unicast up; the ToRs know where each MAC is), so deleting and
+    re-creating a port leaves every other hypervisor's flows as they were."""
+    ports = dc.client.get('/v1/ports')
+    port = next(p for p in ports if VLAN_OF[p['device'][len('tap'):]] == 10
+                and p['host'] == 'hv1')
+    peers = {p['host'] for p in ports if p['network_id'] == port['network_id']} - {'hv1'}
+    assert len(peers) >= 2
+    hv2_l2 = dc.node('hv2').ovs.ofctl('dump-flows br-int table=42')
+    assert 'dl_dst=%s' % port['mac'] not in hv2_l2
+    assert hv2_l2.count('dl_dst=00:00:00:00:00:00/01:00:00:00:00:00') == 2   # VLANs 10, 30
+    others = [s for s in dc.switches() if s.name.startswith('hv') and s.name != 'hv1']
+    tor1 = next(s for s in dc.switches() if s.name == 'tor1')
+    before = {s.name: flow_cookies(s, s.bridge) for s in others}
+    tor_before = flow_cookies(tor1, tor1.bridge)
+    dc.client.call('DELETE', '/v1/ports/%s' % port['id'])
+    dc.wait_ready()
+    assert {s.name: flow_cookies(s, s.bridge) for s in others} == before
+    assert flow_cookies(tor1, tor1.bridge) != tor_before
+    fields = {k: port[k] for k in ('name', 'network_id', 'mac', 'ips', 'device', 'host')}
+    dc.client.post('/v1/ports', fields)
+    dc.wait_ready()
+    assert {s.name: flow_cookies(s, s.bridge) for s in others} == before
+    assert flow_cookies(tor1, tor1.bridge) == tor_before
+    peer = next(p for p in ports if p['network_id'] == port['network_id']
+                and p['host'] != 'hv1')
+    assert ' 0% packet loss' in dc.node(port['device'][len('tap'):]).cmd(
+        'ping -c2 -i0.2 -W1 %s' % peer['ips'][0])

@@ -65,13 +65,25 @@ def test_flood_reaches_only_vteps_of_the_network(service, store):
     assert net.segmentation_id == 5000
 
 
-def test_vlan_remote_goes_tagged_up_the_trunk(service, store):
+def test_vlan_unicast_goes_tagged_up_the_trunk_in_one_flow_per_network(service, store):
+    """A hypervisor holds no remote MAC of a VLAN network: one flow sends its
+    unicast up (the ToR knows where each MAC is); with no port elsewhere, none
+    leaves the host."""
     build(service, 'vlan')
     inv = inventory(store)
-    remote = [f for f in l2(compile_host(inv, inv.hosts['hv1']))
-              if ('eth_dst', '02:00:00:00:00:02') in f.match][0]
-    assert remote.actions == (('push_vlan',), ('set_field', 'vlan_vid', 0x1000 | 100),
-                              ('output', P.UPLINK_OFPORT))
+    unicast = [f for f in l2(compile_host(inv, inv.hosts['hv1']))
+               if f.priority == prio(P.VLAN_L2, 'unicast')]
+    assert [dict(f.match)['eth_dst'] for f in unicast] == [('00:00:00:00:00:00',
+                                                            '01:00:00:00:00:00')]
+    assert unicast[0].actions == (('push_vlan',), ('set_field', 'vlan_vid', 0x1000 | 100),
+                                  ('output', P.UPLINK_OFPORT))
+    assert not [f for f in l2(compile_host(inv, inv.hosts['hv1']))
+                if ('eth_dst', '02:00:00:00:00:02') in f.match]
+    service.delete_port(next(p.id for p in inv.ports.values() if p.mac == '02:00:00:00:00:02'))
+    inv = inventory(store)
+    alone = [f for f in l2(compile_host(inv, inv.hosts['hv1']))
+             if f.priority == prio(P.VLAN_L2, 'unicast')]
+    assert [f.actions for f in alone] == [()]
 
 
 def test_arp_responder_only_for_vxlan(service, store):

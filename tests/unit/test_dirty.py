@@ -53,3 +53,21 @@ def test_vnics_bound_together_first_of_their_group_on_a_host_recompile_its_claus
     inv.apply(changes)
     assert len(changes) == 2
     assert ('clause1-all',) in dirty(inv, changes).of('hv2')
+
+
+def test_a_vlan_port_bound_marks_no_other_hypervisor_once_the_network_is_on_two(
+        service, store):
+    """Other hypervisors hold no entry for a VLAN port, only whether the
+    network has a port bound elsewhere: that flips only while the network's
+    other ports are on one host or none."""
+    net = service.create_network({'name': 'n', 'kind': 'vlan'})
+    for i in (1, 2, 3):
+        add_hv(service, 'hv%d' % i, i)
+    add_port(service, net, 1, 'hv1', ofport=1)
+    add_port(service, net, 2, 'hv3')
+    first = marks_of_binding(service, store, 'tapvm2', 'hv3', 1)
+    assert first.hosts() == {'hv1', 'hv3'}             # hv1's floods now go up too
+    add_port(service, net, 3, 'hv2')
+    third = marks_of_binding(service, store, 'tapvm3', 'hv2', 1)
+    assert third.hosts() == {'hv2'}
+    assert third.of_tors() == {('net', net.id)}
