@@ -94,7 +94,8 @@ def _depth(value, limit):
 class Api:
     def __init__(self, service, token, reader_token='', open_reads=False, status=None,
                  rule_stats=None, events=None, audit=None, features=None, flows=None,
-                 metrics=None, compiled_features=None, cached_rule_stats=None):
+                 metrics=None, compiled_features=None, cached_rule_stats=None,
+                 wait_applied=None):
         self.service = service
         self.flows = flows or (lambda host: [])   # host -> its compiled flows
         self.features = features or (lambda: ['vlan', 'vxlan', 'firewall'])  # loaded
@@ -109,6 +110,8 @@ class Api:
         self.metrics = metrics or Metrics()
         self.compiled_features = compiled_features or tuple   # the loaded Feature objects
         self.cached_rule_stats = cached_rule_stats or dict   # the last background reading
+        # () -> (switches not confirmed or None, {switch: why failing}): ?wait=applied
+        self.wait_applied = wait_applied or (lambda: ([], {}))
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
@@ -170,6 +173,10 @@ class Api:
                           % ('writes' if r.write else 'reads'), 'Authorization')
         if r.write and role != 'admin':
             return _error(403, 'the reader token cannot write', 'Authorization')
+        wait = req.GET.get('wait')
+        if wait is not None and (wait != 'applied' or not r.write):
+            return _error(400, 'wait: only "applied", and only on writes (wait until the '
+                               "change's switches confirm it)", 'wait')
         try:
             body = self._json(req) if r.body is not None else None
             status, result = r.func(self, body, *args)
@@ -182,6 +189,10 @@ class Api:
         except Exception:                          # a bug: say so in JSON, log it
             LOG.exception('%s %s failed', req.method, req.path_info)
             return _error(500, 'internal error; see the controller log')
+        if wait:
+            late = self._late(self.wait_applied())
+            if late:
+                return late
         if status == 204:
             return webob.Response(status=204)
         if r.media != 'application/json':
@@ -189,6 +200,22 @@ class Api:
             resp.headers['Content-Type'] = r.media
             return resp
         return webob.Response(json=result, status=status)
+
+    @staticmethod
+    def _late(waited):
+        """The error of a write stored but not confirmed by its switches, or None."""
+        pending, failing = waited
+        if failing:
+            return _error(502, 'the change is stored, but %s refused its flows: %s' % (
+                ', '.join(sorted(failing)), '; '.join('%s: %s' % i for i in
+                                                      sorted(failing.items()))), 'wait')
+        if pending is None:
+            return _error(504, 'the change is stored, but not yet compiled for the '
+                               'switches; see /v1/status', 'wait')
+        if pending:
+            return _error(504, 'the change is stored, but not yet confirmed by %s; see '
+                               '/v1/status' % ', '.join(pending), 'wait')
+        return None
 
     @staticmethod
     def _json(req):
@@ -368,6 +395,14 @@ def _content(declaration, components):
     return {'application/json': {'schema': schema}}
 
 
+WAIT_PARAMETER = {
+    'name': 'wait', 'in': 'query', 'required': False,
+    'schema': {'type': 'string', 'enum': ['applied']},
+    'description': "answer only once every switch this controller programs has confirmed "
+                   "the change's flows (502: one refused them; 504: not within "
+                   "[vnetsec] wait_timeout)"}
+
+
 def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
     """The OpenAPI 3.1 document of the routes the ``loaded`` features serve,
     generated from the route table and the declarations of
@@ -391,7 +426,7 @@ def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
             op['responses'][str(r.ok)] = {'description': 'OK', 'content': content}
         statuses = {414} | set(r.errors) | (set() if r.public else {401})
         if r.write:
-            statuses.add(403)
+            statuses |= {403, 502, 504}
         if r.body is not None:
             statuses |= {400, 413}
         for status in sorted(statuses):
@@ -401,6 +436,8 @@ def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
             op['parameters'] = [{'name': name, 'in': 'path', 'required': True,
                                  'schema': {'type': 'string', 'pattern': schemas.NAME_PATTERN}}
                                 for name in params]
+        if r.write:
+            op.setdefault('parameters', []).append(WAIT_PARAMETER)
         if r.body is not None:
             op['requestBody'] = {'required': True, 'content': _content(r.body, components)}
         paths.setdefault(r.path, {})[r.method.lower()] = op

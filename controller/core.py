@@ -21,6 +21,7 @@ import time
 
 from controller import binding, environment, http_server, mastership, trace  # noqa: F401 - its route
 from controller.api import Api
+from controller.applied import AppliedWaiters
 from controller.compile import compile_host
 from controller.desired import DesiredFlows
 from controller.dialer import Dialer
@@ -83,6 +84,9 @@ OPTIONS = [
     cfg.FloatOpt('stats_interval', default=5.0,
                  help='seconds between background readings of the per-rule counters '
                       'that /metrics serves (0: never)'),
+    cfg.FloatOpt('wait_timeout', default=10.0,
+                 help='seconds a write with ?wait=applied waits for its switches to '
+                      'confirm its flows'),
     cfg.FloatOpt('switch_dial_interval', default=1.0,
                  help='seconds between attempts to reach a switch that listens for its '
                       'controllers (its host record names a switch_address) while it '
@@ -140,11 +144,13 @@ class Core(RyuApp):
         self.datapaths = {}
         self.seen = {}          # device name -> (host, ofport), as the switches report
         self._changes, self._everything = [], True  # store changes since a reconcile
+        self._taken = 0         # the count of changes the running reconcile took in
         self._new_ports = set() # ports created or changed since: bound if already plugged
         self._arriving, self._leaving = set(), set()  # hosts ports moved to / from
         self._applied = set()   # dpids holding their desired flows since their last sync
         self._confirmed = {}    # dpid -> id of the last bundle the switch committed
         self._dirty = hub.Event()
+        self.applied = AppliedWaiters(hub.Event)    # writes with ?wait=applied
         tls = dialing_tls(CONF)
         self.dialer = Dialer(lambda address: dial_switch(address, conf.switch_dial_interval,
                                                          tls))
@@ -169,7 +175,8 @@ class Core(RyuApp):
                        rule_stats=self.rule_stats, events=lambda: list(self.timeline),
                        audit=AuditLog(conf.audit_log or conf.db_path + '.audit.log'),
                        metrics=self.metrics, compiled_features=lambda: self.features,
-                       cached_rule_stats=lambda: self._rule_stats[1])
+                       cached_rule_stats=lambda: self._rule_stats[1],
+                       wait_applied=self.wait_applied)
         self._api_url = '%s://%s:%d/v1' % ('https' if conf.api_cert else 'http',
                                             conf.api_host, conf.api_port)
 
@@ -245,6 +252,7 @@ class Core(RyuApp):
         """Note what changed (the reconcile loop turns it into pieces to
         recompile: :mod:`controller.dirty`) and what the timeline tells."""
         self._changes += changes
+        self.applied.changed(len(changes))
         for kind, key, old, new in changes:
             if kind == 'host':
                 self.dialer.host_changed(old, new)
@@ -298,8 +306,29 @@ class Core(RyuApp):
             LOG.exception('reconcile failed')
         finally:
             self._busy = False
+            self.applied.reconciled = self._taken
+            self._check_applied()
         if self._grown or self.reconciler.stats['flow_mods'] - mods >= FREEZE_AFTER:
             self._settle()
+
+    def wait_applied(self, timeout=None):
+        """Wait until every change made so far is on the switches this
+        controller programs (:mod:`controller.applied`). Returns (names of the
+        switches not confirmed in time, or None if not even compiled; {name:
+        why} of those that refused their flows)."""
+        pending, failing = self.applied.wait(
+            CONF.vnetsec.wait_timeout if timeout is None else timeout, self._check_applied)
+        name = self._switch_name
+        return (None if pending is None else [name(d) for d in pending],
+                {name(d): why for d, why in failing.items()})
+
+    def _switch_name(self, dpid):
+        host = self._host_by_dpid(dpid)
+        return host.name if host else '%#x' % dpid
+
+    def _check_applied(self):
+        self.applied.check(self.reconciler.last_bundle, self._confirmed,
+                           {d: f[0] for d, f in self._failing.items()}, self.datapaths)
 
     def _settle(self):
         """Leave what exists now (the records, the compiled flows of every switch:
@@ -376,6 +405,7 @@ class Core(RyuApp):
             seen = {d: where for d, where in seen.items() if where[0] in mastered}
         self.service.bind_observed(seen, new_ports)
         changes, self._changes = self._changes, []
+        self._taken = self.applied.changes
         self.inventory.apply(changes)
         inv = self.inventory
         marked = dirty(inv, changes)
@@ -492,6 +522,7 @@ class Core(RyuApp):
             self.reconciler.forget(dp.id)
             if self.mastership.shared:
                 self.mastership.on_disconnect(dp.id)
+            self._check_applied()
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def _flow_stats(self, ev):
@@ -600,6 +631,7 @@ class Core(RyuApp):
         msg = ev.msg
         if msg.type == msg.datapath.ofproto.OFPBCT_COMMIT_REPLY:
             self._confirmed[msg.datapath.id] = msg.bundle_id
+            self._check_applied()
             sent = self.reconciler.sent_at.pop(msg.bundle_id, None)
             if sent is not None:
                 self.metrics.bundle_commit_seconds.observe(time.monotonic() - sent)
@@ -628,6 +660,7 @@ class Core(RyuApp):
         if before and before[1] == self._sent.get(dp.id) and why not in before[0]:
             why = before[0] + '; ' + error_name(dp.ofproto, msg.type, msg.code)
         self._failing[dp.id] = (why, self._sent.get(dp.id))
+        self._check_applied()
         if self.datapaths.get(dp.id) is dp and self.reconciler.is_synced(dp.id):
             self._applied.discard(dp.id)
             self.reconciler.start_sync(dp)

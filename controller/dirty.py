@@ -13,8 +13,9 @@ What each piece depends on, and so what marks it:
 - a remote entry (VXLAN): the port's record and the VTEPs of its hosts (a VLAN
   port has none: other hypervisors send all unicast up, so they hold only
   whether the network has ports elsewhere);
-- a VLAN network's piece on a ToR (its VID admitted per port, its MACs, its
-  floods): that network's ports (where they are bound), the hosts' racks;
+- a VLAN network's piece on a ToR (its VID admitted per port, its floods):
+  which hypervisors have the network (a port bound or arriving), their racks;
+  a VLAN port's MAC entry there: the port's record, its host's rack;
 - the ARP responder: the addresses of every port of the network;
 - a firewall clause for an address: the rules of the host's vNICs and the
   members of their remote groups and zones (so a port's addresses or groups
@@ -107,7 +108,10 @@ def _port(inv, old, new, out, addresses):
     for network_id in networks:
         network = inv.networks.get(network_id)
         if network is not None and network.kind == 'vlan':
-            out.tor_scopes.add(('net', network_id))
+            names = set().union(*map(_names, records))
+            out.tor_scopes.add(('remote', network_id, port_id) if all(
+                _shares_host(inv, network_id, port_id, n) for n in names)
+                else ('net', network_id))
             if len(_other_hosts(inv, network_id, port_id)) > 1:
                 continue        # no other hypervisor's flows can change
         for name in hosts_having(inv, network_id):
@@ -154,6 +158,14 @@ def _other_hosts(inv, network_id, port_id):
             if len(out) > 1:
                 break
     return out
+
+
+def _shares_host(inv, network_id, port_id, host_name):
+    """Whether another port of the network is bound on or arriving at the host:
+    then the host has the VLAN before and after any change of this port, and
+    the ToRs admit it as before (only this port's MAC entry can change)."""
+    return any(p.id != port_id and p.network_id == network_id
+               for p in inv.local_ports(host_name) + inv.arriving_ports(host_name))
 
 
 def hosts_having(inv, network_id):

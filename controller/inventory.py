@@ -167,12 +167,19 @@ class Inventory:
         return self._by_dpid.get(dpid)
 
     def local_ports(self, host_name):
-        return [p for p in self._by_bound.get(host_name)
-                if p.network_id in self.networks and self.is_bound(p)]
+        """The ports bound on the host (once per state: every piece of a host
+        asks; the list is shared, not to be changed)."""
+        return self.memo(('local', host_name), lambda: [
+            p for p in self._by_bound.get(host_name)
+            if p.network_id in self.networks and self.is_bound(p)])
 
     def arriving_ports(self, host_name):
         """Ports live-migrating to the host, as they will be bound there (at the
-        requested port number): their rules are enforced before they arrive."""
+        requested port number): their rules are enforced before they arrive.
+        Once per state, as :meth:`local_ports`."""
+        return self.memo(('arriving', host_name), lambda: self._arriving(host_name))
+
+    def _arriving(self, host_name):
         out = []
         for p in self._by_arriving.get(host_name):
             if p.network_id in self.networks and self.arriving_host(p):
@@ -188,9 +195,11 @@ class Inventory:
     def networks_on(self, host_name, kind=None):
         """Networks (ids) with at least one port bound on (or arriving at) the
         host; only those of ``kind`` if given."""
-        ids = sorted({p.network_id for p in self.local_ports(host_name)
-                      + self.arriving_ports(host_name)})
-        return ids if kind is None else [n for n in ids if self.networks[n].kind == kind]
+        def build():
+            ids = sorted({p.network_id for p in self.local_ports(host_name)
+                          + self.arriving_ports(host_name)})
+            return ids if kind is None else [n for n in ids if self.networks[n].kind == kind]
+        return self.memo(('networks-on', host_name, kind), build)
 
     def bound_ports(self, network_id):
         return [p for p in self.network_ports(network_id) if self.is_bound(p)]

@@ -18,8 +18,10 @@ class Client:
         self.url = url.rstrip('/')
         self.token = token
 
-    def call(self, method, path, body=None, timeout=10):
+    def call(self, method, path, body=None, timeout=10, wait=False):
+        """``wait``: a write answers once its switches confirm it (?wait=applied)."""
         data = json.dumps(body).encode() if body is not None else None
+        path += '?wait=applied' if wait else ''
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header('Content-Type', 'application/json')
         if self.token:
@@ -43,8 +45,8 @@ class Client:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.read().decode()
 
-    def post(self, path, body):
-        return self.call('POST', path, body)
+    def post(self, path, body, wait=False):
+        return self.call('POST', path, body, wait=wait)
 
     def register_host(self, name, dpid, **fields):
         """Create the host, or bring an existing one up to date (a switch that

@@ -92,14 +92,13 @@ def pieces(inv, host, want):
     for port in _secured(inv, host):
         if want.port(port.id):
             out[('firewall', 'port', port.id)] = _port_flows(inv, port)
-    rules = _host_rules(inv, host)
     if want.clause1_all:
-        for f in _clause1(inv, rules):
+        for f in _clause1(inv, _host_rules(inv, host)):
             out.setdefault(('firewall', 'clause1', dict(f.match)[_FIELD[f.table]]),
                            []).append(f)
     elif want.ips:
         shared = {}
-        for rule in rules.values():
+        for rule in _host_rules(inv, host).values():
             for ip in want.ips & _remote_set(inv, rule):
                 shared.setdefault(_clause1_where(rule) + (ip,), set()).add(rule_mark(rule))
         for (table, field, ip), marks in sorted(shared.items()):
@@ -114,9 +113,12 @@ def _secured(inv, host):
 
 
 def _host_rules(inv, host):
-    """{rule id: rule} of the groups of the host's vNICs with port security."""
-    return {rule['id']: rule for port in _secured(inv, host)
-            for rule in _rules(inv, port, 'egress') + _rules(inv, port, 'ingress')}
+    """{rule id: rule} of the groups of the host's vNICs with port security
+    (hosts whose vNICs are in the same groups share it)."""
+    groups = frozenset(g for port in _secured(inv, host) for g in port.security_groups)
+    return inv.memo(('rules-of', groups), lambda: {
+        rule['id']: rule for g in sorted(groups) if g in inv.groups
+        for rule in inv.groups[g].rules})
 
 
 _FIELD = {P.EGRESS_ACL: 'ipv4_dst', P.INGRESS_ACL: 'ipv4_src'}

@@ -90,13 +90,13 @@ def compile_tor(inv, tor):
 
 
 def tor_pieces(inv, tor, want=None):
-    """:func:`compile_tor` in pieces, one per VLAN network (``('vlan', 'net',
-    id)``: its VID admitted per port, its MACs, its floods), for the networks
-    ``want`` (:class:`controller.pieces.Want`, None: all) asks for. A VLAN
-    port's change touches its own network's piece only: whether a port admits a
-    VID depends on that VID's network alone."""
-    trunks = {p for n, p in tor.uplinks.items() if n.startswith('rack:')}
-    allowed = allowed_vlans(inv, tor)
+    """:func:`compile_tor` in pieces, for what ``want`` (:class:`controller.pieces.Want`,
+    None: all) asks: per VLAN network, ``('vlan', 'net', id)`` its VID admitted
+    per port and its floods, and ``('vlan', 'remote', id, port id)`` the port
+    its MAC is behind. A VLAN port's change touches its own MAC's piece, and
+    its network's only when a hypervisor gains or loses the VLAN: whether a
+    port admits a VID depends on that VID's network alone."""
+    allowed = inv.memo(('allowed-vlans', tor.name), lambda: allowed_vlans(inv, tor))
     ports_of_vid = {}
     for port, vids in sorted(allowed.items()):
         for vid in vids:
@@ -104,28 +104,42 @@ def tor_pieces(inv, tor, want=None):
     out = {}
     for network in inv.networks.values():
         vid = network.segmentation_id
-        if network.kind != 'vlan' or vid not in ports_of_vid or \
-                not (want is None or want.network(network.id)):
+        if network.kind != 'vlan' or vid not in ports_of_vid:
             continue
-        members = ports_of_vid[vid]
-        flows = [flow('vlan', P.TOR_ADMIT, P.priority(P.TOR_ADMIT, 'allowed', 'tor'),
-                      {'in_port': port, 'vlan_vid': VID_PRESENT | vid}, [goto(P.TOR_L2)])
-                 for port in members]
-        for vport in inv.bound_ports(network.id):
+        if want is None or want.network_flows(network.id):
+            out[('vlan', 'net', network.id)] = _tor_network(tor, vid, ports_of_vid[vid])
+        wanted = None if want is None else want.remote_ports(network.id)
+        if wanted is None:
+            vports = inv.bound_ports(network.id)
+        else:
+            vports = [inv.ports[i] for i in wanted if i in inv.ports]
+            vports = [p for p in vports if p.network_id == network.id and inv.is_bound(p)]
+        for vport in vports:
             out_port = _port_towards(inv, tor, vport.bound_host)
             if out_port in allowed and vid in allowed[out_port]:
-                flows.append(flow('vlan', P.TOR_L2, P.priority(P.TOR_L2, 'mac', 'tor'),
-                                  {'vlan_vid': VID_PRESENT | vid, 'eth_dst': vport.mac},
-                                  [output(out_port)]))
-        for in_port in members:
-            targets = [p for p in members if p != in_port
-                       and not (in_port in trunks and p in trunks)]
-            flows.append(flow('vlan', P.TOR_L2, P.priority(P.TOR_L2, 'flood', 'tor'),
-                              {'in_port': in_port, 'vlan_vid': VID_PRESENT | vid,
-                               'eth_dst': BROADCAST},
-                              [output(p) for p in targets]))
-        out[('vlan', 'net', network.id)] = tuple(flows)
+                out[('vlan', 'remote', network.id, vport.id)] = reuse(
+                    'vlan', ('tor-mac', vid, vport.mac, out_port), lambda: [flow(
+                        'vlan', P.TOR_L2, P.priority(P.TOR_L2, 'mac', 'tor'),
+                        {'vlan_vid': VID_PRESENT | vid, 'eth_dst': vport.mac},
+                        [output(out_port)])])
     return out
+
+
+def _tor_network(tor, vid, members):
+    """A VLAN's admission on each of its ports, and its floods (a trunk's
+    never back to a trunk)."""
+    trunks = {p for n, p in tor.uplinks.items() if n.startswith('rack:')}
+    flows = [flow('vlan', P.TOR_ADMIT, P.priority(P.TOR_ADMIT, 'allowed', 'tor'),
+                  {'in_port': port, 'vlan_vid': VID_PRESENT | vid}, [goto(P.TOR_L2)])
+             for port in members]
+    for in_port in members:
+        targets = [p for p in members if p != in_port
+                   and not (in_port in trunks and p in trunks)]
+        flows.append(flow('vlan', P.TOR_L2, P.priority(P.TOR_L2, 'flood', 'tor'),
+                          {'in_port': in_port, 'vlan_vid': VID_PRESENT | vid,
+                           'eth_dst': BROADCAST},
+                          [output(p) for p in targets]))
+    return tuple(flows)
 
 
 FEATURE = Feature('vlan', compile=compile_hypervisor, compile_tor=compile_tor,

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from controller import pipeline
 from mininet_topos.client import ApiError
 from mininet_topos.datacenter import DataCenter
 from tests.integration.helpers import capture, expected_pairs, flow_cookies, reachability
@@ -84,7 +85,9 @@ def test_allowed_vlans_follow_port_delete_and_create(dc):
 def test_a_vlan_port_changes_only_its_hypervisor_and_the_tors(dc):
     """Hypervisors hold no remote MAC of a VLAN network (one flow per network
     sends unicast up; the ToRs know where each MAC is), so deleting and
-    re-creating a port leaves every other hypervisor's flows as they were."""
+    re-creating a port leaves every other hypervisor's flows as they were, but
+    for the firewall's remote-group address flows its address is in. Both
+    writes wait (?wait=applied): when they answer, the switches hold the change."""
     ports = dc.client.get('/v1/ports')
     port = next(p for p in ports if VLAN_OF[p['device'][len('tap'):]] == 10
                 and p['host'] == 'hv1')
@@ -97,15 +100,18 @@ def test_a_vlan_port_changes_only_its_hypervisor_and_the_tors(dc):
     tor1 = next(s for s in dc.switches() if s.name == 'tor1')
     before = {s.name: flow_cookies(s, s.bridge) for s in others}
     tor_before = flow_cookies(tor1, tor1.bridge)
-    dc.client.call('DELETE', '/v1/ports/%s' % port['id'])
-    dc.wait_ready()
-    assert {s.name: flow_cookies(s, s.bridge) for s in others} == before
+    dc.client.call('DELETE', '/v1/ports/%s' % port['id'], wait=True)    # ?wait=applied
+    assert 'dl_dst=%s' % port['mac'] not in tor1.ovs.ofctl('dump-flows br-tor')
+    after = {s.name: flow_cookies(s, s.bridge) for s in others}
+    gone = {c for name in after for c in set(before[name]) ^ set(after[name])}
+    assert gone and {int(c, 16) >> pipeline.COOKIE_OWNER_SHIFT for c in gone} == {
+        pipeline.OWNERS['firewall']}      # its address left the default group's rule
     assert flow_cookies(tor1, tor1.bridge) != tor_before
     fields = {k: port[k] for k in ('name', 'network_id', 'mac', 'ips', 'device', 'host')}
-    dc.client.post('/v1/ports', fields)
-    dc.wait_ready()
-    assert {s.name: flow_cookies(s, s.bridge) for s in others} == before
+    dc.client.post('/v1/ports', fields, wait=True)  # answers once the switches confirm
+    assert 'dl_dst=%s' % port['mac'] in dc.node('hv1').ovs.ofctl('dump-flows br-int table=40')
     assert flow_cookies(tor1, tor1.bridge) == tor_before
+    assert {s.name: flow_cookies(s, s.bridge) for s in others} == before
     peer = next(p for p in ports if p['network_id'] == port['network_id']
                 and p['host'] != 'hv1')
     assert ' 0% packet loss' in dc.node(port['device'][len('tap'):]).cmd(

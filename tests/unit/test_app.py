@@ -84,6 +84,7 @@ def test_remote_hosts_get_only_the_moved_entry_and_their_flood_list(app):
 
 
 def test_a_vlan_port_recompiles_only_its_network_on_the_tor(app):
+    """... and only its own MAC's entry when its hypervisor had the VLAN."""
     dps = data_center(app, 'vlan')
     other = app.service.create_network({'name': 'other', 'kind': 'vlan'})
     add_port(app.service, other, 5, 'hv2', ofport=5)
@@ -94,16 +95,23 @@ def test_a_vlan_port_recompiles_only_its_network_on_the_tor(app):
 
     def counted(inv, t, want=None):
         pieces = vlan.tor_pieces(inv, t, want)
-        compiled.append(sorted(key[2] for key in pieces))
+        compiled.append(sorted(pieces))
         return pieces
     app.features = [dataclasses.replace(f, tor_pieces=counted) if f.name == 'vlan' else f
                     for f in app.features]
     dps['tor'].sent.clear()
     add_port(app.service, other, 6, 'hv3', ofport=6)   # a VLAN new on hv3: the ToR admits it
     app.reconcile()
-    assert compiled == [[other.id]]                    # not the first network's piece
+    assert {key[2] for key in compiled[0]} == {other.id}   # not the first network's piece
     adds = [m for m in dps['tor'].flow_mods() if m.command == dps['tor'].ofproto.OFPFC_ADD]
     assert adds, 'the ToR learns the new MAC and admits the VLAN on the port to hv3'
+    compiled.clear()
+    dps['tor'].sent.clear()
+    seventh = add_port(app.service, other, 7, 'hv3', ofport=7)  # hv3 has the VLAN already
+    app.reconcile()
+    assert compiled == [[('vlan', 'net', other.id), ('vlan', 'remote', other.id, seventh.id)]]
+    mods = dps['tor'].flow_mods()                      # its MAC, nothing else
+    assert [m.command for m in mods] == [dps['tor'].ofproto.OFPFC_ADD]
 
 
 def test_a_reconcile_building_a_switch_whole_leaves_its_objects_out_of_cycle_collection(app):

@@ -21,10 +21,10 @@ def test_a_vnic_bound_beside_one_of_its_groups_recompiles_no_clause1(service, st
     add_port(service, net, 1, 'hv1', ofport=1)         # group "default", as the next
     add_port(service, net, 2, 'hv1')
     marked = marks_of_binding(service, store, 'tapvm2', 'hv1', 2)
-    port = service.store.list('port')
-    assert ('port', next(p.id for p in port if p.device == 'tapvm2')) in marked.of('hv1')
+    port = sorted(service.store.list('port'), key=lambda p: p.device)
+    assert port[1].device == 'tapvm2' and ('port', port[1].id) in marked.of('hv1')
     assert ('clause1-all',) not in marked.of('hv1')
-    assert marked.of_tors() == {('net', net.id)}       # the ToRs: that VLAN only
+    assert marked.of_tors() == {('remote', net.id, port[1].id)}  # the ToRs: its MAC only
 
 
 def test_a_vnic_first_of_its_groups_on_a_host_recompiles_its_clause1(service, store):
@@ -70,4 +70,4 @@ def test_a_vlan_port_bound_marks_no_other_hypervisor_once_the_network_is_on_two(
     add_port(service, net, 3, 'hv2')
     third = marks_of_binding(service, store, 'tapvm3', 'hv2', 1)
     assert third.hosts() == {'hv2'}
-    assert third.of_tors() == {('net', net.id)}
+    assert third.of_tors() == {('net', net.id)}       # hv2 gains the VLAN: admitted there
