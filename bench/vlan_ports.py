@@ -27,9 +27,9 @@ def time_one_by_one(dc, nets, count, wait=False):
     total, sent, committed = [], [], []
     for i, name in enumerate(names):
         t0 = time.time()
-        dc.client.post('/v1/ports', {'network_id': nets[i % len(nets)], 'device': name,
-                                     'mac': '02:bb:00:00:%02x:%02x' % (wait, i),
-                                     'ips': ['10.2.%d.%d' % (wait, i + 1)]}, wait=wait)
+        dc.client.call('POST', '/v1/ports?wait=applied' if wait else '/v1/ports', {
+            'network_id': nets[i % len(nets)], 'device': name,
+            'mac': '02:bb:00:00:%02x:%02x' % (wait, i), 'ips': ['10.2.%d.%d' % (wait, i + 1)]})
         if not wait:
             wait_synced(dc)
         total.append((time.time() - t0) * 1000)
