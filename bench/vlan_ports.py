@@ -92,11 +92,11 @@ def main():
         print('  ratio vnetsec / ovs-ofctl: %.1fx' % (ours / reference))
         print('  one at a time, %d more ports on hv1, ms per port (median / max):'
               % args.single)
-        for (total, sent, committed), how in zip(one_by_one, (
+        for (whole, _, _), how in zip(one_by_one, (
                 'call -> status shows every switch synced (polled every 5 ms)',
                 'call with ?wait=applied -> its answer')):
-            print('    %-62s %5.1f / %5.1f' % (how, statistics.median(total), max(total)))
-        total, sent, committed = one_by_one[-1]
+            print('    %-62s %5.1f / %5.1f' % (how, statistics.median(whole), max(whole)))
+        _, sent, committed = one_by_one[-1]
         print('    %-62s %5.1f / %5.1f' % ('of which: call -> the last bundle written',
                                            statistics.median(sent), max(sent)))
         print('    %-62s %5.1f / %5.1f' % ('          call -> the last switch confirmed',
