@@ -109,10 +109,11 @@ def _port(inv, old, new, out, addresses):
         network = inv.networks.get(network_id)
         if network is not None and network.kind == 'vlan':
             names = set().union(*map(_names, records))
+            changed = out.ports_changed
             out.tor_scopes.add(('remote', network_id, port_id) if all(
-                _shares_host(inv, network_id, port_id, n) for n in names)
+                _shares_host(inv, network_id, changed, n) for n in names)
                 else ('net', network_id))
-            if len(_other_hosts(inv, network_id, port_id)) > 1:
+            if len(_other_hosts(inv, network_id, changed)) > 1:
                 continue        # no other hypervisor's flows can change
         for name in hosts_having(inv, network_id):
             out.add(name, ('remote', network_id, port_id))
@@ -145,26 +146,28 @@ def _rules_may_change(inv, host_name, records, ports_changed):
     return not groups <= held
 
 
-def _other_hosts(inv, network_id, port_id):
-    """Hosts where the network's ports but ``port_id`` are bound, as far as the
-    second one. A hypervisor holds nothing about a VLAN port bound elsewhere,
-    only whether the network has a port bound elsewhere (its floods and unicast
-    go up the uplink): with the other ports bound on two hosts or more, that
-    holds for every hypervisor before and after any change of this port."""
+def _other_hosts(inv, network_id, changed):
+    """Hosts where the network's ports that the batch left alone (not in
+    ``changed``) are bound, as far as the second one. A hypervisor holds
+    nothing about a VLAN port bound elsewhere, only whether the network has a
+    port bound elsewhere (its floods and unicast go up the uplink): with the
+    untouched ports bound on two hosts or more, that holds for every hypervisor
+    before and after the batch."""
     out = set()
     for port in inv.network_ports(network_id):
-        if port.id != port_id and inv.is_bound(port):
+        if port.id not in changed and inv.is_bound(port):
             out.add(port.bound_host)
             if len(out) > 1:
                 break
     return out
 
 
-def _shares_host(inv, network_id, port_id, host_name):
-    """Whether another port of the network is bound on or arriving at the host:
-    then the host has the VLAN before and after any change of this port, and
-    the ToRs admit it as before (only this port's MAC entry can change)."""
-    return any(p.id != port_id and p.network_id == network_id
+def _shares_host(inv, network_id, changed, host_name):
+    """Whether a port of the network that the batch left alone is bound on or
+    arriving at the host: then the host has the VLAN before and after the
+    batch, and the ToRs admit it as before (only changed ports' MAC entries
+    can change)."""
+    return any(p.id not in changed and p.network_id == network_id
                for p in inv.local_ports(host_name) + inv.arriving_ports(host_name))
 
 

@@ -71,3 +71,23 @@ def test_a_vlan_port_bound_marks_no_other_hypervisor_once_the_network_is_on_two(
     third = marks_of_binding(service, store, 'tapvm3', 'hv2', 1)
     assert third.hosts() == {'hv2'}
     assert third.of_tors() == {('net', net.id)}       # hv2 gains the VLAN: admitted there
+
+
+def test_vlan_ports_bound_together_are_not_each_others_reason_to_mark_nothing(
+        service, store):
+    """Two ports bound in one write to a host new to their network: each is
+    beside the other after the write, but hv1 (alone with the network before)
+    now has ports elsewhere, and the ToRs admit the VLAN towards hv3."""
+    net = service.create_network({'name': 'n', 'kind': 'vlan'})
+    for i in (1, 2, 3):
+        add_hv(service, 'hv%d' % i, i)
+    add_port(service, net, 1, 'hv1', ofport=1)
+    add_port(service, net, 2, 'hv3')
+    add_port(service, net, 3, 'hv3')
+    inv = Inventory.from_store(store)
+    changes = []
+    store.watch(changes.extend)
+    service.bind('hv3', {'tapvm2': 2, 'tapvm3': 3})
+    inv.apply(changes)
+    marked = dirty(inv, changes)
+    assert marked.hosts() == {'hv1', 'hv3'} and marked.of_tors() == {('net', net.id)}
