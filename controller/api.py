@@ -426,7 +426,7 @@ def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
             op['responses'][str(r.ok)] = {'description': 'OK', 'content': content}
         statuses = {414} | set(r.errors) | (set() if r.public else {401})
         if r.write:
-            statuses |= {403, 502, 504}
+            statuses |= {400, 403, 502, 504}      # 400: a bad ?wait
         if r.body is not None:
             statuses |= {400, 413}
         for status in sorted(statuses):

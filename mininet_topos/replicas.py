@@ -24,12 +24,12 @@ class FailoverClient(Client):
         super().__init__(replicas.controllers[0].client.url, token)
         self.replicas = replicas
 
-    def call(self, method, path, body=None, timeout=10):
+    def call(self, method, path, body=None, timeout=10, wait=False):
         error = None
         for n in self.replicas.running():
             self.url = self.replicas.controllers[n - 1].client.url
             try:
-                return super().call(method, path, body, timeout)
+                return super().call(method, path, body, timeout, wait)
             except ApiError:
                 raise
             except OSError as e:        # that replica is gone or frozen: the next one
