@@ -221,9 +221,22 @@ class Core(RyuApp):
             try:
                 for request in self.mastership.tick():
                     self._send_role(*request)
+                if self._unprogrammed():
+                    self._dirty.set()
             except Exception:                          # keep the loop alive, loudly
                 LOG.exception('mastership round failed')
             hub.sleep(self.mastership.interval)
+
+    def _unprogrammed(self):
+        """Switches we master, whose flows we have read, that no reconcile has
+        programmed since: a reconcile skips a switch while our lease's validity
+        lapses (a slow etcd round), and when it is renewed no role changes, so
+        nothing else would bring the reconcile back for it (found after an etcd
+        quorum loss: every switch mastered, none ever in sync). Switches that
+        refused their flows wait for a change instead."""
+        return [d for d in self.datapaths if d not in self._applied
+                and d not in self._failing and self.reconciler.is_synced(d)
+                and self.mastership.is_master(d)]
 
     def _send_role(self, dpid, role, generation):
         """Tell the switch our role; a new master reads its flows (the reconcile

@@ -162,3 +162,37 @@ def test_an_unusable_host_record_is_named_in_the_status_and_the_rest_are_program
     assert 'vtep_ip' in status['%016x' % 2]['failing']
     assert all(status['%016x' % i]['failing'] is None and i in app._applied
                for i in (1, 3, 4))
+
+
+class LapsingMastership:
+    """A replica's mastership whose lease validity lapses and comes back with
+    no role change (a slow etcd round): :class:`controller.mastership.Mastership`'s
+    is_master as the reconcile sees it."""
+    shared = True
+    name = 'c1'
+
+    def __init__(self):
+        self.valid = True
+
+    def is_master(self, dpid):
+        return self.valid
+
+    def status(self):
+        return {}
+
+
+def test_a_switch_skipped_while_the_lease_lapsed_is_programmed_once_it_is_valid(app):
+    for i in (1, 2):
+        add_hv(app.service, 'hv%d' % i, i)
+    net = app.service.create_network({'name': 'n', 'kind': 'vxlan'})
+    add_port(app.service, net, 1, 'hv1', ofport=1)
+    app.mastership = LapsingMastership()
+    app.mastership.valid = False
+    dps = {i: connect(app, i) for i in (1, 2)}
+    app.reconcile()                                    # read, but not ours this instant
+    assert not dps[1].flow_mods() and 1 not in app._applied
+    app.mastership.valid = True                        # renewed: no role change follows
+    assert sorted(app._unprogrammed()) == [1, 2]       # the mastership loop wakes the reconcile
+    app.reconcile()
+    assert dps[1].flow_mods() and app._unprogrammed() == []
+    assert app.status()['switches']['%016x' % 1]['synced'] is False   # until it confirms
