@@ -221,7 +221,10 @@ class Core(RyuApp):
             try:
                 for request in self.mastership.tick():
                     self._send_role(*request)
-                if self._unprogrammed():
+                unprogrammed = self._unprogrammed()
+                if unprogrammed and not (self._busy or self._dirty.is_set()):
+                    LOG.info('switches %s: mastered, not programmed: reconciling',
+                             ', '.join('%#x' % d for d in unprogrammed))
                     self._dirty.set()
             except Exception:                          # keep the loop alive, loudly
                 LOG.exception('mastership round failed')
