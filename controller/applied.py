@@ -6,8 +6,9 @@ their watchers first). The core counts them; a waiter takes that count, waits
 for a reconcile that took every change up to it in, and then for every switch
 the core programs to confirm the last bundle it had been sent by then (a
 bundle's commit reply: the moment its flows are installed). A switch that
-disconnects drops out (it gets everything when it is back); one that refused
-its flows ends the wait at once, named, instead of at the timeout.
+disconnects, or that another replica masters now, drops out (it gets
+everything from its master); one that refused its flows ends the wait at once,
+named, instead of at the timeout.
 """
 
 
@@ -48,7 +49,7 @@ class AppliedWaiters:
     def check(self, sent, confirmed, failing, connected):
         """Wake the waiters that are done. ``sent``/``confirmed``: dpid -> the id
         of the last bundle sent to/committed by it; ``failing``: dpid -> why;
-        ``connected``: the dpids the core holds."""
+        ``connected``: the dpids the core holds and programs."""
         for waiter in self._waiters:
             if waiter.pending is None:
                 if self.reconciled < waiter.changes:

@@ -343,8 +343,11 @@ class Core(RyuApp):
         return host.name if host else '%#x' % dpid
 
     def _check_applied(self):
+        """Wake the writes waiting for the switches we program (with replicas,
+        a switch another replica masters now is that replica's to program)."""
         self.applied.check(self.reconciler.last_bundle, self._confirmed,
-                           {d: f[0] for d, f in self._failing.items()}, self.datapaths)
+                           {d: f[0] for d, f in self._failing.items()},
+                           {d for d in self.datapaths if self.mastership.is_master(d)})
 
     def _settle(self):
         """Leave what exists now (the records, the compiled flows of every switch:

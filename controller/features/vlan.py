@@ -5,11 +5,13 @@ On a hypervisor, frames of a VLAN network leave through the uplink tagged with
 its VID (unicast to any MAC not on this host, or broadcast from a local vNIC)
 and come in untagged into the network. Where a remote MAC is, only the ToRs
 hold: one flow per network on each hypervisor sends unicast up, so a port
-bound or moved touches its own hypervisor and the ToRs, never the others. Each ToR port admits only the VLANs that have VMs behind it
-(a hypervisor port: the VLANs of its VMs; a trunk to another rack: the VLANs
-present in both racks), recomputed on every change; tagged frames are forwarded
-proactively by (VID, MAC), broadcast only to ports admitting the VID, and what
-arrives on a trunk never goes back to a trunk (split horizon).
+bound or moved changes no other hypervisor's VLAN flows (but for whether the
+network has ports elsewhere at all). Each ToR port admits only the VLANs that
+have VMs behind it (a hypervisor port: the VLANs of its VMs; a trunk to another
+rack: the VLANs present in both racks), recomputed on every change; tagged
+frames are forwarded proactively by (VID, MAC), an unknown MAC dropped,
+broadcast only to ports admitting the VID, and what arrives on a trunk never
+goes back to a trunk (split horizon).
 """
 from controller import pipeline as P
 from controller.feature import Feature
