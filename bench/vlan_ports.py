@@ -18,7 +18,7 @@ def time_one_by_one(dc, nets, count, wait=False):
     (the status polled every 5 ms, or the call itself with ``wait``: answered
     once the switches confirm, ?wait=applied), and from the controller's own
     timeline (GET /v1/events) ms until it wrote its last bundle and until the
-    last switch confirmed one. Returns four lists."""
+    last switch confirmed one. Returns the three lists."""
     hv = dc.hypervisors()[0]
     tag = 'w' if wait else 's'
     names = ['%s%d' % (tag, i) for i in range(count)]
