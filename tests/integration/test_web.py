@@ -53,8 +53,17 @@ def wait_for(condition, timeout):
     return None
 
 
+def texts(browser, selector):
+    """The visible texts of what ``selector`` finds, read in one script run: the
+    page redraws every 0.5 s, so elements found first and read after can be gone
+    (a stale element reference)."""
+    return browser.execute_script(
+        'return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText.trim())',
+        selector)
+
+
 def on_host(browser, host):
-    return {e.text for e in browser.find_elements(By.CSS_SELECTOR, '#host-%s .vm' % host)}
+    return set(texts(browser, '#host-%s .vm' % host))
 
 
 def test_every_vm_is_drawn_on_its_hypervisor(dc, browser):
@@ -72,8 +81,7 @@ def test_a_migration_shows_within_two_seconds(dc, browser):
     shown = wait_for(lambda: 'vm2' in on_host(browser, 'hv2')
                      and 'vm2' not in on_host(browser, 'hv1'), 5)
     assert shown is not None and shown - moved <= 2.0, shown and shown - moved
-    assert wait_for(lambda: 'vm2 moved hv1 → hv2' in browser.find_element(By.ID, 'events').text,
-                    2)
+    assert wait_for(lambda: 'vm2 moved hv1 → hv2' in ''.join(texts(browser, '#events')), 2)
 
 
 def test_the_trace_form_renders_a_verdict(dc, browser, tmp_path):
