@@ -30,6 +30,11 @@ class AppliedWaiters:
         self.reconciled = 0         # of them, those a finished reconcile took in
         self._waiters = []
 
+    @property
+    def waiting(self):
+        """Whether any write waits (else there is nothing to check)."""
+        return bool(self._waiters)
+
     def changed(self, count=1):
         self.changes += count
 

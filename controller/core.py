@@ -344,7 +344,10 @@ class Core(RyuApp):
 
     def _check_applied(self):
         """Wake the writes waiting for the switches we program (with replicas,
-        a switch another replica masters now is that replica's to program)."""
+        a switch another replica masters now is that replica's to program).
+        Called on every commit reply: nothing to build while no write waits."""
+        if not self.applied.waiting:
+            return
         self.applied.check(self.reconciler.last_bundle, self._confirmed,
                            {d: f[0] for d, f in self._failing.items()},
                            {d for d in self.datapaths if self.mastership.is_master(d)})
