@@ -8,6 +8,7 @@ import argparse
 import statistics
 import time
 
+from bench import switch_floor
 from bench.common import (compiled_flows, cookies, plug_dummy_vnics, reference_load,
                           wait_synced)
 from mininet_topos.datacenter import DataCenter
@@ -18,13 +19,14 @@ def time_one_by_one(dc, nets, count, wait=False):
     (the status polled every 5 ms, or the call itself with ``wait``: answered
     once the switches confirm, ?wait=applied), and from the controller's own
     timeline (GET /v1/events) ms until it wrote its last bundle and until the
-    last switch confirmed one. Returns the three lists."""
+    last switch confirmed one. Returns the three lists and, of the last port,
+    {switch: flow mods sent} in the order written."""
     hv = dc.hypervisors()[0]
     tag = 'w' if wait else 's'
     names = ['%s%d' % (tag, i) for i in range(count)]
     plug_dummy_vnics(hv, names)
     wait_synced(dc)
-    total, sent, committed = [], [], []
+    total, sent, committed, touched = [], [], [], {}
     for i, name in enumerate(names):
         t0 = time.time()
         dc.client.call('POST', '/v1/ports?wait=applied' if wait else '/v1/ports', {
@@ -36,7 +38,8 @@ def time_one_by_one(dc, nets, count, wait=False):
         events = [e for e in dc.client.get('/v1/events') if e['time'] >= t0]
         for kind, out in (('sent', sent), ('commit', committed)):
             out.append(max((e['time'] - t0) * 1000 for e in events if e['event'] == kind))
-    return total, sent, committed
+        touched = {e['host']: e.get('flows', 1) for e in events if e['event'] == 'sent'}
+    return total, sent, committed, touched
 
 
 def supports_wait(dc):
@@ -75,6 +78,8 @@ def main():
         one_by_one = [time_one_by_one(dc, nets, args.single)]
         if supports_wait(dc):
             one_by_one.append(time_one_by_one(dc, nets, args.single, wait=True))
+        touched = one_by_one[-1][3]
+        floor = switch_floor.time_switches(dc, touched, runs=args.single)
         flows = compiled_flows(dc)
         installed = {sw.name: cookies(sw) for sw in dc.switches()}
         assert all(installed[n] == {f['cookie'] for f in flows[n]} for n in installed)
@@ -92,15 +97,20 @@ def main():
         print('  ratio vnetsec / ovs-ofctl: %.1fx' % (ours / reference))
         print('  one at a time, %d more ports on hv1, ms per port (median / max):'
               % args.single)
-        for (whole, _, _), how in zip(one_by_one, (
+        for (whole, _, _, _), how in zip(one_by_one, (
                 'call -> status shows every switch synced (polled every 5 ms)',
                 'call with ?wait=applied -> its answer')):
             print('    %-62s %5.1f / %5.1f' % (how, statistics.median(whole), max(whole)))
-        _, sent, committed = one_by_one[-1]
+        _, sent, committed, _ = one_by_one[-1]
         print('    %-62s %5.1f / %5.1f' % ('of which: call -> the last bundle written',
                                            statistics.median(sent), max(sent)))
         print('    %-62s %5.1f / %5.1f' % ('          call -> the last switch confirmed',
                                            statistics.median(committed), max(committed)))
+        print('    %-62s %5.1f / %5.1f' % (
+            'the switches alone: the same flows, no controller *', *switch_floor.median_max(floor)))
+        print('      * %s, one bundle each, %d flow mods in all, pre-encoded and'
+              % (', '.join(touched), sum(touched.values())))
+        print('        written at once; first write -> last commit reply (bench/switch_floor.py)')
         print('  flows: %d in all; per hypervisor min %d, median %d, max %d; ToRs %s'
               % (total, min(per_hv), statistics.median(per_hv), max(per_hv),
                  [len(flows[t.name]) for t in dc.switches() if t.name.startswith('tor')]))

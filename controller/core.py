@@ -505,7 +505,7 @@ class Core(RyuApp):
                 sent = self.reconciler.apply_delta(dp, removed, added)
             if sent:
                 self.timeline.append({'time': time.time(), 'event': 'sent',
-                                      'host': host.name})
+                                      'host': host.name, 'flows': sent})
                 if rank == 0:
                     hub.sleep(0)    # its socket writes now: it applies while we go on
             self._applied.add(dp.id)
