@@ -137,7 +137,8 @@ class Core(RyuApp):
         if os.path.dirname(conf.db_path):
             os.makedirs(os.path.dirname(conf.db_path), exist_ok=True)
         self.store = open_store(conf)
-        self.service = Service(self.store, conf.vlan_pool, conf.vni_pool, kinds={})
+        self.service = Service(self.store, conf.vlan_pool, conf.vni_pool, kinds={},
+                               located=self._located)
         self.reconciler = Reconciler()
         self.mastership = mastership.for_store(self.store, conf)   # who programs which switch
         self.features = []      # registered by the apps, in the order they load
@@ -254,6 +255,14 @@ class Core(RyuApp):
             self._failing.pop(dpid, None)
             self.reconciler.start_sync(dp)
             self._request_ports(dp)
+
+    def _located(self, device):
+        """(host, ofport) where a switch we may bind on reports ``device``, or
+        None: a port created for a vNIC already plugged is bound as it is
+        stored. Elsewhere (another replica's switch) its master binds it."""
+        where = self.seen.get(device)
+        host = self.store.get('host', where[0]) if where else None
+        return where if host is not None and self._may_bind(host.dpid) else None
 
     def _may_bind(self, dpid):
         """Bindings a switch reports are written by its master alone (once)."""

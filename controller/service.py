@@ -73,8 +73,11 @@ def _port_fields(request):
 
 
 class Service:
-    def __init__(self, store, vlan_pool='100-4094', vni_pool='5000-16777215', kinds=None):
+    def __init__(self, store, vlan_pool='100-4094', vni_pool='5000-16777215', kinds=None,
+                 located=None):
         self.store = store
+        # device -> (host, ofport) where a switch we may bind on holds it, or None
+        self.located = located or (lambda device: None)
         # what must be unique: found without scanning, and claimed by each write
         store.add_index('port', 'device', lambda p: (p.device,), unique=True)
         store.add_index('port', 'bound_host', lambda p: (p.bound_host,))
@@ -254,7 +257,10 @@ class Service:
                 if len(bodies) > 1:
                     e.field = 'ports[%d].%s' % (i, e.field)
                 raise
-            ports.append(model.Port(id=model.new_id(), **fields))
+            port = model.Port(id=model.new_id(), **fields)
+            where = self.located(port.device)
+            # its vNIC already plugged: bound in the same write (one commit, not two)
+            ports.append(_bound(port, *where) if where else port)
             taken.update(((index, value), ports[-1].id)
                          for index, values in _unique_values(ports[-1]).items()
                          for value in values)

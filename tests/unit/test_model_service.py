@@ -110,3 +110,21 @@ def test_failed_transaction_writes_nothing(store):
             tx.put('network', 'x', Network('x', 'x', 'vlan', 5, 1))
             raise RuntimeError('boom')
     assert store.list('network') == []
+
+
+def test_a_port_whose_vnic_is_plugged_is_bound_in_its_one_write(store):
+    """A port created for a vNIC a switch already reports is stored bound: one
+    commit (the store's sync to disk), not a create and then a bind."""
+    service = Service(store, located={'tapvm1': ('hv1', 9)}.get)
+    add_hv(service, 'hv1', 1)
+    net = service.create_network({'name': 'n1', 'kind': 'vlan', 'segmentation_id': 10})
+    commits = []
+    store.watch(lambda changes: commits.append([(kind, key) for kind, key, _, _ in changes]))
+    plugged = service.create_port({'network_id': net.id, 'device': 'tapvm1',
+                                   'mac': '02:00:00:00:00:01', 'ips': ['10.0.0.1']})
+    elsewhere = service.create_port({'network_id': net.id, 'device': 'tapvm2',
+                                     'mac': '02:00:00:00:00:02', 'ips': ['10.0.0.2']})
+    assert (plugged.bound_host, plugged.ofport) == ('hv1', 9)
+    assert service.get_port(plugged.id) == plugged
+    assert (elsewhere.bound_host, elsewhere.ofport) == ('', 0)
+    assert commits == [[('port', plugged.id)], [('port', elsewhere.id)]]
