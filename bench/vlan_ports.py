@@ -5,6 +5,7 @@ it, the same flows loaded straight into the bridges with ``ovs-ofctl --bundle``.
     .venv/bin/python bench/vlan_ports.py [--ports 1000] [--racks 2] [--hypervisors 5] [--vlans 10]
 """
 import argparse
+import collections
 import statistics
 import time
 
@@ -14,19 +15,23 @@ from bench.common import (compiled_flows, cookies, plug_dummy_vnics, reference_l
 from mininet_topos.datacenter import DataCenter
 
 
+OneByOne = collections.namedtuple('OneByOne', 'total sent committed touched rest')
+
+
 def time_one_by_one(dc, nets, count, wait=False):
     """Per port, from its REST call: ms until every switch holds its flows
     (the status polled every 5 ms, or the call itself with ``wait``: answered
     once the switches confirm, ?wait=applied), and from the controller's own
     timeline (GET /v1/events) ms until it wrote its last bundle and until the
-    last switch confirmed one. Returns the three lists and, of the last port,
-    {switch: flow mods sent} in the order written."""
+    last switch confirmed one. Also, of the last port, {switch: flow mods sent}
+    in the order written, and the median seconds the switches rested between
+    one port's last commit reply and the next port's first bundle."""
     hv = dc.hypervisors()[0]
     tag = 'w' if wait else 's'
     names = ['%s%d' % (tag, i) for i in range(count)]
     plug_dummy_vnics(hv, names)
     wait_synced(dc)
-    total, sent, committed, touched = [], [], [], {}
+    total, sent, committed, touched, spans = [], [], [], {}, []
     for i, name in enumerate(names):
         t0 = time.time()
         dc.client.call('POST', '/v1/ports?wait=applied' if wait else '/v1/ports', {
@@ -36,10 +41,14 @@ def time_one_by_one(dc, nets, count, wait=False):
             wait_synced(dc)
         total.append((time.time() - t0) * 1000)
         events = [e for e in dc.client.get('/v1/events') if e['time'] >= t0]
-        for kind, out in (('sent', sent), ('commit', committed)):
-            out.append(max((e['time'] - t0) * 1000 for e in events if e['event'] == kind))
+        times = {kind: [e['time'] for e in events if e['event'] == kind]
+                 for kind in ('sent', 'commit')}
+        sent.append((max(times['sent']) - t0) * 1000)
+        committed.append((max(times['commit']) - t0) * 1000)
+        spans.append((min(times['sent']), max(times['commit'])))
         touched = {e['host']: e.get('flows', 1) for e in events if e['event'] == 'sent'}
-    return total, sent, committed, touched
+    rest = statistics.median(b[0] - a[1] for a, b in zip(spans, spans[1:]))
+    return OneByOne(total, sent, committed, touched, rest)
 
 
 def supports_wait(dc):
@@ -78,8 +87,9 @@ def main():
         one_by_one = [time_one_by_one(dc, nets, args.single)]
         if supports_wait(dc):
             one_by_one.append(time_one_by_one(dc, nets, args.single, wait=True))
-        touched = one_by_one[-1][3]
-        floor = switch_floor.time_switches(dc, touched, runs=args.single)
+        paced = one_by_one[-1]
+        floor = switch_floor.time_switches(dc, paced.touched, runs=args.single, pause=paced.rest)
+        lone = switch_floor.time_switches(dc, paced.touched, runs=args.single, pause=0.1)
         flows = compiled_flows(dc)
         installed = {sw.name: cookies(sw) for sw in dc.switches()}
         assert all(installed[n] == {f['cookie'] for f in flows[n]} for n in installed)
@@ -97,19 +107,19 @@ def main():
         print('  ratio vnetsec / ovs-ofctl: %.1fx' % (ours / reference))
         print('  one at a time, %d more ports on hv1, ms per port (median / max):'
               % args.single)
-        for (whole, _, _, _), how in zip(one_by_one, (
+        for run, how in zip(one_by_one, (
                 'call -> status shows every switch synced (polled every 5 ms)',
                 'call with ?wait=applied -> its answer')):
-            print('    %-62s %5.1f / %5.1f' % (how, statistics.median(whole), max(whole)))
-        _, sent, committed, _ = one_by_one[-1]
-        print('    %-62s %5.1f / %5.1f' % ('of which: call -> the last bundle written',
-                                           statistics.median(sent), max(sent)))
-        print('    %-62s %5.1f / %5.1f' % ('          call -> the last switch confirmed',
-                                           statistics.median(committed), max(committed)))
-        print('    %-62s %5.1f / %5.1f' % (
-            'the switches alone: the same flows, no controller *', *switch_floor.median_max(floor)))
-        print('      * %s, one bundle each, %d flow mods in all, pre-encoded and'
-              % (', '.join(touched), sum(touched.values())))
+            print('    %-62s %5.1f / %5.1f' % (how, statistics.median(run.total), max(run.total)))
+        for how, times in (('of which: call -> the last bundle written', paced.sent),
+                           ('          call -> the last switch confirmed', paced.committed)):
+            print('    %-62s %5.1f / %5.1f' % (how, statistics.median(times), max(times)))
+        print('    the switches alone, the same flows with no controller (*):')
+        for how, times in (('resting as long as between those ports (%.0f ms)' % (paced.rest * 1000),
+                            floor), ('resting 100 ms', lone)):
+            print('      %-60s %5.1f / %5.1f' % (how, *switch_floor.median_max(times)))
+        print('      * %s: one bundle each, %d flow mods in all, pre-encoded and'
+              % (', '.join(paced.touched), sum(paced.touched.values())))
         print('        written at once; first write -> last commit reply (bench/switch_floor.py)')
         print('  flows: %d in all; per hypervisor min %d, median %d, max %d; ToRs %s'
               % (total, min(per_hv), statistics.median(per_hv), max(per_hv),
