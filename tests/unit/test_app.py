@@ -196,3 +196,23 @@ def test_a_switch_skipped_while_the_lease_lapsed_is_programmed_once_it_is_valid(
     app.reconcile()
     assert dps[1].flow_mods() and app._unprogrammed() == []
     assert app.status()['switches']['%016x' % 1]['synced'] is False   # until it confirms
+
+
+def test_a_port_created_for_a_plugged_vnic_is_bound_as_it_is_stored(app, monkeypatch):
+    """What the switches reported binds a new port in its own write; a device on
+    a switch another replica masters is left to that replica."""
+    data_center(app, 'vlan')
+    bundles_sent(app)
+    net = app.store.list('network')[0]
+    app.seen['tapnew'] = ('hv2', 42)             # hv2's switch reported it
+    port = app.service.create_port({'network_id': net.id, 'device': 'tapnew',
+                                    'mac': '02:00:00:00:00:42', 'ips': ['10.0.0.42']})
+    assert (port.bound_host, port.ofport) == ('hv2', 42)
+    app.reconcile()
+    assert bundles_sent(app)[0] == 'hv2'
+    assert any(dict(f.match).get('in_port') == 42 for f in app.reconciler.installed[2].values())
+    monkeypatch.setattr(app, '_may_bind', lambda dpid: dpid != 3)
+    app.seen['tapother'] = ('hv3', 43)
+    other = app.service.create_port({'network_id': net.id, 'device': 'tapother',
+                                     'mac': '02:00:00:00:00:43', 'ips': ['10.0.0.43']})
+    assert (other.bound_host, other.ofport) == ('', 0)
