@@ -25,6 +25,8 @@ What each piece depends on, and so what marks it:
 """
 from collections import defaultdict
 
+from controller.inventory import placed
+
 ALL = None          # the whole host
 
 
@@ -66,12 +68,12 @@ def dirty(inv, changes):
             _port(inv, old, new, out, addresses=True)
         elif kind == 'network':
             for port in inv.network_ports_any(key):
-                for name in _names(port):
+                for name in placed(port):
                     out.add(name, ALL)
             out.tors = True
         elif kind == 'security_group':
             for port in inv.ports_in_group(key):
-                for name in _names(port):
+                for name in placed(port):
                     out.add(name, ('port', port.id))
                     out.add(name, ('clause1-all',))
             if (old is None or new is None or old.zone != new.zone) and \
@@ -89,15 +91,11 @@ def dirty(inv, changes):
     return out
 
 
-def _names(port):
-    return {port.bound_host, port.migrating_to} - {''}
-
-
 def _port(inv, old, new, out, addresses):
     records = [r for r in (old, new) if r is not None]
     port_id = records[0].id
     networks = {r.network_id for r in records}
-    for name in set().union(*map(_names, records)):
+    for name in set().union(*map(placed, records)):
         out.add(name, ('port', port_id))
         if _rules_may_change(inv, name, records, out.ports_changed):
             out.add(name, ('clause1-all',))
@@ -108,7 +106,7 @@ def _port(inv, old, new, out, addresses):
     for network_id in networks:
         network = inv.networks.get(network_id)
         if network is not None and network.kind == 'vlan':
-            names = set().union(*map(_names, records))
+            names = set().union(*map(placed, records))
             changed = out.ports_changed
             out.tor_scopes.add(('remote', network_id, port_id) if all(
                 _shares_host(inv, network_id, changed, n) for n in names)
@@ -190,6 +188,5 @@ def hosts_naming(inv, group_ids):
     for group in inv.groups.values():
         if any(r['remote_group_id'] in group_ids
                or (r['remote_zone'] and r['remote_zone'] in zones) for r in group.rules):
-            for port in inv.ports_in_group(group.id):
-                names |= _names(port)
+            names.update(inv.group_hosts(group.id))
     return names

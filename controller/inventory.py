@@ -32,6 +32,25 @@ def unusable(host):
     return hit[1]
 
 
+def placed(port):
+    """The hosts a port record names: bound on, or migrating to."""
+    return {port.bound_host, port.migrating_to} - {''}
+
+
+def _count(counts, key, items, step):
+    """Add ``step`` to the count of each of ``items`` under ``key`` (a count
+    reaching 0 is gone, and so is a key left with none)."""
+    under = counts.setdefault(key, {})
+    for item in items:
+        n = under.get(item, 0) + step
+        if n:
+            under[item] = n
+        else:
+            del under[item]
+    if not under:
+        del counts[key]
+
+
 class _Index:
     """key -> the ports filed under it, sorted by id when asked (sorted once
     per change of that key)."""
@@ -69,8 +88,23 @@ class Inventory:
             value = self._memo[key] = build()
             return value
 
+    def _host_memo(self, host_name, key, build):
+        """Like :meth:`memo`, for what depends only on the ports bound on or
+        arriving at one host (and on the host and network records): kept until
+        one of those changes, so a port bound on one host leaves the other
+        hosts' lists as they were."""
+        memo = self._of_host.setdefault(host_name, {})
+        try:
+            return memo[key]
+        except KeyError:
+            value = memo[key] = build()
+            return value
+
     def __init__(self, hosts=(), networks=(), ports=(), groups=()):
-        self._memo = {}
+        self._memo, self._of_host = {}, {}
+        # group id -> {address, or host a port is bound on or arriving at: how many
+        # of its ports have it}: who is in a group, counted as ports come and go
+        self._group_ips, self._group_hosts = {}, {}
         self.unusable, self.hosts, self._by_dpid = {}, {}, {}
         self.networks, self.ports, self.groups = {}, {}, {}
         self._by_network, self._by_bound, self._by_arriving = _Index(), _Index(), _Index()
@@ -92,9 +126,16 @@ class Inventory:
         for kind, key, old, new in changes:
             if kind == 'port':
                 self._port(old, new)
+                for port in (old, new):
+                    if port is not None:
+                        self._of_host.pop(port.bound_host, None)
+                        self._of_host.pop(port.migrating_to, None)
             elif kind == 'host':
+                self._of_host = {}
                 self._host(old, new)
             else:
+                if kind == 'network':
+                    self._of_host = {}
                 records = self.networks if kind == 'network' else self.groups
                 if new is None:
                     records.pop(key, None)
@@ -122,6 +163,8 @@ class Inventory:
             self._by_arriving.remove(old.migrating_to, old)
             for g in old.security_groups:
                 self._by_group.remove(g, old)
+                _count(self._group_ips, g, old.ips, -1)
+                _count(self._group_hosts, g, placed(old), -1)
         if new is not None:
             self.ports[new.id] = new
             self._by_network.add(new.network_id, new)
@@ -129,6 +172,8 @@ class Inventory:
             self._by_arriving.add(new.migrating_to, new)
             for g in new.security_groups:
                 self._by_group.add(g, new)
+                _count(self._group_ips, g, new.ips, 1)
+                _count(self._group_hosts, g, placed(new), 1)
 
     def ports_named_by(self, host_name):
         """Every stored port bound to, or migrating to, a host of that name."""
@@ -137,6 +182,11 @@ class Inventory:
     def ports_in_group(self, group_id):
         """Every stored port naming the group."""
         return self._by_group.get(group_id)
+
+    def group_hosts(self, group_id):
+        """Names of the hosts where a stored port naming the group is bound or
+        arriving (as recorded), set-like and live: use it within this state."""
+        return self._group_hosts.get(group_id, {}).keys()
 
     def network_ports_any(self, network_id):
         """Every stored port naming the network, whether it exists or not."""
@@ -167,17 +217,17 @@ class Inventory:
         return self._by_dpid.get(dpid)
 
     def local_ports(self, host_name):
-        """The ports bound on the host (once per state: every piece of a host
-        asks; the list is shared, not to be changed)."""
-        return self.memo(('local', host_name), lambda: [
+        """The ports bound on the host (kept while they stay: every piece of a
+        host asks; the list is shared, not to be changed)."""
+        return self._host_memo(host_name, 'local', lambda: [
             p for p in self._by_bound.get(host_name)
             if p.network_id in self.networks and self.is_bound(p)])
 
     def arriving_ports(self, host_name):
         """Ports live-migrating to the host, as they will be bound there (at the
         requested port number): their rules are enforced before they arrive.
-        Once per state, as :meth:`local_ports`."""
-        return self.memo(('arriving', host_name), lambda: self._arriving(host_name))
+        Kept as :meth:`local_ports` is."""
+        return self._host_memo(host_name, 'arriving', lambda: self._arriving(host_name))
 
     def _arriving(self, host_name):
         out = []
@@ -199,7 +249,7 @@ class Inventory:
             ids = sorted({p.network_id for p in self.local_ports(host_name)
                           + self.arriving_ports(host_name)})
             return ids if kind is None else [n for n in ids if self.networks[n].kind == kind]
-        return self.memo(('networks-on', host_name, kind), build)
+        return self._host_memo(host_name, ('networks-on', kind), build)
 
     def bound_ports(self, network_id):
         return [p for p in self.network_ports(network_id) if self.is_bound(p)]
@@ -214,13 +264,19 @@ class Inventory:
         return [self.groups[i] for i in port.security_groups if i in self.groups]
 
     def members(self, group_ids):
-        """IPv4 addresses of the ports in any of the groups."""
-        ips = set()
-        for group_id in group_ids:
-            if group_id in self.groups:
-                for port in self.ports_in_group(group_id):
-                    ips.update(port.ips)
-        return sorted(ips)
+        """IPv4 addresses of the ports in any of the groups, sorted."""
+        return sorted(self.member_set(group_ids))
+
+    def member_set(self, group_ids):
+        """The same addresses, set-like and unsorted. Counted port by port as
+        ports come and go, so a port joining a group of 20,000 costs its own
+        addresses, not a walk over the group. One group's is a live view: use
+        it within this state."""
+        present = tuple(g for g in group_ids if g in self.groups)
+        if len(present) == 1:
+            return self._group_ips.get(present[0], {}).keys()
+        return self.memo(('member-set', present), lambda: set().union(
+            *(self._group_ips.get(g, {}) for g in present)))
 
     def zone_groups(self, zone):
         return [g.id for g in self.groups.values() if zone and g.zone == zone]

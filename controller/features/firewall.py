@@ -191,20 +191,27 @@ def _rules(inv, port, direction):
     return [r for g in inv.groups_of(port) for r in g.rules if r['direction'] == direction]
 
 
-def _remote_ips(inv, rule):
+def _remote_groups(inv, rule):
+    """The groups whose members a rule's remote side is (None: any address)."""
     if rule['remote_group_id']:
-        groups = (rule['remote_group_id'],)
-    elif rule['remote_zone']:
-        groups = tuple(inv.zone_groups(rule['remote_zone']))
-    else:
+        return (rule['remote_group_id'],)
+    if rule['remote_zone']:
+        return tuple(inv.zone_groups(rule['remote_zone']))
+    return None
+
+
+def _remote_ips(inv, rule):
+    groups = _remote_groups(inv, rule)
+    if groups is None:
         return None
     return inv.memo(('members', groups), lambda: inv.members(groups))
 
 
 def _remote_set(inv, rule):
-    """The rule's remote addresses as a set (empty without a remote group or zone)."""
-    return inv.memo(('member-set', rule['remote_group_id'], rule['remote_zone']),
-                    lambda: set(_remote_ips(inv, rule) or ()))
+    """The rule's remote addresses, set-like (empty without a remote group or
+    zone), without sorting or walking the group."""
+    groups = _remote_groups(inv, rule)
+    return set() if groups is None else inv.member_set(groups)
 
 
 def _prio(table, name):
