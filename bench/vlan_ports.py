@@ -51,6 +51,25 @@ def time_one_by_one(dc, nets, count, wait=False):
     return OneByOne(total, sent, committed, touched, rest)
 
 
+def vlan_networks(dc, count):
+    """The ids of ``count`` VLAN networks (VLAN 100, 101, ...)."""
+    return [dc.client.ensure_network('bench%d' % v, 'vlan', 100 + v)['id']
+            for v in range(count)]
+
+
+def plug_vnics(dc, count, nets):
+    """``count`` dummy vNICs plugged, spread over the hypervisors; returns the
+    bodies of their ports (in ``nets``, all in ``default``), not yet created."""
+    hvs = dc.hypervisors()
+    names = ['b%d' % i for i in range(count)]
+    for h, hv in enumerate(hvs):
+        plug_dummy_vnics(hv, names[h::len(hvs)])
+    wait_synced(dc)
+    return [{'network_id': nets[(i // len(hvs)) % len(nets)], 'device': name,
+             'mac': '02:aa:00:00:%02x:%02x' % (i >> 8, i & 0xff),
+             'ips': ['10.1.%d.%d' % (i >> 8, i & 0xff)]} for i, name in enumerate(names)]
+
+
 def supports_wait(dc):
     """Whether the controller answers ?wait=applied (a reference may not)."""
     op = dc.client.get('/v1/openapi.json')['paths']['/v1/ports']['post']
@@ -68,17 +87,10 @@ def main():
     with DataCenter(racks=args.racks, hypervisors=args.hypervisors, vms=1,
                     networks='vlan:10') as dc:
         hvs = dc.hypervisors()
-        nets = [dc.client.ensure_network('bench%d' % v, 'vlan', 100 + v)['id']
-                for v in range(args.vlans)]
-        names = ['b%d' % i for i in range(args.ports)]
+        nets = vlan_networks(dc, args.vlans)
         t_plug = time.time()
-        for h, hv in enumerate(hvs):
-            plug_dummy_vnics(hv, names[h::len(hvs)])
-        wait_synced(dc)
+        bodies = plug_vnics(dc, args.ports, nets)
         t_plug = time.time() - t_plug
-        bodies = [{'network_id': nets[(i // len(hvs)) % len(nets)], 'device': name,
-                   'mac': '02:aa:00:00:%02x:%02x' % (i >> 8, i & 0xff),
-                   'ips': ['10.1.%d.%d' % (i >> 8, i & 0xff)]} for i, name in enumerate(names)]
         t0 = time.time()
         dc.client.post('/v1/ports', {'ports': bodies})
         t_api = time.time() - t0

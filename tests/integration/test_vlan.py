@@ -116,3 +116,19 @@ def test_a_vlan_port_changes_only_its_hypervisor_and_the_tors(dc):
                 and p['host'] != 'hv1')
     assert ' 0% packet loss' in dc.node(port['device'][len('tap'):]).cmd(
         'ping -c2 -i0.2 -W1 %s' % peer['ips'][0])
+
+
+def test_the_benchmarks_switch_floor_commits_its_flows_and_removes_them(dc):
+    """bench/switch_floor.py times real commits (its flows are in the tables
+    when it answers) and leaves the switches as the controller programmed them."""
+    from bench import switch_floor
+    before = {sw.name: flow_cookies(sw, sw.bridge) for sw in dc.switches()}
+    times = switch_floor.time_switches(dc, {'hv1': 3, 'tor1': 1}, runs=2, pause=0, keep=True)
+    assert len(times) == 2 and all(t > 0 for t in times)
+    for name, count in (('hv1', 6), ('tor1', 2)):
+        sw = dc.node(name)
+        out = sw.ovs.ofctl('dump-flows %s table=%d --no-stats' % (sw.bridge, switch_floor.TABLE))
+        assert len(re.findall(r'cookie=0x7e', out)) == count, out
+    switch_floor.remove(dc, ['hv1', 'tor1'])
+    assert {sw.name: flow_cookies(sw, sw.bridge) for sw in dc.switches()} == before
+    assert all(s['synced'] for s in dc.client.get('/v1/status')['switches'].values())
