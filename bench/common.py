@@ -75,6 +75,25 @@ def plug_dummy_vnics(hv, names):
     hv.ovs.vsctl(' '.join('-- add-port br-int %s' % n for n in names))
 
 
+def vlan_networks(dc, count):
+    """The ids of ``count`` VLAN networks (VLAN 100, 101, ...)."""
+    return [dc.client.ensure_network('bench%d' % v, 'vlan', 100 + v)['id']
+            for v in range(count)]
+
+
+def plug_vnics(dc, count, nets):
+    """``count`` dummy vNICs plugged, spread over the hypervisors; returns the
+    bodies of their ports (in ``nets``, all in ``default``), not yet created."""
+    hvs = dc.hypervisors()
+    names = ['b%d' % i for i in range(count)]
+    for h, hv in enumerate(hvs):
+        plug_dummy_vnics(hv, names[h::len(hvs)])
+    wait_synced(dc)
+    return [{'network_id': nets[(i // len(hvs)) % len(nets)], 'device': name,
+             'mac': '02:aa:00:00:%02x:%02x' % (i >> 8, i & 0xff),
+             'ips': ['10.1.%d.%d' % (i >> 8, i & 0xff)]} for i, name in enumerate(names)]
+
+
 def probe_command(ip, count=2500):
     """The downtime probe of the migration benchmarks, the same for vnetsec and
     OVN: a ping every 2 ms with reply timestamps (``ping -i 0.01`` would send

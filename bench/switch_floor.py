@@ -21,6 +21,9 @@ import statistics
 import struct
 import time
 
+from bench.common import plug_vnics, vlan_networks, wait_synced
+from mininet_topos.datacenter import DataCenter
+
 VERSION = 0x05                                  # OpenFlow 1.4
 HELLO, ERROR, FLOW_MOD, BUNDLE_CONTROL, BUNDLE_ADD = 0, 1, 14, 33, 34
 COMMIT_REQUEST, COMMIT_REPLY = 4, 5          # OFPBCT_*
@@ -144,9 +147,6 @@ def median_max(times):
 
 
 def main():
-    from bench.common import wait_synced
-    from bench.vlan_ports import plug_vnics, vlan_networks
-    from mininet_topos.datacenter import DataCenter
     p = argparse.ArgumentParser()
     p.add_argument('--ports', type=int, default=1000)
     p.add_argument('--rests', default='0,0.01,0.03,0.1,0.5', help='seconds, comma-separated')

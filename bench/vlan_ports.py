@@ -10,8 +10,8 @@ import statistics
 import time
 
 from bench import switch_floor
-from bench.common import (compiled_flows, cookies, plug_dummy_vnics, reference_load,
-                          wait_synced)
+from bench.common import (compiled_flows, cookies, plug_dummy_vnics, plug_vnics,
+                          reference_load, vlan_networks, wait_synced)
 from mininet_topos.datacenter import DataCenter
 
 
@@ -49,25 +49,6 @@ def time_one_by_one(dc, nets, count, wait=False):
         touched = {e['host']: e.get('flows', 1) for e in events if e['event'] == 'sent'}
     rest = statistics.median(b[0] - a[1] for a, b in zip(spans, spans[1:]))
     return OneByOne(total, sent, committed, touched, rest)
-
-
-def vlan_networks(dc, count):
-    """The ids of ``count`` VLAN networks (VLAN 100, 101, ...)."""
-    return [dc.client.ensure_network('bench%d' % v, 'vlan', 100 + v)['id']
-            for v in range(count)]
-
-
-def plug_vnics(dc, count, nets):
-    """``count`` dummy vNICs plugged, spread over the hypervisors; returns the
-    bodies of their ports (in ``nets``, all in ``default``), not yet created."""
-    hvs = dc.hypervisors()
-    names = ['b%d' % i for i in range(count)]
-    for h, hv in enumerate(hvs):
-        plug_dummy_vnics(hv, names[h::len(hvs)])
-    wait_synced(dc)
-    return [{'network_id': nets[(i // len(hvs)) % len(nets)], 'device': name,
-             'mac': '02:aa:00:00:%02x:%02x' % (i >> 8, i & 0xff),
-             'ips': ['10.1.%d.%d' % (i >> 8, i & 0xff)]} for i, name in enumerate(names)]
 
 
 def supports_wait(dc):
