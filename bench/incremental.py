@@ -16,6 +16,7 @@ temporary git worktree first on the path), then on this checkout: both printed.
 """
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -156,6 +157,7 @@ def main():
         finally:
             subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', where + '/w'],
                            capture_output=True)
+            shutil.rmtree(where, ignore_errors=True)
         print('=== after: this checkout', flush=True)
     measure(args)
 
