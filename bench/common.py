@@ -28,6 +28,13 @@ def compiled_flows(dc):
             for sw in dc.switches()}
 
 
+def cpu_ms(pid):
+    """CPU time (user + system) a process has used so far, in ms."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf('SC_CLK_TCK')
+
+
 def wait_synced(dc, timeout=600):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -6,16 +6,18 @@ it, the same flows loaded straight into the bridges with ``ovs-ofctl --bundle``.
 """
 import argparse
 import collections
+import os
 import statistics
 import time
 
 from bench import switch_floor
-from bench.common import (compiled_flows, cookies, plug_dummy_vnics, plug_vnics,
+from bench.common import (compiled_flows, cookies, cpu_ms, plug_dummy_vnics, plug_vnics,
                           reference_load, vlan_networks, wait_synced)
 from mininet_topos.datacenter import DataCenter
 
 
-OneByOne = collections.namedtuple('OneByOne', 'total sent committed touched rest')
+OneByOne = collections.namedtuple('OneByOne', 'total sent committed touched rest cpu')
+Cpu = collections.namedtuple('Cpu', 'controller switches idle')
 
 
 def time_one_by_one(dc, nets, count, wait=False):
@@ -24,22 +26,27 @@ def time_one_by_one(dc, nets, count, wait=False):
     once the switches confirm, ?wait=applied), and from the controller's own
     timeline (GET /v1/events) ms until it wrote its last bundle and until the
     last switch confirmed one. Also, of the last port, {switch: flow mods sent}
-    in the order written, and the median seconds the switches rested between
-    one port's last commit reply and the next port's first bundle."""
+    in the order written, the median seconds the switches rested between
+    one port's last commit reply and the next port's first bundle, and the CPU
+    per port (ms): the controller's during the calls, the switches' beyond
+    their idle, and that idle (measured as long again, after)."""
     hv = dc.hypervisors()[0]
     tag = 'w' if wait else 's'
     names = ['%s%d' % (tag, i) for i in range(count)]
     plug_dummy_vnics(hv, names)
     wait_synced(dc)
     total, sent, committed, touched, spans = [], [], [], {}, []
+    switches = [sw.ovs.pids()[0] for sw in dc.switches()]
+    controller, switches_cpu, started = 0.0, sum(map(cpu_ms, switches)), time.time()
     for i, name in enumerate(names):
-        t0 = time.time()
+        c0, t0 = cpu_ms(dc.controller.pid), time.time()
         dc.client.call('POST', '/v1/ports?wait=applied' if wait else '/v1/ports', {
             'network_id': nets[i % len(nets)], 'device': name,
             'mac': '02:bb:00:00:%02x:%02x' % (wait, i), 'ips': ['10.2.%d.%d' % (wait, i + 1)]})
         if not wait:
             wait_synced(dc)
         total.append((time.time() - t0) * 1000)
+        controller += cpu_ms(dc.controller.pid) - c0
         events = [e for e in dc.client.get('/v1/events') if e['time'] >= t0]
         times = {kind: [e['time'] for e in events if e['event'] == kind]
                  for kind in ('sent', 'commit')}
@@ -47,8 +54,13 @@ def time_one_by_one(dc, nets, count, wait=False):
         committed.append((max(times['commit']) - t0) * 1000)
         spans.append((min(times['sent']), max(times['commit'])))
         touched = {e['host']: e.get('flows', 1) for e in events if e['event'] == 'sent'}
+    elapsed, switches_cpu = time.time() - started, sum(map(cpu_ms, switches)) - switches_cpu
+    idle = sum(map(cpu_ms, switches))
+    time.sleep(elapsed)
+    idle = sum(map(cpu_ms, switches)) - idle
     rest = statistics.median(b[0] - a[1] for a, b in zip(spans, spans[1:]))
-    return OneByOne(total, sent, committed, touched, rest)
+    return OneByOne(total, sent, committed, touched, rest,
+                    Cpu(controller / count, (switches_cpu - idle) / count, idle / count))
 
 
 def supports_wait(dc):
@@ -107,6 +119,13 @@ def main():
         for how, times in (('of which: call -> the last bundle written', paced.sent),
                            ('          call -> the last switch confirmed', paced.committed)):
             print('    %-62s %5.1f / %5.1f' % (how, statistics.median(times), max(times)))
+        cpu = paced.cpu
+        print('    CPU per port: vnetsec %.1f ms during the call, the %d switches %.1f ms beyond '
+              'their idle (%.1f ms):' % (cpu.controller, len(dc.switches()), cpu.switches,
+                                         cpu.idle))
+        print('      %.1f ms of work on %d CPUs: at least %.1f ms even if none ever waited'
+              % (cpu.controller + cpu.switches, os.cpu_count(),
+                 (cpu.controller + cpu.switches) / os.cpu_count()))
         print('    the switches alone, the same flows with no controller (*):')
         for how, times in (('resting as long as between those ports (%.0f ms)' % (paced.rest * 1000),
                             floor), ('resting 100 ms', lone)):
