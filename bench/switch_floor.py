@@ -25,7 +25,8 @@ from bench.common import plug_vnics, vlan_networks, wait_synced
 from mininet_topos.datacenter import DataCenter
 
 VERSION = 0x05                                  # OpenFlow 1.4
-HELLO, ERROR, FLOW_MOD, BUNDLE_CONTROL, BUNDLE_ADD = 0, 1, 14, 33, 34
+HELLO, ERROR, ECHO_REQUEST, ECHO_REPLY, FLOW_MOD, BUNDLE_CONTROL, BUNDLE_ADD = (
+    0, 1, 2, 3, 14, 33, 34)
 COMMIT_REQUEST, COMMIT_REPLY = 4, 5          # OFPBCT_*
 ATOMIC_ORDERED = 0x3
 TABLE = 250                                     # no vnetsec flow lives there
@@ -81,6 +82,8 @@ def _await_commit(sock, name):
         msg, buf = buf[:length], buf[length:]
         if kind == ERROR:
             raise RuntimeError('%s refused a bundle: %s' % (name, msg.hex()))
+        if kind == ECHO_REQUEST:            # a long rest: the switch asks if we live
+            sock.sendall(msg[:1] + bytes((ECHO_REPLY,)) + msg[2:])
         if kind == BUNDLE_CONTROL and struct.unpack('!H', msg[12:14])[0] == COMMIT_REPLY:
             return
 
