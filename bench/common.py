@@ -28,11 +28,11 @@ def compiled_flows(dc):
             for sw in dc.switches()}
 
 
-def cpu_ms(pid):
-    """CPU time (user + system) a process has used so far, in ms."""
+def cpu_seconds(pid):
+    """CPU time (user + system) a process has used so far."""
     with open('/proc/%d/stat' % pid) as f:
         fields = f.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf('SC_CLK_TCK')
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
 def wait_synced(dc, timeout=600):

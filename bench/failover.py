@@ -17,12 +17,11 @@ its flows) and for 100 port binds (100 vNICs registered, then plugged).
     .venv/bin/python -m bench.failover [--sizes 10,30] [--load]
 """
 import argparse
-import os
 import signal
 import statistics
 import time
 
-from bench.common import cookies, plug_dummy_vnics
+from bench.common import cookies, cpu_seconds, plug_dummy_vnics
 from mininet_topos.datacenter import DataCenter
 
 TTL = 2
@@ -31,12 +30,6 @@ TTL = 2
 def wait_synced(dc, timeout=300):
     """Every switch synced by its master, every replica idle."""
     dc.wait_ready(timeout)
-
-
-def cpu_seconds(pid):
-    with open('/proc/%d/stat' % pid) as f:
-        fields = f.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
 def failover(hypervisors):

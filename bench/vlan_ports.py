@@ -11,7 +11,7 @@ import statistics
 import time
 
 from bench import switch_floor
-from bench.common import (compiled_flows, cookies, cpu_ms, plug_dummy_vnics, plug_vnics,
+from bench.common import (compiled_flows, cookies, cpu_seconds, plug_dummy_vnics, plug_vnics,
                           reference_load, vlan_networks, wait_synced)
 from mininet_topos.datacenter import DataCenter
 
@@ -37,7 +37,7 @@ def time_one_by_one(dc, nets, count, wait=False):
     wait_synced(dc)
     total, sent, committed, touched, spans = [], [], [], {}, []
     switches = [sw.ovs.pids()[0] for sw in dc.switches()]
-    controller, switches_cpu, started = 0.0, sum(map(cpu_ms, switches)), time.time()
+    controller, switches_cpu, started = 0.0, cpu_ms(*switches), time.time()
     for i, name in enumerate(names):
         c0, t0 = cpu_ms(dc.controller.pid), time.time()
         dc.client.call('POST', '/v1/ports?wait=applied' if wait else '/v1/ports', {
@@ -54,13 +54,18 @@ def time_one_by_one(dc, nets, count, wait=False):
         committed.append((max(times['commit']) - t0) * 1000)
         spans.append((min(times['sent']), max(times['commit'])))
         touched = {e['host']: e.get('flows', 1) for e in events if e['event'] == 'sent'}
-    elapsed, switches_cpu = time.time() - started, sum(map(cpu_ms, switches)) - switches_cpu
-    idle = sum(map(cpu_ms, switches))
+    elapsed, switches_cpu = time.time() - started, cpu_ms(*switches) - switches_cpu
+    idle = cpu_ms(*switches)
     time.sleep(elapsed)
-    idle = sum(map(cpu_ms, switches)) - idle
+    idle = cpu_ms(*switches) - idle
     rest = statistics.median(b[0] - a[1] for a, b in zip(spans, spans[1:]))
     return OneByOne(total, sent, committed, touched, rest,
                     Cpu(controller / count, (switches_cpu - idle) / count, idle / count))
+
+
+def cpu_ms(*pids):
+    """The CPU the processes have used so far, together, in ms."""
+    return sum(map(cpu_seconds, pids)) * 1000
 
 
 def supports_wait(dc):

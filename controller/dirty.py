@@ -95,7 +95,8 @@ def _port(inv, old, new, out, addresses):
     records = [r for r in (old, new) if r is not None]
     port_id = records[0].id
     networks = {r.network_id for r in records}
-    for name in set().union(*map(placed, records)):
+    names = set().union(*map(placed, records))
+    for name in names:
         out.add(name, ('port', port_id))
         if _rules_may_change(inv, name, records, out.ports_changed):
             out.add(name, ('clause1-all',))
@@ -106,7 +107,6 @@ def _port(inv, old, new, out, addresses):
     for network_id in networks:
         network = inv.networks.get(network_id)
         if network is not None and network.kind == 'vlan':
-            names = set().union(*map(placed, records))
             changed = out.ports_changed
             out.tor_scopes.add(('remote', network_id, port_id) if all(
                 _shares_host(inv, network_id, changed, n) for n in names)

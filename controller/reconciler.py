@@ -187,8 +187,8 @@ class Reconciler:
     def on_flow_stats(self, dp, body, more):
         """Feed a flow-stats reply; True once the switch's table is fully known.
         Flows of an unmanaged owner (:data:`controller.pipeline.UNMANAGED`: carried
-        sessions) are not ours to
-        diff: they are left out, so they are never deleted."""
+        sessions) are not ours to diff: they are left out, so they are never
+        deleted."""
         reading = self._reading.get(dp.id)
         if reading is None:
             return False
