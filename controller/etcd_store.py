@@ -15,6 +15,7 @@ Keys (under the prefix, default ``/vnetsec/``)::
     state/<kind>/<key>   a record, JSON
     state/_last          rewritten by every transaction: its revision is the latest one
     claims/<name>        a unique value held, e.g. claims/port.mac/["<net>", "<mac>"]
+    counters/<name>      the last value :meth:`allocate` handed out
 
 etcd's default limit of 128 operations per transaction is too small for bulk
 writes (1,000 ports take about 4,000): run it with ``--max-txn-ops``.
@@ -68,6 +69,7 @@ class EtcdStore(CachedStore):
         self._current = 0           # the member the watch follows
         self._state = prefix + 'state/'
         self._claims = prefix + 'claims/'
+        self._counters = prefix + 'counters/'
         self._last = self._state + '_last'
         self._lock = threading.RLock()
         self._applied = threading.Condition(self._lock)
@@ -144,6 +146,21 @@ class EtcdStore(CachedStore):
             success.append({'request_put': {'key': path, 'value': b64(owner)}})
         success.append({'request_put': {'key': b64(self._last), 'value': ''}})
         return {'compare': compare, 'success': success, 'failure': []}
+
+    def allocate(self, counter):
+        """Compare-and-swap on the counter's key until this writer's increment wins."""
+        key = b64(self._counters + counter)
+        while True:
+            kvs = self._post('kv/range', {'key': key}).get('kvs') or []
+            value = int(text_of(kvs[0]['value'])) + 1 if kvs else 1
+            revision = int(kvs[0]['mod_revision']) if kvs else 0
+            answer = self._post('kv/txn', {
+                'compare': [{'key': key, 'target': 'MOD', 'result': 'EQUAL',
+                             'mod_revision': revision}],
+                'success': [{'request_put': {'key': key, 'value': b64(str(value))}}],
+                'failure': []})
+            if answer.get('succeeded'):
+                return value
 
     def refresh(self):
         answer = self._post('kv/range', {'key': b64(self._last)})

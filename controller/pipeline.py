@@ -18,6 +18,15 @@ REG_FROM_REMOTE = 'reg4' # 1 when the frame came from the tunnel or the VLAN upl
 REG_OUT_PORT = 'reg7'    # the local vNIC a frame is being delivered to
 REG_ZONE = 'reg6'        # the conntrack zone of the vNIC whose ACL is running
 
+# ---- ct_mark: the rule that admitted a connection (also its conjunction id) ---
+# Allocated once per rule from the store's counter, never reused (so two rules
+# never share a conjunction, and a deleted rule's connections never revive under
+# a new rule). Allocated marks have the top bit set: they never meet the 31-bit
+# marks that versions before allocation hashed from rule ids, which an upgraded
+# store keeps so the connections those rules admitted live on.
+MARK_ALLOCATED = 0x80000000
+MARK_COUNTER = 'rule_mark'
+
 # ---- fixed OpenFlow port numbers on br-int ---------------------------------
 TUNNEL_OFPORT = 4000     # the one flow-based VXLAN port (remote_ip=flow, key=flow)
 UPLINK_OFPORT = 4001     # patch port to br-phy: the 802.1Q trunk towards the ToR

@@ -434,6 +434,8 @@ class RuleStats(Out):
 
 class RuleOut(RuleCreate, Out):
     id: str
+    mark: int = Field(description="the rule's own ct_mark and conjunction id on the "
+                                  "switches, never given to another rule")
     stats: Optional[RuleStats] = None
 
 

@@ -8,14 +8,18 @@ changed, or a unique value such as a segmentation id is taken) and the
 operation is redone on the fresh state, where its checks see the other write.
 """
 import functools
+import logging
 import random
 import time
+import zlib
 
 from controller import model, schemas
+from controller import pipeline as P
 from controller.model import NotFound, ValidationError
 from controller.schemas import parse
 from controller.store import Conflict
 
+LOG = logging.getLogger(__name__)
 CONFLICT_ATTEMPTS = 50      # each round of a conflict lets one writer through
 
 
@@ -52,9 +56,26 @@ def parse_pool(text, field_name):
     return range(low, high + 1)
 
 
-def _rule(body):
-    """A stored rule (with a new id) from a request body."""
-    return dict(parse(schemas.RuleCreate, body).record(), id=model.new_id())
+def new_rule(store, fields):
+    """A stored rule: its checked fields, a new id and a mark of its own
+    (``P.MARK_ALLOCATED`` + the next value of the store's mark counter)."""
+    return dict(fields, id=model.new_id(),
+                mark=P.MARK_ALLOCATED | store.allocate(P.MARK_COUNTER))
+
+
+def _rule(store, body):
+    """A stored rule from a request body."""
+    return new_rule(store, parse(schemas.RuleCreate, body).record())
+
+
+def legacy_mark(rule_id):
+    """The mark versions before allocation hashed from a rule's id (two ids
+    could share one): what an upgraded store keeps where it is unique."""
+    return zlib.crc32(rule_id.encode()) & 0x7fffffff or 1
+
+
+def _marks(group):
+    return tuple(r['mark'] for r in group.rules if 'mark' in r)
 
 
 def _unique_values(port):
@@ -90,12 +111,14 @@ class Service:
         store.add_index('network', 'nid', lambda n: (n.nid,), unique=True)
         store.add_index('security_group', 'name', lambda g: (g.name,), unique=True)
         store.add_index('host', 'dpid', lambda h: (h.dpid,), unique=True)
+        store.add_index('security_group', 'rule_mark', _marks, unique=True)
         # a switch reporting its ports (at every connect) looks up only its own
         store.add_index('port', 'bound_host', lambda p: (p.bound_host,))
         self.pools = {'vlan': parse_pool(vlan_pool, 'vlan_pool'),
                       'vxlan': parse_pool(vni_pool, 'vni_pool')}
         # network kind -> its L2 table, from the loaded features (all when not said)
         self.kinds = dict(kinds) if kinds is not None else {'vlan': None, 'vxlan': None}
+        self.upgrade_rule_marks()
         self.ensure_default_group()
 
     # ---- hosts -------------------------------------------------------------
@@ -212,13 +235,42 @@ class Service:
             if group.name == 'default':
                 return group
         gid = model.new_id()
-        rules = [_rule({'direction': 'egress'}),
-                 _rule({'direction': 'ingress', 'remote_group_id': gid})]
+        rules = [_rule(self.store, {'direction': 'egress'}),
+                 _rule(self.store, {'direction': 'ingress', 'remote_group_id': gid})]
         group = model.SecurityGroup(id=gid, name='default',
                                     description='ports that name no group', rules=rules)
         with self.store.transaction() as tx:
             tx.put('security_group', gid, group)
         return group
+
+    @retried
+    def upgrade_rule_marks(self):
+        """Give every stored rule without a mark (written before marks were
+        allocated) the mark it had, its id's hash, so its connections live on;
+        where two rules shared one, the second met gets a new one. Once: then
+        every rule has its mark."""
+        groups = self.store.list('security_group')
+        taken = {m for g in groups for m in _marks(g)}
+        upgraded = []
+        for group in groups:
+            if len(_marks(group)) == len(group.rules):
+                continue
+            rules = []
+            for rule in group.rules:
+                if 'mark' not in rule:
+                    mark = legacy_mark(rule['id'])
+                    if mark in taken:
+                        mark = P.MARK_ALLOCATED | self.store.allocate(P.MARK_COUNTER)
+                    taken.add(mark)
+                    rule = dict(rule, mark=mark)
+                rules.append(rule)
+            upgraded.append(model.changed(group, rules=rules))
+        if upgraded:
+            with self.store.transaction() as tx:
+                for group in upgraded:
+                    tx.put('security_group', group.id, group)
+            LOG.warning('gave marks to the rules of %d stored groups (kept their hashed '
+                        'marks where unique)', len(upgraded))
 
     def get_group(self, ident, field_name='id'):
         group = self.store.get('security_group', ident)

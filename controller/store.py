@@ -101,6 +101,12 @@ class Store:
     def find(self, kind, name, value):
         raise NotImplementedError
 
+    def allocate(self, counter):
+        """The next value (1, 2, ...) of the named counter: no writer sharing the
+        state is ever handed the same value again, even after a restart (a value
+        taken by a write that then failed is skipped, not reused)."""
+        raise NotImplementedError
+
     def close(self):
         """Stop background work and release connections."""
 
@@ -265,6 +271,8 @@ class SqliteStore(CachedStore):
         self.conn.execute('CREATE TABLE IF NOT EXISTS records('
                           'kind TEXT, key TEXT, body TEXT, PRIMARY KEY(kind, key))')
         self.conn.execute('CREATE TABLE IF NOT EXISTS claims(name TEXT PRIMARY KEY, owner TEXT)')
+        self.conn.execute('CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, '
+                          'value INTEGER)')
         super().__init__()
         self._lock = threading.RLock()
         self._data_version = None
@@ -352,6 +360,21 @@ class SqliteStore(CachedStore):
                 self.conn.execute('INSERT INTO claims(name, owner) VALUES (?,?)', (name, owner))
             except sqlite3.IntegrityError:
                 raise Conflict('%s is taken' % name) from None
+
+    def allocate(self, counter):
+        with self._lock:
+            self.conn.execute('BEGIN IMMEDIATE')
+            try:
+                row = self.conn.execute('SELECT value FROM counters WHERE name=?',
+                                        (counter,)).fetchone()
+                value = (row[0] if row else 0) + 1
+                self.conn.execute('INSERT OR REPLACE INTO counters(name, value) VALUES (?,?)',
+                                  (counter, value))
+            except BaseException:
+                self.conn.execute('ROLLBACK')
+                raise
+            self.conn.execute('COMMIT')
+        return value
 
     def refresh(self):
         with self._lock:

@@ -13,7 +13,6 @@ Per vNIC with port security (conntrack zone = its OpenFlow port number):
   and port from registers, so a vNIC joining touches only its own flows.
 """
 import ipaddress
-import zlib
 
 from controller import pipeline as P
 from controller import protocols
@@ -28,8 +27,9 @@ IPV4, ARP = 0x0800, 0x0806
 
 
 def rule_mark(rule):
-    """A stable non-zero 31-bit mark per rule, carried in ct_mark."""
-    return zlib.crc32(rule['id'].encode()) & 0x7fffffff or 1
+    """The rule's mark, carried in ct_mark and used as its conjunction id:
+    allocated with the rule (:func:`controller.service.new_rule`), unique."""
+    return rule['mark']
 
 
 def marks_by_cookie(flows):

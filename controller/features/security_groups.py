@@ -9,7 +9,7 @@ from controller import model, schemas
 from controller.api import route
 from controller.model import ValidationError
 from controller.schemas import parse
-from controller.service import _rule, retried
+from controller.service import new_rule, retried
 
 
 class SecurityGroups:
@@ -32,9 +32,9 @@ class SecurityGroups:
         if any(g.name == request.name for g in self.store.list('security_group')):
             raise ValidationError('name', 'a security group named %r exists'
                                   % request.name, 409)
-        rules = [self._check_rule_refs(dict(rule.record(), id=model.new_id()),
-                                       'rules[%d].' % i)
-                 for i, rule in enumerate(request.rules)]
+        checked = [self._check_rule_refs(rule.record(), 'rules[%d].' % i)
+                   for i, rule in enumerate(request.rules)]
+        rules = [new_rule(self.store, rule) for rule in checked]  # marks for valid rules only
         group = model.SecurityGroup(id=model.new_id(), name=request.name, rules=rules,
                                     description=request.description, zone=request.zone)
         with self.store.transaction() as tx:
@@ -76,7 +76,8 @@ class SecurityGroups:
     @retried
     def add_rule(self, ident, body):
         group = self.service.get_group(ident)
-        rule = self._check_rule_refs(_rule(body))
+        rule = new_rule(self.store, self._check_rule_refs(
+            parse(schemas.RuleCreate, body).record()))
         with self.store.transaction() as tx:
             tx.put('security_group', group.id, model.changed(group, rules=group.rules + [rule]))
         return rule

@@ -159,6 +159,28 @@ def test_allocation_is_compare_and_swap_under_8_clients(open_store):
     assert redone                           # some writes were refused and redone
 
 
+def test_counters_never_hand_out_a_value_twice(open_store):
+    """Four writers allocate at once (compare-and-swap on etcd); a store opened
+    afterwards goes on from the highest value."""
+    clients = [open_store() for _ in range(4)]
+    got = [[] for _ in clients]
+
+    def work(i, client):
+        for _ in range(25):
+            got[i].append(client.allocate('rule_mark'))
+
+    threads = [threading.Thread(target=work, args=(i, c)) for i, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    values = sum(got, [])
+    assert sorted(values) == list(range(1, 101))
+    assert all(run == sorted(run) for run in got)
+    assert open_store().allocate('rule_mark') == 101
+    assert open_store().allocate('another') == 1
+
+
 def test_watchers_see_every_change_of_another_store_once(open_store):
     writer, reader = open_store(), open_store()
     own, seen = Replay(writer), Replay(reader)
