@@ -20,6 +20,7 @@ from controller.actions import encode as to_actions
 
 LOG = logging.getLogger(__name__)
 ALL_ONES_64 = 2 ** 64 - 1
+NX_VENDOR_ID, NXT_CT_FLUSH_ZONE = 0x00002320, 29    # as ovs-ofctl ct-flush-zone sends it
 
 
 def to_match(parser, match_items):
@@ -162,7 +163,7 @@ class Reconciler:
         # what the controller spends, cumulative (GET /v1/status 'reconciler'):
         # compiling (counted by the core), diffing and encoding, writing sockets
         self.stats = {'bundles': 0, 'flow_mods': 0, 'compile_seconds': 0.0,
-                      'encode_seconds': 0.0, 'send_seconds': 0.0}
+                      'encode_seconds': 0.0, 'send_seconds': 0.0, 'zones_flushed': 0}
         self.sent_at = {}       # bundle id -> time.monotonic() it left, until confirmed
 
     # ---- (re)connect: read what the switch holds -----------------------------
@@ -272,6 +273,15 @@ class Reconciler:
                                           idle_timeout=idle_timeout,
                                           match=to_match(parser, f.match), instructions=inst))
         self._send_all(dp, msgs)
+
+    def flush_zone(self, dp, zone):
+        """Empty conntrack zone ``zone`` of a switch, so that the next vNIC given
+        that OpenFlow port number (= zone) starts with no sessions. Ryu has no
+        class for Open vSwitch's NXT_CT_FLUSH_ZONE: an experimenter message whose
+        body is ``struct nx_zone_id`` (6 zero bytes, the zone)."""
+        self._send_all(dp, [dp.ofproto_parser.OFPExperimenter(
+            dp, NX_VENDOR_ID, NXT_CT_FLUSH_ZONE, struct.pack('!6xH', zone))])
+        self.stats['zones_flushed'] += 1
 
     @staticmethod
     def _send_all(dp, msgs):

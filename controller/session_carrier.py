@@ -12,6 +12,13 @@ It reads the source's conntrack zone of the vNIC (its OpenFlow port number
 there) through that hypervisor's agent, and sends the destination timed flows
 in the ``sessions`` cookie space (through the reconciler, which otherwise
 leaves that space alone).
+
+Zones start empty: a zone a vNIC leaves (unplugged, moved, its port deleted)
+is flushed on that switch once its sessions have been read, so the next vNIC
+given that port number finds none of them. A vNIC that vanished without
+appearing elsewhere yet keeps its zone for ``grace`` seconds (it may be moving,
+unplanned); another vNIC bound to that port number meanwhile gets it flushed
+first.
 """
 import logging
 import time
@@ -47,6 +54,16 @@ def carries(old, new, left):
     return jobs
 
 
+def freed_zone(old, new):
+    """(host, zone) a port record's change leaves: its vNIC was bound there with
+    that OpenFlow port number (its conntrack zone) and is not any more."""
+    if old is None or not old.bound_host:
+        return None
+    if new is not None and (new.bound_host, new.ofport) == (old.bound_host, old.ofport):
+        return None
+    return (old.bound_host, old.ofport)
+
+
 class SessionCarrier:
     def __init__(self, core, enabled, grace, token):
         self.core = core
@@ -54,18 +71,65 @@ class SessionCarrier:
         self.grace = grace
         self.token = token      # the agents answer the controller API's token
         self._left = {}         # port id -> (host, ofport) it was last bound on, while unbound
+        self._kept = {}         # (host, zone) left by a vanished vNIC -> its port id
 
     def port_changed(self, old, new):
         """A port record changed (a store watch event): carry its sessions if it
-        is moving or has moved."""
-        if self.enabled:
-            for job in carries(old, new, self._left):
-                hub.spawn(self.carry, *job)
+        is moving or has moved; flush the zones it left once they are read."""
+        jobs = carries(old, new, self._left) if self.enabled else []
+        here = new.bound_host if new is not None else ''
+        if here:
+            kept = self._kept.pop((here, new.ofport), None)
+            if kept is not None and kept != new.id:       # its port number, reused
+                self._left.pop(kept, None)
+                self.flush(here, new.ofport)
+        moved_from = set()
+        for job in jobs:
+            moved = job[3] == here      # at its destination: the source's zone is left
+            if moved:
+                moved_from.add((job[1], job[2]))
+                self._kept.pop((job[1], job[2]), None)
+            hub.spawn(self.carry, *job, flush=moved)
+        if here or new is None:         # bound again, or gone: no zone of it is kept
+            for zone in [z for z, p in self._kept.items() if p == (new or old).id]:
+                del self._kept[zone]
+                self.flush(*zone)
+        freed = freed_zone(old, new)
+        if freed is None or freed in moved_from:
+            return
+        if self.enabled and new is not None and not here:
+            self._kept[freed] = new.id                  # it may appear elsewhere
+            hub.spawn_after(self.grace, self._flush_kept, freed, new.id)
+        else:
+            self.flush(*freed)
 
-    def carry(self, port_id, source, zone, dest, ofport):
+    def _flush_kept(self, zone, port_id):
+        if self._kept.get(zone) == port_id:
+            del self._kept[zone]
+            self.flush(*zone)
+
+    def flush(self, host_name, zone):
+        """Empty ``zone`` on ``host_name``'s switch (when this replica masters it)."""
+        dp = self._datapath(self.core.inventory, host_name)
+        if dp is None or not self.core.mastership.is_master(dp.id):
+            return
+        self.core.reconciler.flush_zone(dp, zone)
+        LOG.info('%s: conntrack zone %d flushed (its vNIC left)', host_name, zone)
+        self.core.timeline.append({'time': time.time(), 'event': 'zone',
+                                   'host': host_name, 'zone': zone})
+
+    def carry(self, port_id, source, zone, dest, ofport, flush=False):
         """Read ``source``'s conntrack zone ``zone`` (the port's vNIC was there),
         install the admissions of the VM's sessions on ``dest`` for the vNIC at
-        ``ofport``. Returns the sessions carried."""
+        ``ofport``; with ``flush``, then empty that zone. Returns the sessions
+        carried."""
+        try:
+            return self._carry(port_id, source, zone, dest, ofport)
+        finally:
+            if flush:
+                self.flush(source, zone)
+
+    def _carry(self, port_id, source, zone, dest, ofport):
         started = time.time()
         try:
             inv = self.core.inventory   # networks, groups, hosts: as compiled
