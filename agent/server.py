@@ -1,11 +1,14 @@
 """The agent's HTTP service.
 
     python -m agent.server --listen 172.30.250.1:6699 --ovs-ctl RUNDIR/ovs-vswitchd.ctl \
-        --token-file FILE [--pidfile FILE]
+        --token-file FILE [--pidfile FILE] [--cert PEM --key PEM --ca PEM]
 
 ``GET /v1/conntrack?zone=N`` -> ``{"entries": [...]}`` (see :mod:`agent.conntrack`),
 ``GET /v1/health`` -> ``{"ok": true}``. Every request needs ``Authorization:
-Bearer <token>`` (the token file's content): conntrack tells who talks to whom.
+Bearer <token>`` (the token file's content: this hypervisor's own agent
+token, see :mod:`controller.agent_client`, never the API's): conntrack tells who
+talks to whom. With ``--cert``/``--key``/``--ca`` it serves HTTPS only and
+accepts only clients presenting a certificate that CA signed (mutual TLS).
 Errors are JSON ``{"error", "field"}`` with a 4xx/5xx status. Read-only: it
 never changes the switch.
 """
@@ -13,6 +16,7 @@ import argparse
 import hmac
 import json
 import os
+import ssl
 import subprocess
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -76,19 +80,59 @@ def handler_class(ovs_ctl, token):
     return Handler
 
 
+def server_tls(cert, key, ca):
+    """Serve TLS 1.2+ and require a client certificate that ``ca`` signed."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    context.load_verify_locations(ca)
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+class TlsServer(ThreadingHTTPServer):
+    """The handshake runs in the request's own thread (a client that never
+    finishes it holds only that thread, for the handler's timeout)."""
+
+    def __init__(self, address, handler, context):
+        super().__init__(address, handler)
+        self.context = context
+
+    def finish_request(self, request, client_address):
+        request.settimeout(10)
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return                          # no certificate the CA signed: nothing said
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            tls.close()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--listen', required=True, help='IP:PORT (the management address)')
     p.add_argument('--ovs-ctl', required=True, help="ovs-vswitchd's unixctl socket")
     p.add_argument('--token-file', required=True)
     p.add_argument('--pidfile')
+    p.add_argument('--cert', help='serve HTTPS with this certificate (PEM)')
+    p.add_argument('--key', help="the certificate's key (PEM)")
+    p.add_argument('--ca', help='accept only clients with a certificate this CA signed')
     args = p.parse_args(argv)
+    tls = [args.cert, args.key, args.ca]
+    if any(tls) and not all(tls):
+        p.error('--cert, --key and --ca go together')
     host, _, port = args.listen.rpartition(':')
     with open(args.token_file) as f:
         token = f.read().strip()
     if not token:
         p.error('--token-file: the file is empty')
-    server = ThreadingHTTPServer((host, int(port)), handler_class(args.ovs_ctl, token))
+    handler = handler_class(args.ovs_ctl, token)
+    if all(tls):
+        server = TlsServer((host, int(port)), handler, server_tls(*tls))
+    else:
+        server = ThreadingHTTPServer((host, int(port)), handler)
     if args.pidfile:
         with open(args.pidfile, 'w') as f:
             f.write('%d\n' % os.getpid())

@@ -17,7 +17,7 @@ import time
 
 import webob
 
-from controller import model, schemas, views, web
+from controller import agent_client, model, schemas, views, web
 from controller.flows import to_ofctl
 from controller.inventory import Inventory
 from controller.metrics import CONTENT_TYPE, Metrics
@@ -33,8 +33,9 @@ ROUTES = []
 
 class Route:
     def __init__(self, method, pattern, func, write, body, ok, returns, errors, public,
-                 feature, media):
+                 feature, media, admin):
         self.method, self.func, self.write, self.public = method, func, write, public
+        self.admin = admin or write         # only the admin token
         self.feature, self.media = feature, media
         self.regex = re.compile('^' + pattern + '$')
         self.path = pattern.replace('([^/]+)', '{id}', 1).replace('([^/]+)', '{rule_id}')
@@ -42,15 +43,16 @@ class Route:
 
 
 def route(method, pattern, write=False, body=None, ok=200, returns=None, errors=(),
-          public=False, feature=None, media='application/json'):
+          public=False, feature=None, media='application/json', admin=False):
     """Register an operation: ``body`` the declaration of its request body,
     ``ok`` its success status, ``returns`` the declaration of what it answers,
     ``errors`` the 4xx statuses it can give besides the common ones; ``public``
     needs no token; ``feature``: served only while that feature's app runs;
-    ``media``: what it answers if not JSON (a text route answers a string)."""
+    ``media``: what it answers if not JSON (a text route answers a string);
+    ``admin``: a read only the admin token may make (a secret)."""
     def register(func):
         ROUTES.append(Route(method, pattern, func, write, body, ok, returns, errors, public,
-                            feature, media))
+                            feature, media, admin))
         return func
     return register
 
@@ -95,8 +97,10 @@ class Api:
     def __init__(self, service, token, reader_token='', open_reads=False, status=None,
                  rule_stats=None, events=None, audit=None, features=None, flows=None,
                  metrics=None, compiled_features=None, cached_rule_stats=None,
-                 wait_applied=None):
+                 wait_applied=None, agent_secret=''):
         self.service = service
+        # what the hypervisor agents' tokens derive from (as the core's carrier uses it)
+        self.agent_secret = agent_client.agent_secret(agent_secret, token)
         self.flows = flows or (lambda host: [])   # host -> its compiled flows
         self.features = features or (lambda: ['vlan', 'vxlan', 'firewall'])  # loaded
         self.store = service.store
@@ -168,11 +172,12 @@ class Api:
 
     def _call(self, req, r, args):
         role = self.role(req)
-        if role is None and (r.write or not (self.open_reads or r.public)):
+        if role is None and (r.admin or not (self.open_reads or r.public)):
             return _error(401, '%s need "Authorization: Bearer <token>"'
                           % ('writes' if r.write else 'reads'), 'Authorization')
-        if r.write and role != 'admin':
-            return _error(403, 'the reader token cannot write', 'Authorization')
+        if r.admin and role != 'admin':
+            return _error(403, 'the reader token cannot %s' % ('write' if r.write else
+                                                                'read this'), 'Authorization')
         wait = req.GET.get('wait')
         if wait is not None and (wait != 'applied' or not r.write):
             return _error(400, 'wait: only "applied", and only on writes (wait until the '
@@ -272,6 +277,16 @@ class Api:
         return 200, {'host': host.name, 'flows': [
             {'cookie': '%#x' % f.cookie, 'table': f.table, 'priority': f.priority,
              'owner': f.owner, 'ofctl': to_ofctl(f)} for f in self.flows(host)]}
+
+    @route('GET', '/v1/hosts/([^/]+)/agent-credential', returns=schemas.AgentCredential,
+           errors=(404,), admin=True)
+    def agent_credential(self, _, name):
+        """The token the host's hypervisor agent accepts from the controllers: its
+        own, good for nothing else (not this API, not another host's agent); for
+        the orchestrator that installs the agent. Admin token only."""
+        host = self.service.get_host(name)
+        return 200, {'host': host.name,
+                     'token': agent_client.agent_token(self.agent_secret, host.name)}
 
     @route('PATCH', '/v1/hosts/([^/]+)', write=True, body=schemas.HostPatch,
            returns=schemas.HostOut, errors=(404, 409))
@@ -425,6 +440,8 @@ def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
                        if r.media != 'application/json' else _content(r.returns, components))
             op['responses'][str(r.ok)] = {'description': 'OK', 'content': content}
         statuses = {414} | set(r.errors) | (set() if r.public else {401})
+        if r.admin:
+            statuses.add(403)
         if r.write:
             statuses |= {400, 403, 502, 504}      # 400: a bad ?wait
         if r.body is not None:

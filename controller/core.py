@@ -19,7 +19,7 @@ import logging
 import os
 import time
 
-from controller import binding, environment, http_server, mastership, trace  # noqa: F401 - its route
+from controller import agent_client, binding, environment, http_server, mastership, trace  # noqa: F401 - its route
 from controller.api import Api
 from controller.applied import AppliedWaiters
 from controller.compile import compile_host
@@ -75,6 +75,14 @@ OPTIONS = [
     cfg.IntOpt('session_grace', default=30,
                help="seconds a carried session's admission at the destination stays "
                     'without a packet needing it (an idle timeout)'),
+    cfg.StrOpt('agent_secret', default='', secret=True,
+               help="the secret each hypervisor agent's own token is derived from (an "
+                    'HMAC of its host name, given by GET /v1/hosts/NAME/agent-credential); '
+                    'default: derived from the API token, so replicas agree'),
+    cfg.BoolOpt('agent_tls', default=False,
+                help='speak HTTPS to the hypervisor agents, presenting the OpenFlow TLS '
+                     'certificate (ctl_privkey, ctl_cert) and accepting only agents whose '
+                     'certificate ca_certs signed (mutual TLS)'),
     cfg.IntOpt('lease_ttl', default=2, min=1,
                help='with etcd: seconds a replica that stops renewing its lease keeps its '
                     'switches (etcd raises it to its own minimum, 2 s with its defaults)'),
@@ -113,6 +121,16 @@ def api_token(conf):
         token = load_or_create_token(path)
         LOG.info('no API token configured: using the one kept in %s', path)
     return token
+
+
+def agents_tls(conf):
+    """The TLS context the controller asks agents with (None: plain HTTP)."""
+    if not conf.agent_tls:
+        return None
+    if not (CONF.ctl_privkey and CONF.ctl_cert and CONF.ca_certs):
+        raise ValueError('agent_tls needs the OpenFlow TLS credentials: ctl_privkey, '
+                         'ctl_cert and ca_certs')
+    return agent_client.tls_context(CONF.ctl_privkey, CONF.ctl_cert, CONF.ca_certs)
 
 
 def error_name(ofp, err_type, code):
@@ -166,8 +184,9 @@ class Core(RyuApp):
         self._sent = {}         # dpid -> fingerprint of the flows last sent
         self.timeline = collections.deque(maxlen=2000)  # what switches reported, timed
         self.metrics = Metrics(self.metrics_state)
+        secret = agent_client.agent_secret(conf.agent_secret, api_token(conf))
         self.carrier = SessionCarrier(self, conf.carry_sessions, conf.session_grace,
-                                      api_token(conf))
+                                      secret, agents_tls(conf))
         self.api = Api(self.service, api_token(conf), features=self.loaded,
                        flows=self.desired_flows,
                        reader_token=(conf.api_reader_token
@@ -177,7 +196,7 @@ class Core(RyuApp):
                        audit=AuditLog(conf.audit_log or conf.db_path + '.audit.log'),
                        metrics=self.metrics, compiled_features=lambda: self.features,
                        cached_rule_stats=lambda: self._rule_stats[1],
-                       wait_applied=self.wait_applied)
+                       wait_applied=self.wait_applied, agent_secret=secret)
         self._api_url = '%s://%s:%d/v1' % ('https' if conf.api_cert else 'http',
                                             conf.api_host, conf.api_port)
 

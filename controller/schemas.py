@@ -427,6 +427,12 @@ class PortOut(PortCreate, Out):
     migrating_ofport: int
 
 
+class AgentCredential(Out):
+    host: str
+    token: str = Field(description="what the host's agent accepts as "
+                                   "'Authorization: Bearer <token>'")
+
+
 class RuleStats(Out):
     packets: int
     bytes: int

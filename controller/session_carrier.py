@@ -65,11 +65,12 @@ def freed_zone(old, new):
 
 
 class SessionCarrier:
-    def __init__(self, core, enabled, grace, token):
+    def __init__(self, core, enabled, grace, agent_secret, tls=None):
         self.core = core
         self.enabled = enabled
         self.grace = grace
-        self.token = token      # the agents answer the controller API's token
+        self.agent_secret = agent_secret    # each agent answers its own token of it
+        self.tls = tls                      # an SSL context: agents speak HTTPS
         self._left = {}         # port id -> (host, ofport) it was last bound on, while unbound
         self._kept = {}         # (host, zone) left by a vanished vNIC -> its port id
 
@@ -140,7 +141,9 @@ class SessionCarrier:
                     or not self.core.mastership.is_master(dst_dp.id)):
                 return []       # (with replicas, the destination's master carries)
             marks = {rule_mark(r) for g in inv.groups_of(port) for r in g.rules}
-            entries = agent_client.conntrack(host.agent, zone, self.token)
+            entries = agent_client.conntrack(
+                host.agent, zone, agent_client.agent_token(self.agent_secret, host.name),
+                tls=self.tls)
             carried = sessions.from_conntrack(entries, port, marks)
             if carried:
                 flows = [f for s in carried for f in sessions.carried_flows(s, ofport)]

@@ -31,6 +31,8 @@ def write_config(path, db_path, api_port, token, ofp_host, ofp_port, tls=None, s
         lines.append('ofp_tcp_listen_port = %d' % ofp_port)
     lines += ['', '[vnetsec]', 'db_path = %s' % db_path, 'api_host = 127.0.0.1',
               'api_port = %d' % api_port, 'api_token = %s' % token]
+    if tls:                 # the agents too: mutual TLS with the same lab CA
+        lines.append('agent_tls = true')
     if store:
         lines.append('store = %s' % store)
     lines += ['%s = %s' % item for item in sorted((options or {}).items())]  # [vnetsec] ones

@@ -173,33 +173,40 @@ class Hypervisor(OvsSwitchNode):
                  'ip link set br-phy up' % (self.phy_mac, self.vtep))
         if self.gateway:
             self.cmd('ip route add %s via %s dev br-phy' % (self.underlay, self.gateway))
-        agent = self.start_agent()
+        agent = self.agent_address()
         if self.client:
             self.client.register_host(self.name, self.dpid_int, rack=self.rack,
                                       vtep_ip=self.vtep_ip,
                                       switch_address=self.switch_address, **agent)
+        if agent:
+            self.start_agent(agent['agent'])
         for intf in self.intfList():
             if intf.name.startswith('tap'):
                 link = intf.link
                 configure_vm((link.intf1 if link.intf2 is intf else link.intf2).node)
                 self.plug(intf.name)
 
-    def start_agent(self):
-        """The hypervisor agent (``agent.server``) on the management address,
-        answering with the controller API's token; returns the host field
-        that tells the controller where it is ({} without one)."""
+    def agent_address(self):
+        """{'agent': 'IP:port'}: where this host's agent will answer ({} without one)."""
         if not (self.client and self.client.token and self.mgmt_ip):
             return {}
-        address = '%s:%d' % (self.mgmt_ip.split('/')[0], AGENT_PORT)
+        return {'agent': '%s:%d' % (self.mgmt_ip.split('/')[0], AGENT_PORT)}
+
+    def start_agent(self, address):
+        """The hypervisor agent (``agent.server``) at ``address``, with this host's
+        own agent token (as an orchestrator installs it: from the API, never the
+        API's token) and, with TLS, this switch's lab certificate, accepting only
+        clients the lab CA signed. The host is registered already."""
+        token = self.client.get('/v1/hosts/%s/agent-credential' % self.name)['token']
         token_file = '%s/agent.token' % self.ovs.dir
         fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, 'w') as f:
-            f.write(self.client.token)
+            f.write(token)
+        tls = ('--key %s --cert %s --ca %s' % self.tls) if self.tls else ''
         self.cmd('%s -m agent.server --listen %s --ovs-ctl %s/ovs-vswitchd.ctl '
-                 '--token-file %s --pidfile %s/agent.pid > %s/agent.log 2>&1 &'
-                 % (sys.executable, address, self.ovs.dir, token_file, self.ovs.dir,
+                 '--token-file %s --pidfile %s/agent.pid %s > %s/agent.log 2>&1 &'
+                 % (sys.executable, address, self.ovs.dir, token_file, self.ovs.dir, tls,
                     self.ovs.dir))
-        return {'agent': address}
 
     def stop_agent(self):
         try:

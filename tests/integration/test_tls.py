@@ -3,13 +3,17 @@ controller over mutual TLS and the VMs reach each other within their network;
 a switch with a certificate of another CA is refused; a plain OpenFlow hello to
 the TLS port gets no OpenFlow reply; the run's secrets are private."""
 import glob
+import http.client
+import json
 import os
+import ssl
 import stat
 import time
 
 import pytest
 
 from mininet_topos.datacenter import DataCenter
+from mininet_topos.migration import migrate
 from mininet_topos.nodes import TorSwitch
 from mininet_topos.tls import LabCA
 from tests.integration.helpers import (expected_pairs, is_openflow_hello, listening_tcp,
@@ -88,3 +92,56 @@ def test_switch_with_another_cas_certificate_is_refused(dc):
 def controller_log(dc):
     with open(dc.controller.log_path) as f:
         return f.read()
+
+
+def agent_get(address, token, tls):
+    """(status, body) of GET /v1/conntrack?zone=1 at an agent over HTTPS with the
+    client credentials ``tls`` (key, cert, CA); None if the handshake failed."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.load_verify_locations(tls[2])
+    if tls[0]:
+        context.load_cert_chain(tls[1], tls[0])
+    host, _, port = address.rpartition(':')
+    conn = http.client.HTTPSConnection(host, int(port), timeout=3, context=context)
+    try:
+        conn.request('GET', '/v1/conntrack?zone=1', headers={'Authorization': 'Bearer ' + token})
+        reply = conn.getresponse()
+        return reply.status, json.loads(reply.read())
+    except (OSError, ssl.SSLError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def test_agents_speak_mutual_tls_and_take_only_their_own_token(dc):
+    c = dc.client
+    address = c.get('/v1/hosts/hv1')['agent']
+    own = c.get('/v1/hosts/hv1/agent-credential')['token']
+    other = c.get('/v1/hosts/hv2/agent-credential')['token']
+    lab = dc.ca.credentials('probe-agent')
+    assert agent_get(address, own, lab)[0] == 200
+    assert agent_get(address, dc.token, lab)[0] == 401       # the API's admin token
+    assert agent_get(address, other, lab)[0] == 401          # another host's token
+    key, cert, _ = LabCA(dc.rundir + '/foreign-agent').credentials('stranger')
+    assert agent_get(address, own, (key, cert, lab[2])) is None    # another CA's cert
+    assert agent_get(address, own, (None, None, lab[2])) is None   # no client cert
+    host, _, port = address.rpartition(':')
+    plain = http.client.HTTPConnection(host, int(port), timeout=3)
+    with pytest.raises((OSError, http.client.HTTPException)):
+        plain.request('GET', '/v1/health', headers={'Authorization': 'Bearer ' + own})
+        plain.getresponse().read()
+
+
+def test_a_move_reads_the_source_agent_over_tls(dc):
+    """The controller's own HTTPS client: a planned move's carry reads hv1's agent
+    (a 'sessions' event is told only once the read succeeded)."""
+    before = len([e for e in dc.client.get('/v1/events') if e.get('event') == 'sessions'])
+    migrate(dc, 'vm1', 'hv2')
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        carried = [e for e in dc.client.get('/v1/events') if e.get('event') == 'sessions']
+        if len(carried) > before and carried[-1]['port'] == 'vm1':
+            break
+        time.sleep(0.2)
+    assert len(carried) > before and carried[-1]['port'] == 'vm1'

@@ -37,7 +37,7 @@ def carrier(monkeypatch):
         datapaths=dps, reconciler=Reconciler(), timeline=[],
         inventory=types.SimpleNamespace(hosts=hosts),
         mastership=types.SimpleNamespace(is_master=lambda dpid: True))
-    c = SessionCarrier(core, enabled=True, grace=30, token='t')
+    c = SessionCarrier(core, enabled=True, grace=30, agent_secret='s')
     c.order, c.timers = [], []
 
     def fake_carry(port_id, source, zone, dest, ofport):
