@@ -92,20 +92,20 @@ def build(args, tmp):
                 i // args.vnics), ofport=i % args.vnics + 1))
     for h in range(args.hosts):
         dp = DropDatapath(h + 1)
-        core.datapaths[dp.id] = dp
-        core.reconciler.start_sync(dp)
-        core.reconciler.on_flow_stats(dp, [], more=False)
+        core.ofctrl.datapaths[dp.id] = dp
+        core.ofctrl.reconciler.start_sync(dp)
+        core.ofctrl.reconciler.on_flow_stats(dp, [], more=False)
     t0 = time.perf_counter()
-    core.reconcile()
+    core.engine.reconcile()
     return core, nets, gids, time.perf_counter() - t0
 
 
 def timed(core, change):
-    before = core.reconciler.stats['flow_mods']
+    before = core.ofctrl.reconciler.stats['flow_mods']
     t0 = time.perf_counter()
     change()
-    core.reconcile()
-    return (time.perf_counter() - t0) * 1000, core.reconciler.stats['flow_mods'] - before
+    core.engine.reconcile()
+    return (time.perf_counter() - t0) * 1000, core.ofctrl.reconciler.stats['flow_mods'] - before
 
 
 def measure(args):
@@ -114,14 +114,14 @@ def measure(args):
         core, nets, gids, full = build(args, tmp)
         print('  state: %d hypervisors x %d vNICs%s, %d flows; built in %.0f s, first full '
               'reconcile %.1f s' % (args.hosts, args.vnics, ' in one group' * args.one_group, sum(
-                  map(len, core.reconciler.installed.values())), time.perf_counter() - t0, full))
+                  map(len, core.ofctrl.reconciler.installed.values())), time.perf_counter() - t0, full))
         from controller.features.security_groups import SecurityGroups
         service, rows = core.service, {'bind': [], 'move': [], 'rule': []}
         for r in range(args.runs):
             port = service.create_port({'network_id': nets[0], 'mac': '02:ff:00:00:%02x:01' % r,
                                         'ips': ['10.255.%d.1' % r], 'device': 'new%d' % r,
                                         'security_groups': [gids[0]]})
-            core.reconcile()
+            core.engine.reconcile()
             rows['bind'].append(timed(core, lambda: service.bind('hv0', {port.device: 100 + r})))
             rows['move'].append(timed(core, lambda: service.bind('hv5', {port.device: 100 + r})))
             rows['rule'].append(timed(core, lambda: SecurityGroups(service).add_rule(

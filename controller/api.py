@@ -93,29 +93,53 @@ def _depth(value, limit):
     return deepest
 
 
+class Running:
+    """What the API reads of the running controller, and nothing else of it (the
+    core is one; these answers are a controller with every app loaded and no
+    switch, which the unit tests extend)."""
+
+    def loaded(self):
+        """Names of the loaded features."""
+        return ['vlan', 'vxlan', 'firewall']
+
+    def features(self):
+        """The loaded :class:`controller.feature.Feature` objects."""
+        return ()
+
+    def desired_flows(self, host):
+        """What ``host``'s switch should hold, compiled now."""
+        return []
+
+    def status(self):
+        return {'switches': {}, 'idle': True}
+
+    def rule_stats(self, cached=False):
+        """{rule id: {packets, bytes}}; ``cached``: the last background reading."""
+        return {}
+
+    def events(self):
+        """Recent switch events, timed."""
+        return []
+
+    def wait_applied(self):
+        """(switches not confirmed, or None if not even compiled; {switch: why
+        failing}) once the writes so far are on the switches: ?wait=applied."""
+        return [], {}
+
+
 class Api:
-    def __init__(self, service, token, reader_token='', open_reads=False, status=None,
-                 rule_stats=None, events=None, audit=None, features=None, flows=None,
-                 metrics=None, compiled_features=None, cached_rule_stats=None,
-                 wait_applied=None, agent_secret=''):
+    def __init__(self, service, token, reader_token='', open_reads=False, running=None,
+                 audit=None, metrics=None, agent_secret=''):
         self.service = service
+        self.store = service.store
+        self.running = running or Running()
         # what the hypervisor agents' tokens derive from (as the core's carrier uses it)
         self.agent_secret = agent_client.agent_secret(agent_secret, token)
-        self.flows = flows or (lambda host: [])   # host -> its compiled flows
-        self.features = features or (lambda: ['vlan', 'vxlan', 'firewall'])  # loaded
-        self.store = service.store
         self.tokens = [(t, role) for t, role in ((token, 'admin'), (reader_token, 'reader'))
                        if t]
         self.open_reads = open_reads
-        self.status = status or (lambda: {'switches': {}, 'idle': True})
-        self.rule_stats = rule_stats or dict      # () -> {rule_id: {packets, bytes}}
-        self.events = events or list              # () -> recent switch events, timed
         self.audit = audit or (lambda entry: None)
         self.metrics = metrics or Metrics()
-        self.compiled_features = compiled_features or tuple   # the loaded Feature objects
-        self.cached_rule_stats = cached_rule_stats or dict   # the last background reading
-        # () -> (switches not confirmed or None, {switch: why failing}): ?wait=applied
-        self.wait_applied = wait_applied or (lambda: ([], {}))
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
@@ -148,7 +172,7 @@ class Api:
                           'path'), None
         path = req.path_info.rstrip('/') or '/'
         allowed = []
-        loaded = self.features()
+        loaded = self.running.loaded()
         for r in ROUTES:
             m = r.regex.match(path)
             if not m:
@@ -195,7 +219,7 @@ class Api:
             LOG.exception('%s %s failed', req.method, req.path_info)
             return _error(500, 'internal error; see the controller log')
         if wait:
-            late = self._late(self.wait_applied())
+            late = self._late(self.running.wait_applied())
             if late:
                 return late
         if status == 204:
@@ -276,7 +300,7 @@ class Api:
         host = self.service.get_host(name)
         return 200, {'host': host.name, 'flows': [
             {'cookie': '%#x' % f.cookie, 'table': f.table, 'priority': f.priority,
-             'owner': f.owner, 'ofctl': to_ofctl(f)} for f in self.flows(host)]}
+             'owner': f.owner, 'ofctl': to_ofctl(f)} for f in self.running.desired_flows(host)]}
 
     @route('GET', '/v1/hosts/([^/]+)/agent-credential', returns=schemas.AgentCredential,
            errors=(404,), admin=True)
@@ -372,20 +396,21 @@ class Api:
     def get_status(self, _):
         """Connected switches, whether each holds its desired flows (or why not),
         and whether the controller has changes still to send."""
-        return 200, self.status()
+        return 200, self.running.status()
 
     @route('GET', '/v1/events', returns=list[dict])
     def get_events(self, _):
         """Recent switch events with their times: vNICs appearing and leaving
         (port) and switches confirming flow changes (commit)."""
-        return 200, self.events()
+        return 200, self.running.events()
 
     @route('GET', '/v1/view', returns=schemas.View)
     def live_view(self, _):
         """What the web view draws: hosts by rack with their sync state, VMs,
         networks and the VTEPs they span, groups with rule counters, events."""
-        return 200, web.snapshot(Inventory.from_store(self.store), self.status(),
-                                 self.cached_rule_stats(), self.events())
+        running = self.running
+        return 200, web.snapshot(Inventory.from_store(self.store), running.status(),
+                                 running.rule_stats(cached=True), running.events())
 
     @route('GET', '/ui', returns=str, public=True, media='text/html; charset=utf-8')
     def web_page(self, _):
@@ -401,7 +426,7 @@ class Api:
     @route('GET', '/v1/openapi.json', returns=dict, public=True)
     def openapi(self, _):
         """This document (no token needed: it holds no state)."""
-        return 200, openapi_document(self.features())
+        return 200, openapi_document(self.running.loaded())
 
 
 def _content(declaration, components):

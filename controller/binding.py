@@ -70,3 +70,36 @@ def port_list(seen, host, devices):
     new_seen = {d: where for d, where in seen.items() if where[0] != host or d in devices}
     new_seen.update((d, (host, n)) for d, n in devices.items())
     return new_seen
+
+
+class Sightings:
+    """``seen`` held for the controller, as its switches report it, and where a
+    device is plugged on a switch this controller may bind on (its master's:
+    with replicas, a switch's bindings are written by its master alone).
+    ``is_master(dpid)``; ``store``: the host records, to find a host's dpid."""
+
+    def __init__(self, store, is_master):
+        self.store, self.is_master = store, is_master
+        self.seen = {}          # device -> (host, ofport)
+
+    def port_list(self, host, devices):
+        self.seen = port_list(self.seen, host, devices)
+
+    def _ours(self, host_name):
+        host = self.store.get('host', host_name)
+        return host is not None and self.is_master(host.dpid)
+
+    def where(self, device):
+        """(host, ofport) of ``device`` on a switch we bind on, or None: a port
+        created for a vNIC already plugged is stored bound."""
+        where = self.seen.get(device)
+        return where if where and self._ours(where[0]) else None
+
+    def mastered(self):
+        """{device: (host, ofport)} of the devices on the switches we bind on."""
+        ours = {}
+        out = {}
+        for device, where in self.seen.items():
+            if ours.setdefault(where[0], self._ours(where[0])):
+                out[device] = where
+        return out

@@ -5,7 +5,7 @@ Every ``[vnetsec]`` option can be given as ``VNETSEC_<OPTION>`` (e.g.
 OpenFlow listener as ``VNETSEC_OFP_HOST`` / ``VNETSEC_OFP_PORT``. A variable sets
 the option's default: a config file (``ryu-manager --config-file``) still wins.
 ``VNETSEC_API_TOKEN`` and ``VNETSEC_API_READER_TOKEN`` are read where the tokens
-are chosen (:func:`controller.core.api_token`); they work here too.
+are chosen (:func:`controller.config.api_token`); they work here too.
 """
 import os
 

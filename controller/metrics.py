@@ -28,6 +28,11 @@ class _State:
     def __init__(self, state):
         self.state = state
 
+    def describe(self):
+        """Nothing up front: ``state`` is asked only at a scrape (the core's
+        parts that answer it need not exist yet when the registry is made)."""
+        return []
+
     def collect(self):
         state = self.state()
         switches = state['switches']

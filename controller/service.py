@@ -95,10 +95,10 @@ def _port_fields(request):
 
 class Service:
     def __init__(self, store, vlan_pool='100-4094', vni_pool='5000-16777215', kinds=None,
-                 located=None):
+                 sightings=None):
         self.store = store
-        # device -> (host, ofport) where a switch we may bind on holds it, or None
-        self.located = located or (lambda device: None)
+        # where the switches we bind on report each device (binding.Sightings), if known
+        self.sightings = sightings
         # what must be unique: found without scanning, and claimed by each write
         store.add_index('port', 'device', lambda p: (p.device,), unique=True)
         store.add_index('port', 'bound_host', lambda p: (p.bound_host,))
@@ -310,7 +310,7 @@ class Service:
                     e.field = 'ports[%d].%s' % (i, e.field)
                 raise
             port = model.Port(id=model.new_id(), **fields)
-            where = self.located(port.device)
+            where = self.sightings.where(port.device) if self.sightings else None
             # its vNIC already plugged: bound in the same write (one commit, not two)
             ports.append(_bound(port, *where) if where else port)
             taken.update(((index, value), ports[-1].id)

@@ -65,14 +65,26 @@ def freed_zone(old, new):
 
 
 class SessionCarrier:
-    def __init__(self, core, enabled, grace, agent_secret, tls=None):
-        self.core = core
+    """``inventory``: the records as compiled (hosts, groups); ``store``: the
+    ports as they are now; ``ofctrl``: the switches (it sends only to those
+    this controller masters); ``timeline``: where each carry and flush is told."""
+
+    def __init__(self, inventory, store, ofctrl, timeline, enabled, grace, agent_secret,
+                 tls=None):
+        self.inventory, self.store, self.ofctrl = inventory, store, ofctrl
+        self.timeline = timeline
         self.enabled = enabled
         self.grace = grace
         self.agent_secret = agent_secret    # each agent answers its own token of it
         self.tls = tls                      # an SSL context: agents speak HTTPS
         self._left = {}         # port id -> (host, ofport) it was last bound on, while unbound
         self._kept = {}         # (host, zone) left by a vanished vNIC -> its port id
+
+    def on_change(self, changes):
+        """A store watcher: the ports' changes."""
+        for kind, _key, old, new in changes:
+            if kind == 'port':
+                self.port_changed(old, new)
 
     def port_changed(self, old, new):
         """A port record changed (a store watch event): carry its sessions if it
@@ -111,12 +123,11 @@ class SessionCarrier:
 
     def flush(self, host_name, zone):
         """Empty ``zone`` on ``host_name``'s switch (when this replica masters it)."""
-        dp = self._datapath(self.core.inventory, host_name)
-        if dp is None or not self.core.mastership.is_master(dp.id):
+        host = self.inventory.hosts.get(host_name)
+        if host is None or not self.ofctrl.flush_zone(host.dpid, zone):
             return
-        self.core.reconciler.flush_zone(dp, zone)
         LOG.info('%s: conntrack zone %d flushed (its vNIC left)', host_name, zone)
-        self.core.timeline.append({'time': time.time(), 'event': 'zone',
+        self.timeline.append({'time': time.time(), 'event': 'zone',
                                    'host': host_name, 'zone': zone})
 
     def carry(self, port_id, source, zone, dest, ofport, flush=False):
@@ -133,12 +144,12 @@ class SessionCarrier:
     def _carry(self, port_id, source, zone, dest, ofport):
         started = time.time()
         try:
-            inv = self.core.inventory   # networks, groups, hosts: as compiled
-            port = self.core.store.get('port', port_id)
-            host = inv.hosts.get(source)
-            dst_dp = self._datapath(inv, dest)
-            if (port is None or dst_dp is None or host is None or not host.agent
-                    or not self.core.mastership.is_master(dst_dp.id)):
+            inv = self.inventory        # networks, groups, hosts: as compiled
+            port = self.store.get('port', port_id)
+            host, dst = inv.hosts.get(source), inv.hosts.get(dest)
+            if (port is None or dst is None or host is None or not host.agent
+                    or dst.dpid not in self.ofctrl.datapaths
+                    or not self.ofctrl.is_master(dst.dpid)):
                 return []       # (with replicas, the destination's master carries)
             marks = {rule_mark(r) for g in inv.groups_of(port) for r in g.rules}
             entries = agent_client.conntrack(
@@ -147,21 +158,16 @@ class SessionCarrier:
             carried = sessions.from_conntrack(entries, port, marks)
             if carried:
                 flows = [f for s in carried for f in sessions.carried_flows(s, ofport)]
-                self.core.reconciler.add_unmanaged(dst_dp, flows,
-                                                   sessions.cookie(sessions.CARRIED),
-                                                   self.grace)
+                self.ofctrl.add_unmanaged(dst.dpid, flows, sessions.cookie(sessions.CARRIED),
+                                          self.grace)
             LOG.info('%s: carried %d sessions from %s (zone %d) to %s (port %d) in %.3f s',
                      port.name, len(carried), source, zone, dest, ofport,
                      time.time() - started)
-            self.core.timeline.append({'time': time.time(), 'event': 'sessions',
-                                       'port': port.name, 'source': source, 'host': dest,
-                                       'carried': len(carried)})
+            self.timeline.append({'time': time.time(), 'event': 'sessions',
+                                  'port': port.name, 'source': source, 'host': dest,
+                                  'carried': len(carried)})
             return carried
         except Exception:                      # a move goes on without its sessions
             LOG.exception('carrying the sessions of port %s from %s to %s failed',
                           port_id, source, dest)
             return []
-
-    def _datapath(self, inv, host_name):
-        host = inv.hosts.get(host_name)
-        return self.core.datapaths.get(host.dpid) if host is not None else None

@@ -176,4 +176,4 @@ def trace_packet(api, body):
     """Would this packet get there? The verdict and the path, step by step,
     simulated on the controller's compiled flows (a read: no switch asked)."""
     request = schemas.parse(schemas.TraceRequest, body)
-    return 200, trace(Inventory.from_store(api.store), api.compiled_features(), request)
+    return 200, trace(Inventory.from_store(api.store), api.running.features(), request)

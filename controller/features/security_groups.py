@@ -118,7 +118,7 @@ def create_group(api, body):
 def get_group(api, _, ident):
     """A security group, with packets and bytes per rule from the switches."""
     group = model.to_dict(api.service.get_group(ident))
-    counters = api.rule_stats()
+    counters = api.running.rule_stats()
     for rule in group['rules']:
         rule['stats'] = counters.get(rule['id'], {'packets': 0, 'bytes': 0})
     return 200, group

@@ -30,9 +30,9 @@ def app(tmp_path):
 
 def connect(app, dpid):
     dp = FakeDatapath(dpid)
-    app.datapaths[dpid] = dp
-    app.reconciler.start_sync(dp)
-    app.reconciler.on_flow_stats(dp, [], more=False)     # an empty switch
+    app.ofctrl.datapaths[dpid] = dp
+    app.ofctrl.reconciler.start_sync(dp)
+    app.ofctrl.reconciler.on_flow_stats(dp, [], more=False)     # an empty switch
     return dp
 
 
@@ -47,7 +47,7 @@ def data_center(app, kind):
         add_port(app.service, net, i, 'hv%d' % i, ofport=i)
     dps = {i: connect(app, i) for i in range(1, 5)}
     dps['tor'] = connect(app, TOR_DPID)
-    app.reconcile()
+    app.engine.reconcile()
     return dps
 
 
@@ -63,7 +63,7 @@ def test_a_move_programs_the_destination_first_and_the_source_last(app, kind):
     data_center(app, kind)
     assert set(bundles_sent(app)) == {'hv1', 'hv2', 'hv3', 'hv4', 'tor1'}
     app.service.bind('hv3', {'tapvm1': 7})                  # vm1: hv1 -> hv3
-    app.reconcile()
+    app.engine.reconcile()
     sent = bundles_sent(app)
     assert sent[0] == 'hv3' and sent[-1] == 'hv1'
     if kind == 'vxlan':         # the others' MAC entry now names hv3's VTEP
@@ -77,7 +77,7 @@ def test_remote_hosts_get_only_the_moved_entry_and_their_flood_list(app):
     for dp in dps.values():
         dp.sent.clear()
     app.service.bind('hv3', {'tapvm1': 7})           # hv1 now hosts nothing of the network
-    app.reconcile()
+    app.engine.reconcile()
     for i in (2, 4):
         adds = [m for m in dps[i].flow_mods() if m.command == dps[i].ofproto.OFPFC_ADD]
         assert len(dps[i].flow_mods()) == len(adds) == 2   # MAC -> hv3, flood without hv1
@@ -88,8 +88,8 @@ def test_a_vlan_port_recompiles_only_its_network_on_the_tor(app):
     dps = data_center(app, 'vlan')
     other = app.service.create_network({'name': 'other', 'kind': 'vlan'})
     add_port(app.service, other, 5, 'hv2', ofport=5)
-    app.reconcile()
-    tor = app._desired[TOR_DPID]
+    app.engine.reconcile()
+    tor = app.ofctrl.desired[TOR_DPID]
     assert ('vlan', 'net', other.id) in tor.pieces
     compiled = []                                      # the networks the ToR compiles
 
@@ -97,18 +97,18 @@ def test_a_vlan_port_recompiles_only_its_network_on_the_tor(app):
         pieces = vlan.tor_pieces(inv, t, want)
         compiled.append(sorted(pieces))
         return pieces
-    app.features = [dataclasses.replace(f, tor_pieces=counted) if f.name == 'vlan' else f
-                    for f in app.features]
+    app.engine.features = [dataclasses.replace(f, tor_pieces=counted) if f.name == 'vlan' else f
+                    for f in app.engine.features]
     dps['tor'].sent.clear()
     add_port(app.service, other, 6, 'hv3', ofport=6)   # a VLAN new on hv3: the ToR admits it
-    app.reconcile()
+    app.engine.reconcile()
     assert {key[2] for key in compiled[0]} == {other.id}   # not the first network's piece
     adds = [m for m in dps['tor'].flow_mods() if m.command == dps['tor'].ofproto.OFPFC_ADD]
     assert adds, 'the ToR learns the new MAC and admits the VLAN on the port to hv3'
     compiled.clear()
     dps['tor'].sent.clear()
     seventh = add_port(app.service, other, 7, 'hv3', ofport=7)  # hv3 has the VLAN already
-    app.reconcile()
+    app.engine.reconcile()
     assert compiled == [[('vlan', 'net', other.id), ('vlan', 'remote', other.id, seventh.id)]]
     mods = dps['tor'].flow_mods()                      # its MAC, nothing else
     assert [m.command for m in mods] == [dps['tor'].ofproto.OFPFC_ADD]
@@ -120,11 +120,11 @@ def test_a_reconcile_building_a_switch_whole_leaves_its_objects_out_of_cycle_col
     connect(app, 9)
     add_hv(app.service, 'hv9', 9)
     try:
-        app._reconcile_once()                          # hv9 compiled whole
+        app.engine._reconcile_once()                          # hv9 compiled whole
         assert gc.get_freeze_count() > 0
         gc.unfreeze()
         app.service.bind('hv9', {'tapvm1': 3})         # a small change: nothing frozen
-        app._reconcile_once()
+        app.engine._reconcile_once()
         assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
@@ -141,14 +141,14 @@ def test_a_switch_refusing_a_bundle_is_reported_and_retried_only_after_a_change(
     assert status['%016x' % 2]['failing'] == (
         'the switch refused our flows: OFPET_FLOW_MOD_FAILED/OFPFMFC_TABLE_FULL')
     assert not status['%016x' % 2]['synced'] and status['%016x' % 1]['failing'] is None
-    app.reconciler.on_flow_stats(dps[2], [], more=False)      # its table, read back
+    app.ofctrl.reconciler.on_flow_stats(dps[2], [], more=False)      # its table, read back
     for dp in dps.values():
         dp.sent.clear()
-    app.reconcile()
+    app.engine.reconcile()
     assert dps[2].flow_mods() == []                           # the same flows: not resent
     net = app.service.get_network('n')
     add_port(app.service, net, 9, 'hv2', ofport=9)            # the records change
-    app.reconcile()
+    app.engine.reconcile()
     assert dps[2].flow_mods() and app.status()['switches']['%016x' % 2]['failing'] is None
 
 
@@ -157,10 +157,10 @@ def test_an_unusable_host_record_is_named_in_the_status_and_the_rest_are_program
     data_center(app, "vxlan")
     with app.store.transaction() as tx:           # e.g. written by an older version
         tx.put('host', 'hv2', Host(name='hv2', dpid=2, vtep_ip='127.0.0.1'))
-    app.reconcile()
+    app.engine.reconcile()
     status = app.status()['switches']
     assert 'vtep_ip' in status['%016x' % 2]['failing']
-    assert all(status['%016x' % i]['failing'] is None and i in app._applied
+    assert all(status['%016x' % i]['failing'] is None and i in app.ofctrl.applied
                for i in (1, 3, 4))
 
 
@@ -186,15 +186,17 @@ def test_a_switch_skipped_while_the_lease_lapsed_is_programmed_once_it_is_valid(
         add_hv(app.service, 'hv%d' % i, i)
     net = app.service.create_network({'name': 'n', 'kind': 'vxlan'})
     add_port(app.service, net, 1, 'hv1', ofport=1)
-    app.mastership = LapsingMastership()
+    lapsing = LapsingMastership()
+    app.mastership = app.engine.mastership = lapsing       # every part asks it
+    app.ofctrl.is_master = app.sightings.is_master = lapsing.is_master
     app.mastership.valid = False
     dps = {i: connect(app, i) for i in (1, 2)}
-    app.reconcile()                                    # read, but not ours this instant
-    assert not dps[1].flow_mods() and 1 not in app._applied
+    app.engine.reconcile()                                    # read, but not ours this instant
+    assert not dps[1].flow_mods() and 1 not in app.ofctrl.applied
     app.mastership.valid = True                        # renewed: no role change follows
-    assert sorted(app._unprogrammed()) == [1, 2]       # the mastership loop wakes the reconcile
-    app.reconcile()
-    assert dps[1].flow_mods() and app._unprogrammed() == []
+    assert sorted(app.ofctrl.unprogrammed()) == [1, 2]       # the mastership loop wakes the reconcile
+    app.engine.reconcile()
+    assert dps[1].flow_mods() and app.ofctrl.unprogrammed() == []
     assert app.status()['switches']['%016x' % 1]['synced'] is False   # until it confirms
 
 
@@ -204,15 +206,15 @@ def test_a_port_created_for_a_plugged_vnic_is_bound_as_it_is_stored(app, monkeyp
     data_center(app, 'vlan')
     bundles_sent(app)
     net = app.store.list('network')[0]
-    app.seen['tapnew'] = ('hv2', 42)             # hv2's switch reported it
+    app.sightings.seen['tapnew'] = ('hv2', 42)             # hv2's switch reported it
     port = app.service.create_port({'network_id': net.id, 'device': 'tapnew',
                                     'mac': '02:00:00:00:00:42', 'ips': ['10.0.0.42']})
     assert (port.bound_host, port.ofport) == ('hv2', 42)
-    app.reconcile()
+    app.engine.reconcile()
     assert bundles_sent(app)[0] == 'hv2'
-    assert any(dict(f.match).get('in_port') == 42 for f in app.reconciler.installed[2].values())
-    monkeypatch.setattr(app, '_may_bind', lambda dpid: dpid != 3)
-    app.seen['tapother'] = ('hv3', 43)
+    assert any(dict(f.match).get('in_port') == 42 for f in app.ofctrl.reconciler.installed[2].values())
+    monkeypatch.setattr(app.sightings, 'is_master', lambda dpid: dpid != 3)
+    app.sightings.seen['tapother'] = ('hv3', 43)
     other = app.service.create_port({'network_id': net.id, 'device': 'tapother',
                                      'mac': '02:00:00:00:00:43', 'ips': ['10.0.0.43']})
     assert (other.bound_host, other.ofport) == ('', 0)

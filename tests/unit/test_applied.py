@@ -2,7 +2,7 @@
 answers; tests/integration/test_vlan.py shows a waited write on real switches."""
 import pytest
 
-from controller.api import ROUTES, Api
+from controller.api import ROUTES, Api, Running
 from controller.applied import AppliedWaiters
 from tests.unit.test_api import call
 
@@ -64,7 +64,10 @@ def test_a_write_not_compiled_in_time_has_pending_none():
 @pytest.fixture
 def waited(service):
     answers = []
-    api = Api(service, 'secret', wait_applied=lambda: answers.pop(0))
+    class Answering(Running):
+        def wait_applied(self):
+            return answers.pop(0)
+    api = Api(service, 'secret', running=Answering())
     return api, answers
 
 

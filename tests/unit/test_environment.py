@@ -2,21 +2,21 @@
 import pytest
 from oslo_config import cfg
 
-from controller import core, environment
+from controller import config, environment
 
 
 def fresh_conf():
     conf = cfg.ConfigOpts()
     conf.register_opts([cfg.StrOpt('ofp_listen_host', default=''),
                         cfg.IntOpt('ofp_tcp_listen_port', default=6653)])
-    conf.register_opts(core.OPTIONS, group='vnetsec')
+    conf.register_opts(config.OPTIONS, group='vnetsec')
     conf(args=[])
     return conf
 
 
 def test_variables_set_the_options_typed():
     conf = fresh_conf()
-    taken = environment.apply(conf, core.OPTIONS, {
+    taken = environment.apply(conf, config.OPTIONS, {
         'VNETSEC_STORE': 'etcd://127.0.0.1:2379,127.0.0.1:22379', 'VNETSEC_API_PORT': '8082',
         'VNETSEC_API_OPEN_READS': 'true', 'VNETSEC_OFP_PORT': '6654',
         'VNETSEC_OFP_HOST': '0.0.0.0', 'VNETSEC_STATS_INTERVAL': '0', 'VNETSEC_API': 'x'})
@@ -32,7 +32,7 @@ def test_a_config_file_wins(tmp_path):
     path = tmp_path / 'vnetsec.conf'
     path.write_text('[vnetsec]\napi_port = 9000\n')
     conf = fresh_conf()
-    environment.apply(conf, core.OPTIONS, {'VNETSEC_API_PORT': '8082'})
+    environment.apply(conf, config.OPTIONS, {'VNETSEC_API_PORT': '8082'})
     conf(args=['--config-file', str(path)])
     assert conf.vnetsec.api_port == 9000
 
@@ -42,4 +42,4 @@ def test_a_config_file_wins(tmp_path):
                                         ('VNETSEC_DB_SYNCHRONOUS', 'SOMETIMES')])
 def test_a_bad_value_names_its_variable(var, value):
     with pytest.raises(ValueError, match=var):
-        environment.apply(fresh_conf(), core.OPTIONS, {var: value})
+        environment.apply(fresh_conf(), config.OPTIONS, {var: value})

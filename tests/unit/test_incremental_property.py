@@ -62,9 +62,9 @@ def app(tmp_path_factory):
 
 def connect(core, dpid):
     dp = FakeDatapath(dpid)
-    core.datapaths[dpid] = dp
-    core.reconciler.start_sync(dp)
-    core.reconciler.on_flow_stats(dp, [], more=False)
+    core.ofctrl.datapaths[dpid] = dp
+    core.ofctrl.reconciler.start_sync(dp)
+    core.ofctrl.reconciler.on_flow_stats(dp, [], more=False)
     return dp
 
 
@@ -95,7 +95,7 @@ class World:
         self.ports = {}
         for k in range(4):                  # a few to start with: most changes act
             self.do(('create', k, k % 2, HOSTS[k % 3], k % 3))
-        core.reconcile()
+        core.engine.reconcile()
 
     def add_host(self, name, i):
         self.service.create_host({'name': name, 'dpid': i, 'rack': (i + 1) // 2,
@@ -157,12 +157,12 @@ class World:
 def check_step(core, before):
     """Every switch holds what a full compile gives, through exactly the delta."""
     inv = Inventory.from_store(core.store)
-    for dpid, dp in core.datapaths.items():
+    for dpid, dp in core.ofctrl.datapaths.items():
         host = inv.host_by_dpid(dpid)
-        reference = {f.cookie: f for f in compile_host(inv, host, core.features)}
-        installed = core.reconciler.installed[dpid]
+        reference = {f.cookie: f for f in compile_host(inv, host, core.engine.features)}
+        installed = core.ofctrl.reconciler.installed[dpid]
         assert set(installed) == set(reference), host.name
-        assert set(core._desired[dpid].flows) == set(reference), host.name
+        assert set(core.ofctrl.desired[dpid].flows) == set(reference), host.name
         old = before.get(dpid, {})
         mods = dp.flow_mods()
         adds = {m.cookie for m in mods if m.command == dp.ofproto.OFPFC_ADD}
@@ -181,13 +181,13 @@ def check_step(core, before):
 def test_each_change_sends_exactly_what_a_full_recompile_would(app, steps):
     core = app()
     world = World(core)
-    for dp in core.datapaths.values():
+    for dp in core.ofctrl.datapaths.values():
         dp.sent.clear()
     for step in steps:
-        before = {dpid: dict(core.reconciler.installed[dpid]) for dpid in core.datapaths}
+        before = {dpid: dict(core.ofctrl.reconciler.installed[dpid]) for dpid in core.ofctrl.datapaths}
         try:
             world.do(step)
         except ValidationError:
             pass                            # refused: nothing changed
-        core.reconcile()
+        core.engine.reconcile()
         check_step(core, before)

@@ -58,12 +58,12 @@ def test_switches_flows_rules_binds_and_commits_show(app):  # noqa: F811
     group = app.service.store.list('security_group')[0]
     add_port(app.service, net, 1, 'hv1', ofport=1)
     dps = {i: connect(app, i) for i in (1, 2)}
-    app.reconcile()
+    app.engine.reconcile()
     got = samples(app.metrics.text().decode())
     assert got[('vnetsec_switches', (('state', 'connected'),))] == 2
     assert got[('vnetsec_port_binds_total', ())] == 1
     flows = got[('vnetsec_switch_flows', (('dpid', '%016x' % 1), ('switch', 'hv1')))]
-    assert flows == len(app.reconciler.installed[1]) > 0
+    assert flows == len(app.ofctrl.reconciler.installed[1]) > 0
     rule = group.rules[0]
     assert got[('vnetsec_rule_packets_total', (('direction', rule['direction']),
                                                ('group', group.name),

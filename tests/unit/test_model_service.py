@@ -115,7 +115,10 @@ def test_failed_transaction_writes_nothing(store):
 def test_a_port_whose_vnic_is_plugged_is_bound_in_its_one_write(store):
     """A port created for a vNIC a switch already reports is stored bound: one
     commit (the store's sync to disk), not a create and then a bind."""
-    service = Service(store, located={'tapvm1': ('hv1', 9)}.get)
+    class Plugged:
+        def where(self, device):
+            return {'tapvm1': ('hv1', 9)}.get(device)
+    service = Service(store, sightings=Plugged())
     add_hv(service, 'hv1', 1)
     net = service.create_network({'name': 'n1', 'kind': 'vlan', 'segmentation_id': 10})
     commits = []

@@ -6,7 +6,7 @@ import itertools
 import pytest
 
 from controller import pipeline as P
-from controller.api import Api
+from controller.api import Api, Running
 from controller.compile import ALL, compile_host
 from controller.flows import flow, goto
 from controller.inventory import Inventory
@@ -14,6 +14,11 @@ from controller.model import ValidationError
 from controller.service import Service
 from controller.features.security_groups import SecurityGroups
 from tests.unit.conftest import add_hv, add_port
+
+
+class NoFirewall(Running):
+    def loaded(self):
+        return ['vlan', 'vxlan']
 
 COMBINATIONS = [c for n in range(len(ALL) + 1) for c in itertools.combinations(ALL, n)]
 
@@ -102,7 +107,7 @@ def test_a_kind_whose_app_is_not_loaded_is_a_400_naming_kind(store):
 
 def test_security_group_routes_answer_404_without_the_firewall(service):
     import webob
-    api = Api(service, 'adm', features=lambda: ['vlan', 'vxlan'])
+    api = Api(service, 'adm', running=NoFirewall())
     req = webob.Request.blank('/v1/security-groups')
     req.headers['Authorization'] = 'Bearer adm'
     resp = req.get_response(api)

@@ -4,7 +4,7 @@ address and by zone, established connections, and bad requests."""
 import pytest
 import webob
 
-from controller.api import Api
+from controller.api import Api, Running
 from controller.compile import ALL
 from controller.features.security_groups import SecurityGroups
 from controller.inventory import Inventory
@@ -41,6 +41,11 @@ def dc(service):
         port = add_port(service, net, k, host, ofport=ofports[host])
         service.update_port(port.id, {'name': 'vm%d' % k, 'security_groups': [group]})
     return service
+
+
+class AllFeatures(Running):
+    def features(self):
+        return ALL
 
 
 def run(service, **request):
@@ -122,7 +127,7 @@ def test_bad_requests_name_the_field(dc, request_, field):
 
 
 def test_the_api_answers_a_trace_to_a_reader(dc):
-    api = Api(dc, token='admin', reader_token='reader', compiled_features=lambda: ALL)
+    api = Api(dc, token='admin', reader_token='reader', running=AllFeatures())
     req = webob.Request.blank('/v1/trace', method='POST', json={
         'source': 'vm1', 'destination': 'vm3', 'protocol': 'tcp', 'port': 5432})
     req.headers['Authorization'] = 'Bearer reader'

@@ -25,7 +25,7 @@ def test_the_page_is_public_and_self_contained(service):
 
 
 def test_the_snapshot_needs_a_token_and_holds_what_the_page_draws(service):
-    api = Api(service, token='secret', cached_rule_stats=lambda: {})
+    api = Api(service, token='secret')
     assert get(api, '/v1/view', token=None).status_int == 401
     add_hv(service, 'hv1', 1)
     net = service.create_network({'name': 'blue', 'kind': 'vxlan'})

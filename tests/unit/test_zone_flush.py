@@ -8,6 +8,7 @@ import pytest
 
 from controller import session_carrier
 from controller.model import changed
+from controller.ofctrl import OfCtrl
 from controller.reconciler import NX_VENDOR_ID, NXT_CT_FLUSH_ZONE, Reconciler
 from controller.ryu_facade import ofproto
 from controller.session_carrier import SessionCarrier, freed_zone
@@ -33,11 +34,10 @@ def carrier(monkeypatch):
         dps[dpid] = FlushRecordingDatapath(dpid)
         dps[dpid].flushed = []
     hosts = {'hv%d' % d: types.SimpleNamespace(name='hv%d' % d, dpid=d) for d in dps}
-    core = types.SimpleNamespace(
-        datapaths=dps, reconciler=Reconciler(), timeline=[],
-        inventory=types.SimpleNamespace(hosts=hosts),
-        mastership=types.SimpleNamespace(is_master=lambda dpid: True))
-    c = SessionCarrier(core, enabled=True, grace=30, agent_secret='s')
+    ofctrl = OfCtrl(store=None, is_master=lambda dpid: True, timeline=[])
+    ofctrl.datapaths = dps
+    c = SessionCarrier(types.SimpleNamespace(hosts=hosts), None, ofctrl, [], enabled=True,
+                       grace=30, agent_secret='s')
     c.order, c.timers = [], []
 
     def fake_carry(port_id, source, zone, dest, ofport):
@@ -126,7 +126,7 @@ def test_the_same_vnic_back_on_its_port_keeps_its_sessions(carrier, service):
 
 
 def test_only_the_master_of_the_switch_flushes(carrier, service):
-    carrier.core.mastership.is_master = lambda dpid: dpid != 1
+    carrier.ofctrl.is_master = lambda dpid: dpid != 1
     _, _, port = reader(service)
     carrier.port_changed(port, None)
     assert carrier.dps[1].flushed == []
