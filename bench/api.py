@@ -22,6 +22,7 @@ import time
 
 from mininet_topos.controller_proc import ControllerProcess
 from mininet_topos.datacenter import _free_port
+from mininet_topos.procs import exit_on_sigterm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = 'def779e'          # main before issue 11 (hardening)
@@ -144,6 +145,7 @@ def main(argv=None):
     p.add_argument('--reference', default=REFERENCE, help='commit to compare with')
     p.add_argument('--seconds', type=float, default=3.0, help='per measurement')
     args = p.parse_args(argv)
+    exit_on_sigterm()        # a kill stops what it started, as Ctrl-C does
     tmp = tempfile.mkdtemp(prefix='vnetsec-bench-api-')
     ref_dir = os.path.join(tmp, 'reference')
     try:

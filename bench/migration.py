@@ -25,6 +25,7 @@ import statistics
 import time
 
 from bench.common import plug_dummy_vnics, probe_command, probe_figures, wait_synced
+from controller import pipeline as P
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.migration import migrate, vnic_ends
 
@@ -55,8 +56,8 @@ def sending_to(dc, vm, dest):
     the VM's MAC to ``dest``'s VTEP (their L2 entries, read from the switches)."""
     source = vnic_ends(dc.node(vm))[1].node
     vtep = 'set_field:%s->tun_dst' % dc.node(dest).vtep_ip
-    return all(vtep in hv.ovs.ofctl('dump-flows br-int table=40,dl_dst=%s --no-stats'
-                                    % dc.node(vm).MAC())
+    return all(vtep in hv.ovs.ofctl('dump-flows br-int table=%d,dl_dst=%s --no-stats'
+                                    % (P.VXLAN_L2, dc.node(vm).MAC()))
                for hv in dc.hypervisors() if hv is not source and hv.name != dest)
 
 

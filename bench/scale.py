@@ -45,6 +45,7 @@ import time
 from controller import pipeline as P
 from mininet_topos.client import ApiError, Client
 from mininet_topos.controller_proc import ryu_manager, write_config
+from mininet_topos.procs import exit_on_sigterm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOSTS_PER_TENANT, NETWORKS_PER_TENANT, HVS_PER_RACK = 3, 3, 40
@@ -384,6 +385,7 @@ def main(argv=None):
                    help='JSON file: results are added to it, and the plot draws all of it '
                         '(so sizes measured in separate runs make one curve)')
     args = p.parse_args(argv)
+    exit_on_sigterm()        # a kill stops what it started, as Ctrl-C does
     sources = [('this checkout', ROOT)]
     tmp = None
     if args.ref:

@@ -18,6 +18,7 @@ import time
 
 from bench.api import ROOT, Controller, port_body, rate
 from mininet_topos.etcd_proc import EtcdProcess
+from mininet_topos.procs import exit_on_sigterm
 
 
 def bulk_seconds(ctl, repeats=3):
@@ -44,6 +45,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--seconds', type=float, default=3.0, help='per rate measurement')
     args = p.parse_args(argv)
+    exit_on_sigterm()        # a kill stops what it started, as Ctrl-C does
     tmp = tempfile.mkdtemp(prefix='vnetsec-bench-store-')
     etcd = EtcdProcess(os.path.join(tmp, 'etcd')).start()
     try:

@@ -26,6 +26,7 @@ from bench.migration import one_migration
 from bench.vlan_ports import time_one_by_one
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.etcd_proc import EtcdProcess
+from mininet_topos.procs import exit_on_sigterm
 
 
 @contextlib.contextmanager
@@ -101,6 +102,7 @@ def main(argv=None):
     p.add_argument('--parts', default='vlan,rule,migration',
                    help='which measurements (default all): vlan,rule,migration')
     args = p.parse_args(argv)
+    exit_on_sigterm()        # a kill stops what it started, as Ctrl-C does
     tmp = tempfile.mkdtemp(prefix='vnetsec-bench-store-dc-')
     try:
         results = {store: measure(store, args, tmp) for store in ('sqlite', 'etcd')}

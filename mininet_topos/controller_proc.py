@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+from controller.private_files import ensure_private
 from mininet_topos.client import ApiError, Client
 
 APPS = ('vlan', 'vxlan', 'firewall')     # the vnetsec apps (apps.<name>), all by default
@@ -50,6 +51,7 @@ class ControllerProcess:
         self.proc = None
 
     def start(self, timeout=20):
+        ensure_private(self.log_path)        # 0600: the log names the token's file
         log = open(self.log_path, 'a')
         self.proc = subprocess.Popen([ryu_manager(), '--config-file', self.config_path] + self.apps,
                                      stdout=log, stderr=subprocess.STDOUT,

@@ -1,7 +1,6 @@
 """``vnetsec-dc``: start the emulated data center (and, unless given one, the
 controller), then run CLI commands or open the interactive CLI."""
 import argparse
-import signal
 import sys
 
 from mininet.log import setLogLevel
@@ -11,6 +10,7 @@ from mininet_topos.cli import VnetsecCLI
 from mininet_topos.controller_proc import APPS
 from mininet_topos.datacenter import DataCenter, controller_targets, parse_networks
 from mininet_topos.nodes import RUN_BASE
+from mininet_topos.procs import exit_on_sigterm
 
 
 def parse_args(argv):
@@ -85,7 +85,7 @@ def main(argv=None):
         return clean(args.cleanup)
     warn_dead_runs('vnetsec-dc --cleanup')
     setLogLevel('info' if args.verbose else 'output')
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # tear down on kill too
+    exit_on_sigterm()                                        # tear down on kill too
     commands = list(args.commands)
     if args.batch:
         with open(args.batch) as f:

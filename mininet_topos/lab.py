@@ -11,7 +11,6 @@ is measured against.
 """
 import re
 import secrets
-import signal
 import sys
 
 from mininet.net import Mininet
@@ -20,6 +19,7 @@ from mininet.node import Host
 from mininet_topos import cleanup, probe
 from mininet_topos.nftables import TABLE
 from mininet_topos.nodes import RUN_BASE, OvsSwitchNode, Run, configure_vm, stop_network
+from mininet_topos.procs import exit_on_sigterm
 from mininet_topos.runrecord import RunRecord
 
 
@@ -144,7 +144,7 @@ def interactive(topo_cls, banner, **params):
         sys.exit(cleanup.clean(run))
     setLogLevel('output')
     cleanup.warn_dead_runs('%s -m %s --cleanup' % (sys.executable, topo_cls.__module__))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    exit_on_sigterm()
     with Lab(topo_cls, **params) as lab:
         print(banner, flush=True)
         CLI(lab.net)

@@ -14,6 +14,7 @@ All of them are Mininet ``Switch`` subclasses living in namespaces, so that
 ``net.hosts`` (and ``pingall``) holds only the VMs.
 """
 import os
+import signal
 import sys
 import time
 
@@ -23,7 +24,8 @@ from mininet.node import Switch
 from agent.server import DEFAULT_PORT as AGENT_PORT
 from controller import pipeline as P
 from mininet_topos.ovs import PrivateOvs
-from mininet_topos.procs import cmdline, start_time, terminate
+from mininet_topos.procs import (cmdline, exit_on_sigterm, signals_deferred, start_time,
+                                 terminate)
 
 Mininet.inited = True          # never let Mininet change machine-wide sysctls
 RUN_BASE = '/tmp/vnetsec'      # each run's files: RUN_BASE/<run>/
@@ -330,19 +332,33 @@ def stop_network(net):
 
 class Run:
     """A run of an emulated network (``start``/``stop``) usable as a context
-    manager: ``stop`` runs on exit, also when ``start`` fails half-way.
+    manager: ``stop`` runs on exit, also when ``start`` fails half-way, on
+    Ctrl-C and on SIGTERM (which raises SystemExit while a run is up, unless the
+    process handles SIGTERM itself; a SIGTERM or SIGALRM during ``stop`` waits
+    for its end).
     ``record``: what it made (``runrecord``), once ``start`` has made its directory."""
     record = None
+    _sigterm = None          # the SIGTERM handler to put back once stopped
 
     def __enter__(self):
+        self._sigterm = exit_on_sigterm()
         try:
             return self.start()
         except BaseException:
-            self.stop()
+            self._teardown()
             raise
 
     def __exit__(self, *exc):
-        self.stop()
+        self._teardown()
+
+    def _teardown(self):
+        try:
+            with signals_deferred():
+                self.stop()
+        finally:
+            if self._sigterm is not None:
+                signal.signal(signal.SIGTERM, self._sigterm)
+                self._sigterm = None
 
     def node(self, name):
         return self.net[name]

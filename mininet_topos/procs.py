@@ -1,7 +1,10 @@
 """Processes known by PID *and* start time (from /proc), so that a PID the
 kernel has since given to another process is never signalled."""
+import contextlib
 import os
 import signal
+import sys
+import threading
 import time
 
 
@@ -58,3 +61,44 @@ def _signal(pid, sig):
         return True
     except ProcessLookupError:
         return False
+
+
+def _exit(signum, frame):
+    sys.exit(128 + signum)
+
+
+def exit_on_sigterm():
+    """Make SIGTERM raise ``SystemExit(143)`` in the main thread, as Ctrl-C raises
+    KeyboardInterrupt, so that the ``with`` blocks and ``finally`` clauses of
+    whatever the process built tear it down (the default action would end the
+    process on the spot and leave its runs behind). Returns the handler it
+    replaced, or None when it changed nothing: outside the main thread, or
+    when a handler other than the default is in place (the caller's own, or
+    this one)."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+    return signal.signal(signal.SIGTERM, _exit)
+
+
+@contextlib.contextmanager
+def signals_deferred(signals=(signal.SIGTERM, signal.SIGALRM)):
+    """``signals`` arriving inside the block are held until its end (a teardown
+    is not cut short half-way by a kill or a time limit), then handled as they
+    would have been. Ctrl-C is not held: a hand at the keyboard still can."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+    previous = {s: signal.signal(s, lambda signum, frame: held.append((signum, frame)))
+                for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum, frame in held:
+            if callable(previous[signum]):
+                previous[signum](signum, frame)
+            elif previous[signum] == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)

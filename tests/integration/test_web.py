@@ -1,69 +1,54 @@
 """The live web view in a real headless browser (Debian's chromium and
 chromedriver, driven by Selenium): it lists every VM of a running data center,
-shows a migration within 2 s, and its trace form renders a verdict. The test
-saves a screenshot (docs/web-view.png holds the latest)."""
+shows a migration within 2 s, and its trace form renders a verdict. The test's
+screenshot goes to a temporary directory only; ``python -m
+mininet_topos.screenshot`` makes docs/web-view.png on purpose."""
 import os
-import shutil
+import subprocess
 import time
 
 import pytest
 
+from mininet_topos import screenshot
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.migration import migrate
+from mininet_topos.screenshot import on_host, texts, wait_for
 
-CHROMIUM, DRIVER = '/usr/bin/chromium', '/usr/bin/chromedriver'
-DOCS = os.path.join(os.path.dirname(__file__), '..', '..', 'docs')
+REPO = os.path.join(os.path.dirname(__file__), '..', '..')
 
-webdriver = pytest.importorskip('selenium.webdriver')
-if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
+pytest.importorskip('selenium.webdriver')
+if not (os.path.exists(screenshot.CHROMIUM) and os.path.exists(screenshot.DRIVER)):
     pytest.skip('needs chromium and chromium-driver (scripts/setup.sh)', allow_module_level=True)
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select  # noqa: E402
+
+
+def docs_status():
+    """``git status --porcelain docs/`` of the checkout (None outside git)."""
+    out = subprocess.run(['git', '-C', REPO, 'status', '--porcelain', 'docs/'],
+                         capture_output=True, text=True)
+    return out.stdout if out.returncode == 0 else None
 
 
 @pytest.fixture(scope='module')
-def dc():
+def docs_before():
+    return docs_status()
+
+
+@pytest.fixture(scope='module')
+def dc(docs_before):
     # hv1 (rack 1): vm1 vm2, hv2 (rack 2): vm3 vm4; odd VMs VLAN 10, even VXLAN 5000
-    with DataCenter(racks=2, hypervisors=1, vms=2, networks='vlan:10,vxlan:5000') as running:
+    with DataCenter(**screenshot.TOPOLOGY) as running:
         yield running
 
 
 @pytest.fixture(scope='module')
 def browser(dc):
-    options = webdriver.ChromeOptions()
-    for arg in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-                '--window-size=1400,900'):
-        options.add_argument(arg)
-    options.binary_location = CHROMIUM     # never let Selenium fetch a browser or driver
-    driver = webdriver.Chrome(options=options,
-                              service=webdriver.ChromeService(executable_path=DRIVER))
+    driver = screenshot.browser()
     try:
         driver.get('%s/ui#token=%s' % (dc.api_url, dc.token))
         yield driver
     finally:
         driver.quit()
-
-
-def wait_for(condition, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return time.time()
-        time.sleep(0.05)
-    return None
-
-
-def texts(browser, selector):
-    """The visible texts of what ``selector`` finds, read in one script run: the
-    page redraws every 0.5 s, so elements found first and read after can be gone
-    (a stale element reference)."""
-    return browser.execute_script(
-        'return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText.trim())',
-        selector)
-
-
-def on_host(browser, host):
-    return set(texts(browser, '#host-%s .vm' % host))
 
 
 def test_every_vm_is_drawn_on_its_hypervisor(dc, browser):
@@ -84,20 +69,13 @@ def test_a_migration_shows_within_two_seconds(dc, browser):
     assert wait_for(lambda: 'vm2 moved hv1 → hv2' in ''.join(texts(browser, '#events')), 2)
 
 
-def test_the_trace_form_renders_a_verdict(dc, browser, tmp_path):
-    Select(browser.find_element(By.ID, 'trace-source')).select_by_visible_text('vm2')
-    Select(browser.find_element(By.ID, 'trace-destination')).select_by_visible_text('vm4')
-    Select(browser.find_element(By.ID, 'trace-protocol')).select_by_visible_text('tcp')
-    port = browser.find_element(By.ID, 'trace-port')
-    port.clear()
-    port.send_keys('22')
-    browser.find_element(By.ID, 'trace-button').click()
-    verdict = browser.find_element(By.ID, 'verdict')
-    assert wait_for(lambda: verdict.text.startswith(('ALLOWED', 'DROPPED')), 5), verdict.text
+def test_the_trace_form_renders_a_verdict(dc, browser, tmp_path, docs_before):
+    verdict = screenshot.trace(browser, 'vm2', 'vm4', 'tcp', 22)
+    assert verdict.text.startswith(('ALLOWED', 'DROPPED')), verdict.text
     expected = dc.client.post('/v1/trace', {'source': 'vm2', 'destination': 'vm4',
                                             'protocol': 'tcp', 'port': 22})
     assert verdict.text.startswith(expected['verdict'].upper())
     assert len(browser.find_elements(By.CSS_SELECTOR, '#steps li')) == len(expected['steps'])
-    shot = str(tmp_path / 'web-view.png')
-    assert browser.save_screenshot(shot)
-    shutil.copy(shot, os.path.join(DOCS, 'web-view.png'))
+    shot = tmp_path / 'web-view.png'
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 0
+    assert docs_status() == docs_before          # no tracked file rewritten by the test

@@ -52,3 +52,33 @@ def test_a_figure_against_the_claim_turns_its_row_to_no():
         change(figures)
         result = verdicts(figures)
         assert result[row] is False and sum(result) == 8, (row, result)
+
+
+def test_a_step_without_figures_leaves_its_rows_not_measured_and_the_others_stand():
+    figures = copy.deepcopy(FIGURES)
+    del figures['sprawl'], figures['per_vnic']
+    rows = rows_of(figures, {'sprawl': 'over its time limit of 300 s'})
+    assert [holds for _, _, holds in rows] == [None, None, None, None, True, None, None,
+                                               True, True]
+    assert rows[5][1] == 'not measured: sprawl over its time limit of 300 s'
+    assert rows[0][1] == 'not measured: per_vnic not run'
+
+
+def test_a_step_over_its_limit_is_stopped_and_unwinds():
+    import time
+
+    import pytest
+
+    from bench.analysis import OverLimit, timed_step
+    unwound = []
+
+    def step():
+        try:
+            time.sleep(5)
+        finally:
+            unwound.append(True)        # as a `with DataCenter` block tears down
+    t0 = time.time()
+    with pytest.raises(OverLimit, match='over its time limit of 0.2 s'):
+        timed_step(step, 0.2)
+    assert unwound and time.time() - t0 < 2
+    assert timed_step(lambda: 42, 5) == 42
