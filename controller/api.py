@@ -95,7 +95,7 @@ class Api:
     def __init__(self, service, token, reader_token='', open_reads=False, status=None,
                  rule_stats=None, events=None, audit=None, features=None, flows=None,
                  metrics=None, compiled_features=None, cached_rule_stats=None,
-                 wait_applied=None):
+                 wait_applied=None, healthy=None):
         self.service = service
         self.flows = flows or (lambda host: [])   # host -> its compiled flows
         self.features = features or (lambda: ['vlan', 'vxlan', 'firewall'])  # loaded
@@ -112,6 +112,8 @@ class Api:
         self.cached_rule_stats = cached_rule_stats or dict   # the last background reading
         # () -> (switches not confirmed or None, {switch: why failing}): ?wait=applied
         self.wait_applied = wait_applied or (lambda: ([], {}))
+        # () -> whether the store is reachable now, known without a round trip (/healthz)
+        self.healthy = healthy or getattr(self.store, 'healthy', None) or (lambda: True)
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
@@ -382,6 +384,14 @@ class Api:
     def get_metrics(self, _):
         """Prometheus metrics (text exposition format; docs/metrics.md)."""
         return 200, self.metrics.text()
+
+    @route('GET', '/healthz', returns=schemas.Health, errors=(503,), public=True)
+    def healthz(self, _):
+        """Liveness, for container healthchecks (no token: it answers only
+        {"status": "ok"}, or 503 while the store cannot be reached)."""
+        if not self.healthy():
+            raise ValidationError(None, 'the store is unavailable', 503)
+        return 200, {'status': 'ok'}
 
     @route('GET', '/v1/openapi.json', returns=dict, public=True)
     def openapi(self, _):
