@@ -7,7 +7,7 @@ mutual TLS with ``VNETSEC_OFP_CERT``, ``VNETSEC_OFP_KEY`` and ``VNETSEC_OFP_CA``
 (Ryu's ``ctl_cert``, ``ctl_privkey``, ``ca_certs``: with them set, the port is TLS
 only). HTTPS for the REST API is ``VNETSEC_API_CERT`` / ``VNETSEC_API_KEY``. A
 variable sets the option's default: a config file (``ryu-manager --config-file``)
-still wins.
+still wins. An empty variable counts as unset.
 ``VNETSEC_API_TOKEN`` and ``VNETSEC_API_READER_TOKEN`` are read where the tokens
 are chosen (:func:`controller.core.api_token`); they work here too.
 """
@@ -32,8 +32,8 @@ def apply(conf, options, environ=None):
     wanted.update({var: (names, kind, None) for var, (names, kind) in RYU_OPTIONS.items()})
     taken = {}
     for var, (names, kind, group) in sorted(wanted.items()):
-        if var not in environ:
-            continue
+        if not environ.get(var):
+            continue                # unset or empty (compose's ${VAR:-}): the default
         try:
             value = kind(environ[var])
         except ValueError as e:

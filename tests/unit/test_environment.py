@@ -43,6 +43,12 @@ def test_openflow_tls_and_https_by_variables():
     assert (conf.vnetsec.api_cert, conf.vnetsec.api_key) == ('/pki/api.pem', '/pki/api.key')
 
 
+def test_an_empty_variable_is_unset():
+    conf = fresh_conf()
+    taken = environment.apply(conf, core.OPTIONS, {'VNETSEC_OFP_CERT': '', 'VNETSEC_API_PORT': ''})
+    assert taken == {} and conf.ctl_cert is None and conf.vnetsec.api_port == 8080
+
+
 def test_a_config_file_wins(tmp_path):
     path = tmp_path / 'vnetsec.conf'
     path.write_text('[vnetsec]\napi_port = 9000\n')
