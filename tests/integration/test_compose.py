@@ -90,7 +90,7 @@ def wait_healthy(docker, containers, timeout=90):
 
 
 @pytest.fixture(scope='module')
-def compose(tmp_path_factory):
+def compose(tmp_path_factory, request):
     """The compose project up (built if needed) with this run's secrets, then down;
     the daemon stopped if this test started it. Yields (env, docker, compose_cmd,
     {service: container id})."""
@@ -120,6 +120,7 @@ def compose(tmp_path_factory):
         return subprocess.run(['docker'] + list(args), env=env, capture_output=True,
                               text=True, timeout=60).stdout
     took = {}
+    failed_before, started = request.session.testsfailed, False
     try:
         t0 = time.time()
         engine('base-image')
@@ -128,6 +129,7 @@ def compose(tmp_path_factory):
         for port in API_PORTS:
             wait_api('http://127.0.0.1:%d' % port)
         took['up (base image, build, start)'] = time.time() - t0
+        started = True
         t0 = time.time()
         containers = dict(line.split() for line in docker(
             'ps', '--format', '{{.Label "com.docker.compose.service"}} {{.ID}}',
@@ -135,6 +137,8 @@ def compose(tmp_path_factory):
         yield env, docker, compose_cmd, containers
         took['the tests'] = time.time() - t0
     finally:
+        if not started or request.session.testsfailed > failed_before:  # what they said
+            print(compose_cmd('logs', '--no-color', '--tail', '30').stdout[-20000:])
         t0 = time.time()
         before = listeners(ETCD_PORTS + OFP_PORTS + API_PORTS)
         down = compose_cmd('down', '-v', '--remove-orphans')
