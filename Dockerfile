@@ -2,6 +2,8 @@
 # configured by environment variables (controller/environment.py): e.g.
 # VNETSEC_STORE=etcd://127.0.0.1:2379, VNETSEC_OFP_HOST, VNETSEC_OFP_PORT,
 # VNETSEC_API_HOST, VNETSEC_API_PORT, VNETSEC_API_TOKEN. Built by docker-compose.yml.
+# It runs as the user vnetsec (uid 10001): it needs no privilege (ports above
+# 1024, its files in /var/lib/vnetsec, a volume in docker-compose.yml).
 # FROM debian:bookworm must exist locally where no registry is reachable:
 # scripts/docker-engine.sh base-image makes it (README, "Run it with docker compose").
 FROM debian:bookworm
@@ -11,6 +13,10 @@ RUN printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sb
     && apt-get update -q \
     && apt-get install -y -q --no-install-recommends python3 python3-venv ca-certificates \
     && rm -rf /var/lib/apt/lists/*
+RUN groupadd --system --gid 10001 vnetsec \
+    && useradd --system --uid 10001 --gid vnetsec --home-dir /var/lib/vnetsec \
+       --shell /usr/sbin/nologin vnetsec \
+    && install -d -o vnetsec -g vnetsec -m 0700 /var/lib/vnetsec
 
 # Behind a TLS-inspecting proxy pip needs its CA: the PEM text, as a build argument.
 ARG EXTRA_CA_CERTS=""
@@ -40,6 +46,10 @@ RUN /opt/vnetsec/bin/pip install -q --no-build-isolation --no-deps . \
     && echo 'import controller.compat; controller.compat.install()' > "$site/zz_vnetsec_compat.pth" \
     && rm -rf /opt/vnetsec/src
 
+# GET /healthz on the API, for docker-compose.yml's healthcheck
+COPY deploy/healthcheck.py /usr/local/lib/vnetsec-healthcheck.py
+
 ENV PATH=/opt/vnetsec/bin:$PATH VNETSEC_OFP_HOST=0.0.0.0
 WORKDIR /var/lib/vnetsec
+USER vnetsec
 CMD ["ryu-manager", "apps.vlan", "apps.vxlan", "apps.firewall"]

@@ -129,7 +129,7 @@ class Running:
 
 class Api:
     def __init__(self, service, token, reader_token='', open_reads=False, running=None,
-                 audit=None, metrics=None, agent_secret=''):
+                 audit=None, metrics=None, agent_secret='', healthy=None):
         self.service = service
         self.store = service.store
         self.running = running or Running()
@@ -140,6 +140,8 @@ class Api:
         self.open_reads = open_reads
         self.audit = audit or (lambda entry: None)
         self.metrics = metrics or Metrics()
+        # () -> whether the store is reachable now, known without a round trip (/healthz)
+        self.healthy = healthy or getattr(self.store, 'healthy', None) or (lambda: True)
 
     def __call__(self, environ, start_response):
         req = webob.Request(environ)
@@ -422,6 +424,14 @@ class Api:
     def get_metrics(self, _):
         """Prometheus metrics (text exposition format; docs/metrics.md)."""
         return 200, self.metrics.text()
+
+    @route('GET', '/healthz', returns=schemas.Health, errors=(503,), public=True)
+    def healthz(self, _):
+        """Liveness, for container healthchecks (no token: it answers only
+        {"status": "ok"}, or 503 while the store cannot be reached)."""
+        if not self.healthy():
+            raise ValidationError(None, 'the store is unavailable', 503)
+        return 200, {'status': 'ok'}
 
     @route('GET', '/v1/openapi.json', returns=dict, public=True)
     def openapi(self, _):

@@ -7,12 +7,12 @@ holds only the decisions and its unit tests give it a fake of this class.
 """
 import json
 
-from controller.etcd_http import Members, b64, prefix_end, text_of
+from controller.etcd_http import PLAIN, Members, b64, prefix_end, text_of
 
 
 class ClusterKV:
-    def __init__(self, endpoints, timeout=1.0):
-        self._members = Members(endpoints, timeout)
+    def __init__(self, endpoints, timeout=1.0, access=PLAIN):
+        self._members = Members(endpoints, timeout, access)     # access: the store's
 
     def _post(self, path, body):
         return self._members.post(path, body)

@@ -14,7 +14,18 @@ LOG = logging.getLogger('vnetsec')
 OPTIONS = [
     cfg.StrOpt('store', default='sqlite',
                help='where the desired state lives: "sqlite" (the file db_path) or '
-                    'etcd://HOST:PORT[,HOST:PORT...] (shared by several controllers)'),
+                    'etcd://HOST:PORT[,HOST:PORT...] (shared by several controllers; '
+                    'etcds://...: over HTTPS)'),
+    cfg.StrOpt('etcd_ca', default='',
+               help="with etcds://: the CA (PEM) that signed the etcd members' "
+                    "certificates (default: the system's CAs)"),
+    cfg.StrOpt('etcd_cert', default='',
+               help='with etcds://: our client certificate (PEM) for etcd, if it asks one'),
+    cfg.StrOpt('etcd_key', default='', help="the client certificate's private key"),
+    cfg.StrOpt('etcd_user', default='',
+               help="etcd's authentication: the user to log in as (none: no login)"),
+    cfg.StrOpt('etcd_password_file', default='',
+               help="a file holding etcd_user's password (its first line)"),
     cfg.StrOpt('db_path', default='/var/lib/vnetsec/vnetsec.db',
                help='SQLite file holding the desired state (created 0600); with etcd, '
                     'the token and audit log files are still named after it'),
@@ -81,7 +92,12 @@ def open_store(conf):
         os.makedirs(os.path.dirname(conf.db_path), exist_ok=True)
     if conf.store != 'sqlite':
         from controller.etcd_store import EtcdStore
-        return EtcdStore.from_url(conf.store)
+        password = ''
+        if conf.etcd_password_file:
+            with open(conf.etcd_password_file) as f:
+                password = f.readline().strip()
+        return EtcdStore.from_url(conf.store, conf.etcd_ca, conf.etcd_cert, conf.etcd_key,
+                                  conf.etcd_user, password)
     return SqliteStore(conf.db_path, conf.db_synchronous)
 
 

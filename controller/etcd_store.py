@@ -19,6 +19,10 @@ Keys (under the prefix, default ``/vnetsec/``)::
 
 etcd's default limit of 128 operations per transaction is too small for bulk
 writes (1,000 ports take about 4,000): run it with ``--max-txn-ops``.
+
+``etcds://`` is the same over HTTPS; with an :class:`~controller.etcd_http.Access`
+the store checks the members' certificates, presents its own and logs in
+(etcd's authentication), the watch too.
 """
 import contextlib
 import json
@@ -31,7 +35,7 @@ import requests
 from etcd3gw.client import Etcd3Client
 from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception
 
-from controller.etcd_http import Members, b64, prefix_end, text_of
+from controller.etcd_http import PLAIN, TOKEN_REFUSED, Access, Members, b64, prefix_end, text_of
 from controller.store import (KINDS, BufferedWriter, CachedStore, Conflict, StoreUnavailable,
                               decode, differences, encode)
 
@@ -42,12 +46,13 @@ WAIT_APPLIED = 10      # seconds a commit or refresh waits for the watch to deli
 
 
 def parse_endpoints(url):
-    """'etcd://h1:2379,h2:2379' -> [('h1', 2379), ('h2', 2379)]."""
-    if not url.startswith('etcd://'):
-        raise ValueError('store must be "sqlite" or etcd://HOST:PORT[,HOST:PORT...], not %r'
-                         % url)
+    """'etcd://h1:2379,h2:2379' -> [('h1', 2379), ('h2', 2379)] (etcds://: the same)."""
+    scheme = next((s for s in ('etcd://', 'etcds://') if url.startswith(s)), None)
+    if scheme is None:
+        raise ValueError('store must be "sqlite" or etcd://HOST:PORT[,HOST:PORT...] '
+                         '(etcds://...: over HTTPS), not %r' % url)
     endpoints = []
-    for part in url[len('etcd://'):].split(','):
+    for part in url[len(scheme):].split(','):
         host, _, port = part.strip().rpartition(':')
         if not host or not port.isdigit():
             raise ValueError('store: %r is not HOST:PORT' % part)
@@ -60,12 +65,21 @@ class EtcdUnavailable(StoreUnavailable, ConnectionFailedError):
 
 
 class EtcdStore(CachedStore):
-    def __init__(self, endpoints, prefix='/vnetsec/', timeout=5.0):
+    def __init__(self, endpoints, prefix='/vnetsec/', timeout=5.0, access=PLAIN):
         super().__init__()
         self._endpoints = list(endpoints)
-        self._clients = [Etcd3Client(host, port, timeout=timeout, api_path='/v3/')
+        self.access = access        # TLS and login (the replicas' mastership uses it too)
+        self._clients = [Etcd3Client(host, port, protocol=access.scheme,
+                                     ca_cert=access.ca or None, cert_key=access.key or None,
+                                     cert_cert=access.cert or None, timeout=timeout,
+                                     api_path='/v3/')
                          for host, port in self._endpoints]       # the watch's
-        self._members = Members(self._endpoints, timeout)     # single calls
+        self._members = Members(self._endpoints, timeout, access)     # single calls
+        self._watching = False      # the watch stream is open (GET /healthz)
+        # given with each watch request: $REQUESTS_CA_BUNDLE would override the session's
+        self._tls_args = {} if not access.tls else {
+            'verify': access.ca or True,
+            'cert': (access.cert, access.key or None) if access.cert else None}
         self._current = 0           # the member the watch follows
         self._state = prefix + 'state/'
         self._claims = prefix + 'claims/'
@@ -83,8 +97,15 @@ class EtcdStore(CachedStore):
         self._thread.start()
 
     @classmethod
-    def from_url(cls, url):
-        return cls(parse_endpoints(url))
+    def from_url(cls, url, ca='', cert='', key='', user='', password=''):
+        """The store at ``url``; etcds://: HTTPS, checked against ``ca``, with the
+        client certificate ``cert``/``key``; ``user``: log in with ``password``."""
+        return cls(parse_endpoints(url),
+                   access=Access(url.startswith('etcds://'), ca, cert, key, user, password))
+
+    def healthy(self):
+        """Whether the watch is connected to a member now (no call made)."""
+        return self._watching
 
     @property
     def endpoints(self):
@@ -178,8 +199,8 @@ class EtcdStore(CachedStore):
         while not self._stopped:
             try:
                 self._follow()
-            except (requests.RequestException, ConnectionFailedError, ConnectionTimeoutError,
-                    ValueError, OSError) as e:
+            except (requests.RequestException, Etcd3Exception, ValueError, OSError) as e:
+                self._watching = False
                 if self._stopped:
                     return
                 LOG.warning('etcd watch broken (%s): resuming from revision %d',
@@ -192,12 +213,18 @@ class EtcdStore(CachedStore):
         client = self._clients[self._current]
         create = {'key': b64(self._state), 'range_end': b64(prefix_end(self._state)),
                   'start_revision': self._revision + 1}
+        token = None
+        if self.access.user:
+            token = self.access.token or self.access.log_in(
+                self._members.endpoints[self._current])
         self._response = response = client.session.post(
             client.get_url('watch'), json={'create_request': create}, stream=True,
-            timeout=(client.timeout, WATCH_IDLE))
+            headers={'Authorization': token} if token else None,
+            timeout=(client.timeout, WATCH_IDLE), **self._tls_args)
         if response.status_code != 200:
             raise ValueError('watch refused: HTTP %d %s' % (response.status_code,
                                                             response.text[:200]))
+        self._watching = True
         for line in response.iter_lines(chunk_size=None):
             if self._stopped:
                 return
@@ -213,7 +240,10 @@ class EtcdStore(CachedStore):
                 self._reload()
                 return
             if result.get('canceled'):
-                raise ValueError('watch canceled: %s' % result.get('cancel_reason', ''))
+                reason = result.get('cancel_reason', '')
+                if token and any(words in reason for words in TOKEN_REFUSED):
+                    self.access.log_in(self._members.endpoints[self._current], refused=token)
+                raise ValueError('watch canceled: %s' % reason)
             self._apply_events(result.get('events', []))
         raise ValueError('the watch stream ended')
 

@@ -255,7 +255,8 @@ def for_store(store, conf):
         return SoleController()
     from controller.cluster_kv import ClusterKV
     api = '%s://%s:%d' % ('https' if conf.api_cert else 'http', conf.api_host, conf.api_port)
-    return Mastership(ClusterKV(endpoints, timeout=max(0.5, conf.lease_ttl / 2)),
+    return Mastership(ClusterKV(endpoints, timeout=max(0.5, conf.lease_ttl / 2),
+                                access=store.access),
                       conf.replica_name, conf.lease_ttl, api)
 
 

@@ -475,6 +475,11 @@ class Status(Out):
         'encoding, writing to the switches'))
 
 
+class Health(BaseModel):
+    model_config = ConfigDict(extra='forbid')
+    status: Literal['ok']
+
+
 class CompiledFlow(Out):
     cookie: str
     table: int

@@ -123,3 +123,24 @@ def test_a_store_that_cannot_take_writes_answers_503_and_reads_still_work(api, s
     assert status == 503 and err['error']['code'] == 503
     assert 'store' in err['error']['message']
     assert call(api, 'GET', '/v1/networks') == (200, [])
+
+
+def test_healthz_needs_no_token_and_answers_only_liveness(service):
+    api = Api(service, token='secret', reader_token='look')
+    call(api, 'POST', '/v1/networks', {'name': 'blue', 'kind': 'vxlan'})
+    for token in (None, 'wrong', 'look', 'secret'):
+        req = webob.Request.blank('/healthz')
+        if token:
+            req.headers['Authorization'] = 'Bearer ' + token
+        resp = req.get_response(api)
+        assert resp.status_int == 200 and resp.json == {'status': 'ok'}, token
+        assert resp.content_type == 'application/json'
+        assert b'blue' not in resp.body and not set(resp.headers) - {
+            'Content-Type', 'Content-Length'}
+    assert call(api, 'POST', '/healthz', token=None)[0] == 405
+    unreachable = Api(service, token='secret', healthy=lambda: False)
+    status, err = call(unreachable, 'GET', '/healthz', token=None)
+    assert status == 503 and err['error']['message'] == 'the store is unavailable'
+    doc = call(api, 'GET', '/v1/openapi.json')[1]['paths']['/healthz']['get']
+    assert 'security' not in doc and {'200', '503'} <= set(doc['responses'])
+    assert '401' not in doc['responses']

@@ -8,7 +8,10 @@ from controller import config, environment
 def fresh_conf():
     conf = cfg.ConfigOpts()
     conf.register_opts([cfg.StrOpt('ofp_listen_host', default=''),
-                        cfg.IntOpt('ofp_tcp_listen_port', default=6653)])
+                        cfg.IntOpt('ofp_tcp_listen_port', default=6653),
+                        cfg.IntOpt('ofp_ssl_listen_port', default=6653),
+                        cfg.StrOpt('ctl_privkey'), cfg.StrOpt('ctl_cert'),
+                        cfg.StrOpt('ca_certs')])
     conf.register_opts(config.OPTIONS, group='vnetsec')
     conf(args=[])
     return conf
@@ -26,6 +29,24 @@ def test_variables_set_the_options_typed():
     assert (conf.ofp_listen_host, conf.ofp_tcp_listen_port) == ('0.0.0.0', 6654)
     assert 'VNETSEC_API' not in taken and taken['VNETSEC_API_PORT'] == 'api_port'
     assert conf.vnetsec.db_path == '/var/lib/vnetsec/vnetsec.db'   # untouched
+
+
+def test_openflow_tls_and_https_by_variables():
+    conf = fresh_conf()
+    environment.apply(conf, config.OPTIONS, {
+        'VNETSEC_OFP_PORT': '6655', 'VNETSEC_OFP_CERT': '/pki/c.pem',
+        'VNETSEC_OFP_KEY': '/pki/c.key', 'VNETSEC_OFP_CA': '/pki/ca.pem',
+        'VNETSEC_API_CERT': '/pki/api.pem', 'VNETSEC_API_KEY': '/pki/api.key'})
+    assert (conf.ctl_cert, conf.ctl_privkey, conf.ca_certs) == (
+        '/pki/c.pem', '/pki/c.key', '/pki/ca.pem')
+    assert conf.ofp_ssl_listen_port == conf.ofp_tcp_listen_port == 6655  # TLS: the one port
+    assert (conf.vnetsec.api_cert, conf.vnetsec.api_key) == ('/pki/api.pem', '/pki/api.key')
+
+
+def test_an_empty_variable_is_unset():
+    conf = fresh_conf()
+    taken = environment.apply(conf, config.OPTIONS, {'VNETSEC_OFP_CERT': '', 'VNETSEC_API_PORT': ''})
+    assert taken == {} and conf.ctl_cert is None and conf.vnetsec.api_port == 8080
 
 
 def test_a_config_file_wins(tmp_path):
