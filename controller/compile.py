@@ -10,21 +10,24 @@ loaded add nothing, not even a cookie.
 from controller.pieces import Want, compile_pieces
 
 
+def shipped():
+    """The three features vnetsec ships, imported when first asked for (tests
+    and benchmarks load them all; a controller compiles what its apps
+    registered, and imports no other feature)."""
+    from controller.features import firewall, vlan, vxlan
+    return (vlan.FEATURE, vxlan.FEATURE, firewall.FEATURE)
+
+
 def __getattr__(name):
-    """``ALL``: the three features vnetsec ships, imported when first asked for
-    (tests and benchmarks load them all; a controller loads what its apps
-    register, and imports nothing else)."""
-    if name == 'ALL':
-        from controller.features import firewall, vlan, vxlan
-        return (vlan.FEATURE, vxlan.FEATURE, firewall.FEATURE)
+    if name == 'ALL':                   # compile.ALL: shipped(), imported when asked
+        return shipped()
     raise AttributeError(name)
 
 
 def compile_host(inv, host, features=None):
-    """Every flow of ``host`` (``features``: the loaded ones; None: ``ALL``)."""
-    if features is None:
-        features = __getattr__('ALL')
-    return union(compile_pieces(inv, host, features).values())
+    """Every flow of ``host`` (``features``: the loaded ones; None: :func:`shipped`)."""
+    return union(compile_pieces(inv, host, shipped() if features is None else features)
+                 .values())
 
 
 def feature_flows(inv, host, feature):

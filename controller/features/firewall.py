@@ -357,8 +357,9 @@ def hosts_naming(inv, group_ids):
 
 
 FEATURE = declare(Feature('firewall', pieces=pieces,
-                  changes={'port': port_changed, 'security_group': group_changed},
-                  words=firewall_words.WORDS, records={'security_group': model.SecurityGroup},
-                  counters=(COOKIE, COOKIE_MASK, rule_counters),
-                  summary='per-vNIC stateful firewall: security groups, anti-spoofing, '
-                          'rules and sessions that move with the VM'))
+                          changes={'port': port_changed, 'security_group': group_changed},
+                          words=firewall_words.WORDS,
+                          records={'security_group': model.SecurityGroup},
+                          counters=(COOKIE, COOKIE_MASK, rule_counters),
+                          summary='per-vNIC stateful firewall: security groups, '
+                                  'anti-spoofing, rules and sessions that move with the VM'))

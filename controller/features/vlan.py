@@ -212,8 +212,8 @@ def _vlan_l2(words, host, name, flow, packet):
 
 
 FEATURE = declare(Feature('vlan', pieces=pieces, tor_pieces=tor_pieces,
-                  kinds={'vlan': P.VLAN_L2}, ports={P.UPLINK_OFPORT: P.VLAN_IN},
-                  changes={'port': port_changed},
-                  words={'vlan_in': _vlan_in, 'vlan_l2': _vlan_l2},
-                  summary='VLAN tagging at each vNIC\'s hypervisor, trunks, and the ToRs '
-                          'admitting only the VLANs behind each port'))
+                          kinds={'vlan': P.VLAN_L2}, ports={P.UPLINK_OFPORT: P.VLAN_IN},
+                          changes={'port': port_changed},
+                          words={'vlan_in': _vlan_in, 'vlan_l2': _vlan_l2},
+                          summary='VLAN tagging at each vNIC\'s hypervisor, trunks, and the '
+                                  'ToRs admitting only the VLANs behind each port'))

@@ -159,8 +159,8 @@ def _vxlan_l2(words, host, name, flow, packet):
 
 
 FEATURE = declare(Feature('vxlan', pieces=pieces, kinds={'vxlan': P.VXLAN_L2},
-                  ports={P.TUNNEL_OFPORT: P.VXLAN_IN}, changes={'port': port_changed},
-                  words={'vxlan_in': _vxlan_in, 'arp_responder': _arp_responder,
-                         'vxlan_l2': _vxlan_l2},
-                  summary='VXLAN overlay: MAC-to-VTEP tables, ARP suppression, head-end '
-                          'replication'))
+                          ports={P.TUNNEL_OFPORT: P.VXLAN_IN}, changes={'port': port_changed},
+                          words={'vxlan_in': _vxlan_in, 'arp_responder': _arp_responder,
+                                 'vxlan_l2': _vxlan_l2},
+                          summary='VXLAN overlay: MAC-to-VTEP tables, ARP suppression, head-end '
+                                  'replication'))
