@@ -95,11 +95,3 @@ def dirty(inv, changes, features=None):
         out.change(inv, change)
     return out
 
-
-def hosts_having(inv, network_id):
-    """Names of the hosts the network is on (a port bound there or arriving)."""
-    def build():
-        ports = inv.network_ports(network_id)
-        return ({p.bound_host for p in ports if inv.is_bound(p)}
-                | {inv.arriving_host(p) for p in ports} - {''})
-    return inv.memo(('hosts-having', network_id), build)

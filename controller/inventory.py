@@ -261,6 +261,14 @@ class Inventory:
             return ids if kind is None else [n for n in ids if self.networks[n].kind == kind]
         return self._host_memo(host_name, ('networks-on', kind), build)
 
+    def hosts_having(self, network_id):
+        """Names of the hosts the network is on (a port bound there or arriving)."""
+        def build():
+            ports = self.network_ports(network_id)
+            return ({p.bound_host for p in ports if self.is_bound(p)}
+                    | {self.arriving_host(p) for p in ports} - {''})
+        return self.memo(('hosts-having', network_id), build)
+
     def bound_ports(self, network_id):
         return [p for p in self.network_ports(network_id) if self.is_bound(p)]
 

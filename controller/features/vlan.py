@@ -14,7 +14,6 @@ broadcast only to ports admitting the VID, and what arrives on a trunk never
 goes back to a trunk (split horizon).
 """
 from controller import pipeline as P
-from controller.dirty import hosts_having
 from controller.explain import flow_regs
 from controller.feature import Feature, declare
 from controller.features.switching import BROADCAST, local_copies, remote_by_port
@@ -159,7 +158,7 @@ def port_changed(inv, change, marks):
             else ('net', network_id))
         if len(_other_hosts(inv, network_id, changed)) > 1:
             continue        # no other hypervisor's flows can change
-        for name in hosts_having(inv, network_id):
+        for name in inv.hosts_having(network_id):
             marks.add(name, ('remote', network_id, port_id))
 
 

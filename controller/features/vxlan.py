@@ -11,7 +11,6 @@ Every forwarding decision comes from the inventory (no flood-and-learn):
   go to its reserved port, delivered from the moment it is plugged there.
 """
 from controller import pipeline as P
-from controller.dirty import hosts_having
 from controller.explain import flow_regs
 from controller.feature import Feature, declare
 from controller.features.switching import deliver, local_copies, remote_entries, remote_ports
@@ -120,7 +119,7 @@ def port_changed(inv, change, marks):
         network = inv.networks.get(network_id)
         if network is None or network.kind != 'vxlan':
             continue
-        for name in hosts_having(inv, network_id):
+        for name in inv.hosts_having(network_id):
             marks.add(name, ('remote', network_id, records[0].id))
             if moved:
                 marks.add(name, ('arp', network_id))
