@@ -1,34 +1,44 @@
-"""The flows of one switch: the union of what the loaded features compile.
+"""The flows of one switch: the union of the pieces the loaded features compile.
 
 Pure: ``(inventory, host, features) -> [Flow]``. Every declared table gets its
 table-miss (owner ``base``), the core its own flows (vNICs, delivery, the
 dispatch to each network kind's table and each feature's fixed port), and each
-loaded feature its flows. Features not loaded add nothing, not even a cookie.
+loaded feature its flows, all as pieces (:mod:`controller.pieces`): a host's
+whole compile is all of its pieces, so a feature has one compiler. Features not
+loaded add nothing, not even a cookie.
 """
-from controller import pipeline as P
-from controller.features import firewall, switching, vlan, vxlan
-from controller.flows import flow, goto, reuse
-
-ALL = (vlan.FEATURE, vxlan.FEATURE, firewall.FEATURE)
+from controller.pieces import Want, compile_pieces
 
 
-def table_misses(switch):
-    return reuse('base', ('misses', switch), lambda: [
-        flow('base', t.number, P.MISS, actions=[goto(t.miss)] if t.miss is not None else [])
-        for t in P.tables(switch)])
+def shipped():
+    """The three features vnetsec ships, imported when first asked for (tests
+    and benchmarks load them all; a controller compiles what its apps
+    registered, and imports no other feature)."""
+    from controller.features import firewall, vlan, vxlan
+    return (vlan.FEATURE, vxlan.FEATURE, firewall.FEATURE)
 
 
-def compile_host(inv, host, features=ALL):
-    if host.role == 'tor':
-        flows = list(table_misses('tor')) + switching.compile_tor(inv, host)
-        for feature in features:
-            if feature.compile_tor:
-                flows += feature.compile_tor(inv, host)
-        return flows
-    kinds = {k: t for f in features for k, t in f.kinds.items()}
-    ports = {p: t for f in features for p, t in f.ports.items()}
-    flows = list(table_misses('hypervisor')) + switching.compile_hypervisor(inv, host, kinds,
-                                                                             ports)
-    for feature in features:
-        flows += feature.compile(inv, host)
-    return flows
+def __getattr__(name):
+    if name == 'ALL':                   # compile.ALL: shipped(), imported when asked
+        return shipped()
+    raise AttributeError(name)
+
+
+def compile_host(inv, host, features=None):
+    """Every flow of ``host`` (``features``: the loaded ones; None: :func:`shipped`)."""
+    return union(compile_pieces(inv, host, shipped() if features is None else features)
+                 .values())
+
+
+def feature_flows(inv, host, feature):
+    """One feature's flows on a hypervisor: the union of its pieces."""
+    return union(feature.pieces(inv, host, Want()).values())
+
+
+def union(pieces):
+    """The flows of ``pieces``, each once (two vNICs share a rule's commit flow)."""
+    out = {}
+    for flows in pieces:
+        for f in flows:
+            out.setdefault(f.cookie, f)
+    return list(out.values())

@@ -22,7 +22,7 @@ class DesiredFlows:
         """The keys of the pieces held for ``scopes`` (None: all)."""
         if scopes is None:
             return set(self.pieces)
-        keys = set(self._buckets.get(('opaque',), ()))
+        keys = set()
         for scope in scopes:
             for bucket in scope_buckets(scope):
                 keys |= self._buckets.get(bucket, set())

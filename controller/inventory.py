@@ -11,6 +11,7 @@ from dataclasses import asdict, replace
 
 from controller import schemas
 from controller.model import ValidationError
+from controller.store import KINDS
 
 _CHECKED = {}       # id(host record) -> (record, why it is unusable or '')
 
@@ -100,25 +101,34 @@ class Inventory:
             value = memo[key] = build()
             return value
 
-    def __init__(self, hosts=(), networks=(), ports=(), groups=()):
+    def __init__(self, hosts=(), networks=(), ports=(), groups=(), others=()):
         self._memo, self._of_host = {}, {}
         # group id -> {address, or host a port is bound on or arriving at: how many
         # of its ports have it}: who is in a group, counted as ports come and go
         self._group_ips, self._group_hosts = {}, {}
         self.unusable, self.hosts, self._by_dpid = {}, {}, {}
         self.networks, self.ports, self.groups = {}, {}, {}
+        # kind -> {key: record}: the networks, the groups and any record kind a
+        # feature declares (controller.feature.declare), as stored
+        self.records = {'network': self.networks, 'security_group': self.groups}
         self._by_network, self._by_bound, self._by_arriving = _Index(), _Index(), _Index()
         self._by_group = _Index()
         self._arriving_copies = {}     # port id -> (record, its copy bound at the destination)
         self.apply([('host', h.name, None, h) for h in hosts]
                    + [('network', n.id, None, n) for n in networks]
                    + [('port', p.id, None, p) for p in ports]
-                   + [('security_group', g.id, None, g) for g in groups])
+                   + [('security_group', g.id, None, g) for g in groups]
+                   + [(kind, key, None, r) for kind, key, r in others])
 
     @classmethod
     def from_store(cls, store):
+        """A snapshot of every record kind stored (a feature's own kinds too,
+        records with an ``id``)."""
+        others = [(kind, r.id, r) for kind in KINDS
+                  if kind not in ('host', 'network', 'port', 'security_group')
+                  for r in store.list(kind)]
         return cls(store.list('host'), store.list('network'), store.list('port'),
-                   store.list('security_group'))
+                   store.list('security_group'), others)
 
     def apply(self, changes):
         """Take the store's changes ``(kind, key, old, new)``, in order."""
@@ -136,7 +146,7 @@ class Inventory:
             else:
                 if kind == 'network':
                     self._of_host = {}
-                records = self.networks if kind == 'network' else self.groups
+                records = self.records.setdefault(kind, {})
                 if new is None:
                     records.pop(key, None)
                 else:
@@ -250,6 +260,14 @@ class Inventory:
                           + self.arriving_ports(host_name)})
             return ids if kind is None else [n for n in ids if self.networks[n].kind == kind]
         return self._host_memo(host_name, ('networks-on', kind), build)
+
+    def hosts_having(self, network_id):
+        """Names of the hosts the network is on (a port bound there or arriving)."""
+        def build():
+            ports = self.network_ports(network_id)
+            return ({p.bound_host for p in ports if self.is_bound(p)}
+                    | {self.arriving_host(p) for p in ports} - {''})
+        return self.memo(('hosts-having', network_id), build)
 
     def bound_ports(self, network_id):
         return [p for p in self.network_ports(network_id) if self.is_bound(p)]

@@ -10,7 +10,7 @@ Owners: ``core`` (vNICs, their networks, delivery; the ToRs' underlay), ``vlan``
 whatever features are loaded, so a table of a feature that is not loaded passes
 traffic on (or drops it) as declared.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # ---- registers (Nicira extension fields) -----------------------------------
 REG_NETWORK = 'reg5'     # local number (Network.nid) of the frame's network
@@ -26,6 +26,18 @@ REG_ZONE = 'reg6'        # the conntrack zone of the vNIC whose ACL is running
 # store keeps so the connections those rules admitted live on.
 MARK_ALLOCATED = 0x80000000
 MARK_COUNTER = 'rule_mark'
+
+
+def rule_mark(rule):
+    """A security group rule's mark, carried in ct_mark and used as its
+    conjunction id: allocated with the rule (:func:`controller.service.new_rule`),
+    unique."""
+    return rule['mark']
+
+
+# ---- ct_state bits and the ethertypes the pipeline matches ------------------
+CT_NEW, CT_EST, CT_REL, CT_INV, CT_TRK = 0x01, 0x02, 0x04, 0x10, 0x20
+IPV4, ARP = 0x0800, 0x0806
 
 # ---- fixed OpenFlow port numbers on br-int ---------------------------------
 TUNNEL_OFPORT = 4000     # the one flow-based VXLAN port (remote_ip=flow, key=flow)
@@ -126,6 +138,26 @@ TABLES = (
        switch='tor', purpose='(VID, MAC) -> port; broadcast -> the ports admitting the VID'),
 )
 BY_NUMBER = {(t.switch, t.number): t for t in TABLES}
+
+
+def declare(new, cookie, after=None):
+    """Declare a feature's table from outside this file (a feature kept
+    elsewhere, a test's toy): its owner takes the cookie byte ``cookie``;
+    ``after``: the number of the table whose table-miss now goes on to it (give
+    it the miss that one had), so traffic passes through it."""
+    global TABLES
+    if (new.switch, new.number) in BY_NUMBER or OWNERS.get(new.owner, cookie) != cookie \
+            or new.owner not in OWNERS and cookie in OWNERS.values():
+        raise ValueError('table %d or cookie %#x is taken' % (new.number, cookie))
+    OWNERS[new.owner] = cookie
+    changed = [new]
+    if after is not None:
+        before = BY_NUMBER[(new.switch, after)]
+        changed.append(replace(before, next=before.next + (new.number,), miss=new.number))
+    for t in changed:
+        BY_NUMBER[(t.switch, t.number)] = t
+    TABLES = tuple(sorted(BY_NUMBER.values(), key=lambda t: (t.switch != 'hypervisor',
+                                                             t.number)))
 
 
 def table(number, switch='hypervisor'):

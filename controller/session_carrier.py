@@ -24,7 +24,7 @@ import logging
 import time
 
 from controller import agent_client, sessions
-from controller.features.firewall import rule_mark
+from controller.pipeline import rule_mark
 from controller.ryu_facade import hub
 
 LOG = logging.getLogger('vnetsec.sessions')

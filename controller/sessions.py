@@ -32,7 +32,7 @@ Pure functions.
 from dataclasses import dataclass
 
 from controller import pipeline as P
-from controller.features.firewall import CT_INV, CT_NEW, CT_TRK, IPV4
+from controller.pipeline import CT_INV, CT_NEW, CT_TRK, IPV4
 from controller.flows import flow
 
 OWNER_COOKIE = P.OWNERS['sessions'] << P.COOKIE_OWNER_SHIFT

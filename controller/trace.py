@@ -77,7 +77,7 @@ def build_packet(inv, request):
 def trace(inv, features, request):
     """The verdict and the path, step by step (see :func:`_follow`)."""
     src, dst, packet = build_packet(inv, request)
-    words = Words(inv)
+    words = Words(inv, features)
     switches = {}
     conntrack = Conntrack()
     if request.state == 'established':     # the new packet commits what rules allow

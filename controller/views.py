@@ -2,7 +2,7 @@
 the same compiler code that programs the switches."""
 import re
 
-from controller.features import switching, vlan
+from controller.features import switching
 from controller.model import to_dict
 
 
@@ -12,6 +12,7 @@ def _device_order(port):
 
 
 def host_view(inv, host):
+    from controller.features.vlan import allowed_vlans    # the VLAN app's view, when asked
     out = to_dict(host)
     if host.role == 'hypervisor':
         out['vlans'] = inv.vlans_on(host.name)
@@ -26,9 +27,9 @@ def host_view(inv, host):
         if tor_sw:
             port = tor_sw.uplinks['hv:' + host.name]
             out['tor'] = {'name': tor_sw.name, 'port': port,
-                          'allowed_vlans': vlan.allowed_vlans(inv, tor_sw).get(port, [])}
+                          'allowed_vlans': allowed_vlans(inv, tor_sw).get(port, [])}
     else:
-        allowed = vlan.allowed_vlans(inv, host)
+        allowed = allowed_vlans(inv, host)
         out['allowed_vlans'] = {name: allowed.get(port, [])
                                 for name, port in sorted(host.uplinks.items())}
     return out

@@ -15,21 +15,15 @@ Per vNIC with port security (conntrack zone = its OpenFlow port number):
 import ipaddress
 
 from controller import pipeline as P
-from controller import protocols
-from controller.feature import Feature
-from controller.features import security_groups
+from controller.pipeline import ARP, CT_EST, CT_INV, CT_NEW, CT_REL, CT_TRK, IPV4, rule_mark
+from controller import model, protocols
+from controller.feature import Feature, declare
+from controller.features import firewall_words, security_groups  # noqa: F401 - its routes
 from controller.flows import flow, goto, reuse
+from controller.inventory import placed
 
 COOKIE = P.OWNERS['firewall'] << P.COOKIE_OWNER_SHIFT     # every firewall flow's cookie
 COOKIE_MASK = 0xff << P.COOKIE_OWNER_SHIFT                 # carries this owner byte
-CT_NEW, CT_EST, CT_REL, CT_INV, CT_TRK = 0x01, 0x02, 0x04, 0x10, 0x20
-IPV4, ARP = 0x0800, 0x0806
-
-
-def rule_mark(rule):
-    """The rule's mark, carried in ct_mark and used as its conjunction id:
-    allocated with the rule (:func:`controller.service.new_rule`), unique."""
-    return rule['mark']
 
 
 def marks_by_cookie(flows):
@@ -74,32 +68,24 @@ def protocol_matches(rule):
     return [{'ip_proto': proto, field: vm} for vm in port_masks(low, high)]
 
 
-def compile_firewall(inv, host):
-    """The firewall's flows of one hypervisor."""
-    flows = []
-    for port in _secured(inv, host):
-        flows += _port_flows(inv, port)
-    flows += _clause1(inv, _host_rules(inv, host))
-    # each vNIC's flows are merged already; what two vNICs share (a remote-group
-    # rule's commit flow) is the very same flow: keep it once
-    return list({f.cookie: f for f in flows}.values())
-
-
 def pieces(inv, host, want):
-    """:func:`compile_firewall` in pieces (see :mod:`controller.pieces`): each
-    vNIC's own flows, and the clause-1 flows of each remote address."""
+    """The firewall's flows on a hypervisor, in pieces (see :mod:`controller.pieces`):
+    each vNIC's own flows, and the clause-1 flows of each remote address (what
+    two vNICs share, a remote-group rule's commit flow, is the very same flow:
+    the union keeps it once)."""
     out = {}
     for port in _secured(inv, host):
         if want.port(port.id):
             out[('firewall', 'port', port.id)] = _port_flows(inv, port)
-    if want.clause1_all:
+    ips = want.subjects('clause1')          # None: all of them
+    if ips is None:
         for f in _clause1(inv, _host_rules(inv, host)):
             out.setdefault(('firewall', 'clause1', dict(f.match)[_FIELD[f.table]]),
                            []).append(f)
-    elif want.ips:
+    elif ips:
         shared = {}
         for rule in _host_rules(inv, host).values():
-            for ip in want.ips & _remote_set(inv, rule):
+            for ip in ips & _remote_set(inv, rule):
                 shared.setdefault(_clause1_where(rule) + (ip,), set()).add(rule_mark(rule))
         for (table, field, ip), marks in sorted(shared.items()):
             out.setdefault(('firewall', 'clause1', ip), []).append(
@@ -307,8 +293,73 @@ def rule_counters(inv, desired, replies):
     return totals
 
 
-FEATURE = Feature('firewall', compile=compile_firewall, routes=security_groups.ROUTES,
-                  pieces=pieces,
-                  counters=(COOKIE, COOKIE_MASK, rule_counters),
-                  summary='per-vNIC stateful firewall: security groups, anti-spoofing, '
-                          'rules and sessions that move with the VM')
+# ---- change rules (see controller.dirty) ---------------------------------------
+def port_changed(inv, change, marks):
+    """A port changed: every clause-1 flow of a host it is or was on if that
+    host's rules can change; its addresses' clauses on the hosts with a rule
+    naming one of its groups (or their zones) if its addresses or groups
+    changed. (Its own pieces, ``('port', id)``, the core marks.)"""
+    _, _, old, new = change
+    records = [r for r in (old, new) if r is not None]
+    for name in set().union(*map(placed, records)):
+        if _rules_may_change(inv, name, records, marks.ports_changed):
+            marks.add(name, ('clause1',))
+    if old is None or new is None or old.ips != new.ips \
+            or old.security_groups != new.security_groups:
+        naming = hosts_naming(inv, set().union(*(r.security_groups for r in records)))
+        for ip in set().union(*(r.ips for r in records)):
+            for name in naming:
+                marks.add(name, ('clause1', ip))
+
+
+def group_changed(inv, change, marks):
+    """A group changed (its rules, its zone): its vNICs and the clause-1 flows
+    of their hosts; every host's clause-1 flows if its members' standing as a
+    remote zone changed."""
+    _, key, old, new = change
+    members = inv.ports_in_group(key)
+    for port in members:
+        for name in placed(port):
+            marks.add(name, ('port', port.id))
+            marks.add(name, ('clause1',))
+    if members and (old is None or new is None or old.zone != new.zone):
+        marks.add('*', ('clause1',))
+
+
+def _rules_may_change(inv, host_name, records, ports_changed):
+    """Whether a port's change can change the host's rules (those of its vNICs
+    with port security, whose remote groups its clause-1 flows list): not when
+    the host's vNICs that this batch left alone (``ports_changed``: the ports
+    it changed) are in every group the port was or is in (a vNIC bound beside
+    others of its groups recompiles no clause-1 flow)."""
+    groups = {g for r in records if r.port_security_enabled for g in r.security_groups}
+    if not groups:
+        return False
+    held = set()
+    for port in inv.local_ports(host_name) + inv.arriving_ports(host_name):
+        if port.id not in ports_changed and port.port_security_enabled:
+            held.update(port.security_groups)
+    return not groups <= held
+
+
+def hosts_naming(inv, group_ids):
+    """Names of the hosts whose vNICs have a rule naming one of the groups, or
+    the zone of one, as its remote: the hosts whose clause-1 flows list those
+    groups' member addresses (a port joining or leaving them touches those
+    hosts only, not every one)."""
+    zones = {inv.groups[g].zone for g in group_ids if g in inv.groups} - {'', None}
+    names = set()
+    for group in inv.groups.values():
+        if any(r['remote_group_id'] in group_ids
+               or (r['remote_zone'] and r['remote_zone'] in zones) for r in group.rules):
+            names.update(inv.group_hosts(group.id))
+    return names
+
+
+FEATURE = declare(Feature('firewall', pieces=pieces,
+                          changes={'port': port_changed, 'security_group': group_changed},
+                          words=firewall_words.WORDS,
+                          records={'security_group': model.SecurityGroup},
+                          counters=(COOKIE, COOKIE_MASK, rule_counters),
+                          summary='per-vNIC stateful firewall: security groups, '
+                                  'anti-spoofing, rules and sessions that move with the VM'))

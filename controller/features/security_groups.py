@@ -93,9 +93,8 @@ class SecurityGroups:
             tx.put('security_group', group.id, model.changed(group, rules=rules))
 
 
-# ---- routes (handlers take the API object, as its own methods do) ----------------
-ROUTES = ('/v1/security-groups', '/v1/security-groups/{id}', '/v1/security-groups/{id}/rules',
-          '/v1/security-groups/{id}/rules/{rule_id}')
+# ---- routes (handlers take the API object, as its own methods do; registered
+# when the firewall feature's module is imported, served while its app runs) ----
 
 
 @route('GET', '/v1/security-groups', returns=list[schemas.GroupOut],

@@ -13,32 +13,55 @@ kind's "arriving" flows.
 """
 from controller import pipeline as P
 from controller.flows import flow, goto, output, resubmit, reuse, set_field
+from controller.inventory import placed
 
 BROADCAST = ('01:00:00:00:00:00', '01:00:00:00:00:00')
 
 
-def compile_hypervisor(inv, host, kinds, ports):
-    """``kinds``: network kind -> its L2 table; ``ports``: fixed ofport -> the
+def table_misses(switch):
+    """Every declared table's table-miss (owner ``base``): what exists whatever
+    features are loaded."""
+    declared = tuple((t.number, t.miss) for t in P.tables(switch))
+    return reuse('base', ('misses', switch, declared), lambda: [
+        flow('base', number, P.MISS, actions=[goto(miss)] if miss is not None else [])
+        for number, miss in declared])
+
+
+def pieces(inv, host, want, kinds, ports):
+    """The core's pieces of a hypervisor (see :mod:`controller.pieces`): the
+    table-misses and each feature's fixed port (``('base'|'core', 'host')``),
+    each vNIC bound or arriving here (``('core', 'port', id)``) and each
+    network here (``('core', 'net', id)``: the dispatch to its kind's table).
+    ``kinds``: network kind -> its L2 table; ``ports``: fixed ofport -> the
     table that takes its traffic (from the loaded features)."""
-    entry = tuple(sorted(ports.items()))
-    flows = list(reuse('core', ('feature-ports', entry), lambda: [
-        flow('core', P.CLASSIFY, P.priority(P.CLASSIFY, 'feature_port'), {'in_port': ofport},
-             [goto(table)]) for ofport, table in entry]))
-    for port in inv.local_ports(host.name):
+    out = {}
+    if want.all:
+        entry = tuple(sorted(ports.items()))
+        out[('base', 'host')] = table_misses('hypervisor')
+        out[('core', 'host')] = reuse('core', ('feature-ports', entry), lambda: [
+            flow('core', P.CLASSIFY, P.priority(P.CLASSIFY, 'feature_port'),
+                 {'in_port': ofport}, [goto(table)]) for ofport, table in entry])
+    for port, arriving in here(inv, host, want):
         network = inv.networks[port.network_id]
         if network.kind in kinds:
-            flows += _vnic(network, port)
-    for port in inv.arriving_ports(host.name):
-        network = inv.networks[port.network_id]
-        if network.kind in kinds:
-            flows += [f for f in _vnic(network, port) if f.table != P.L2_LOOKUP]
+            flows = _vnic(network, port)
+            out[('core', 'port', port.id)] = tuple(
+                f for f in flows if f.table != P.L2_LOOKUP) if arriving else flows
     for network_id in inv.networks_on(host.name):
         network = inv.networks[network_id]
-        if network.kind in kinds:
-            flows += reuse('core', ('to-kind', network.nid, kinds[network.kind]), lambda: [flow(
-                'core', P.L2_LOOKUP, P.priority(P.L2_LOOKUP, 'network'),
-                {P.REG_NETWORK: network.nid}, [goto(kinds[network.kind])])])
-    return flows
+        if network.kind in kinds and want.network_flows(network_id):
+            out[('core', 'net', network.id)] = reuse(
+                'core', ('to-kind', network.nid, kinds[network.kind]), lambda: [flow(
+                    'core', P.L2_LOOKUP, P.priority(P.L2_LOOKUP, 'network'),
+                    {P.REG_NETWORK: network.nid}, [goto(kinds[network.kind])])])
+    return out
+
+
+def here(inv, host, want):
+    """[(port, arriving?)] of the wanted vNICs bound on, or arriving at, the host."""
+    local = [(p, False) for p in inv.local_ports(host.name)]
+    arriving = [(p, True) for p in inv.arriving_ports(host.name)]
+    return [(p, a) for p, a in local + arriving if want.port(p.id)]
 
 
 def deliver(ofport):
@@ -105,10 +128,51 @@ def _remote_ports(inv, network):
     return out
 
 
-def compile_tor(inv, tor):
+def tor_pieces(inv, tor, want):
+    """The core's pieces of a ToR: its table-misses and its underlay (what
+    depends on its uplinks alone: compiled only when the ToR is compiled whole)."""
+    if not want.all:
+        return {}
     trunks = sorted(p for n, p in tor.uplinks.items() if n.startswith('rack:'))
-    return list(reuse('core', ('tor-underlay', tuple(trunks)), lambda: [
-        flow('core', P.TOR_CLASSIFY, P.priority(P.TOR_CLASSIFY, 'underlay', 'tor'),
-             {'vlan_vid': 0}, [output('normal')])] + [
-        flow('core', P.TOR_CLASSIFY, P.priority(P.TOR_CLASSIFY, 'trunk_underlay', 'tor'),
-             {'in_port': port, 'vlan_vid': 0}) for port in trunks]))
+    return {('base', 'host'): table_misses('tor'),
+            ('core', 'host'): reuse('core', ('tor-underlay', tuple(trunks)), lambda: [
+                flow('core', P.TOR_CLASSIFY, P.priority(P.TOR_CLASSIFY, 'underlay', 'tor'),
+                     {'vlan_vid': 0}, [output('normal')])] + [
+                flow('core', P.TOR_CLASSIFY, P.priority(P.TOR_CLASSIFY, 'trunk_underlay',
+                                                        'tor'),
+                     {'in_port': port, 'vlan_vid': 0}) for port in trunks])}
+
+
+# ---- change rules (see controller.dirty) ---------------------------------------
+def _port_changed(inv, change, marks):
+    """A port bound, moved, changed or deleted: its own pieces (every feature's
+    ``('port', id)``) and its networks' on the hosts it is or was on."""
+    _, _, old, new = change
+    records = [r for r in (old, new) if r is not None]
+    networks = {r.network_id for r in records}
+    for name in set().union(*map(placed, records)):
+        marks.add(name, ('port', records[0].id))
+        for network_id in networks:
+            marks.add(name, ('net', network_id))
+
+
+def _network_changed(inv, change, marks):
+    """A network changed: the hosts of its ports, whole, and the ToRs."""
+    for port in inv.network_ports_any(change[1]):
+        for name in placed(port):
+            marks.add(name, None)
+    marks.add_tors(None)
+
+
+def _host_changed(inv, change, marks):
+    """A host joined, changed or left: that host whole, the ToRs (their
+    uplinks), and each port naming it as if it changed (its entries elsewhere)."""
+    for record in change[2:]:
+        if record is not None:
+            marks.add(record.name, None)
+            for port in inv.ports_named_by(record.name):
+                marks.change(inv, ('port', port.id, port, port))
+    marks.add_tors(None)
+
+
+CHANGES = {'port': _port_changed, 'network': _network_changed, 'host': _host_changed}

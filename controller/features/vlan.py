@@ -14,19 +14,14 @@ broadcast only to ports admitting the VID, and what arrives on a trunk never
 goes back to a trunk (split horizon).
 """
 from controller import pipeline as P
-from controller.feature import Feature
+from controller.explain import flow_regs
+from controller.feature import Feature, declare
 from controller.features.switching import BROADCAST, local_copies, remote_by_port
 from controller.flows import flow, goto, output, reuse, set_field
+from controller.inventory import placed
 
 VID_PRESENT = 0x1000
 UNICAST = ('00:00:00:00:00:00', '01:00:00:00:00:00')
-
-
-def compile_hypervisor(inv, host):
-    flows = []
-    for network_id in inv.networks_on(host.name, 'vlan'):
-        flows += _network(inv, host, inv.networks[network_id])
-    return flows
 
 
 def to_uplink(network):
@@ -35,7 +30,8 @@ def to_uplink(network):
 
 
 def pieces(inv, host, want):
-    """:func:`compile_hypervisor` in pieces (see :mod:`controller.pieces`)."""
+    """The VLAN networks' flows on a hypervisor, one piece per network (see
+    :mod:`controller.pieces`)."""
     return {('vlan', 'net', network_id): _network(inv, host, inv.networks[network_id])
             for network_id in inv.networks_on(host.name, 'vlan')
             if want.network_flows(network_id)}
@@ -87,13 +83,9 @@ def _port_towards(inv, tor, hv_name):
     return tor.uplinks.get('rack:%d' % hv.rack)
 
 
-def compile_tor(inv, tor):
-    return [f for flows in tor_pieces(inv, tor).values() for f in flows]
-
-
-def tor_pieces(inv, tor, want=None):
-    """:func:`compile_tor` in pieces, for what ``want`` (:class:`controller.pieces.Want`,
-    None: all) asks: per VLAN network, ``('vlan', 'net', id)`` its VID admitted
+def tor_pieces(inv, tor, want):
+    """A ToR's flows in pieces, for what ``want`` (:class:`controller.pieces.Want`)
+    asks: per VLAN network, ``('vlan', 'net', id)`` its VID admitted
     per port and its floods, and ``('vlan', 'remote', id, port id)`` the port
     its MAC is behind. A VLAN port's change touches its own MAC's piece, and
     its network's only when a hypervisor gains or loses the VLAN: whether a
@@ -108,9 +100,9 @@ def tor_pieces(inv, tor, want=None):
         vid = network.segmentation_id
         if network.kind != 'vlan' or vid not in ports_of_vid:
             continue
-        if want is None or want.network_flows(network.id):
+        if want.network_flows(network.id):
             out[('vlan', 'net', network.id)] = _tor_network(tor, vid, ports_of_vid[vid])
-        wanted = None if want is None else want.remote_ports(network.id)
+        wanted = want.remote_ports(network.id)
         if wanted is None:
             vports = inv.bound_ports(network.id)
         else:
@@ -144,8 +136,83 @@ def _tor_network(tor, vid, members):
     return tuple(flows)
 
 
-FEATURE = Feature('vlan', compile=compile_hypervisor, compile_tor=compile_tor,
-                  kinds={'vlan': P.VLAN_L2}, ports={P.UPLINK_OFPORT: P.VLAN_IN}, pieces=pieces,
-                  tor_pieces=tor_pieces,
-                  summary='VLAN tagging at each vNIC\'s hypervisor, trunks, and the ToRs '
-                          'admitting only the VLANs behind each port')
+def port_changed(inv, change, marks):
+    """A port of a VLAN network changed: on the ToRs its own MAC's entry, or
+    its network's piece if a host gained or lost the VLAN; on the network's
+    other hypervisors, whether it has ports elsewhere, and only while its other
+    ports are on one host or none (else that holds before and after)."""
+    _, _, old, new = change
+    records = [r for r in (old, new) if r is not None]
+    port_id = records[0].id
+    names = set().union(*map(placed, records))
+    changed = marks.ports_changed
+    for network_id in {r.network_id for r in records}:
+        network = inv.networks.get(network_id)
+        if network is None:             # of no known kind: the ToRs whole
+            marks.add_tors(None)
+            continue
+        if network.kind != 'vlan':
+            continue
+        marks.add_tors(('remote', network_id, port_id) if all(
+            _shares_host(inv, network_id, changed, n) for n in names)
+            else ('net', network_id))
+        if len(_other_hosts(inv, network_id, changed)) > 1:
+            continue        # no other hypervisor's flows can change
+        for name in inv.hosts_having(network_id):
+            marks.add(name, ('remote', network_id, port_id))
+
+
+def _other_hosts(inv, network_id, changed):
+    """Hosts where the network's ports that the batch left alone (not in
+    ``changed``) are bound, as far as the second one. A hypervisor holds
+    nothing about a VLAN port bound elsewhere, only whether the network has a
+    port bound elsewhere (its floods and unicast go up the uplink): with the
+    untouched ports bound on two hosts or more, that holds for every hypervisor
+    before and after the batch."""
+    out = set()
+    for port in inv.network_ports(network_id):
+        if port.id not in changed and inv.is_bound(port):
+            out.add(port.bound_host)
+            if len(out) > 1:
+                break
+    return out
+
+
+def _shares_host(inv, network_id, changed, host_name):
+    """Whether a port of the network that the batch left alone is bound on or
+    arriving at the host: then the host has the VLAN before and after the
+    batch, and the ToRs admit it as before (only changed ports' MAC entries
+    can change)."""
+    return any(p.id not in changed and p.network_id == network_id
+               for p in inv.local_ports(host_name) + inv.arriving_ports(host_name))
+
+
+# ---- words (see controller.explain) --------------------------------------------
+def _vlan_in(words, host, name, flow, packet):
+    if name == 'miss':
+        return 'dropped: VLAN %d is not a network here' % (packet['vlan_vid'] & 0xfff)
+    return 'VLAN %d -> network %s' % (packet['vlan_vid'] & 0xfff,
+                                      words.net(dict(flow_regs(flow))))
+
+
+def _vlan_l2(words, host, name, flow, packet):
+    vid = next((a[2] & 0xfff for a in flow.actions if a[:2] == ('set_field', 'vlan_vid')),
+               None)
+    if name == 'unicast' and vid:
+        return '%s is not on %s -> the uplink, VLAN %s (the ToR forwards it)' % (
+            packet['eth_dst'], host, vid)
+    if name == 'unicast':
+        return 'dropped: %s is not on %s and network %s has no port elsewhere' % (
+            packet['eth_dst'], host, words.net(packet))
+    if name == 'flood':
+        return 'broadcast: to the local vNICs of %s%s' % (
+            words.net(packet), ' and the uplink, VLAN %s' % vid if vid else '')
+    return 'dropped: %s is unknown in network %s' % (packet['eth_dst'], words.net(packet))
+
+
+FEATURE = declare(Feature('vlan', pieces=pieces, tor_pieces=tor_pieces,
+                          kinds={'vlan': P.VLAN_L2}, ports={P.UPLINK_OFPORT: P.VLAN_IN},
+                          changes={'port': port_changed},
+                          words={'vlan_in': _vlan_in, 'vlan_l2': _vlan_l2},
+                          summary='VLAN tagging at each vNIC\'s hypervisor, trunks, and the '
+                                  'ToRs admitting only the VLANs behind each port'))

@@ -11,24 +11,17 @@ Every forwarding decision comes from the inventory (no flood-and-learn):
   go to its reserved port, delivered from the moment it is plugged there.
 """
 from controller import pipeline as P
-from controller.feature import Feature
+from controller.explain import flow_regs
+from controller.feature import Feature, declare
 from controller.features.switching import deliver, local_copies, remote_entries, remote_ports
 from controller.flows import flow, goto, output, reuse, set_field
 
 
-def compile_hypervisor(inv, host):
-    flows = []
-    for network_id in inv.networks_on(host.name, 'vxlan'):
-        flows += _network(inv, host, inv.networks[network_id])
-    for port in inv.arriving_ports(host.name):
-        network = inv.networks[port.network_id]
-        if network.kind == 'vxlan':
-            flows += _arriving(network, port)
-    return flows
-
-
 def pieces(inv, host, want):
-    """:func:`compile_hypervisor` in pieces (see :mod:`controller.pieces`)."""
+    """The overlay's flows on a hypervisor, in pieces (see :mod:`controller.pieces`):
+    per VXLAN network here its own flows (VNI in, floods), one MAC-to-VTEP entry
+    per port bound elsewhere and its ARP responder; a port arriving here, the
+    copies sent to its reserved port."""
     out = {}
     for network_id in inv.networks_on(host.name, 'vxlan'):
         network = inv.networks[network_id]
@@ -61,12 +54,6 @@ def to_vteps(network, vteps):
 
 def _key(network):
     return network.nid, network.segmentation_id
-
-
-def _network(inv, host, network):
-    return (_network_flows(inv, host, network)
-            + [_entry(network, mac, vteps) for mac, vteps in remote_ports(inv, host, network)]
-            + list(_arp(inv, network)))
 
 
 def _network_flows(inv, host, network):
@@ -120,7 +107,59 @@ def arp_responder(inv, network):
     return flows
 
 
-FEATURE = Feature('vxlan', compile=compile_hypervisor, kinds={'vxlan': P.VXLAN_L2},
-                  ports={P.TUNNEL_OFPORT: P.VXLAN_IN}, pieces=pieces,
-                  summary='VXLAN overlay: MAC-to-VTEP tables, ARP suppression, head-end '
-                          'replication')
+def port_changed(inv, change, marks):
+    """A port of a VXLAN network changed: its MAC-to-VTEP entry (and the
+    network's floods) on every host of the network, and their ARP responders
+    if its addresses or network changed."""
+    _, _, old, new = change
+    records = [r for r in (old, new) if r is not None]
+    moved = old is None or new is None or (old.mac, old.ips, old.network_id) != (
+        new.mac, new.ips, new.network_id)
+    for network_id in {r.network_id for r in records}:
+        network = inv.networks.get(network_id)
+        if network is None or network.kind != 'vxlan':
+            continue
+        for name in inv.hosts_having(network_id):
+            marks.add(name, ('remote', network_id, records[0].id))
+            if moved:
+                marks.add(name, ('arp', network_id))
+
+
+# ---- words (see controller.explain) --------------------------------------------
+def _vxlan_in(words, host, name, flow, packet):
+    if name == 'miss':
+        return 'dropped: VNI %s is not a network here' % packet.get('tunnel_id')
+    return 'VNI %d -> network %s' % (packet['tunnel_id'], words.net(dict(flow_regs(flow))))
+
+
+def _arp_responder(words, host, name, flow, packet):
+    if name == 'known_address':
+        mac = next(a[2] for a in flow.actions if a[:2] == ('set_field', 'eth_src'))
+        return 'ARP for %s answered on %s: %s' % (packet.get('arp_tpa'), host, mac)
+    if name == 'unknown_address':
+        return 'dropped: no port of network %s has %s (ARP is answered locally)' % (
+            words.net(packet), packet.get('arp_tpa'))
+    return None
+
+
+def _vxlan_l2(words, host, name, flow, packet):
+    vteps = [a[2] for a in flow.actions if a[:2] == ('set_field', 'tun_ipv4_dst')]
+    vni = next((a[2] for a in flow.actions if a[:2] == ('set_field', 'tunnel_id')), None)
+    hosts = [h.name for h in words.inv.hosts.values() if h.vtep_ip in vteps]
+    if name == 'remote_mac':
+        return '%s -> VXLAN %s to %s (VTEP %s)' % (packet['eth_dst'], vni, ', '.join(hosts),
+                                                  ', '.join(vteps))
+    if name == 'flood':
+        return 'broadcast: to the local vNICs of %s%s' % (
+            words.net(packet), ' and VXLAN %s to %s' % (vni, ', '.join(hosts)) if hosts else '')
+    if name == 'arriving':
+        return '%s is arriving here (planned migration)' % packet['eth_dst']
+    return 'dropped: %s is unknown in network %s' % (packet['eth_dst'], words.net(packet))
+
+
+FEATURE = declare(Feature('vxlan', pieces=pieces, kinds={'vxlan': P.VXLAN_L2},
+                          ports={P.TUNNEL_OFPORT: P.VXLAN_IN}, changes={'port': port_changed},
+                          words={'vxlan_in': _vxlan_in, 'arp_responder': _arp_responder,
+                                 'vxlan_l2': _vxlan_l2},
+                          summary='VXLAN overlay: MAC-to-VTEP tables, ARP suppression, head-end '
+                                  'replication'))

@@ -2,10 +2,11 @@
 import pytest
 
 from controller import pipeline as P
-from controller.compile import compile_host
-from controller.features import switching, vlan, vxlan
+from controller.compile import compile_host, feature_flows
+from controller.features import vlan, vxlan
 from controller.flows import to_ofctl
 from controller.inventory import Inventory
+from controller.pieces import compile_pieces
 from controller.reconciler import Encoder, Reconciler, flow_mod
 from controller.views import mappings
 from controller.features.security_groups import SecurityGroups
@@ -49,8 +50,8 @@ def test_host_without_port_in_network_gets_nothing_of_it(service, store):
     build(service, 'vxlan')
     inv = inventory(store)
     hv3 = inv.hosts['hv3']
-    assert vxlan.compile_hypervisor(inv, hv3) == []
-    assert switching.compile_hypervisor(inv, hv3, {'vxlan': P.VXLAN_L2}, {}) == []
+    assert feature_flows(inv, hv3, vxlan.FEATURE) == []
+    assert set(compile_pieces(inv, hv3, [vxlan.FEATURE])) == {('base', 'host'), ('core', 'host')}
     net = list(inv.networks.values())[0]
     assert set(mappings(inv, net)) == {'hv1', 'hv2'}
 

@@ -1,17 +1,24 @@
 """Which scopes a change marks (controller/dirty.py); that the marks suffice is
 tests/unit/test_incremental_property.py's job, these check they stay narrow."""
+from controller.compile import ALL
 from controller.dirty import dirty
+from controller.features import firewall, vxlan
 from controller.inventory import Inventory
 from tests.unit.conftest import add_hv, add_port
 
 
-def marks_of_binding(service, store, device, host, ofport):
+def binding(service, store, device, host, ofport):
+    """(inventory after, store changes) of binding a device."""
     inv = Inventory.from_store(store)
     changes = []
     store.watch(changes.extend)
     service.bind(host, {device: ofport})
     inv.apply(changes)
-    return dirty(inv, changes)
+    return inv, changes
+
+
+def marks_of_binding(service, store, device, host, ofport):
+    return dirty(*binding(service, store, device, host, ofport), ALL)
 
 
 def test_a_vnic_bound_beside_one_of_its_groups_recompiles_no_clause1(service, store):
@@ -23,7 +30,7 @@ def test_a_vnic_bound_beside_one_of_its_groups_recompiles_no_clause1(service, st
     marked = marks_of_binding(service, store, 'tapvm2', 'hv1', 2)
     port = sorted(service.store.list('port'), key=lambda p: p.device)
     assert port[1].device == 'tapvm2' and ('port', port[1].id) in marked.of('hv1')
-    assert ('clause1-all',) not in marked.of('hv1')
+    assert ('clause1',) not in marked.of('hv1')
     assert marked.of_tors() == {('remote', net.id, port[1].id)}  # the ToRs: its MAC only
 
 
@@ -33,9 +40,13 @@ def test_a_vnic_first_of_its_groups_on_a_host_recompiles_its_clause1(service, st
     add_hv(service, 'hv2', 2)
     add_port(service, net, 1, 'hv1', ofport=1)
     add_port(service, net, 2, 'hv2')
-    marked = marks_of_binding(service, store, 'tapvm2', 'hv2', 2)
-    assert ('clause1-all',) in marked.of('hv2')
+    inv, changes = binding(service, store, 'tapvm2', 'hv2', 2)
+    marked = dirty(inv, changes, ALL)
+    assert ('clause1',) in marked.of('hv2')
     assert not marked.of_tors()                        # a VXLAN port: not the ToRs'
+    # that mark is the firewall's rule's alone
+    assert ('clause1',) in dirty(inv, changes, [firewall.FEATURE]).of('hv2')
+    assert ('clause1',) not in dirty(inv, changes, [vxlan.FEATURE]).of('hv2')
 
 
 def test_vnics_bound_together_first_of_their_group_on_a_host_recompile_its_clause1(
@@ -52,7 +63,7 @@ def test_vnics_bound_together_first_of_their_group_on_a_host_recompile_its_claus
     service.bind('hv2', {'tapvm1': 1, 'tapvm2': 2})    # one write, as a port list
     inv.apply(changes)
     assert len(changes) == 2
-    assert ('clause1-all',) in dirty(inv, changes).of('hv2')
+    assert ('clause1',) in dirty(inv, changes, ALL).of('hv2')
 
 
 def test_a_vlan_port_bound_marks_no_other_hypervisor_once_the_network_is_on_two(
@@ -89,5 +100,14 @@ def test_vlan_ports_bound_together_are_not_each_others_reason_to_mark_nothing(
     store.watch(changes.extend)
     service.bind('hv3', {'tapvm2': 2, 'tapvm3': 3})
     inv.apply(changes)
-    marked = dirty(inv, changes)
+    marked = dirty(inv, changes, ALL)
     assert marked.hosts() == {'hv1', 'hv3'} and marked.of_tors() == {('net', net.id)}
+
+
+def test_a_change_no_feature_claims_recompiles_every_switch_whole(service, store):
+    """A record kind no loaded feature declares a rule for: no exception, no
+    miss, every switch compiled whole."""
+    add_hv(service, 'hv1', 1)
+    inv = Inventory.from_store(store)
+    marked = dirty(inv, [('nobodys', 'k', None, object())], features=[])
+    assert marked.hosts() is None and marked.of('hv1') is None and marked.of_tors() is None

@@ -6,7 +6,7 @@ import pytest
 
 from controller import model
 from controller import pipeline as P
-from controller.compile import ALL
+from controller.compile import ALL, feature_flows
 from controller.features import firewall
 from controller.features.security_groups import SecurityGroups
 from controller.inventory import Inventory
@@ -107,7 +107,7 @@ def test_upgrade_keeps_unique_marks_and_separates_the_twins(twins_dc):
     changed = {i for i in marks if marks[i] != hashed[i]}
     assert changed == {TWINS[1]} and marks[TWINS[1]] & P.MARK_ALLOCATED
     # separate on the switch: two conjunctions, each with its own clauses
-    flows = firewall.compile_firewall(Inventory.from_store(store), store.get('host', 'hv2'))
+    flows = feature_flows(Inventory.from_store(store), store.get('host', 'hv2'), firewall.FEATURE)
     conj = {a[1] for f in flows for a in f.actions if a[0] == 'conjunction'}
     assert {marks[TWINS[0]], marks[TWINS[1]]} <= conj
     # and in traffic

@@ -12,6 +12,7 @@ import pytest
 from agent import conntrack, server
 from controller import agent_client, sessions
 from controller import pipeline as P
+from controller.compile import feature_flows
 from controller.features import firewall
 from controller.features.security_groups import SecurityGroups
 from controller.inventory import Inventory
@@ -93,7 +94,7 @@ def test_the_firewall_commits_with_the_rules_mark_and_nothing_per_connection(ser
     no per-connection flow is learned, recorded or refreshed."""
     _, group, _ = reader(service)
     inv = Inventory.from_store(service.store)
-    flows = firewall.compile_firewall(inv, inv.hosts['hv1'])
+    flows = feature_flows(inv, inv.hosts['hv1'], firewall.FEATURE)
     commit = next(f for f in flows if f.table == P.EGRESS_ACL
                   and f.priority == P.priority(P.EGRESS_ACL, 'rule'))
     assert commit.actions == (('ct', True, 1, None, firewall.rule_mark(group.rules[0])),

@@ -1,0 +1,81 @@
+"""The firewall's words in a trace (:mod:`controller.explain`): what its tables'
+flows mean, in security group rules (a commit names the rule whose mark it
+sets; a drop names the rules the vNIC's groups have)."""
+from controller import pipeline as P
+from controller import protocols
+from controller.protocols import rule_words
+
+
+def rule(words, mark):
+    """{'group', 'rule', 'text'} of the rule with that mark, or None."""
+    inv = words.inv
+    by_mark = words.memo('firewall-rules', lambda: {
+        P.rule_mark(r): (g, r) for g in inv.groups.values() for r in g.rules})
+    found = by_mark.get(mark)
+    if found is None:
+        return None
+    group, found_rule = found
+    return {'group': group.name, 'rule': found_rule['id'],
+            'text': rule_words(found_rule, _group_names(words))}
+
+
+def _group_names(words):
+    return words.memo('group-names', lambda: {g.id: g.name for g in words.inv.groups.values()})
+
+
+def _port_security(words, host, name, flow, packet):
+    who = words.sender(host, packet)
+    if name == 'own_address':
+        return "anti-spoofing: the source addresses are %s's own" % who
+    if name == 'spoofed':
+        return "dropped by anti-spoofing: %s may send only from its own MAC and IPs" % who
+    return None
+
+
+def _acl(words, host, name, flow, packet, direction):
+    port = (words.port_at(host, packet.get('in_port')) if direction == 'egress'
+            else words.port_at(host, packet.get(P.REG_OUT_PORT)))
+    who = "%s's %s" % (words.vm(port), direction)
+    mark = next((a[4] for a in flow.actions if a[0] == 'ct' and a[1]), None)
+    if mark is not None:
+        found = rule(words, mark) or {'group': '?', 'rule': '?', 'text': '?'}
+        return '%s: new connection allowed by rule %s of group %s (%s)' % (
+            who, found['rule'], found['group'], found['text'])
+    if name == 'established':
+        found = rule(words, dict(flow.match).get('ct_mark')) or {'rule': '?', 'group': '?'}
+        return '%s: established connection of rule %s (group %s) passes' % (
+            who, found['rule'], found['group'])
+    if name == 'track':
+        return '%s: connection tracking (zone %d)' % (who, dict(flow.match).get(
+            'in_port', packet.get(P.REG_OUT_PORT)))
+    if name == 'arp':
+        return '%s: ARP passes' % who
+    if name == 'invalid':
+        return '%s: dropped: invalid connection state' % who
+    if name == 'deny_other':
+        return '%s: dropped: neither IPv4 nor ARP' % who
+    if name == 'deny_ip':
+        return '%s: dropped: %s' % (who, why_denied(words, port, direction, packet))
+    if name == 'miss':
+        return '%s: no firewall on this vNIC (port security off)' % who
+    return None
+
+
+def why_denied(words, port, direction, packet):
+    groups = words.inv.groups_of(port) if port is not None else []
+    proto = packet.get('ip_proto')
+    what = {6: 'tcp', 17: 'udp', 132: 'sctp', 1: 'icmp'}.get(proto, 'protocol %s' % proto)
+    dst = packet.get(protocols.PORT_FIELDS.get(proto, ''), None)
+    what += '/%d' % dst if dst is not None else ''
+    peer = packet['ipv4_dst'] if direction == 'egress' else packet['ipv4_src']
+    text = 'no rule of groups [%s] allows %s %s %s' % (
+        ', '.join(g.name for g in groups), what,
+        'to' if direction == 'egress' else 'from', peer)
+    others = ['rule %s allows %s' % (r['id'], rule_words(r, _group_names(words)))
+              for g in groups for r in g.rules if r['direction'] == direction]
+    return text + ('; ' + '; '.join(others) if others else '')
+
+
+WORDS = {'port_security': _port_security,
+         'egress_acl': lambda *step: _acl(*step, 'egress'),
+         'ingress_acl': lambda *step: _acl(*step, 'ingress')}
