@@ -137,7 +137,7 @@ class Engine:
         self._taken = self.ofctrl.waiters.changes
         self.inventory.apply(changes)
         inv = self.inventory
-        marked = dirty(inv, changes)
+        marked = dirty(inv, changes, self.features)
         ofctrl = self.ofctrl
         if not ofctrl.datapaths:               # nothing to program: a full compile later
             return

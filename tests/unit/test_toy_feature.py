@@ -95,20 +95,20 @@ def test_the_core_programs_a_toy_record_change_as_a_delta(toy, tmp_path):
             core.register(f)
         add_hv(core.service, 'hv1', 1)
         dp = FakeDatapath(1)
-        core.datapaths[1] = dp
-        core.reconciler.start_sync(dp)
-        core.reconciler.on_flow_stats(dp, [], more=False)
-        core.reconcile()
+        core.ofctrl.datapaths[1] = dp
+        core.ofctrl.reconciler.start_sync(dp)
+        core.ofctrl.reconciler.on_flow_stats(dp, [], more=False)
+        core.engine.reconcile()
         dp.sent.clear()
         with core.store.transaction() as tx:
             tx.put('toy_mark', 'm1', toy.ToyMark('m1', '02:00:00:00:00:09'))
-        core.reconcile()
+        core.engine.reconcile()
         (mod,) = dp.flow_mods()
         assert mod.command == dp.ofproto.OFPFC_ADD and mod.table_id == toy.TOY
         dp.sent.clear()
         with core.store.transaction() as tx:
             tx.delete('toy_mark', 'm1')
-        core.reconcile()
+        core.engine.reconcile()
         assert [m.command for m in dp.flow_mods()] == [dp.ofproto.OFPFC_DELETE]
     finally:
         CONF.clear_override('db_path', group='vnetsec')
