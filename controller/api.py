@@ -117,8 +117,8 @@ class Running:
         """{rule id: {packets, bytes}}; ``cached``: the last background reading."""
         return {}
 
-    def events(self):
-        """Recent switch events, timed."""
+    def recent_events(self):
+        """Recent switch events, timed (not ``events``: a Ryu app's own attribute)."""
         return []
 
     def wait_applied(self):
@@ -404,7 +404,7 @@ class Api:
     def get_events(self, _):
         """Recent switch events with their times: vNICs appearing and leaving
         (port) and switches confirming flow changes (commit)."""
-        return 200, self.running.events()
+        return 200, self.running.recent_events()
 
     @route('GET', '/v1/view', returns=schemas.View)
     def live_view(self, _):
@@ -412,7 +412,7 @@ class Api:
         networks and the VTEPs they span, groups with rule counters, events."""
         running = self.running
         return 200, web.snapshot(Inventory.from_store(self.store), running.status(),
-                                 running.rule_stats(cached=True), running.events())
+                                 running.rule_stats(cached=True), running.recent_events())
 
     @route('GET', '/ui', returns=str, public=True, media='text/html; charset=utf-8')
     def web_page(self, _):

@@ -114,7 +114,7 @@ class Core(RyuApp, Running):
     def desired_flows(self, host):
         return self.engine.desired_flows(host)
 
-    def events(self):
+    def recent_events(self):
         return list(self.timeline)
 
     def status(self):
