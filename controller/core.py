@@ -18,7 +18,8 @@ import logging
 import time
 
 from controller import agent_client, binding, http_server, mastership, trace  # noqa: F401 - trace: its route
-from controller.api import Api, Running
+from controller.api import Api
+from controller.rest import Running
 from controller.config import CONF, agents_tls, api_token, open_store
 from controller.dialer import Dialer
 from controller.engine import Engine

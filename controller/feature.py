@@ -12,7 +12,7 @@ A feature is one module declaring one :class:`Feature` (and its tables in
 - the network kinds it provides (like Neutron's type drivers: the kind's L2
   table), the fixed ports whose traffic its table takes first, and counters
   read from its flows.
-Its REST routes are declared in its module (``controller.api.route`` with
+Its REST routes are declared in its module (``controller.rest.route`` with
 ``feature=`` its name): importing the module registers them. An app file
 registers the feature with the core; nothing else names it.
 """

@@ -6,7 +6,7 @@ one client from stalling it.
 - the pool of handlers is large and the process may open that many files, so
   a thousand idle connections leave room for the ones that do something;
 - request lines are bounded by eventlet (``url_length_limit``); bodies, JSON
-  depth and paths by :mod:`controller.api`.
+  depth and paths by :mod:`controller.rest`.
 """
 import logging
 import resource

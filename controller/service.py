@@ -7,43 +7,16 @@ checks and the write: the store then refuses the write (``Conflict``: a record
 changed, or a unique value such as a segmentation id is taken) and the
 operation is redone on the fresh state, where its checks see the other write.
 """
-import functools
 import logging
-import random
-import time
-import zlib
 
-from controller import model, schemas
-from controller import pipeline as P
+from controller import model, rule_marks, schemas
 from controller.model import NotFound, ValidationError
+from controller.rule_marks import new_rule
 from controller.schemas import parse
-from controller.store import Conflict
+from controller.port_operations import PortOperations
+from controller.writes import retried
 
 LOG = logging.getLogger(__name__)
-CONFLICT_ATTEMPTS = 50      # each round of a conflict lets one writer through
-
-
-def retried(operation):
-    """Redo ``operation`` when a concurrent writer got there first."""
-    @functools.wraps(operation)
-    def run(self, *args, **kwargs):
-        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-            try:
-                return operation(self, *args, **kwargs)
-            except Conflict:
-                if attempt == CONFLICT_ATTEMPTS:
-                    raise
-                time.sleep(random.uniform(0, 0.002 * attempt))   # writers spread out
-                self.store.refresh()
-    return run
-
-
-def _bound(port, host_name, ofport):
-    """The port bound at (host, ofport); arriving on its destination ends a migration."""
-    done = port.migrating_to == host_name
-    return model.changed(port, bound_host=host_name, ofport=ofport,
-                         migrating_to='' if done else port.migrating_to,
-                         migrating_ofport=0 if done else port.migrating_ofport)
 
 
 def parse_pool(text, field_name):
@@ -56,44 +29,12 @@ def parse_pool(text, field_name):
     return range(low, high + 1)
 
 
-def new_rule(store, fields):
-    """A stored rule: its checked fields, a new id and a mark of its own
-    (``P.MARK_ALLOCATED`` + the next value of the store's mark counter)."""
-    return dict(fields, id=model.new_id(),
-                mark=P.MARK_ALLOCATED | store.allocate(P.MARK_COUNTER))
-
-
 def _rule(store, body):
     """A stored rule from a request body."""
     return new_rule(store, parse(schemas.RuleCreate, body).record())
 
 
-def legacy_mark(rule_id):
-    """The mark versions before allocation hashed from a rule's id (two ids
-    could share one): what an upgraded store keeps where it is unique."""
-    return zlib.crc32(rule_id.encode()) & 0x7fffffff or 1
-
-
-def _marks(group):
-    return tuple(r['mark'] for r in group.rules if 'mark' in r)
-
-
-def _unique_values(port):
-    return {'device': {port.device}, 'mac': {(port.network_id, port.mac)},
-            'ip': {(port.network_id, ip) for ip in port.ips}}
-
-
-def _port_fields(request):
-    """The fields a port request sets (a PATCH's omitted or null fields keep
-    theirs); a new port without a name takes its device's."""
-    fields = {k: v for k, v in request.model_dump().items() if v is not None}
-    if isinstance(request, schemas.PortCreate):
-        fields.setdefault('name', fields['device'])
-        fields.setdefault('ips', [])
-    return fields
-
-
-class Service:
+class Service(PortOperations):
     def __init__(self, store, vlan_pool='100-4094', vni_pool='5000-16777215', kinds=None,
                  sightings=None):
         self.store = store
@@ -111,7 +52,7 @@ class Service:
         store.add_index('network', 'nid', lambda n: (n.nid,), unique=True)
         store.add_index('security_group', 'name', lambda g: (g.name,), unique=True)
         store.add_index('host', 'dpid', lambda h: (h.dpid,), unique=True)
-        store.add_index('security_group', 'rule_mark', _marks, unique=True)
+        store.add_index('security_group', 'rule_mark', rule_marks.marks, unique=True)
         # a switch reporting its ports (at every connect) looks up only its own
         store.add_index('port', 'bound_host', lambda p: (p.bound_host,))
         self.pools = {'vlan': parse_pool(vlan_pool, 'vlan_pool'),
@@ -245,26 +186,9 @@ class Service:
 
     @retried
     def upgrade_rule_marks(self):
-        """Give every stored rule without a mark (written before marks were
-        allocated) the mark it had, its id's hash, so its connections live on;
-        where two rules shared one, the second met gets a new one. Once: then
-        every rule has its mark."""
-        groups = self.store.list('security_group')
-        taken = {m for g in groups for m in _marks(g)}
-        upgraded = []
-        for group in groups:
-            if len(_marks(group)) == len(group.rules):
-                continue
-            rules = []
-            for rule in group.rules:
-                if 'mark' not in rule:
-                    mark = legacy_mark(rule['id'])
-                    if mark in taken:
-                        mark = P.MARK_ALLOCATED | self.store.allocate(P.MARK_COUNTER)
-                    taken.add(mark)
-                    rule = dict(rule, mark=mark)
-                rules.append(rule)
-            upgraded.append(model.changed(group, rules=rules))
+        """Once, for a store written before marks were allocated
+        (:func:`controller.rule_marks.upgraded`)."""
+        upgraded = rule_marks.upgraded(self.store)
         if upgraded:
             with self.store.transaction() as tx:
                 for group in upgraded:
@@ -287,166 +211,3 @@ class Service:
         if 'security_groups' in fields:
             fields['security_groups'] = [self.get_group(g, field_name).id
                                          for g in fields['security_groups']]
-
-    # ---- ports (continued) ---------------------------------------------------
-    def create_port(self, body):
-        return self.create_ports([body])[0]
-
-    @retried
-    def create_ports(self, bodies):
-        """Create several ports at once: all are valid, or none is created (an
-        error names the field as ``ports[i].field``)."""
-        ports, taken = [], {}
-        for i, body in enumerate(bodies):
-            try:
-                fields = _port_fields(parse(schemas.PortCreate, body))
-                fields['network_id'] = self.get_network(fields['network_id'],
-                                                        'network_id').id
-                fields.setdefault('security_groups', ['default'])   # as in Neutron
-                self._resolve_groups(fields)
-                self._check_unique(fields, taken)
-            except ValidationError as e:
-                if len(bodies) > 1:
-                    e.field = 'ports[%d].%s' % (i, e.field)
-                raise
-            port = model.Port(id=model.new_id(), **fields)
-            where = self.sightings.where(port.device) if self.sightings else None
-            # its vNIC already plugged: bound in the same write (one commit, not two)
-            ports.append(_bound(port, *where) if where else port)
-            taken.update(((index, value), ports[-1].id)
-                         for index, values in _unique_values(ports[-1]).items()
-                         for value in values)
-        with self.store.transaction() as tx:
-            for port in ports:
-                tx.put('port', port.id, port)
-        return ports
-
-    def _check_unique(self, fields, pending=None, own_id=None):
-        """The device is unique, and the MAC and addresses within the network,
-        among the stored ports and ``pending`` ones (created in the same call:
-        {(index, value): port id})."""
-        pending = pending or {}
-        network = fields.get('network_id')
-        checks = [('device', 'device', fields.get('device'), 'device %r is port %s'),
-                  ('mac', 'mac', (network, fields.get('mac')), 'mac %s is used in this network')]
-        checks += [('ip', 'ips', (network, ip), 'ip %s is used in this network')
-                   for ip in sorted(fields.get('ips', ()))]
-        for index, field, value, message in checks:
-            holders = self.store.find('port', index, value) - {own_id}
-            if (index, value) in pending:
-                holders.add(pending[(index, value)])
-            if holders:
-                shown = value[1] if isinstance(value, tuple) else value
-                args = (shown, sorted(holders)[0]) if index == 'device' else (shown,)
-                raise ValidationError(field, message % args, 409)
-
-    def port_of_device(self, device):
-        """The port whose vNIC is ``device``, or None."""
-        keys = self.store.find('port', 'device', device)
-        return self.store.get('port', min(keys)) if keys else None
-
-    def get_port(self, ident):
-        port = self.store.get('port', ident)
-        if port is None:
-            raise NotFound('port', ident)
-        return port
-
-    @retried
-    def update_port(self, ident, body):
-        port = self.get_port(ident)
-        fields = _port_fields(parse(schemas.PortPatch, body))
-        self._resolve_groups(fields)
-        merged = dict(model.to_dict(port), **fields)
-        self._check_unique(merged, own_id=port.id)
-        updated = model.Port(**merged)
-        with self.store.transaction() as tx:
-            tx.put('port', updated.id, updated)
-        return updated
-
-    MIGRATION_OFPORTS = range(2000, 4000)    # reserved for arriving vNICs
-
-    @retried
-    def migrate_port(self, ident, body):
-        """Planned migration to ``host``: the destination is programmed before
-        the VM arrives (its rules enforced there, its traffic still going to the
-        source) for a device plugged at the returned ``migrating_ofport``; the
-        switch-over happens when that device appears there with its link up.
-        ``live`` says the VM's vNIC is plugged there (link down) before the
-        switch-over rather than moved there at it; the controller treats both
-        alike."""
-        port = self.get_port(ident)
-        host_name = parse(schemas.Migrate, body).host
-        host = self.store.get('host', host_name)
-        if host is None or host.role != 'hypervisor':
-            raise ValidationError('host', 'no hypervisor named %r' % host_name, 404)
-        if host_name == port.bound_host:
-            raise ValidationError('host', 'the port is already on %s' % host_name, 409)
-        used = {p.ofport for p in self.store.list('port') if p.bound_host == host_name}
-        used |= {p.migrating_ofport for p in self.store.list('port')
-                 if p.migrating_to == host_name}
-        ofport = next((n for n in self.MIGRATION_OFPORTS if n not in used), None)
-        if ofport is None:
-            raise ValidationError('host', '%s has no free port number for an arriving vNIC '
-                                  '(%d-%d are all reserved)' % (
-                                      host_name, self.MIGRATION_OFPORTS.start,
-                                      self.MIGRATION_OFPORTS.stop - 1), 409)
-        updated = model.changed(port, host=host_name, migrating_to=host_name,
-                                migrating_ofport=ofport)
-        with self.store.transaction() as tx:
-            tx.put('port', port.id, updated)
-        return updated
-
-    @retried
-    def delete_port(self, ident):
-        port = self.get_port(ident)
-        with self.store.transaction() as tx:
-            tx.delete('port', port.id)
-
-    # ---- bindings, observed on the switches --------------------------------
-    @retried
-    def bind(self, host_name, devices):
-        """``devices`` {name: ofport} seen on ``host_name``; binds the known ones
-        there (a device seen on a new host moves there). Returns changed ports."""
-        changed = []
-        for device, ofport in devices.items():
-            port = self.port_of_device(device)
-            if port and ofport and (port.bound_host, port.ofport) != (host_name, ofport):
-                changed.append(_bound(port, host_name, ofport))
-        self._save(changed)
-        return changed
-
-    @retried
-    def bind_observed(self, seen, port_ids):
-        """``seen`` {device: (host, ofport)} of every device the switches reported:
-        binds those of ``port_ids`` (ports created or changed since the last
-        look) whose device was plugged before they existed. Never unbinds."""
-        changed = []
-        for port_id in port_ids:
-            port = self.store.get('port', port_id)
-            where = seen.get(port.device) if port is not None else None
-            if where and (port.bound_host, port.ofport) != where:
-                changed.append(_bound(port, *where))
-        self._save(changed)
-        return changed
-
-    @retried
-    def unbind(self, host_name, devices=None, keep=None):
-        """Unbind ports bound on ``host_name`` whose device is in ``devices`` (or,
-        with ``keep``, whose device is not in ``keep``)."""
-        changed = []
-        bound_there = (self.store.get('port', key)
-                       for key in sorted(self.store.find('port', 'bound_host', host_name)))
-        for port in bound_there:
-            if port is None or port.bound_host != host_name:
-                continue
-            gone = port.device in devices if devices is not None else port.device not in keep
-            if gone:
-                changed.append(model.changed(port, bound_host='', ofport=0))
-        self._save(changed)
-        return changed
-
-    def _save(self, ports):
-        if ports:
-            with self.store.transaction() as tx:
-                for port in ports:
-                    tx.put('port', port.id, port)

@@ -9,8 +9,8 @@ same packet once as new (committing what the rules allow) and answers for the
 packet after it.
 """
 from controller import pipeline as P
-from controller import protocols, schemas
-from controller.api import route
+from controller import protocols, responses, schemas
+from controller.rest import route
 from controller.compile import compile_host
 from controller.explain import Words, priority_name
 from controller.flows import to_ofctl
@@ -170,7 +170,7 @@ def _verdict(request, src, dst, path):
             'steps': steps}
 
 
-@route('POST', '/v1/trace', body=schemas.TraceRequest, returns=schemas.TraceOut,
+@route('POST', '/v1/trace', body=schemas.TraceRequest, returns=responses.TraceOut,
        errors=(404, 409))
 def trace_packet(api, body):
     """Would this packet get there? The verdict and the path, step by step,

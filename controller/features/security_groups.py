@@ -5,11 +5,12 @@ groups they are in. The core keeps what ports need of groups (the ``default``
 group, finding a group by id or name); the rest is here, served only while the
 firewall app runs (``/v1/security-groups`` answers 404 otherwise).
 """
-from controller import model, schemas
-from controller.api import route
+from controller import model, responses, schemas
+from controller.rest import route
 from controller.model import ValidationError
 from controller.schemas import parse
-from controller.service import new_rule, retried
+from controller.rule_marks import new_rule
+from controller.writes import retried
 
 
 class SecurityGroups:
@@ -97,14 +98,14 @@ class SecurityGroups:
 # when the firewall feature's module is imported, served while its app runs) ----
 
 
-@route('GET', '/v1/security-groups', returns=list[schemas.GroupOut],
+@route('GET', '/v1/security-groups', returns=list[responses.GroupOut],
        feature='firewall')
 def list_groups(api, _):
     return 200, [model.to_dict(g) for g in api.store.list('security_group')]
 
 
 @route('POST', '/v1/security-groups', write=True, body=schemas.GroupCreate, ok=201,
-       returns=schemas.GroupOut, errors=(404, 409),
+       returns=responses.GroupOut, errors=(404, 409),
        feature='firewall')
 def create_group(api, body):
     """Create a security group: {"name", "description", "zone", "rules": [...]};
@@ -112,7 +113,7 @@ def create_group(api, body):
     return 201, model.to_dict(SecurityGroups(api.service).create_group(body))
 
 
-@route('GET', '/v1/security-groups/([^/]+)', returns=schemas.GroupOut, errors=(404,),
+@route('GET', '/v1/security-groups/([^/]+)', returns=responses.GroupOut, errors=(404,),
        feature='firewall')
 def get_group(api, _, ident):
     """A security group, with packets and bytes per rule from the switches."""
@@ -124,7 +125,7 @@ def get_group(api, _, ident):
 
 
 @route('PATCH', '/v1/security-groups/([^/]+)', write=True, body=schemas.GroupPatch,
-       returns=schemas.GroupOut, errors=(404, 409),
+       returns=responses.GroupOut, errors=(404, 409),
        feature='firewall')
 def update_group(api, body, ident):
     return 200, model.to_dict(SecurityGroups(api.service).update_group(ident, body))
@@ -138,7 +139,7 @@ def delete_group(api, _, ident):
 
 
 @route('POST', '/v1/security-groups/([^/]+)/rules', write=True, body=schemas.RuleCreate,
-       ok=201, returns=schemas.RuleOut, errors=(404,),
+       ok=201, returns=responses.RuleOut, errors=(404,),
        feature='firewall')
 def add_rule(api, body, ident):
     """Add a rule: {"direction", "ethertype", "protocol", "port_range_min",

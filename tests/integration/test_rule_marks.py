@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from controller import model
-from controller.service import legacy_mark
+from controller.rule_marks import legacy_mark
 from controller.store import SqliteStore
 from mininet_topos import probe
 from mininet_topos.datacenter import DataCenter

@@ -57,43 +57,6 @@ def test_controller_listens_for_tls_only(dc):
                                             tls=dc.ca.credentials('probe')))
 
 
-def test_switch_with_another_cas_certificate_is_refused(dc):
-    """An OVS bridge whose certificate another CA signed (it trusts the lab CA,
-    so only the controller can refuse it) never connects; the same bridge with a
-    certificate of the lab CA does, so the refusal is the certificate's doing."""
-    key, cert, _ = LabCA(dc.rundir + '/foreign').credentials('stranger')
-    stranger = dc.net.addSwitch(
-        'tor99', cls=TorSwitch, rack=99, dpid='%x' % STRANGER_DPID, rundir=dc.rundir,
-        controller_target='ssl:%s:%d' % dc.ofp_address, mgmt_ip='%s.99/24' % dc.mgmt_prefix,
-        tls=(key, cert, dc.ca.cert))
-    mgmt = dc.net[dc.mgmt_name]
-    dc.net.addLink(stranger, mgmt, intfName1='mgmt0')
-    mgmt.start([])                     # enslaves the new link to the management bridge
-    stranger.start([])
-    refusal = 'OpenFlow TLS handshake from %s.99' % dc.mgmt_prefix
-    deadline = time.time() + 10
-    while time.time() < deadline and refusal not in controller_log(dc):
-        assert '%016x' % STRANGER_DPID not in dc.client.get('/v1/status')['switches']
-        time.sleep(0.2)
-    log = controller_log(dc)
-    assert refusal in log and 'certificate verify failed' in log, log[-2000:]
-    for _ in range(15):                # it keeps trying (every second); never gets in
-        assert '%016x' % STRANGER_DPID not in dc.client.get('/v1/status')['switches']
-        time.sleep(0.2)
-    assert not stranger.connected()
-
-    stranger.ovs.vsctl('set-ssl %s %s %s' % dc.ca.credentials('tor99'))
-    deadline = time.time() + 10
-    while time.time() < deadline and not stranger.connected():
-        time.sleep(0.2)
-    assert '%016x' % STRANGER_DPID in dc.client.get('/v1/status')['switches']
-
-
-def controller_log(dc):
-    with open(dc.controller.log_path) as f:
-        return f.read()
-
-
 def agent_get(address, token, tls):
     """(status, body) of GET /v1/conntrack?zone=1 at an agent over HTTPS with the
     client credentials ``tls`` (key, cert, CA); None if the handshake failed."""
@@ -145,3 +108,41 @@ def test_a_move_reads_the_source_agent_over_tls(dc):
             break
         time.sleep(0.2)
     assert len(carried) > before and carried[-1]['port'] == 'vm1'
+
+
+def test_switch_with_another_cas_certificate_is_refused(dc):
+    """An OVS bridge whose certificate another CA signed (it trusts the lab CA,
+    so only the controller can refuse it) never connects; the same bridge with a
+    certificate of the lab CA does, so the refusal is the certificate's doing."""
+    key, cert, _ = LabCA(dc.rundir + '/foreign').credentials('stranger')
+    stranger = dc.net.addSwitch(
+        'tor99', cls=TorSwitch, rack=99, dpid='%x' % STRANGER_DPID, rundir=dc.rundir,
+        controller_target='ssl:%s:%d' % dc.ofp_address, mgmt_ip='%s.99/24' % dc.mgmt_prefix,
+        tls=(key, cert, dc.ca.cert))
+    mgmt = dc.net[dc.mgmt_name]
+    dc.net.addLink(stranger, mgmt, intfName1='mgmt0')
+    mgmt.start([])                     # enslaves the new link to the management bridge
+    stranger.start([])
+    refusal = 'OpenFlow TLS handshake from %s.99' % dc.mgmt_prefix
+    deadline = time.time() + 10
+    while time.time() < deadline and refusal not in controller_log(dc):
+        assert '%016x' % STRANGER_DPID not in dc.client.get('/v1/status')['switches']
+        time.sleep(0.2)
+    log = controller_log(dc)
+    assert refusal in log and 'certificate verify failed' in log, log[-2000:]
+    for _ in range(15):                # it keeps trying (every second); never gets in
+        assert '%016x' % STRANGER_DPID not in dc.client.get('/v1/status')['switches']
+        time.sleep(0.2)
+    assert not stranger.connected()
+
+    stranger.ovs.vsctl('set-ssl %s %s %s' % dc.ca.credentials('tor99'))
+    deadline = time.time() + 10
+    while time.time() < deadline and not stranger.connected():
+        time.sleep(0.2)
+    assert '%016x' % STRANGER_DPID in dc.client.get('/v1/status')['switches']
+
+
+def controller_log(dc):
+    with open(dc.controller.log_path) as f:
+        return f.read()
+

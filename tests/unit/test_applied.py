@@ -2,7 +2,8 @@
 answers; tests/integration/test_vlan.py shows a waited write on real switches."""
 import pytest
 
-from controller.api import ROUTES, Api, Running
+from controller.api import Api
+from controller.rest import ROUTES, Running
 from controller.applied import AppliedWaiters
 from tests.unit.test_api import call
 

@@ -8,7 +8,8 @@ import stat
 import pytest
 import webob
 
-from controller.api import MAX_BODY, MAX_DEPTH, MAX_PATH, Api
+from controller.api import Api
+from controller.rest import MAX_BODY, MAX_DEPTH, MAX_PATH
 from controller.model import ValidationError
 from controller.private_files import AuditLog, copy_private, load_or_create_token
 from controller.store import SqliteStore

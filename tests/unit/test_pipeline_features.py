@@ -6,7 +6,8 @@ import itertools
 import pytest
 
 from controller import pipeline as P
-from controller.api import Api, Running
+from controller.api import Api
+from controller.rest import Running
 from controller.compile import ALL, compile_host
 from controller.flows import flow, goto
 from controller.inventory import Inventory

@@ -11,7 +11,8 @@ from controller.features import firewall
 from controller.features.security_groups import SecurityGroups
 from controller.inventory import Inventory
 from controller.schemas import TraceRequest
-from controller.service import Service, legacy_mark
+from controller.rule_marks import legacy_mark
+from controller.service import Service
 from controller.store import SqliteStore
 from controller.trace import trace
 from tests.unit.conftest import add_hv, add_port

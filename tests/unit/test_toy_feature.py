@@ -117,9 +117,9 @@ def test_the_core_programs_a_toy_record_change_as_a_delta(toy, tmp_path):
 
 @pytest.mark.parametrize('app', ['apps.vlan', 'apps.vxlan', 'apps.firewall'])
 def test_loading_one_app_imports_only_its_feature(app):
-    code = ('import importlib, sys; importlib.import_module(%r); from controller import api; '
+    code = ('import importlib, sys; importlib.import_module(%r); from controller import rest; '
             'print(sorted(m for m in sys.modules if m.startswith("controller.features.")), '
-            'sorted({r.feature for r in api.ROUTES if r.feature}))' % app)
+            'sorted({r.feature for r in rest.ROUTES if r.feature}))' % app)
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True).stdout
     name = app.split('.')[1]

@@ -4,7 +4,8 @@ address and by zone, established connections, and bad requests."""
 import pytest
 import webob
 
-from controller.api import Api, Running
+from controller.api import Api
+from controller.rest import Running
 from controller.compile import ALL
 from controller.features.security_groups import SecurityGroups
 from controller.inventory import Inventory
