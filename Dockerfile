@@ -1,5 +1,5 @@
 # The vnetsec controller: ryu-manager running the vnetsec apps, on Debian 12,
-# configured by environment variables (controller/environment.py): e.g.
+# configured by environment variables (controller/state/environment.py): e.g.
 # VNETSEC_STORE=etcd://127.0.0.1:2379, VNETSEC_OFP_HOST, VNETSEC_OFP_PORT,
 # VNETSEC_API_HOST, VNETSEC_API_PORT, VNETSEC_API_TOKEN. Built by docker-compose.yml.
 # It runs as the user vnetsec (uid 10001): it needs no privilege (ports above

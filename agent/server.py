@@ -6,7 +6,7 @@
 ``GET /v1/conntrack?zone=N`` -> ``{"entries": [...]}`` (see :mod:`agent.conntrack`),
 ``GET /v1/health`` -> ``{"ok": true}``. Every request needs ``Authorization:
 Bearer <token>`` (the token file's content: this hypervisor's own agent
-token, see :mod:`controller.agent_client`, never the API's): conntrack tells who
+token, see :mod:`controller.switch.agent_client`, never the API's): conntrack tells who
 talks to whom. With ``--cert``/``--key``/``--ca`` it serves HTTPS only and
 accepts only clients presenting a certificate that CA signed (mutual TLS).
 Errors are JSON ``{"error", "field"}`` with a 4xx/5xx status. Read-only: it

@@ -7,7 +7,7 @@ VM when it migrates. Adds the /v1/security-groups routes.
 The app only registers its feature (controller/features/firewall.py) with the
 core all vnetsec apps share (controller/core.py). Without it, ports are not
 filtered and no firewall flow or cookie exists on any switch. A migrated VM's
-sessions are carried by the core (controller/sessions.py; ``[vnetsec]
+sessions are carried by the core (controller/features/firewall_sessions.py; ``[vnetsec]
 carry_sessions = false`` turns that off).
 """
 from controller.core import Core

@@ -24,10 +24,10 @@ import time
 import traceback
 
 from bench.common import plug_dummy_vnics, wait_synced
-from controller import pipeline as P
-from controller.model import ValidationError
-from controller.service import Service
-from controller.store import SqliteStore
+from controller.compile import pipeline as P
+from controller.state.model import ValidationError
+from controller.state.service import Service
+from controller.state.store import SqliteStore
 from mininet_topos import bridge_firewall as bf
 from mininet_topos import dmz, probe
 from mininet_topos.client import ApiError

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 
-from controller import pipeline as P
+from controller.compile import pipeline as P
 
 
 def cookies(switch):

@@ -50,8 +50,8 @@ class DropDatapath:
 
 
 def build(args, tmp):
-    from controller import model
-    from controller.compile import ALL
+    from controller.state import model
+    from controller.compile.host import ALL
     from controller.core import Core
     from controller.features.security_groups import SecurityGroups
     from controller.ryu_facade import CONF

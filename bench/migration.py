@@ -25,7 +25,7 @@ import statistics
 import time
 
 from bench.common import plug_dummy_vnics, probe_command, probe_figures, wait_synced
-from controller import pipeline as P
+from controller.compile import pipeline as P
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.migration import migrate, vnic_ends
 

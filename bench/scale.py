@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 
-from controller import pipeline as P
+from controller.compile import pipeline as P
 from mininet_topos.client import ApiError, Client
 from mininet_topos.controller_proc import ryu_manager, write_config
 from mininet_topos.procs import exit_on_sigterm

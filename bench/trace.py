@@ -14,13 +14,13 @@ import random
 import statistics
 import time
 
-from controller.compile import ALL
+from controller.compile.host import ALL
 from controller.features.security_groups import SecurityGroups
-from controller.inventory import Inventory
-from controller.schemas import TraceRequest
-from controller.service import Service
-from controller.store import SqliteStore
-from controller.trace import trace
+from controller.state.inventory import Inventory
+from controller.api.schemas import TraceRequest
+from controller.state.service import Service
+from controller.state.store import SqliteStore
+from controller.api.trace import trace
 
 PACKETS = [{'protocol': 'tcp', 'port': 80}, {'protocol': 'tcp', 'port': 22},
            {'protocol': 'udp', 'port': 53}, {'protocol': 'icmp'}, {'protocol': 'arp'}]

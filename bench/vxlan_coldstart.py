@@ -18,7 +18,7 @@ import time
 
 from bench.common import (compiled_flows, cookies, plug_dummy_vnics,
                           reference_load, wait_synced)
-from controller import pipeline as P
+from controller.compile import pipeline as P
 from mininet_topos.datacenter import DataCenter
 
 

@@ -4,10 +4,11 @@ from them before anything runs: the store, the API token, the agents' TLS."""
 import logging
 import os
 
-from controller import agent_client, environment
-from controller.private_files import load_or_create_token
+from controller.state import environment
+from controller.switch import agent_client
+from controller.state.private_files import load_or_create_token
 from controller.ryu_facade import CONF, cfg
-from controller.store import SqliteStore
+from controller.state.store import SqliteStore
 
 LOG = logging.getLogger('vnetsec')
 
@@ -91,7 +92,7 @@ def open_store(conf):
     if os.path.dirname(conf.db_path):
         os.makedirs(os.path.dirname(conf.db_path), exist_ok=True)
     if conf.store != 'sqlite':
-        from controller.etcd_store import EtcdStore
+        from controller.state.etcd_store import EtcdStore
         password = ''
         if conf.etcd_password_file:
             with open(conf.etcd_password_file) as f:

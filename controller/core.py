@@ -2,14 +2,14 @@
 
 Ryu builds one object for every app that names the same ``_CONTEXTS`` key
 (``vnetsec``), before any app exists: this is that object, and each feature app
-registers its :class:`~controller.feature.Feature` with it in ``__init__``; the
+registers its :class:`~controller.compile.feature.Feature` with it in ``__init__``; the
 reconcile loop starts in ``start()``, after every app has registered, so the
 order of the apps does not matter. One store, one API server, one reconciler,
 one bundle per switch holding every loaded feature's flows.
 
-It owns no logic of its own: bindings are decided by :mod:`controller.binding`
+It owns no logic of its own: bindings are decided by :mod:`controller.switch.binding`
 and kept by the service, flows come from the features
-(:func:`controller.compile.compile_host`), and only the reconciler writes to
+(:func:`controller.compile.host.compile_host`), and only the reconciler writes to
 switches. Every store change wakes one worker that recompiles and sends deltas,
 so a burst of API calls costs one reconcile.
 """
@@ -17,22 +17,24 @@ import collections
 import logging
 import time
 
-from controller import agent_client, binding, http_server, mastership, trace  # noqa: F401 - trace: its route
-from controller.api import Api
-from controller.rest import Running
+from controller.api import http_server, trace  # noqa: F401 - trace: its route
+from controller.switch import agent_client, binding, mastership
+from controller.api.v1 import Api
+from controller.api.rest import Running
 from controller.config import CONF, agents_tls, api_token, open_store
-from controller.dialer import Dialer
-from controller.engine import Engine
-from controller.metrics import Metrics
-from controller.ofctrl import OfCtrl
-from controller.private_files import AuditLog
+from controller.switch.dialer import Dialer
+from controller.switch.engine import Engine
+from controller.api.metrics import Metrics
+from controller.switch.ofctrl import OfCtrl
+from controller.state.private_files import AuditLog
 from controller.ryu_facade import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
                                    OFP_VERSION, RyuApp, dial_switch, dialing_tls, hub,
                                    ofp_event, set_ev_cls)
-from controller.service import Service
-from controller.session_carrier import SessionCarrier
+from controller.state.service import Service
 
 LOG = logging.getLogger('vnetsec')
+Parts = collections.namedtuple('Parts', 'store inventory ofctrl timeline conf agent_secret '
+                                        'agent_tls')
 RULE_STATS_TTL = 1.0    # seconds per-rule counters are served from the last reading
 
 def error_name(ofp, err_type, code):
@@ -66,10 +68,10 @@ class Core(RyuApp, Running):
         self.engine = Engine(self.store, self.service, self.ofctrl, self.mastership,
                              self.sightings, self.metrics)
         secret = agent_client.agent_secret(conf.agent_secret, api_token(conf))
-        self.carrier = SessionCarrier(self.engine.inventory, self.store, self.ofctrl,
-                                      self.timeline, conf.carry_sessions, conf.session_grace,
-                                      secret, agents_tls(conf))
-        self.store.watch(self.carrier.on_change)
+        # what a feature's attach hook may use (the firewall: carrying sessions)
+        self.parts = Parts(store=self.store, inventory=self.engine.inventory,
+                           ofctrl=self.ofctrl, timeline=self.timeline, conf=conf,
+                           agent_secret=secret, agent_tls=agents_tls(conf))
         self.store.watch(self._on_change)
         tls = dialing_tls(CONF)
         self.dialer = Dialer(lambda address: dial_switch(address, conf.switch_dial_interval,
@@ -83,9 +85,11 @@ class Core(RyuApp, Running):
                                             conf.api_host, conf.api_port)
 
     def register(self, feature):
-        """A feature app joins (:meth:`controller.engine.Engine.register`)."""
+        """A feature app joins (:meth:`controller.switch.engine.Engine.register`)."""
         if self.engine.register(feature):
             LOG.info('feature %s: %s', feature.name, feature.summary)
+            if feature.attach is not None:
+                feature.attach(self.parts)
 
     def start(self):
         conf = CONF.vnetsec
@@ -129,7 +133,7 @@ class Core(RyuApp, Running):
 
     def wait_applied(self, timeout=None):
         """Wait until every change made so far is on the switches this controller
-        programs (:meth:`controller.ofctrl.OfCtrl.wait_applied`)."""
+        programs (:meth:`controller.switch.ofctrl.OfCtrl.wait_applied`)."""
         return self.ofctrl.wait_applied(CONF.vnetsec.wait_timeout if timeout is None
                                         else timeout)
 
@@ -154,7 +158,7 @@ class Core(RyuApp, Running):
 
     def metrics_state(self):
         """What /metrics reports of the switches and rules (see
-        :class:`controller.metrics.Metrics`)."""
+        :class:`controller.api.metrics.Metrics`)."""
         switches = [{'switch': s['host'] or '', 'dpid': dpid, 'synced': s['synced'],
                      'failing': bool(s['failing']),
                      'flows': self.ofctrl.installed_count(int(dpid, 16))}
@@ -175,7 +179,7 @@ class Core(RyuApp, Running):
             except Exception:
                 LOG.exception('reading the per-rule counters failed')
 
-    # ---- several replicas: mastership (controller/mastership.py) ---------------
+    # ---- several replicas: mastership (controller/switch/mastership.py) ---------------
     def _mastership_loop(self):
         while True:
             try:
@@ -272,7 +276,7 @@ class Core(RyuApp, Running):
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev):
-        """Translate the event; :mod:`controller.binding` decides."""
+        """Translate the event; :mod:`controller.switch.binding` decides."""
         msg = ev.msg
         ofp = msg.datapath.ofproto
         host = self._hypervisor(msg.datapath)

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from controller.private_files import ensure_private
+from controller.state.private_files import ensure_private
 from mininet_topos.client import ApiError, Client
 
 APPS = ('vlan', 'vxlan', 'firewall')     # the vnetsec apps (apps.<name>), all by default

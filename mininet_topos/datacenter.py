@@ -22,7 +22,7 @@ from mininet.log import warn
 from mininet.net import Mininet
 from mininet.topo import Topo
 
-from controller.private_files import copy_private
+from controller.state.private_files import copy_private
 from mininet_topos.cleanup import remove_run
 from mininet_topos.client import ApiError, Client
 from mininet_topos.controller_proc import APPS, ControllerProcess, write_config

@@ -22,7 +22,7 @@ from mininet.net import Mininet
 from mininet.node import Switch
 
 from agent.server import DEFAULT_PORT as AGENT_PORT
-from controller import pipeline as P
+from controller.compile import pipeline as P
 from mininet_topos.ovs import PrivateOvs
 from mininet_topos.procs import (cmdline, exit_on_sigterm, signals_deferred, start_time,
                                  terminate)

@@ -10,7 +10,7 @@ own OpenFlow and API port; every switch is pointed at all of them
 import os
 import signal
 
-from controller.private_files import copy_private
+from controller.state.private_files import copy_private
 from mininet_topos.client import ApiError, Client
 from mininet_topos.controller_proc import ControllerProcess, write_config
 from mininet_topos.etcd_proc import EtcdCluster

@@ -14,13 +14,14 @@ Per vNIC with port security (conntrack zone = its OpenFlow port number):
 """
 import ipaddress
 
-from controller import pipeline as P
-from controller.pipeline import ARP, CT_EST, CT_INV, CT_NEW, CT_REL, CT_TRK, IPV4, rule_mark
-from controller import model, protocols
-from controller.feature import Feature, declare
-from controller.features import firewall_words, security_groups  # noqa: F401 - its routes
-from controller.flows import flow, goto, reuse
-from controller.inventory import placed
+from controller.compile import pipeline as P
+from controller.compile.pipeline import ARP, CT_EST, CT_INV, CT_NEW, CT_REL, CT_TRK, IPV4, rule_mark
+from controller.compile import protocols
+from controller.state import model
+from controller.compile.feature import Feature, declare
+from controller.features import firewall_carrier, firewall_words, security_groups  # noqa: F401 - its routes
+from controller.compile.flows import flow, goto, reuse
+from controller.state.inventory import placed
 
 COOKIE = P.OWNERS['firewall'] << P.COOKIE_OWNER_SHIFT     # every firewall flow's cookie
 COOKIE_MASK = 0xff << P.COOKIE_OWNER_SHIFT                 # carries this owner byte
@@ -69,7 +70,7 @@ def protocol_matches(rule):
 
 
 def pieces(inv, host, want):
-    """The firewall's flows on a hypervisor, in pieces (see :mod:`controller.pieces`):
+    """The firewall's flows on a hypervisor, in pieces (see :mod:`controller.compile.pieces`):
     each vNIC's own flows, and the clause-1 flows of each remote address (what
     two vNICs share, a remote-group rule's commit flow, is the very same flow:
     the union keeps it once)."""
@@ -293,7 +294,7 @@ def rule_counters(inv, desired, replies):
     return totals
 
 
-# ---- change rules (see controller.dirty) ---------------------------------------
+# ---- change rules (see controller.compile.dirty) ---------------------------------------
 def port_changed(inv, change, marks):
     """A port changed: every clause-1 flow of a host it is or was on if that
     host's rules can change; its addresses' clauses on the hosts with a rule
@@ -361,5 +362,6 @@ FEATURE = declare(Feature('firewall', pieces=pieces,
                           words=firewall_words.WORDS,
                           records={'security_group': model.SecurityGroup},
                           counters=(COOKIE, COOKIE_MASK, rule_counters),
+                          attach=firewall_carrier.attach,
                           summary='per-vNIC stateful firewall: security groups, '
                                   'anti-spoofing, rules and sessions that move with the VM'))

@@ -1,9 +1,9 @@
-"""The firewall's words in a trace (:mod:`controller.explain`): what its tables'
+"""The firewall's words in a trace (:mod:`controller.compile.explain`): what its tables'
 flows mean, in security group rules (a commit names the rule whose mark it
 sets; a drop names the rules the vNIC's groups have)."""
-from controller import pipeline as P
-from controller import protocols
-from controller.protocols import rule_words
+from controller.compile import pipeline as P
+from controller.compile import protocols
+from controller.compile.protocols import rule_words
 
 
 def rule(words, mark):

@@ -1,16 +1,17 @@
 """Security groups: the firewall app's records and routes.
 
-A group holds rules (see ``controller.schemas.RuleCreate``); ports name the
+A group holds rules (see ``controller.api.schemas.RuleCreate``); ports name the
 groups they are in. The core keeps what ports need of groups (the ``default``
 group, finding a group by id or name); the rest is here, served only while the
 firewall app runs (``/v1/security-groups`` answers 404 otherwise).
 """
-from controller import model, responses, schemas
-from controller.rest import route
-from controller.model import ValidationError
-from controller.schemas import parse
-from controller.rule_marks import new_rule
-from controller.writes import retried
+from controller.api import responses, schemas
+from controller.state import model
+from controller.api.rest import route
+from controller.state.model import ValidationError
+from controller.api.schemas import parse
+from controller.state.rule_marks import new_rule
+from controller.state.writes import retried
 
 
 class SecurityGroups:

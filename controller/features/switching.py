@@ -11,9 +11,9 @@ A vNIC migrating here (planned) is classified and can be delivered to at its
 reserved port number before it arrives; frames reach it there only through the
 kind's "arriving" flows.
 """
-from controller import pipeline as P
-from controller.flows import flow, goto, output, resubmit, reuse, set_field
-from controller.inventory import placed
+from controller.compile import pipeline as P
+from controller.compile.flows import flow, goto, output, resubmit, reuse, set_field
+from controller.state.inventory import placed
 
 BROADCAST = ('01:00:00:00:00:00', '01:00:00:00:00:00')
 
@@ -28,7 +28,7 @@ def table_misses(switch):
 
 
 def pieces(inv, host, want, kinds, ports):
-    """The core's pieces of a hypervisor (see :mod:`controller.pieces`): the
+    """The core's pieces of a hypervisor (see :mod:`controller.compile.pieces`): the
     table-misses and each feature's fixed port (``('base'|'core', 'host')``),
     each vNIC bound or arriving here (``('core', 'port', id)``) and each
     network here (``('core', 'net', id)``: the dispatch to its kind's table).
@@ -143,7 +143,7 @@ def tor_pieces(inv, tor, want):
                      {'in_port': port, 'vlan_vid': 0}) for port in trunks])}
 
 
-# ---- change rules (see controller.dirty) ---------------------------------------
+# ---- change rules (see controller.compile.dirty) ---------------------------------------
 def _port_changed(inv, change, marks):
     """A port bound, moved, changed or deleted: its own pieces (every feature's
     ``('port', id)``) and its networks' on the hosts it is or was on."""

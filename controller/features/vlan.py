@@ -13,12 +13,12 @@ frames are forwarded proactively by (VID, MAC), an unknown MAC dropped,
 broadcast only to ports admitting the VID, and what arrives on a trunk never
 goes back to a trunk (split horizon).
 """
-from controller import pipeline as P
-from controller.explain import flow_regs
-from controller.feature import Feature, declare
+from controller.compile import pipeline as P
+from controller.compile.explain import flow_regs
+from controller.compile.feature import Feature, declare
 from controller.features.switching import BROADCAST, local_copies, remote_by_port
-from controller.flows import flow, goto, output, reuse, set_field
-from controller.inventory import placed
+from controller.compile.flows import flow, goto, output, reuse, set_field
+from controller.state.inventory import placed
 
 VID_PRESENT = 0x1000
 UNICAST = ('00:00:00:00:00:00', '01:00:00:00:00:00')
@@ -31,7 +31,7 @@ def to_uplink(network):
 
 def pieces(inv, host, want):
     """The VLAN networks' flows on a hypervisor, one piece per network (see
-    :mod:`controller.pieces`)."""
+    :mod:`controller.compile.pieces`)."""
     return {('vlan', 'net', network_id): _network(inv, host, inv.networks[network_id])
             for network_id in inv.networks_on(host.name, 'vlan')
             if want.network_flows(network_id)}
@@ -84,7 +84,7 @@ def _port_towards(inv, tor, hv_name):
 
 
 def tor_pieces(inv, tor, want):
-    """A ToR's flows in pieces, for what ``want`` (:class:`controller.pieces.Want`)
+    """A ToR's flows in pieces, for what ``want`` (:class:`controller.compile.pieces.Want`)
     asks: per VLAN network, ``('vlan', 'net', id)`` its VID admitted
     per port and its floods, and ``('vlan', 'remote', id, port id)`` the port
     its MAC is behind. A VLAN port's change touches its own MAC's piece, and
@@ -187,7 +187,7 @@ def _shares_host(inv, network_id, changed, host_name):
                for p in inv.local_ports(host_name) + inv.arriving_ports(host_name))
 
 
-# ---- words (see controller.explain) --------------------------------------------
+# ---- words (see controller.compile.explain) --------------------------------------------
 def _vlan_in(words, host, name, flow, packet):
     if name == 'miss':
         return 'dropped: VLAN %d is not a network here' % (packet['vlan_vid'] & 0xfff)

@@ -10,15 +10,15 @@ Every forwarding decision comes from the inventory (no flood-and-learn):
 - a port migrating here (planned): the copies the other hosts already send here
   go to its reserved port, delivered from the moment it is plugged there.
 """
-from controller import pipeline as P
-from controller.explain import flow_regs
-from controller.feature import Feature, declare
+from controller.compile import pipeline as P
+from controller.compile.explain import flow_regs
+from controller.compile.feature import Feature, declare
 from controller.features.switching import deliver, local_copies, remote_entries, remote_ports
-from controller.flows import flow, goto, output, reuse, set_field
+from controller.compile.flows import flow, goto, output, reuse, set_field
 
 
 def pieces(inv, host, want):
-    """The overlay's flows on a hypervisor, in pieces (see :mod:`controller.pieces`):
+    """The overlay's flows on a hypervisor, in pieces (see :mod:`controller.compile.pieces`):
     per VXLAN network here its own flows (VNI in, floods), one MAC-to-VTEP entry
     per port bound elsewhere and its ARP responder; a port arriving here, the
     copies sent to its reserved port."""
@@ -125,7 +125,7 @@ def port_changed(inv, change, marks):
                 marks.add(name, ('arp', network_id))
 
 
-# ---- words (see controller.explain) --------------------------------------------
+# ---- words (see controller.compile.explain) --------------------------------------------
 def _vxlan_in(words, host, name, flow, packet):
     if name == 'miss':
         return 'dropped: VNI %s is not a network here' % packet.get('tunnel_id')

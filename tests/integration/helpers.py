@@ -7,7 +7,7 @@ import struct
 import subprocess
 import time
 
-from controller import pipeline
+from controller.compile import pipeline
 
 
 def ip_of(vm):

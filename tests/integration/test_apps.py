@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from controller import pipeline as P
+from controller.compile import pipeline as P
 from mininet_topos.client import ApiError
 from mininet_topos.datacenter import DataCenter
 from tests.integration.helpers import expected_pairs, flow_cookies, reachability

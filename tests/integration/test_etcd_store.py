@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from controller.etcd_store import EtcdStore
+from controller.state.etcd_store import EtcdStore
 from mininet_topos.controller_proc import ControllerProcess, write_config
 from mininet_topos.datacenter import DataCenter, _free_port
 from mininet_topos.etcd_proc import EtcdProcess, etcd_binary

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from controller import pipeline as P
+from controller.compile import pipeline as P
 from mininet_topos.datacenter import DataCenter
 from tests.integration.helpers import flow_cookies
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from controller import pipeline as P
+from controller.compile import pipeline as P
 from mininet_topos import probe
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.migration import migrate

@@ -85,5 +85,5 @@ def test_after_an_unplanned_move_too(twins):
 
 
 def binding_delay():
-    from controller.binding import UNBIND_DELAY
+    from controller.switch.binding import UNBIND_DELAY
     return UNBIND_DELAY + 0.2

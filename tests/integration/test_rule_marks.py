@@ -8,9 +8,9 @@ import signal
 
 import pytest
 
-from controller import model
-from controller.rule_marks import legacy_mark
-from controller.store import SqliteStore
+from controller.state import model
+from controller.state.rule_marks import legacy_mark
+from controller.state.store import SqliteStore
 from mininet_topos import probe
 from mininet_topos.datacenter import DataCenter
 from tests.unit.test_rule_marks import TWINS

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from controller import agent_client, sessions
+from controller.features import firewall_sessions as sessions
+from controller.switch import agent_client
 from mininet_topos import streams
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.migration import migrate

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from controller import pipeline as P
+from controller.compile import pipeline as P
 from mininet_topos.datacenter import DataCenter
 
 BROADCAST = 'ff:ff:ff:ff:ff:ff'

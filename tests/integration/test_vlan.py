@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from controller import pipeline
+from controller.compile import pipeline
 from mininet_topos.client import ApiError
 from mininet_topos.datacenter import DataCenter
 from tests.integration.helpers import capture, expected_pairs, flow_cookies, reachability

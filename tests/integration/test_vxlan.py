@@ -2,7 +2,7 @@
 VLAN 10, 12 VMs over 4 hypervisors in 2 racks (routed underlay)."""
 import pytest
 
-from controller import pipeline as P
+from controller.compile import pipeline as P
 from mininet_topos.datacenter import DataCenter
 from tests.integration.helpers import capture, expected_pairs, reachability
 

@@ -1,7 +1,7 @@
 import pytest
 
-from controller.service import Service
-from controller.store import SqliteStore
+from controller.state.service import Service
+from controller.state.store import SqliteStore
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from agent import server
-from controller import agent_client
-from controller.api import Api
+from controller.switch import agent_client
+from controller.api.v1 import Api
 from mininet_topos.tls import LabCA
 from tests.unit.conftest import add_hv
 from tests.unit.test_api import call

@@ -5,7 +5,7 @@ import json
 import pytest
 import webob
 
-from controller.api import Api
+from controller.api.v1 import Api
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_a_hosts_vnics_are_listed_in_name_order(api, service):
 
 
 def test_a_store_that_cannot_take_writes_answers_503_and_reads_still_work(api, service):
-    from controller.store import StoreUnavailable
+    from controller.state.store import StoreUnavailable
 
     def no_quorum():
         raise StoreUnavailable('etcd did not answer')

@@ -5,7 +5,7 @@ import gc
 
 import pytest
 
-from controller.compile import ALL
+from controller.compile.host import ALL
 from controller.core import Core
 from controller.features import vlan
 from controller.ryu_facade import CONF
@@ -153,7 +153,7 @@ def test_a_switch_refusing_a_bundle_is_reported_and_retried_only_after_a_change(
 
 
 def test_an_unusable_host_record_is_named_in_the_status_and_the_rest_are_programmed(app):
-    from controller.model import Host
+    from controller.state.model import Host
     data_center(app, "vxlan")
     with app.store.transaction() as tx:           # e.g. written by an older version
         tx.put('host', 'hv2', Host(name='hv2', dpid=2, vtep_ip='127.0.0.1'))
@@ -166,7 +166,7 @@ def test_an_unusable_host_record_is_named_in_the_status_and_the_rest_are_program
 
 class LapsingMastership:
     """A replica's mastership whose lease validity lapses and comes back with
-    no role change (a slow etcd round): :class:`controller.mastership.Mastership`'s
+    no role change (a slow etcd round): :class:`controller.switch.mastership.Mastership`'s
     is_master as the reconcile sees it."""
     shared = True
     name = 'c1'

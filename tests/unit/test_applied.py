@@ -1,10 +1,10 @@
-"""?wait=applied: the waiters' bookkeeping (controller/applied.py) and the API's
+"""?wait=applied: the waiters' bookkeeping (controller/switch/applied.py) and the API's
 answers; tests/integration/test_vlan.py shows a waited write on real switches."""
 import pytest
 
-from controller.api import Api
-from controller.rest import ROUTES, Running
-from controller.applied import AppliedWaiters
+from controller.api.v1 import Api
+from controller.api.rest import ROUTES, Running
+from controller.switch.applied import AppliedWaiters
 from tests.unit.test_api import call
 
 

@@ -1,6 +1,6 @@
 """What a switch's port reports mean for bindings: one test per rule of
-controller/binding.py."""
-from controller import binding
+controller/switch/binding.py."""
+from controller.switch import binding
 
 
 def test_an_added_port_binds_there_even_link_down():

@@ -1,14 +1,14 @@
 """Compilers (pure) and the reconciler (fake datapath, real OpenFlow encoding)."""
 import pytest
 
-from controller import pipeline as P
-from controller.compile import compile_host, feature_flows
+from controller.compile import pipeline as P
+from controller.compile.host import compile_host, feature_flows
 from controller.features import vlan, vxlan
-from controller.flows import to_ofctl
-from controller.inventory import Inventory
-from controller.pieces import compile_pieces
-from controller.reconciler import Encoder, Reconciler, flow_mod
-from controller.views import mappings
+from controller.compile.flows import to_ofctl
+from controller.state.inventory import Inventory
+from controller.compile.pieces import compile_pieces
+from controller.switch.reconciler import Encoder, Reconciler, flow_mod
+from controller.api.views import mappings
 from controller.features.security_groups import SecurityGroups
 from tests.unit.conftest import add_hv, add_port
 from tests.unit.fakes import BundleAdd, FakeDatapath, FlowModView, FlowStat, Raw
@@ -223,7 +223,7 @@ def test_encoder_matches_ryu_byte_for_byte(service, store):
 def test_encoder_orders_match_fields_as_ryu_does(match):
     """Fields of one OXM class keep their given order (Ryu sorts stably), a
     mask and a cached field value encode as Ryu's OFPMatch encodes them."""
-    from controller.flows import flow
+    from controller.compile.flows import flow
     dp, encoder = FakeDatapath(1), Encoder()
     for f in (flow('core', 3, 100, match, [('output', 1)]),
               flow('core', 4, 200, dict(reversed(list(match.items()))), [('output', 2)])):

@@ -1,7 +1,7 @@
-"""The piece bookkeeping of one switch (controller.desired): what a replaced
+"""The piece bookkeeping of one switch (controller.compile.desired): what a replaced
 piece sends, flows two pieces share, pieces found by their scopes."""
-from controller.desired import DesiredFlows
-from controller.flows import flow
+from controller.compile.desired import DesiredFlows
+from controller.compile.flows import flow
 
 
 def f(n):

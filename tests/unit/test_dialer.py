@@ -3,8 +3,8 @@
 and following changes, and the lab's switches listening where they register."""
 import pytest
 
-from controller.dialer import Dialer, parse_address
-from controller.model import ValidationError
+from controller.switch.dialer import Dialer, parse_address
+from controller.state.model import ValidationError
 from mininet_topos.datacenter import DataCenterTopo
 from mininet_topos.nodes import OvsSwitchNode
 

@@ -1,9 +1,9 @@
-"""Which scopes a change marks (controller/dirty.py); that the marks suffice is
+"""Which scopes a change marks (controller/compile/dirty.py); that the marks suffice is
 tests/unit/test_incremental_property.py's job, these check they stay narrow."""
-from controller.compile import ALL
-from controller.dirty import dirty
+from controller.compile.host import ALL
+from controller.compile.dirty import dirty
 from controller.features import firewall, vxlan
-from controller.inventory import Inventory
+from controller.state.inventory import Inventory
 from tests.unit.conftest import add_hv, add_port
 
 

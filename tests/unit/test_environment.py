@@ -2,7 +2,8 @@
 import pytest
 from oslo_config import cfg
 
-from controller import config, environment
+from controller import config
+from controller.state import environment
 
 
 def fresh_conf():

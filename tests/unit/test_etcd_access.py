@@ -1,9 +1,9 @@
-"""Reaching a secured etcd (controller/etcd_http.py, Access): a login once, the
+"""Reaching a secured etcd (controller/state/etcd_http.py, Access): a login once, the
 token sent with every call, a new login when etcd refuses the token (expired,
 or older than an auth change), none at all without a user."""
 import pytest
 
-from controller.etcd_http import Access, Endpoint, TokenRefused
+from controller.state.etcd_http import Access, Endpoint, TokenRefused
 
 
 class FakeEtcd(Endpoint):

@@ -1,11 +1,11 @@
 """The firewall compiler and the security-group service (pure, no switch)."""
 import pytest
 
-from controller import pipeline as P
-from controller.compile import compile_host
+from controller.compile import pipeline as P
+from controller.compile.host import compile_host
 from controller.features import firewall
-from controller.inventory import Inventory
-from controller.model import ValidationError
+from controller.state.inventory import Inventory
+from controller.state.model import ValidationError
 from controller.features.security_groups import SecurityGroups
 from tests.unit.conftest import add_hv, add_port
 

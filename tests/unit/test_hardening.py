@@ -8,11 +8,11 @@ import stat
 import pytest
 import webob
 
-from controller.api import Api
-from controller.rest import MAX_BODY, MAX_DEPTH, MAX_PATH
-from controller.model import ValidationError
-from controller.private_files import AuditLog, copy_private, load_or_create_token
-from controller.store import SqliteStore
+from controller.api.v1 import Api
+from controller.api.rest import MAX_BODY, MAX_DEPTH, MAX_PATH
+from controller.state.model import ValidationError
+from controller.state.private_files import AuditLog, copy_private, load_or_create_token
+from controller.state.store import SqliteStore
 from controller.features.security_groups import SecurityGroups
 from tests.unit.conftest import add_hv, add_port
 
@@ -151,7 +151,7 @@ def test_a_record_that_cannot_be_read_leaves_the_others(tmp_path):
     store = SqliteStore(path)
     store.conn.execute("INSERT INTO records VALUES ('host', 'odd', '{\"name\": 1, \"x\": 2}')")
     with store.transaction() as tx:
-        from controller.model import Host
+        from controller.state.model import Host
         tx.put('host', 'hv1', Host(name='hv1', dpid=1, vtep_ip='172.16.1.11'))
     again = SqliteStore(path)
     assert [h.name for h in again.list('host')] == ['hv1']
@@ -159,7 +159,7 @@ def test_a_record_that_cannot_be_read_leaves_the_others(tmp_path):
 
 def test_host_list_never_answers_500(service, store):
     add_hv(service, 'hv1', 1)
-    from controller.model import Host
+    from controller.state.model import Host
     with store.transaction() as tx:       # a host the views cannot show (old record)
         tx.put('host', 'bad', Host(name='bad', dpid=9, role='tor', uplinks=None))
     status, hosts = call(Api(service, 'adm'), 'GET', '/v1/hosts')
@@ -273,7 +273,7 @@ def test_database_is_private_and_synced_fully(tmp_path):
 
 
 def test_store_indexes_follow_every_commit(tmp_path):
-    from controller.model import Port
+    from controller.state.model import Port
     store = SqliteStore(str(tmp_path / 'i.db'))
     store.add_index('port', 'device', lambda p: (p.device,))
     port = Port(id='p1', name='p1', network_id='n', mac='02:00:00:00:00:01', ips=[],

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.compile import ALL, compile_host
+from controller.compile.host import ALL, compile_host
 from controller.core import Core
 from controller.features.security_groups import SecurityGroups
-from controller.inventory import Inventory
-from controller.model import ValidationError
+from controller.state.inventory import Inventory
+from controller.state.model import ValidationError
 from controller.ryu_facade import CONF
 from tests.unit.fakes import FakeDatapath
 

@@ -2,8 +2,8 @@
 time, and say what a rebuild from the same records would."""
 from dataclasses import replace
 
-from controller.inventory import Inventory
-from controller.model import Host, Network, Port, SecurityGroup
+from controller.state.inventory import Inventory
+from controller.state.model import Host, Network, Port, SecurityGroup
 
 
 def port(i, groups=('g',), host='hv1', ips=None, network='n1'):

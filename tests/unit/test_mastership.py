@@ -1,8 +1,8 @@
-"""Mastership of switches among replicas (controller/mastership.py), on an
+"""Mastership of switches among replicas (controller/switch/mastership.py), on an
 in-memory etcd with leases, revisions and expiry driven by a fake clock."""
 import struct
 
-from controller.mastership import Mastership, SoleController, plan, send_role
+from controller.switch.mastership import Mastership, SoleController, plan, send_role
 from controller.ryu_facade import ofproto
 from tests.unit.fakes import FakeDatapath
 

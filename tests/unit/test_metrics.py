@@ -3,7 +3,7 @@ status, reads need a token, and the core's state and events show in it."""
 import webob
 from prometheus_client.parser import text_string_to_metric_families
 
-from controller.api import Api
+from controller.api.v1 import Api
 from controller.core import Core
 from controller.ryu_facade import ofproto, parser
 from tests.unit.conftest import add_hv, add_port

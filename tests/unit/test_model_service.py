@@ -2,9 +2,9 @@
 changes nothing."""
 import pytest
 
-from controller.model import Network, ValidationError
-from controller.store import SqliteStore
-from controller.service import Service
+from controller.state.model import Network, ValidationError
+from controller.state.store import SqliteStore
+from controller.state.service import Service
 from tests.unit.conftest import add_hv, add_port
 
 

@@ -7,16 +7,17 @@ import sqlite3
 
 import pytest
 
-from controller import pipeline as P
-from controller import protocols, schemas
-from controller.compile import compile_host
+from controller.compile import pipeline as P
+from controller.api import schemas
+from controller.compile import protocols
+from controller.compile.host import compile_host
 from controller.features import firewall
-from controller.inventory import Inventory
-from controller.model import ValidationError
-from controller.service import Service
-from controller.store import SqliteStore
+from controller.state.inventory import Inventory
+from controller.state.model import ValidationError
+from controller.state.service import Service
+from controller.state.store import SqliteStore
 from controller.features.security_groups import SecurityGroups
-from controller.protocols import rule_words
+from controller.compile.protocols import rule_words
 from mininet_topos.firewall_cli import rule_body
 from mininet_topos.nftables import direction_rules
 from tests.unit.conftest import add_hv, add_port

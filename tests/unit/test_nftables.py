@@ -1,7 +1,7 @@
 """Security-group rules rendered for a firewall VM (mininet_topos.nftables)."""
 import pytest
 
-from controller.model import ValidationError
+from controller.state.model import ValidationError
 from mininet_topos.nftables import direction_rules, ruleset
 
 GROUPS = {

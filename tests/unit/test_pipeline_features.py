@@ -5,14 +5,14 @@ import itertools
 
 import pytest
 
-from controller import pipeline as P
-from controller.api import Api
-from controller.rest import Running
-from controller.compile import ALL, compile_host
-from controller.flows import flow, goto
-from controller.inventory import Inventory
-from controller.model import ValidationError
-from controller.service import Service
+from controller.compile import pipeline as P
+from controller.api.v1 import Api
+from controller.api.rest import Running
+from controller.compile.host import ALL, compile_host
+from controller.compile.flows import flow, goto
+from controller.state.inventory import Inventory
+from controller.state.model import ValidationError
+from controller.state.service import Service
 from controller.features.security_groups import SecurityGroups
 from tests.unit.conftest import add_hv, add_port
 

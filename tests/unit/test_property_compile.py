@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from controller import schemas
-from controller.compile import compile_host
-from controller.inventory import Inventory
-from controller.model import ValidationError
-from controller.reconciler import Reconciler
-from controller.service import Service
-from controller.store import SqliteStore
+from controller.api import schemas
+from controller.compile.host import compile_host
+from controller.state.inventory import Inventory
+from controller.state.model import ValidationError
+from controller.switch.reconciler import Reconciler
+from controller.state.service import Service
+from controller.state.store import SqliteStore
 from controller.features.security_groups import SecurityGroups
 from tests.unit.fakes import FakeDatapath
 

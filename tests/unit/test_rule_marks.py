@@ -4,17 +4,17 @@ once, keeping each mark that was unique and separating two rules that shared
 one (their conjunctions merged: one rule's ports with the other's peers)."""
 import pytest
 
-from controller import model
-from controller import pipeline as P
-from controller.compile import ALL, feature_flows
+from controller.state import model
+from controller.compile import pipeline as P
+from controller.compile.host import ALL, feature_flows
 from controller.features import firewall
 from controller.features.security_groups import SecurityGroups
-from controller.inventory import Inventory
-from controller.schemas import TraceRequest
-from controller.rule_marks import legacy_mark
-from controller.service import Service
-from controller.store import SqliteStore
-from controller.trace import trace
+from controller.state.inventory import Inventory
+from controller.api.schemas import TraceRequest
+from controller.state.rule_marks import legacy_mark
+from controller.state.service import Service
+from controller.state.store import SqliteStore
+from controller.api.trace import trace
 from tests.unit.conftest import add_hv, add_port
 
 # two rule ids that the hashed marks of earlier versions gave one mark

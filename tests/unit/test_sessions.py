@@ -1,4 +1,4 @@
-"""Sessions that move with the VM (controller/sessions.py, agent/): conntrack
+"""Sessions that move with the VM (controller/features/firewall_sessions.py, agent/): conntrack
 entries as the agent parses and serves them, the ones a move carries, and their
 admissions at a destination."""
 import json
@@ -10,15 +10,16 @@ from http.server import ThreadingHTTPServer
 import pytest
 
 from agent import conntrack, server
-from controller import agent_client, sessions
-from controller import pipeline as P
-from controller.compile import feature_flows
+from controller.features import firewall_sessions as sessions
+from controller.switch import agent_client
+from controller.compile import pipeline as P
+from controller.compile.host import feature_flows
 from controller.features import firewall
 from controller.features.security_groups import SecurityGroups
-from controller.inventory import Inventory
-from controller.model import changed
-from controller.reconciler import Reconciler
-from controller.session_carrier import carries
+from controller.state.inventory import Inventory
+from controller.state.model import changed
+from controller.switch.reconciler import Reconciler
+from controller.features.firewall_carrier import carries
 from tests.unit.conftest import add_hv, add_port
 from tests.unit.fakes import FakeDatapath, FlowStat
 

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from controller.model import Network, Port
-from controller.service import Service
-from controller.store import Conflict, SqliteStore
+from controller.state.model import Network, Port
+from controller.state.service import Service
+from controller.state.store import Conflict, SqliteStore
 from mininet_topos.etcd_proc import EtcdProcess, etcd_binary
 
 KINDS = ('host', 'network', 'port', 'security_group')
@@ -31,7 +31,7 @@ def open_store(request, tmp_path):
         path = str(tmp_path / 'state.db')
         make = lambda: SqliteStore(path)            # noqa: E731
     else:
-        from controller.etcd_store import EtcdStore
+        from controller.state.etcd_store import EtcdStore
         url = request.getfixturevalue('etcd').url
         make = lambda: EtcdStore.from_url(url)      # noqa: E731
 
@@ -199,7 +199,7 @@ def test_watchers_see_every_change_of_another_store_once(open_store):
 
 
 def test_the_watch_resumes_after_an_etcd_restart(etcd):
-    from controller.etcd_store import EtcdStore
+    from controller.state.etcd_store import EtcdStore
     writer, reader = EtcdStore.from_url(etcd.url), EtcdStore.from_url(etcd.url)
     seen = Replay(reader)
     try:

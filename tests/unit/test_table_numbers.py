@@ -1,5 +1,5 @@
 """The benchmarks and the labs read OpenFlow table numbers from the pipeline's
-declaration (controller/pipeline.py, e.g. ``P.VXLAN_L2``), never as literals:
+declaration (controller/compile/pipeline.py, e.g. ``P.VXLAN_L2``), never as literals:
 a literal survives a renumbering and then reads the wrong table (issue 28:
 ``table=40`` read L2_LOOKUP for entries that had moved to table 41)."""
 import glob

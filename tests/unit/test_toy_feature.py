@@ -9,14 +9,15 @@ import sys
 
 import pytest
 
-from controller import feature, pipeline as P, store as store_module
-from controller.compile import ALL, compile_host
-from controller.dirty import dirty
-from controller.explain import Words
-from controller.inventory import Inventory
-from controller.pieces import compile_pieces
-from controller.schemas import TraceRequest
-from controller.trace import trace
+from controller.compile import feature, pipeline as P
+from controller.state import store as store_module
+from controller.compile.host import ALL, compile_host
+from controller.compile.dirty import dirty
+from controller.compile.explain import Words
+from controller.state.inventory import Inventory
+from controller.compile.pieces import compile_pieces
+from controller.api.schemas import TraceRequest
+from controller.api.trace import trace
 from tests.unit.conftest import add_hv, add_port
 from tests.unit.fakes import FakeDatapath
 
@@ -48,7 +49,7 @@ def mark_changes(store, *puts):
 
 def test_a_toy_feature_compiles_marks_its_pieces_and_is_explained(toy, tmp_path):
     store = store_module.SqliteStore(str(tmp_path / 'toy.db'))   # opened after the import
-    from controller.service import Service
+    from controller.state.service import Service
     service = Service(store)
     add_hv(service, 'hv1', 1)
     add_hv(service, 'hv2', 2)
@@ -117,7 +118,7 @@ def test_the_core_programs_a_toy_record_change_as_a_delta(toy, tmp_path):
 
 @pytest.mark.parametrize('app', ['apps.vlan', 'apps.vxlan', 'apps.firewall'])
 def test_loading_one_app_imports_only_its_feature(app):
-    code = ('import importlib, sys; importlib.import_module(%r); from controller import rest; '
+    code = ('import importlib, sys; importlib.import_module(%r); from controller.api import rest; '
             'print(sorted(m for m in sys.modules if m.startswith("controller.features.")), '
             'sorted({r.feature for r in rest.ROUTES if r.feature}))' % app)
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
@@ -125,6 +126,7 @@ def test_loading_one_app_imports_only_its_feature(app):
     name = app.split('.')[1]
     own = ['controller.features.' + m for m in {
         'vlan': ['vlan'], 'vxlan': ['vxlan'],
-        'firewall': ['firewall', 'firewall_words', 'security_groups']}[name]]
+        'firewall': ['firewall', 'firewall_carrier', 'firewall_sessions', 'firewall_words',
+                     'security_groups']}[name]]
     assert out.split('] ')[0] + ']' == str(sorted(own + ['controller.features.switching']))
     assert ("['firewall']" in out) == (name == 'firewall')

@@ -4,14 +4,14 @@ address and by zone, established connections, and bad requests."""
 import pytest
 import webob
 
-from controller.api import Api
-from controller.rest import Running
-from controller.compile import ALL
+from controller.api.v1 import Api
+from controller.api.rest import Running
+from controller.compile.host import ALL
 from controller.features.security_groups import SecurityGroups
-from controller.inventory import Inventory
-from controller.model import ValidationError
-from controller.schemas import TraceRequest
-from controller.trace import trace
+from controller.state.inventory import Inventory
+from controller.state.model import ValidationError
+from controller.api.schemas import TraceRequest
+from controller.api.trace import trace
 from mininet_topos.trace_cli import UsageError, trace_body, trace_text
 from tests.unit.conftest import add_hv, add_port
 

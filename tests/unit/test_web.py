@@ -5,7 +5,7 @@ import re
 
 import webob
 
-from controller.api import Api
+from controller.api.v1 import Api
 from tests.unit.conftest import add_hv, add_port
 
 

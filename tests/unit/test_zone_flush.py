@@ -6,12 +6,12 @@ import types
 
 import pytest
 
-from controller import session_carrier
-from controller.model import changed
-from controller.ofctrl import OfCtrl
-from controller.reconciler import NX_VENDOR_ID, NXT_CT_FLUSH_ZONE, Reconciler
+from controller.features import firewall_carrier as session_carrier
+from controller.state.model import changed
+from controller.switch.ofctrl import OfCtrl
+from controller.switch.reconciler import NX_VENDOR_ID, NXT_CT_FLUSH_ZONE, Reconciler
 from controller.ryu_facade import ofproto
-from controller.session_carrier import SessionCarrier, freed_zone
+from controller.features.firewall_carrier import SessionCarrier, freed_zone
 from tests.unit.fakes import FakeDatapath
 from tests.unit.test_sessions import reader
 

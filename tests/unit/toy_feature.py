@@ -9,9 +9,9 @@ between the ARP responder and the L2 lookup.
 """
 from dataclasses import dataclass
 
-from controller import pipeline as P
-from controller.feature import Feature, declare
-from controller.flows import flow, goto
+from controller.compile import pipeline as P
+from controller.compile.feature import Feature, declare
+from controller.compile.flows import flow, goto
 
 TOY = 35
 P.declare(P.Table(TOY, 'toy_marks', 'toy', frozenset({'eth_src'}), (P.L2_LOOKUP,),

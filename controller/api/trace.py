@@ -1,0 +1,180 @@
+"""``POST /v1/trace``: would this packet from this VM get there, and why not?
+
+Answered from the controller's own compiled flows, with no switch asked: the
+packet is run through the source hypervisor's pipeline
+(:mod:`controller.compile.pipeline_sim`), followed through the VXLAN tunnel or the VLAN
+uplink to the hypervisor behind it, and each table's decision is put in
+vnetsec's words (:mod:`controller.compile.explain`). ``state: established`` runs the
+same packet once as new (committing what the rules allow) and answers for the
+packet after it.
+"""
+from controller.compile import pipeline as P
+from controller.api import responses, schemas
+from controller.compile import protocols
+from controller.api.rest import route
+from controller.compile.host import compile_host
+from controller.compile.explain import Words, priority_name
+from controller.compile.flows import to_ofctl
+from controller.state.inventory import Inventory
+from controller.state.model import ValidationError
+from controller.compile.pipeline_sim import Conntrack, Switch, run
+
+BROADCAST = 'ff:ff:ff:ff:ff:ff'
+MAX_HOPS = 8
+L4 = {'tcp': 6, 'udp': 17, 'sctp': 132}
+CARRIED = ('eth_src', 'eth_dst', 'eth_type', 'ipv4_src', 'ipv4_dst', 'ip_proto', 'tcp_dst',
+           'udp_dst', 'sctp_dst', 'tcp_src', 'udp_src', 'sctp_src', 'icmpv4_type',
+           'icmpv4_code', 'arp_op', 'arp_spa', 'arp_tpa', 'arp_sha', 'arp_tha')
+
+
+def find_port(inv, ident, field_name):
+    for port in inv.ports.values():
+        if ident in (port.id, port.name):
+            return port
+    raise ValidationError(field_name, 'no port named %r' % ident, 404)
+
+
+def build_packet(inv, request):
+    """(source port, destination port or None, packet fields) of a request."""
+    src = find_port(inv, request.source, 'source')
+    if not src.bound_host or src.bound_host not in inv.hosts:
+        raise ValidationError('source', '%s is not plugged in anywhere' % src.name, 409)
+    if not src.ips:
+        raise ValidationError('source', '%s has no IPv4 address' % src.name, 409)
+    dst = None
+    if request.destination:
+        dst = find_port(inv, request.destination, 'destination')
+        if not dst.ips:
+            raise ValidationError('destination', '%s has no IPv4 address' % dst.name, 409)
+        dst_ip = dst.ips[0]
+    elif request.address:
+        dst_ip = request.address
+        dst = next((p for p in inv.ports.values()
+                    if p.network_id == src.network_id and dst_ip in p.ips), None)
+    else:
+        raise ValidationError('destination', 'name a destination VM or an address')
+    packet = {'in_port': src.ofport, 'eth_src': src.mac}
+    if request.protocol == 'arp':
+        return src, dst, dict(packet, eth_dst=BROADCAST, eth_type=0x0806, arp_op=1,
+                              arp_spa=src.ips[0], arp_sha=src.mac, arp_tpa=dst_ip,
+                              arp_tha='00:00:00:00:00:00')
+    if dst is None:
+        raise ValidationError('address', 'no port of network %s has %s: only ARP can be '
+                              'traced to it' % (src.network_id, dst_ip), 404)
+    packet.update(eth_dst=dst.mac, eth_type=0x0800, ipv4_src=src.ips[0], ipv4_dst=dst_ip)
+    if request.protocol == 'icmp':
+        return src, dst, dict(packet, ip_proto=1, icmpv4_type=8, icmpv4_code=0)
+    proto = L4.get(request.protocol) or protocols.number(request.protocol)
+    packet['ip_proto'] = proto
+    if proto in protocols.PORT_FIELDS:
+        field = protocols.PORT_FIELDS[proto]
+        if request.port is None:
+            raise ValidationError('port', '%s needs a destination port' % request.protocol)
+        packet[field] = request.port
+        packet[field.replace('_dst', '_src')] = request.source_port
+    return src, dst, packet
+
+
+def trace(inv, features, request):
+    """The verdict and the path, step by step (see :func:`_follow`)."""
+    src, dst, packet = build_packet(inv, request)
+    words = Words(inv, features)
+    switches = {}
+    conntrack = Conntrack()
+    if request.state == 'established':     # the new packet commits what rules allow
+        _follow(inv, features, words, switches, src, packet, conntrack)
+        conntrack.established = True
+    path = _follow(inv, features, words, switches, src, packet, conntrack)
+    return _verdict(request, src, dst, path)
+
+
+def _follow(inv, features, words, switches, src, packet, conntrack):
+    """Run ``packet`` from ``src``'s hypervisor, then wherever it is sent."""
+    path = {'steps': [], 'delivered': [], 'answered': None}
+    todo = [(src.bound_host, packet, None)]
+    hops = 0
+    while todo and hops < MAX_HOPS:
+        host, pkt, how = todo.pop(0)
+        hops += 1
+        if host not in switches:
+            switches[host] = Switch(compile_host(inv, inv.hosts[host], features))
+        conntrack.at = host
+        if how:
+            path['steps'].append({'host': host, 'table': None, 'table_name': 'wire',
+                                  'priority': None, 'flow': None, 'says': how})
+        steps, outputs = run(switches[host], pkt, conntrack)
+        for table, flow, seen in steps:
+            path['steps'].append({
+                'host': host, 'table': table, 'table_name': P.table(table).name,
+                'priority': priority_name(table, flow.priority) if flow else None,
+                'flow': to_ofctl(flow) if flow else None,
+                'says': words.says(host, table, flow, seen)})
+        for port, out in outputs:
+            todo += _next_hops(inv, words, host, port, out, pkt, path)
+    return path
+
+
+def _carried(pkt):
+    return {k: v for k, v in pkt.items() if k in CARRIED}
+
+
+def _next_hops(inv, words, host, port, out, sent, path):
+    """Where an output goes: a vNIC here (delivered), the sender itself (an ARP
+    answer), the tunnel (to the VTEP's hypervisor) or the uplink (to the
+    hypervisors of the VLAN network that hold the destination MAC)."""
+    if port == P.TUNNEL_OFPORT:
+        target = next((h for h in inv.hypervisors() if h.vtep_ip == out.get('tun_ipv4_dst')),
+                      None)
+        if target is None:
+            return []
+        return [(target.name, dict(_carried(out), in_port=P.TUNNEL_OFPORT,
+                                   tunnel_id=out['tunnel_id']),
+                 'VXLAN VNI %d from %s to %s (VTEP %s)' % (out['tunnel_id'], host, target.name,
+                                                           target.vtep_ip))]
+    if port == P.UPLINK_OFPORT:
+        vid = out.get('vlan_vid', 0) & 0xfff
+        network = next((n for n in inv.networks.values()
+                        if n.kind == 'vlan' and n.segmentation_id == vid), None)
+        if network is None:
+            return []
+        holders = [h for h in inv.hosts_of_network(network.id) if h != host]
+        if out['eth_dst'] != BROADCAST:
+            holders = [p.bound_host for p in inv.bound_ports(network.id)
+                       if p.mac == out['eth_dst'] and p.bound_host != host]
+        return [(h, dict(_carried(out), in_port=P.UPLINK_OFPORT, vlan_vid=0x1000 | vid),
+                 'VLAN %d from %s over the ToR(s) to %s' % (vid, host, h))
+                for h in sorted(holders)]
+    port_obj = words.port_at(host, port)
+    if port == sent.get('in_port') and out.get('arp_op') == 2:
+        path['answered'] = {'host': host, 'mac': out['arp_sha'], 'ip': out['arp_spa']}
+    elif port_obj is not None:
+        path['delivered'].append(port_obj.name)
+    return []
+
+
+def _verdict(request, src, dst, path):
+    steps = path['steps']
+    dropped = next((s for s in reversed(steps) if 'dropped' in s['says']), None)
+    if path['answered']:
+        verdict = 'answered'
+        summary = 'ARP for %s answered with %s on %s' % (
+            path['answered']['ip'], path['answered']['mac'], path['answered']['host'])
+    elif dst is not None and dst.name in path['delivered']:
+        verdict = 'allowed'
+        summary = 'delivered to %s' % dst.name
+    else:
+        verdict = 'dropped'
+        summary = dropped['says'] if dropped else 'not delivered'
+    return {'source': src.name, 'destination': dst.name if dst else None,
+            'protocol': request.protocol, 'state': request.state, 'verdict': verdict,
+            'summary': summary, 'delivered_to': sorted(set(path['delivered'])),
+            'steps': steps}
+
+
+@route('POST', '/v1/trace', body=schemas.TraceRequest, returns=responses.TraceOut,
+       errors=(404, 409))
+def trace_packet(api, body):
+    """Would this packet get there? The verdict and the path, step by step,
+    simulated on the controller's compiled flows (a read: no switch asked)."""
+    request = schemas.parse(schemas.TraceRequest, body)
+    return 200, trace(Inventory.from_store(api.store), api.running.features(), request)

@@ -1,0 +1,1 @@
+"""The switch side: the one owner of the switch connections (ofctrl) with its reconciler, the reconcile worker (engine), bindings, mastership among replicas, the dialer, and the client of the hypervisor agents."""

@@ -1,0 +1,68 @@
+"""The few etcd calls replicas coordinate with: leases and compare-and-swap keys.
+
+A thin layer over the etcd v3 JSON gateway, with its own short timeout (a
+lease renewal must fail well within the lease, not after the store's 5 s) and
+the same endpoint failover as the store, so that :mod:`controller.switch.mastership`
+holds only the decisions and its unit tests give it a fake of this class.
+"""
+import json
+
+from controller.state.etcd_http import PLAIN, Members, b64, prefix_end, text_of
+
+
+class ClusterKV:
+    def __init__(self, endpoints, timeout=1.0, access=PLAIN):
+        self._members = Members(endpoints, timeout, access)     # access: the store's
+
+    def _post(self, path, body):
+        return self._members.post(path, body)
+
+    def grant(self, ttl):
+        """A new lease: its id (etcd answers with at least its minimum TTL)."""
+        answer = self._post('lease/grant', {'TTL': ttl})
+        return int(answer['ID'])
+
+    def keepalive(self, lease):
+        """Renew the lease: the TTL it has again, 0 if it had expired."""
+        answer = self._post('lease/keepalive', {'ID': lease})
+        return int(answer.get('result', answer).get('TTL', 0))
+
+    def time_to_live(self, lease):
+        """Seconds the lease has left (-1: gone)."""
+        return int(self._post('lease/timetolive', {'ID': lease}).get('TTL', -1))
+
+    def revoke(self, lease):
+        self._post('lease/revoke', {'ID': lease})
+
+    def items(self, prefix):
+        """{key (after prefix): (value, create_revision, mod_revision)}."""
+        answer = self._post('kv/range', {'key': b64(prefix),
+                                         'range_end': b64(prefix_end(prefix))})
+        return {text_of(kv['key'])[len(prefix):]: (json.loads(text_of(kv.get('value', ''))),
+                                                 int(kv['create_revision']),
+                                                 int(kv['mod_revision']))
+                for kv in answer.get('kvs', [])}
+
+    def put(self, key, value, lease):
+        self._post('kv/put', {'key': b64(key), 'value': b64(json.dumps(value)),
+                              'lease': lease})
+
+    def create(self, key, value, lease):
+        """Put ``key`` only if it does not exist: the revision that made it, or
+        None if another got there first."""
+        answer = self._post('kv/txn', {
+            'compare': [{'key': b64(key), 'target': 'CREATE', 'result': 'EQUAL',
+                         'create_revision': 0}],
+            'success': [{'request_put': {'key': b64(key), 'value': b64(json.dumps(value)),
+                                         'lease': lease}}],
+            'failure': []})
+        return int(answer['header']['revision']) if answer.get('succeeded') else None
+
+    def delete(self, key, mod_revision):
+        """Delete ``key`` if it is still at ``mod_revision``; True if deleted."""
+        answer = self._post('kv/txn', {
+            'compare': [{'key': b64(key), 'target': 'MOD', 'result': 'EQUAL',
+                         'mod_revision': mod_revision}],
+            'success': [{'request_delete_range': {'key': b64(key)}}],
+            'failure': []})
+        return bool(answer.get('succeeded'))
