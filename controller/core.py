@@ -20,6 +20,7 @@ import os
 import time
 
 from controller import binding, environment, http_server, mastership, trace  # noqa: F401 - its route
+from controller import neutron  # noqa: F401 - /v2.0, mounted beside /v1
 from controller.api import Api
 from controller.applied import AppliedWaiters
 from controller.compile import compile_host

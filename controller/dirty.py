@@ -86,6 +86,8 @@ def dirty(inv, changes):
                     for port in inv.ports_named_by(record.name):
                         _port(inv, port, port, out, addresses=False)
             out.tors = True
+        elif kind == 'subnet':       # no flow depends on a subnet (ports carry their addresses)
+            continue
         else:
             raise ValueError('unknown kind of change %r' % kind)
     return out

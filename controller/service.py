@@ -224,6 +224,9 @@ class Service:
             raise ValidationError('id', 'network %r still has ports' % network.name, 409)
         with self.store.transaction() as tx:
             tx.delete('network', network.id)
+            for subnet in self.store.list('subnet'):    # its subnets (/v2.0) go with it
+                if subnet.network_id == network.id:
+                    tx.delete('subnet', subnet.id)
 
     # ---- ports -------------------------------------------------------------
     # ---- security groups -----------------------------------------------------
@@ -289,13 +292,14 @@ class Service:
                                          for g in fields['security_groups']]
 
     # ---- ports (continued) ---------------------------------------------------
-    def create_port(self, body):
-        return self.create_ports([body])[0]
+    def create_port(self, body, port_id=None):
+        return self.create_ports([body], [port_id] if port_id else None)[0]
 
     @retried
-    def create_ports(self, bodies):
+    def create_ports(self, bodies, ids=None):
         """Create several ports at once: all are valid, or none is created (an
-        error names the field as ``ports[i].field``)."""
+        error names the field as ``ports[i].field``). ``ids``: the new ports'
+        ids, if the caller chose them (``/v2.0`` names a port's vNIC after it)."""
         ports, taken = [], {}
         for i, body in enumerate(bodies):
             try:
@@ -309,7 +313,7 @@ class Service:
                 if len(bodies) > 1:
                     e.field = 'ports[%d].%s' % (i, e.field)
                 raise
-            port = model.Port(id=model.new_id(), **fields)
+            port = model.Port(id=ids[i] if ids else model.new_id(), **fields)
             where = self.located(port.device)
             # its vNIC already plugged: bound in the same write (one commit, not two)
             ports.append(_bound(port, *where) if where else port)
