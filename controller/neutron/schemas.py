@@ -118,7 +118,7 @@ def _address(value, version, field):
 
 class SubnetCreate(Ignored):
     network_id: Name
-    cidr: Annotated[str, Field(max_length=49)]
+    cidr: Annotated[str, Field(max_length=49, pattern=r'^[0-9A-Fa-f:.]{2,45}/[0-9]{1,3}$')]
     ip_version: Literal[4, 6] = 4
     name: OptionalName = ''
     gateway_ip: Optional[Address] = Field(None, description=(
