@@ -417,3 +417,29 @@ def test_openapi_document(api):
     # /v1's own document is unchanged by the mount
     v1 = call(api, 'GET', '/v1/openapi.json', token=None)[1]
     assert not any(p.startswith('/v2.0') for p in v1['paths'])
+
+
+def test_status_follows_binding_and_the_switch_confirming_its_flows(service):
+    synced = {'hv1': False}
+    api = Api(service, token='secret', status=lambda: {'switches': {
+        '%016x' % n: {'host': h, 'synced': s} for n, (h, s) in enumerate(synced.items())}})
+    made = port(api, net(api), **{'binding:host_id': 'hv1'})
+    assert made['status'] == 'DOWN' and made['binding:vif_type'] == 'unbound'
+    from tests.unit.conftest import add_hv
+    add_hv(service, 'hv1', 1)
+    service.bind('hv1', {T.device_of(T.undash(made['id'])): 7})   # its vNIC appears
+    shown = lambda: call(api, 'GET', '/v2.0/ports/%s' % made['id'])[1]['port']  # noqa: E731
+    assert shown()['status'] == 'DOWN', 'bound, its flows not yet confirmed'
+    synced['hv1'] = True
+    assert (shown()['status'], shown()['binding:vif_type']) == ('ACTIVE', 'ovs')
+
+
+def test_writes_are_audited_and_counted(service):
+    audit = []
+    api = Api(service, token='secret', audit=audit.append)
+    net(api)
+    call(api, 'POST', '/v2.0/networks', {'network': {'name': 'x'}}, token='look')
+    assert [(a['method'], a['path'], a['status'], a['role']) for a in audit] == [
+        ('POST', '/v2.0/networks', 201, 'admin'), ('POST', '/v2.0/networks', 401, None)]
+    text = api.metrics.text().decode()
+    assert 'route="/v2.0/networks"' in text and 'status="201"' in text
