@@ -134,7 +134,7 @@ def test_the_openstack_cli_drives_vnetsec(dc):
         assert not pings(dc, 'vm1', ip['vm2']), 'icmp: no rule'
         listed = openstack(dc, 'security', 'group', 'rule', 'list', 'os-ssh')
         assert {r['ID'] for r in listed} == {r['id'] for r in openstack(
-            dc, 'security', 'group', 'show', 'os-ssh')['security_group_rules']}
+            dc, 'security', 'group', 'show', 'os-ssh')['rules']}
         openstack(dc, 'security', 'group', 'rule', 'delete', rule['id'])
         dc.wait_ready()
         assert not tcp(dc, 'vm1', ip['vm2'], 22), 'the rule deleted: tcp 22 closed'
