@@ -17,7 +17,7 @@ import collections
 import logging
 import time
 
-from controller.api import http_server, trace  # noqa: F401 - trace: its route
+from controller.api import http_server, neutron, trace  # noqa: F401 - their routes (/v2.0 mounted beside /v1)
 from controller.switch import agent_client, binding, mastership
 from controller.api.v1 import Api
 from controller.api.rest import Running

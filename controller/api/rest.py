@@ -29,6 +29,9 @@ MAX_BODY = 1 << 20          # bytes; a 5,000-port bulk create is about 0.6 MB
 MAX_DEPTH = 32              # JSON nesting; our deepest body nests 4
 MAX_PATH = 2048
 ROUTES = []
+# other APIs served beside /v1 by the same object (tokens, roles, audit, metrics):
+# modules with owns(path) and handle(api, req) -> (response, route or None)
+MOUNTS = []
 
 
 class Route:
@@ -175,6 +178,9 @@ class RestApp:
         if len(req.path_info) > MAX_PATH:
             return _error(414, 'the path is longer than %d characters' % MAX_PATH,
                           'path'), None
+        for mount in MOUNTS:
+            if mount.owns(req.path_info):
+                return mount.handle(self, req)
         path = req.path_info.rstrip('/') or '/'
         allowed = []
         loaded = self.running.loaded()

@@ -189,6 +189,10 @@ class PortPatch(Body):
         'the groups (names or ids); a new port without them is in "default", and [] '
         'is no group at all (with port security on, nothing gets in or out)'))
     port_security_enabled: Optional[bool] = None
+    device_id: Optional[Annotated[str, Field(max_length=255)]] = Field(None, description=(
+        "who uses the port (Neutron's device_id, e.g. a VM's uuid): stored only"))
+    device_owner: Optional[Annotated[str, Field(max_length=255)]] = Field(None, description=(
+        "what uses the port (Neutron's device_owner, e.g. compute:nova): stored only"))
 
 
 class PortCreate(PortPatch):

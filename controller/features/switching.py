@@ -175,4 +175,9 @@ def _host_changed(inv, change, marks):
     marks.add_tors(None)
 
 
-CHANGES = {'port': _port_changed, 'network': _network_changed, 'host': _host_changed}
+def _subnet_changed(inv, change, out):
+    """No flow depends on a subnet (/v2.0's address ranges: ports carry their addresses)."""
+
+
+CHANGES = {'port': _port_changed, 'network': _network_changed, 'host': _host_changed,
+           'subnet': _subnet_changed}

@@ -143,6 +143,8 @@ class Inventory:
             elif kind == 'host':
                 self._of_host = {}
                 self._host(old, new)
+            elif kind == 'subnet':              # address ranges: nothing compiles them
+                continue
             else:
                 if kind == 'network':
                     self._of_host = {}

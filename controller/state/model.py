@@ -69,6 +69,8 @@ class Port:
     ofport: int = 0                    # observed: its OpenFlow port number there
     migrating_to: str = ''             # planned migration: destination programmed ahead
     migrating_ofport: int = 0          # ... for the device at this port number there
+    device_id: str = ''                # who uses it (Neutron's: a VM's uuid), stored only
+    device_owner: str = ''             # what uses it (Neutron's: compute:nova), stored only
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,22 @@ class SecurityGroup:
     description: str = ''
     zone: str = ''
     rules: list[dict] = field(default_factory=list)   # dicts: schemas.RuleCreate + id
+
+
+@dataclass(frozen=True)
+class Subnet:
+    """An address range of a network (Neutron's subnet, served by ``/v2.0``):
+    ports created there without addresses get the next free one of its pools.
+    Nothing is compiled from it (no DHCP: ``enable_dhcp`` is stored only)."""
+    id: str
+    name: str
+    network_id: str
+    cidr: str
+    ip_version: int = 4
+    gateway_ip: str = ''              # '' : none
+    allocation_pools: list[dict] = field(default_factory=list)   # [{'start', 'end'}]
+    enable_dhcp: bool = True
+    description: str = ''
 
 
 def to_dict(record):

@@ -33,13 +33,14 @@ def _port_fields(request):
 
 
 class PortOperations:
-    def create_port(self, body):
-        return self.create_ports([body])[0]
+    def create_port(self, body, port_id=None):
+        return self.create_ports([body], [port_id] if port_id else None)[0]
 
     @retried
-    def create_ports(self, bodies):
+    def create_ports(self, bodies, ids=None):
         """Create several ports at once: all are valid, or none is created (an
-        error names the field as ``ports[i].field``)."""
+        error names the field as ``ports[i].field``). ``ids``: the new ports'
+        ids, if the caller chose them (``/v2.0`` names a port's vNIC after it)."""
         ports, taken = [], {}
         for i, body in enumerate(bodies):
             try:
@@ -53,7 +54,7 @@ class PortOperations:
                 if len(bodies) > 1:
                     e.field = 'ports[%d].%s' % (i, e.field)
                 raise
-            port = model.Port(id=model.new_id(), **fields)
+            port = model.Port(id=ids[i] if ids else model.new_id(), **fields)
             where = self.sightings.where(port.device) if self.sightings else None
             # its vNIC already plugged: bound in the same write (one commit, not two)
             ports.append(_bound(port, *where) if where else port)

@@ -166,6 +166,9 @@ class Service(PortOperations):
             raise ValidationError('id', 'network %r still has ports' % network.name, 409)
         with self.store.transaction() as tx:
             tx.delete('network', network.id)
+            for subnet in self.store.list('subnet'):    # its subnets (/v2.0) go with it
+                if subnet.network_id == network.id:
+                    tx.delete('subnet', subnet.id)
 
     # ---- ports -------------------------------------------------------------
     # ---- security groups -----------------------------------------------------

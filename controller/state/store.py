@@ -22,7 +22,7 @@ from controller.state.private_files import ensure_private
 
 LOG = logging.getLogger(__name__)
 KINDS = {'host': model.Host, 'network': model.Network, 'port': model.Port,
-         'security_group': model.SecurityGroup}
+         'security_group': model.SecurityGroup, 'subnet': model.Subnet}
 FORMAT = 1          # what stored records mean; see SqliteStore._upgrade
 
 

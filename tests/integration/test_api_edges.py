@@ -41,13 +41,20 @@ def controller(tmp_path):
     proc.stop()
 
 
-def schemathesis(url, tmp_path, *args):
+# /v2.0 (Neutron's API): a valid body can also meet Neutron's own state-dependent
+# 400s (an address in no subnet of the network, a CIDR overlapping another
+# subnet), which no schema can say; every other check is the same as /v1's
+CONFIG_V2 = CONFIG.replace('"2xx", ', '"2xx", "400", ')
+
+
+def schemathesis(url, tmp_path, *args, document='/v1/openapi.json', config_text=CONFIG,
+                 auth='Authorization: Bearer ' + TOKEN):
     config = tmp_path / 'schemathesis.toml'
-    config.write_text(CONFIG)
+    config.write_text(config_text)
     st = os.path.join(os.path.dirname(sys.executable), 'st')
     run = subprocess.run(
-        [st, '--config-file', str(config), 'run', url + '/v1/openapi.json', '--url', url,
-         '-H', 'Authorization: Bearer ' + TOKEN, '--checks', 'all', '--max-examples', '15',
+        [st, '--config-file', str(config), 'run', url + document, '--url', url,
+         '-H', auth, '--checks', 'all', '--max-examples', '15',
          '--workers', '1', '--no-color', '--seed', '1'] + list(args),
         capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
     return run.returncode, run.stdout[-6000:] + run.stderr[-2000:]
@@ -61,6 +68,13 @@ def test_schemathesis_finds_nothing(controller, tmp_path):
     # maximum) for minutes; examples and fuzzing cover it, single and bulk
     code, out = schemathesis(controller, tmp_path, '--include-operation-id', 'create_port',
                              '--phases', 'examples,fuzzing')
+    assert code == 0, out
+
+
+def test_schemathesis_finds_nothing_on_the_neutron_api(controller, tmp_path):
+    """/v2.0 as /v1 above, its token in X-Auth-Token as keystoneauth sends it."""
+    code, out = schemathesis(controller, tmp_path, document='/v2.0/openapi.json',
+                             config_text=CONFIG_V2, auth='X-Auth-Token: ' + TOKEN)
     assert code == 0, out
 
 

@@ -6,12 +6,12 @@ import threading
 
 import pytest
 
-from controller.state.model import Network, Port
+from controller.state.model import Network, Port, Subnet
 from controller.state.service import Service
 from controller.state.store import Conflict, SqliteStore
 from mininet_topos.etcd_proc import EtcdProcess, etcd_binary
 
-KINDS = ('host', 'network', 'port', 'security_group')
+KINDS = ('host', 'network', 'port', 'security_group', 'subnet')
 
 
 @pytest.fixture
@@ -97,6 +97,28 @@ def test_a_transaction_is_all_or_none(open_store):
         tx.put('network', 'n5', network(5, seg=101))
     other.refresh()
     assert [n.id for n in other.list('network')] == ['n5']
+
+
+def test_subnets_are_kept_watched_and_go_with_their_network(open_store):
+    """A subnet (/v2.0's record kind) is stored, read back by another store
+    object, reported to its watchers, and deleted with its network."""
+    first, second = open_store(), open_store()
+    service = Service(first)
+    net = service.create_network({'name': 'blue', 'kind': 'vxlan'})
+    seen = Replay(second)
+    subnet = Subnet(id='s1', name='blue-v4', network_id=net.id, cidr='10.1.0.0/24',
+                    gateway_ip='10.1.0.1', enable_dhcp=False,
+                    allocation_pools=[{'start': '10.1.0.10', 'end': '10.1.0.20'}])
+    v6 = Subnet(id='s2', name='blue-v6', network_id=net.id, cidr='fd00::/64', ip_version=6)
+    with first.transaction() as tx:
+        tx.put('subnet', 's1', subnet)
+        tx.put('subnet', 's2', v6)
+    second.refresh()
+    assert second.get('subnet', 's1') == subnet and second.list('subnet') == [subnet, v6]
+    assert seen.state['subnet'] == {'s1': subnet, 's2': v6}
+    service.delete_network(net.id)
+    second.refresh()
+    assert second.list('subnet') == [] and seen.state['subnet'] == {}
 
 
 def test_a_write_from_a_stale_view_is_refused(open_store):
