@@ -19,12 +19,13 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from controller.compile import constants as C
 from controller.compile import protocols
 from controller.state.model import ValidationError
 
 VLAN_MIN, VLAN_MAX = 1, 4094
 VNI_MIN, VNI_MAX = 1, 2 ** 24 - 1
-OFPORT_MAX = 0xfeff          # highest port number every action we use can carry
+OFPORT_MAX = C.OFPORT_MAX    # highest port number every action we use can carry
 MAX_IPS, MAX_GROUPS, MAX_RULES, MAX_BULK = 16, 64, 256, 5000
 
 _OCTET = r'(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'

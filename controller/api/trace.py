@@ -8,6 +8,7 @@ vnetsec's words (:mod:`controller.compile.explain`). ``state: established`` runs
 same packet once as new (committing what the rules allow) and answers for the
 packet after it.
 """
+from controller.compile import constants as C
 from controller.compile import pipeline as P
 from controller.api import responses, schemas
 from controller.compile import protocols
@@ -55,13 +56,13 @@ def build_packet(inv, request):
         raise ValidationError('destination', 'name a destination VM or an address')
     packet = {'in_port': src.ofport, 'eth_src': src.mac}
     if request.protocol == 'arp':
-        return src, dst, dict(packet, eth_dst=BROADCAST, eth_type=0x0806, arp_op=1,
+        return src, dst, dict(packet, eth_dst=BROADCAST, eth_type=C.ARP, arp_op=C.ARP_REQUEST,
                               arp_spa=src.ips[0], arp_sha=src.mac, arp_tpa=dst_ip,
                               arp_tha='00:00:00:00:00:00')
     if dst is None:
         raise ValidationError('address', 'no port of network %s has %s: only ARP can be '
                               'traced to it' % (src.network_id, dst_ip), 404)
-    packet.update(eth_dst=dst.mac, eth_type=0x0800, ipv4_src=src.ips[0], ipv4_dst=dst_ip)
+    packet.update(eth_dst=dst.mac, eth_type=C.IPV4, ipv4_src=src.ips[0], ipv4_dst=dst_ip)
     if request.protocol == 'icmp':
         return src, dst, dict(packet, ip_proto=1, icmpv4_type=8, icmpv4_code=0)
     proto = L4.get(request.protocol) or protocols.number(request.protocol)

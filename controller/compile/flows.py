@@ -12,6 +12,7 @@ import functools
 import hashlib
 from dataclasses import dataclass
 
+from controller.compile.constants import CT_NAMES
 from controller.compile import pipeline
 from controller.compile.actions import OFCTL_FIELD, value_text
 from controller.compile.actions import text as action_text
@@ -80,8 +81,7 @@ def resubmit(table):
 
 
 # ---- rendering in ovs-ofctl syntax (docs, benchmarks, the CLI's dumps) -------
-_CT_FLAGS = ((0x01, 'new'), (0x02, 'est'), (0x04, 'rel'), (0x08, 'rpl'), (0x10, 'inv'),
-             (0x20, 'trk'))
+_CT_FLAGS = CT_NAMES
 
 
 def _match_text(name, value):

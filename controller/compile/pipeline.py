@@ -12,38 +12,22 @@ traffic on (or drops it) as declared.
 """
 from dataclasses import dataclass, replace
 
+from controller.compile.constants import (  # noqa: F401 - the pipeline's numbers, here too
+    ARP, CT_EST, CT_INV, CT_NEW, CT_REL, CT_TRK, IPV4, MARK_ALLOCATED, MARK_COUNTER,
+    TUNNEL_OFPORT, TUNNEL_PORT_NAME, UPLINK_OFPORT, UPLINK_PORT_NAME)
+
 # ---- registers (Nicira extension fields) -----------------------------------
 REG_NETWORK = 'reg5'     # local number (Network.nid) of the frame's network
 REG_FROM_REMOTE = 'reg4' # 1 when the frame came from the tunnel or the VLAN uplink
 REG_OUT_PORT = 'reg7'    # the local vNIC a frame is being delivered to
 REG_ZONE = 'reg6'        # the conntrack zone of the vNIC whose ACL is running
 
-# ---- ct_mark: the rule that admitted a connection (also its conjunction id) ---
-# Allocated once per rule from the store's counter, never reused (so two rules
-# never share a conjunction, and a deleted rule's connections never revive under
-# a new rule). Allocated marks have the top bit set: they never meet the 31-bit
-# marks that versions before allocation hashed from rule ids, which an upgraded
-# store keeps so the connections those rules admitted live on.
-MARK_ALLOCATED = 0x80000000
-MARK_COUNTER = 'rule_mark'
-
-
 def rule_mark(rule):
     """A security group rule's mark, carried in ct_mark and used as its
-    conjunction id: allocated with the rule (:func:`controller.state.service.new_rule`),
+    conjunction id: allocated with the rule (:mod:`controller.state.rule_marks`),
     unique."""
     return rule['mark']
 
-
-# ---- ct_state bits and the ethertypes the pipeline matches ------------------
-CT_NEW, CT_EST, CT_REL, CT_INV, CT_TRK = 0x01, 0x02, 0x04, 0x10, 0x20
-IPV4, ARP = 0x0800, 0x0806
-
-# ---- fixed OpenFlow port numbers on br-int ---------------------------------
-TUNNEL_OFPORT = 4000     # the one flow-based VXLAN port (remote_ip=flow, key=flow)
-UPLINK_OFPORT = 4001     # patch port to br-phy: the 802.1Q trunk towards the ToR
-TUNNEL_PORT_NAME = 'vxlan0'
-UPLINK_PORT_NAME = 'patch-phy'
 
 # ---- cookies: the top byte names the owner, the rest is a hash of the flow ---
 COOKIE_OWNER_SHIFT = 56

@@ -9,7 +9,8 @@ returned, so :mod:`controller.api.trace` can follow it to the next switch.
 """
 import ipaddress
 
-CT_NEW, CT_EST, CT_TRK = 0x01, 0x02, 0x20
+from controller.compile.constants import CT_EST, CT_NEW, CT_TRK
+
 DEFAULTS = {'reg4': 0, 'reg5': 0, 'reg6': 0, 'reg7': 0, 'vlan_vid': 0, 'tunnel_id': 0,
             'ct_state': 0, 'ct_zone': 0, 'ct_mark': 0, 'conj_id': 0}
 MAX_STEPS = 200     # a loop in the flows ends the trace instead of hanging it

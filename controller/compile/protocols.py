@@ -7,6 +7,8 @@ what a protocol's number is and whether it has ports.
 """
 import re
 
+from controller.compile import constants as C
+
 ANY = 'any'
 NAMES = {'ah': 51, 'dccp': 33, 'egp': 8, 'esp': 50, 'gre': 47, 'hopopt': 0,
          'icmp': 1, 'igmp': 2, 'ip': 0, 'ipip': 4, 'ospf': 89, 'pgm': 113, 'rsvp': 46,
@@ -14,9 +16,9 @@ NAMES = {'ah': 51, 'dccp': 33, 'egp': 8, 'esp': 50, 'gre': 47, 'hopopt': 0,
 # IPv6-only protocols: Neutron refuses them in an IPv4 rule, and rules here are IPv4
 IPV6_ONLY = {'ipv6-encap': 41, 'ipv6-frag': 44, 'ipv6-icmp': 58, 'icmpv6': 58,
              'ipv6-nonxt': 59, 'ipv6-opts': 60, 'ipv6-route': 43}
-ICMP = 1
+ICMP = C.ICMP
 # destination-port fields a switch matches, per protocol with ports
-PORT_FIELDS = {6: 'tcp_dst', 17: 'udp_dst', 132: 'sctp_dst'}
+PORT_FIELDS = {C.TCP: 'tcp_dst', C.UDP: 'udp_dst', C.SCTP: 'sctp_dst'}
 # Neutron allows ports for these too, but OpenFlow has no field for their ports
 PORTS_UNMATCHABLE = {33: 'dccp', 136: 'udplite'}
 NUMBER_PATTERN = r'(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'

@@ -10,6 +10,7 @@ Every forwarding decision comes from the inventory (no flood-and-learn):
 - a port migrating here (planned): the copies the other hosts already send here
   go to its reserved port, delivered from the moment it is plugged there.
 """
+from controller.compile import constants as C
 from controller.compile import pipeline as P
 from controller.compile.explain import flow_regs
 from controller.compile.feature import Feature, declare
@@ -94,12 +95,12 @@ def arp_responder(inv, network):
     The controller knows every address of an overlay network, so a request for
     any other address is dropped rather than flooded across the underlay."""
     flows = [flow('vxlan', P.ARP_RESPONDER, P.priority(P.ARP_RESPONDER, 'unknown_address'),
-                  {P.REG_NETWORK: network.nid, 'eth_type': 0x0806, 'arp_op': 1})]
+                  {P.REG_NETWORK: network.nid, 'eth_type': P.ARP, 'arp_op': C.ARP_REQUEST})]
     for port in inv.network_ports(network.id):
         for ip in port.ips:
             flows.append(flow(
                 'vxlan', P.ARP_RESPONDER, P.priority(P.ARP_RESPONDER, 'known_address'),
-                {P.REG_NETWORK: network.nid, 'eth_type': 0x0806, 'arp_op': 1, 'arp_tpa': ip},
+                {P.REG_NETWORK: network.nid, 'eth_type': P.ARP, 'arp_op': C.ARP_REQUEST, 'arp_tpa': ip},
                 [('move', 'eth_src', 'eth_dst', 48), set_field('eth_src', port.mac),
                  set_field('arp_op', 2), ('move', 'arp_sha', 'arp_tha', 48),
                  ('move', 'arp_spa', 'arp_tpa', 32), set_field('arp_sha', port.mac),

@@ -3,6 +3,7 @@ delete, and the bindings the switches' reports cause (:mod:`controller.switch.bi
 decides them). A mixin of :class:`controller.state.service.Service`, which holds the
 store, the groups and the networks they name."""
 from controller.api import schemas
+from controller.compile import constants as C
 from controller.state import model
 from controller.state.model import NotFound, ValidationError
 from controller.api.schemas import parse
@@ -108,7 +109,7 @@ class PortOperations:
             tx.put('port', updated.id, updated)
         return updated
 
-    MIGRATION_OFPORTS = range(2000, 4000)    # reserved for arriving vNICs
+    MIGRATION_OFPORTS = C.MIGRATION_OFPORTS     # reserved for arriving vNICs
 
     @retried
     def migrate_port(self, ident, body):

@@ -95,7 +95,16 @@ class Engine:
             self._dirty.clear()
             self._reconcile_once()
 
+    def _bind_plugged(self):
+        """Bind the ports created or changed since the last look whose device a
+        switch we bind on already reports (a port created on another replica, a
+        device renamed): before the reconcile, whose changes then include it."""
+        new_ports, self._new_ports = self._new_ports, set()
+        if new_ports:
+            self.service.bind_observed(self.sightings.mastered(), new_ports)
+
     def _reconcile_once(self):
+        self._bind_plugged()
         mods = self.ofctrl.reconciler.stats['flow_mods']
         try:
             with self.metrics.reconcile_seconds.time():
@@ -131,8 +140,6 @@ class Engine:
         bundles are written together after the loop: switches woken one by one
         would compete with the controller for the CPU while it still has
         bundles to build."""
-        new_ports, self._new_ports = self._new_ports, set()
-        self.service.bind_observed(self.sightings.mastered(), new_ports)
         changes, self._changes = self._changes, []
         self._taken = self.ofctrl.waiters.changes
         self.inventory.apply(changes)

@@ -1,0 +1,28 @@
+"""The numbers the pipeline and its compilers share, in one place beside
+:mod:`controller.compile.pipeline` (which re-exports them): conntrack state
+bits, ethertypes, IP protocol numbers, the reserved OpenFlow port numbers and
+the rule marks' space. Nothing else writes one of these numbers."""
+
+# ---- conntrack state bits (ct_state) ---------------------------------------------
+CT_NEW, CT_EST, CT_REL, CT_RPL, CT_INV, CT_TRK = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+CT_NAMES = ((CT_NEW, 'new'), (CT_EST, 'est'), (CT_REL, 'rel'), (CT_RPL, 'rpl'),
+            (CT_INV, 'inv'), (CT_TRK, 'trk'))
+
+# ---- ethertypes, ARP operations ---------------------------------------------------
+IPV4, ARP = 0x0800, 0x0806
+ARP_REQUEST, ARP_REPLY = 1, 2
+
+# ---- IP protocol numbers ----------------------------------------------------------
+ICMP, TCP, UDP, SCTP = 1, 6, 17, 132
+
+# ---- OpenFlow port numbers on br-int ------------------------------------------------
+TUNNEL_OFPORT = 4000     # the one flow-based VXLAN port (remote_ip=flow, key=flow)
+UPLINK_OFPORT = 4001     # patch port to br-phy: the 802.1Q trunk towards the ToR
+TUNNEL_PORT_NAME = 'vxlan0'
+UPLINK_PORT_NAME = 'patch-phy'
+MIGRATION_OFPORTS = range(2000, 4000)   # reserved for arriving vNICs (planned moves)
+OFPORT_MAX = 0xfeff      # highest port number every action we use can carry
+
+# ---- rule marks (ct_mark and conjunction id; controller.state.rule_marks) -------------
+MARK_ALLOCATED = 0x80000000     # allocated marks' top bit: never a hashed (31-bit) one
+MARK_COUNTER = 'rule_mark'      # the store's counter they come from
