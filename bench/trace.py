@@ -17,7 +17,7 @@ import time
 from controller.compile.host import ALL
 from controller.features.security_groups import SecurityGroups
 from controller.state.inventory import Inventory
-from controller.api.schemas import TraceRequest
+from controller.state.schemas import TraceRequest
 from controller.state.service import Service
 from controller.state.store import SqliteStore
 from controller.api.trace import trace

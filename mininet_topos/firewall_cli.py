@@ -3,7 +3,7 @@ groups, their rules and the groups of a VM's port. Checking is the API's: its
 error (message and field) is what the user sees."""
 from mininet.log import output
 
-from controller.compile.protocols import rule_words
+from controller.protocols import rule_words
 from mininet_topos.client import ApiError
 
 USAGE = '''\

@@ -2,13 +2,13 @@
 
 The analysis compares the distributed per-vNIC firewall with firewall VMs. To
 compare like with like, a firewall VM enforces the very rules vnetsec's security
-groups hold (same dicts, checked by ``controller.api.schemas.RuleCreate``) with the
+groups hold (same dicts, checked by ``controller.state.schemas.RuleCreate``) with the
 same meaning: a packet passes when the sender's egress rules AND the receiver's
 ingress rules allow it (an address in no group restricts nothing on its side);
 stateful, so replies of accepted connections pass. Pure text, no I/O.
 """
-from controller.compile import protocols
-from controller.api.schemas import RuleCreate, parse
+from controller import protocols
+from controller.state.schemas import RuleCreate, parse
 
 TABLE = 'vnetsec_fw'
 # names nft knows without /etc/protocols; other protocols are written as numbers

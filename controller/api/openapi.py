@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document of the REST API, generated from the route table
-(:data:`controller.api.rest.ROUTES`) and the declarations of :mod:`controller.api.schemas`."""
-from controller.api import responses, schemas
+(:data:`controller.api.rest.ROUTES`) and the declarations of :mod:`controller.state.schemas`."""
+from controller.api import responses
+from controller.state import schemas
 from controller.api.rest import ROUTES
 
 
@@ -21,7 +22,7 @@ WAIT_PARAMETER = {
 def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
     """The OpenAPI 3.1 document of the routes the ``loaded`` features serve,
     generated from the route table and the declarations of
-    :mod:`controller.api.schemas`."""
+    :mod:`controller.state.schemas`."""
     components = {}
     error = {'description': 'error', 'content': _content(responses.Error, components)}
     paths = {}

@@ -1,11 +1,11 @@
 """What the REST API answers, declared once (pydantic): the requests'
-declarations (:mod:`controller.api.schemas`) plus what the controller adds, from
+declarations (:mod:`controller.state.schemas`) plus what the controller adds, from
 which the OpenAPI document's responses are generated."""
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from controller.api.schemas import (HostCreate, Name, NetworkCreate, PortCreate,
+from controller.state.schemas import (HostCreate, Name, NetworkCreate, PortCreate,
                                 RuleCreate, SegmentationId)
 
 

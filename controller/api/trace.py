@@ -8,10 +8,11 @@ vnetsec's words (:mod:`controller.compile.explain`). ``state: established`` runs
 same packet once as new (committing what the rules allow) and answers for the
 packet after it.
 """
-from controller.compile import constants as C
+from controller import constants as C
 from controller.compile import pipeline as P
-from controller.api import responses, schemas
-from controller.compile import protocols
+from controller.api import responses
+from controller.state import schemas
+from controller import protocols
 from controller.api.rest import route
 from controller.compile.host import compile_host
 from controller.compile.explain import Words, priority_name

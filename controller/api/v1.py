@@ -1,6 +1,7 @@
 """The REST API (``/v1``): vnetsec's resources over the service (the framework
 under it: :mod:`controller.api.rest`; the OpenAPI document: :mod:`controller.api.openapi`)."""
-from controller.api import responses, schemas, views, web
+from controller.api import responses, views, web
+from controller.state import schemas
 from controller.state import model
 from controller.switch import agent_client
 from controller.compile.flows import to_ofctl

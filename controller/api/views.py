@@ -2,7 +2,7 @@
 the same compiler code that programs the switches."""
 import re
 
-from controller.features import switching
+from controller.compile import switching
 from controller.state.model import to_dict
 
 

@@ -10,14 +10,14 @@ Who knows what: as OVN's incremental engine nodes declare their inputs and a
 change handler for each, every feature declares the record kinds it reads and,
 for each, a rule marking the scopes a change of such a record can alter
 (``Feature.changes``: ``{kind: rule(inv, change, marks)}``); the core's own
-rules (:data:`controller.features.switching.CHANGES`) mark a port's own pieces
+rules (:data:`controller.compile.switching.CHANGES`) mark a port's own pieces
 and its networks' on the hosts it is (was) on, and recompile whole what a
 network or a host changed. A change no rule claims (a record kind no feature
 declares) recompiles every switch whole: never an exception, never a miss.
 """
 from collections import defaultdict
 
-from controller.features import switching
+from controller.compile import switching
 from controller.compile.feature import declared
 
 ALL = None          # the whole host

@@ -12,7 +12,7 @@ import functools
 import hashlib
 from dataclasses import dataclass
 
-from controller.compile.constants import CT_NAMES
+from controller.constants import CT_NAMES
 from controller.compile import pipeline
 from controller.compile.actions import OFCTL_FIELD, value_text
 from controller.compile.actions import text as action_text

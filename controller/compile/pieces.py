@@ -24,7 +24,7 @@ back empty. A feature compiles its flows only in pieces: a host's whole compile
 incremental and the full compile are one code (the property test holds the
 pieces a change marks to that union).
 """
-from controller.features import switching
+from controller.compile import switching
 
 
 class Want:

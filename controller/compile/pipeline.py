@@ -12,7 +12,7 @@ traffic on (or drops it) as declared.
 """
 from dataclasses import dataclass, replace
 
-from controller.compile.constants import (  # noqa: F401 - the pipeline's numbers, here too
+from controller.constants import (  # noqa: F401 - the pipeline's numbers, here too
     ARP, CT_EST, CT_INV, CT_NEW, CT_REL, CT_TRK, IPV4, MARK_ALLOCATED, MARK_COUNTER,
     TUNNEL_OFPORT, TUNNEL_PORT_NAME, UPLINK_OFPORT, UPLINK_PORT_NAME)
 

@@ -9,7 +9,7 @@ returned, so :mod:`controller.api.trace` can follow it to the next switch.
 """
 import ipaddress
 
-from controller.compile.constants import CT_EST, CT_NEW, CT_TRK
+from controller.constants import CT_EST, CT_NEW, CT_TRK
 
 DEFAULTS = {'reg4': 0, 'reg5': 0, 'reg6': 0, 'reg7': 0, 'vlan_vid': 0, 'tunnel_id': 0,
             'ct_state': 0, 'ct_zone': 0, 'ct_mark': 0, 'conj_id': 0}

@@ -16,7 +16,7 @@ import ipaddress
 
 from controller.compile import pipeline as P
 from controller.compile.pipeline import ARP, CT_EST, CT_INV, CT_NEW, CT_REL, CT_TRK, IPV4, rule_mark
-from controller.compile import protocols
+from controller import protocols
 from controller.state import model
 from controller.compile.feature import Feature, declare
 from controller.features import firewall_carrier, firewall_words, security_groups  # noqa: F401 - its routes

@@ -2,8 +2,8 @@
 flows mean, in security group rules (a commit names the rule whose mark it
 sets; a drop names the rules the vNIC's groups have)."""
 from controller.compile import pipeline as P
-from controller.compile import protocols
-from controller.compile.protocols import rule_words
+from controller import protocols
+from controller.protocols import rule_words
 
 
 def rule(words, mark):

@@ -1,15 +1,16 @@
 """Security groups: the firewall app's records and routes.
 
-A group holds rules (see ``controller.api.schemas.RuleCreate``); ports name the
+A group holds rules (see ``controller.state.schemas.RuleCreate``); ports name the
 groups they are in. The core keeps what ports need of groups (the ``default``
 group, finding a group by id or name); the rest is here, served only while the
 firewall app runs (``/v1/security-groups`` answers 404 otherwise).
 """
-from controller.api import responses, schemas
+from controller.api import responses
+from controller.state import schemas
 from controller.state import model
 from controller.api.rest import route
 from controller.state.model import ValidationError
-from controller.api.schemas import parse
+from controller.state.schemas import parse
 from controller.state.rule_marks import new_rule
 from controller.state.writes import retried
 

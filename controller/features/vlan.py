@@ -16,7 +16,7 @@ goes back to a trunk (split horizon).
 from controller.compile import pipeline as P
 from controller.compile.explain import flow_regs
 from controller.compile.feature import Feature, declare
-from controller.features.switching import BROADCAST, local_copies, remote_by_port
+from controller.compile.switching import BROADCAST, local_copies, remote_by_port
 from controller.compile.flows import flow, goto, output, reuse, set_field
 from controller.state.inventory import placed
 

@@ -10,11 +10,11 @@ Every forwarding decision comes from the inventory (no flood-and-learn):
 - a port migrating here (planned): the copies the other hosts already send here
   go to its reserved port, delivered from the moment it is plugged there.
 """
-from controller.compile import constants as C
+from controller import constants as C
 from controller.compile import pipeline as P
 from controller.compile.explain import flow_regs
 from controller.compile.feature import Feature, declare
-from controller.features.switching import deliver, local_copies, remote_entries, remote_ports
+from controller.compile.switching import deliver, local_copies, remote_entries, remote_ports
 from controller.compile.flows import flow, goto, output, reuse, set_field
 
 

@@ -9,7 +9,7 @@ compiled (a port of a missing network, a port bound to an unknown host).
 """
 from dataclasses import asdict, replace
 
-from controller.api import schemas
+from controller.state import schemas
 from controller.state.model import ValidationError
 from controller.state.store import KINDS
 

@@ -1,6 +1,6 @@
 """Typed records of the desired state, and the error every check raises.
 
-What users may send is declared in :mod:`controller.api.schemas`; every check
+What users may send is declared in :mod:`controller.state.schemas`; every check
 raises :class:`ValidationError` naming the offending field, before anything is
 stored, so bad input never changes state.
 """

@@ -2,11 +2,11 @@
 delete, and the bindings the switches' reports cause (:mod:`controller.switch.binding`
 decides them). A mixin of :class:`controller.state.service.Service`, which holds the
 store, the groups and the networks they name."""
-from controller.api import schemas
-from controller.compile import constants as C
+from controller.state import schemas
+from controller import constants as C
 from controller.state import model
 from controller.state.model import NotFound, ValidationError
-from controller.api.schemas import parse
+from controller.state.schemas import parse
 from controller.state.writes import retried
 
 

@@ -17,13 +17,13 @@ allocated one.
 import zlib
 
 from controller.state import model
-from controller.compile import pipeline as P
+from controller import constants as C
 
 
 def new_rule(store, fields):
     """A stored rule: its checked fields, a new id and a mark of its own."""
     return dict(fields, id=model.new_id(),
-                mark=P.MARK_ALLOCATED | store.allocate(P.MARK_COUNTER))
+                mark=C.MARK_ALLOCATED | store.allocate(C.MARK_COUNTER))
 
 
 def legacy_mark(rule_id):
@@ -50,7 +50,7 @@ def upgraded(store):
             if 'mark' not in rule:
                 mark = legacy_mark(rule['id'])
                 if mark in taken:
-                    mark = P.MARK_ALLOCATED | store.allocate(P.MARK_COUNTER)
+                    mark = C.MARK_ALLOCATED | store.allocate(C.MARK_COUNTER)
                 taken.add(mark)
                 rule = dict(rule, mark=mark)
             rules.append(rule)

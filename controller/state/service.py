@@ -9,11 +9,11 @@ operation is redone on the fresh state, where its checks see the other write.
 """
 import logging
 
-from controller.api import schemas
+from controller.state import schemas
 from controller.state import model, rule_marks
 from controller.state.model import NotFound, ValidationError
 from controller.state.rule_marks import new_rule
-from controller.api.schemas import parse
+from controller.state.schemas import parse
 from controller.state.port_operations import PortOperations
 from controller.state.writes import retried
 

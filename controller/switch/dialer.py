@@ -15,7 +15,7 @@ LOG = logging.getLogger('vnetsec.dialer')
 
 def parse_address(text):
     """'172.30.250.1:6653' -> ('172.30.250.1', 6653): a switch_address as the
-    API checked it (:mod:`controller.api.schemas`)."""
+    API checked it (:mod:`controller.state.schemas`)."""
     ip, _, port = text.rpartition(':')
     return ip, int(port)
 

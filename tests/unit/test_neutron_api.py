@@ -14,7 +14,7 @@ from controller.api.rest import Running
 from controller.api.v1 import Api
 from controller.api.neutron import schemas as S
 from controller.api.neutron import translate as T
-from controller.api.schemas import parse
+from controller.state.schemas import parse
 
 HEX = '0123456789abcdef0123456789abcdef'
 DASHED = '01234567-89ab-cdef-0123-456789abcdef'

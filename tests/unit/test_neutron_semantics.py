@@ -8,8 +8,8 @@ import sqlite3
 import pytest
 
 from controller.compile import pipeline as P
-from controller.api import schemas
-from controller.compile import protocols
+from controller.state import schemas
+from controller import protocols
 from controller.compile.host import compile_host
 from controller.features import firewall
 from controller.state.inventory import Inventory
@@ -17,7 +17,7 @@ from controller.state.model import ValidationError
 from controller.state.service import Service
 from controller.state.store import SqliteStore
 from controller.features.security_groups import SecurityGroups
-from controller.compile.protocols import rule_words
+from controller.protocols import rule_words
 from mininet_topos.firewall_cli import rule_body
 from mininet_topos.nftables import direction_rules
 from tests.unit.conftest import add_hv, add_port

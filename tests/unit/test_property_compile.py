@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from controller.api import schemas
+from controller.state import schemas
 from controller.compile.host import compile_host
 from controller.state.inventory import Inventory
 from controller.state.model import ValidationError

@@ -10,7 +10,7 @@ from controller.compile.host import ALL, feature_flows
 from controller.features import firewall
 from controller.features.security_groups import SecurityGroups
 from controller.state.inventory import Inventory
-from controller.api.schemas import TraceRequest
+from controller.state.schemas import TraceRequest
 from controller.state.rule_marks import legacy_mark
 from controller.state.service import Service
 from controller.state.store import SqliteStore

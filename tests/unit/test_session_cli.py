@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from mininet_topos.datacenter import _free_port
-from controller.compile.protocols import rule_words
+from controller.protocols import rule_words
 from mininet_topos.firewall_cli import UsageError, rule_body
 
 

@@ -16,7 +16,7 @@ from controller.compile.dirty import dirty
 from controller.compile.explain import Words
 from controller.state.inventory import Inventory
 from controller.compile.pieces import compile_pieces
-from controller.api.schemas import TraceRequest
+from controller.state.schemas import TraceRequest
 from controller.api.trace import trace
 from tests.unit.conftest import add_hv, add_port
 from tests.unit.fakes import FakeDatapath
@@ -128,5 +128,5 @@ def test_loading_one_app_imports_only_its_feature(app):
         'vlan': ['vlan'], 'vxlan': ['vxlan'],
         'firewall': ['firewall', 'firewall_carrier', 'firewall_sessions', 'firewall_words',
                      'security_groups']}[name]]
-    assert out.split('] ')[0] + ']' == str(sorted(own + ['controller.features.switching']))
+    assert out.split('] ')[0] + ']' == str(sorted(own))
     assert ("['firewall']" in out) == (name == 'firewall')

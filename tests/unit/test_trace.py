@@ -10,7 +10,7 @@ from controller.compile.host import ALL
 from controller.features.security_groups import SecurityGroups
 from controller.state.inventory import Inventory
 from controller.state.model import ValidationError
-from controller.api.schemas import TraceRequest
+from controller.state.schemas import TraceRequest
 from controller.api.trace import trace
 from mininet_topos.trace_cli import UsageError, trace_body, trace_text
 from tests.unit.conftest import add_hv, add_port

@@ -19,7 +19,7 @@ import webob
 from controller.state.model import ValidationError
 from controller.api.neutron import schemas as S
 from controller.api.neutron import translate as T
-from controller.api.schemas import json_schema, parse
+from controller.state.schemas import json_schema, parse
 from controller.state.store import StoreUnavailable
 
 LOG = logging.getLogger(__name__)

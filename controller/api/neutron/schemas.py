@@ -1,5 +1,5 @@
 """What ``/v2.0`` accepts and answers, declared once (pydantic, strict, as
-``/v1``'s :mod:`controller.api.schemas`): the same declarations check every request
+``/v1``'s :mod:`controller.state.schemas`): the same declarations check every request
 and generate ``/v2.0/openapi.json``.
 
 A field vnetsec cannot honour is declared with the one value it can (so the
@@ -16,9 +16,9 @@ import pydantic
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator,
                       WithJsonSchema)
 
-from controller.api.schemas import (MAX_GROUPS, MAX_IPS, VNI_MAX, Body, Description, Mac, Name,
+from controller.state.schemas import (MAX_GROUPS, MAX_IPS, VNI_MAX, Body, Description, Mac, Name,
                                 OptionalName, SegmentationId, fail, _no_repeats)
-from controller.api.schemas import RuleCreate as V1Rule
+from controller.state.schemas import RuleCreate as V1Rule
 
 Text = Annotated[str, Field(max_length=255)]
 Address = Annotated[str, Field(max_length=45)]

@@ -10,7 +10,7 @@ or its logs) and sends it as ``Authorization: Bearer``.
 import os
 
 from controller.state.model import to_dict
-from controller.compile.protocols import rule_words
+from controller.protocols import rule_words
 
 PAGE = os.path.join(os.path.dirname(__file__), 'index.html')
 EVENTS = 30         # recent events the view shows

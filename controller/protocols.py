@@ -7,7 +7,7 @@ what a protocol's number is and whether it has ports.
 """
 import re
 
-from controller.compile import constants as C
+from controller import constants as C
 
 ANY = 'any'
 NAMES = {'ah': 51, 'dccp': 33, 'egp': 8, 'esp': 50, 'gre': 47, 'hopopt': 0,

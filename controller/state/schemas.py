@@ -19,8 +19,8 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from controller.compile import constants as C
-from controller.compile import protocols
+from controller import constants as C
+from controller import protocols
 from controller.state.model import ValidationError
 
 VLAN_MIN, VLAN_MAX = 1, 4094
