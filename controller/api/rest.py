@@ -34,6 +34,23 @@ ROUTES = []
 MOUNTS = []
 
 
+def _know_every_route():
+    """Register the routes of every shipped feature (their modules imported now,
+    their flows not compiled: a feature not loaded answers 404 naming its app),
+    once; True the first time. Asked only for a path no route matched, so a
+    controller loading one app imports no other feature until someone asks for
+    another's resources."""
+    if _know_every_route.done:
+        return False
+    _know_every_route.done = True
+    from controller.compile.host import shipped
+    shipped()
+    return True
+
+
+_know_every_route.done = False
+
+
 class Route:
     def __init__(self, method, pattern, func, write, body, ok, returns, errors, public,
                  feature, media, admin):
@@ -203,6 +220,8 @@ class RestApp:
             return _error(405, 'method %s not allowed here (%s)' % (req.method,
                                                                     ', '.join(allowed)),
                           'method', {'Allow': ', '.join(allowed)}), None
+        if _know_every_route():         # a shipped feature's path: say which app serves it
+            return self._route(req)
         return _error(404, 'no such resource: %s' % path), None
 
     def _call(self, req, r, args):
