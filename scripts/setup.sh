@@ -16,6 +16,10 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV=${VNETSEC_VENV:-$ROOT/.venv}
 PYTHON=${VNETSEC_PYTHON:-/usr/bin/python3}
+case $(basename "$VENV") in
+  .venv*) ;;
+  *) echo "setup.sh: VNETSEC_VENV must name a .venv* directory (it is made anew)" >&2; exit 2 ;;
+esac
 PKGS="openvswitch-switch openvswitch-common mininet iproute2 ethtool
       iputils-ping arping tcpdump iperf3 python3-venv procps curl
       nftables ca-certificates openssl git etcd-server chromium chromium-driver
@@ -53,10 +57,13 @@ stamp=$VENV/.vnetsec-installed
 want=$(cat "$constraints" pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "== building the virtual environment $VENV (Python $version)"
-  # No --system-site-packages: every Python package comes from the pins. The one
+  # Made anew, so that it holds the pins and nothing else (also what an earlier
+  # set-up installed, or saw: it used --system-site-packages). No
+  # --system-site-packages: every Python package comes from the pins. The one
   # thing taken from Debian is Mininet (its python3 package has no PyPI release of
   # that version): a directory holding just a link to it, on the path by a .pth.
-  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV"
   pip=("$VENV/bin/python" -m pip -q --disable-pip-version-check)
   "${pip[@]}" install -c "$constraints" pip setuptools wheel
   if [ "$version" = 3.11 ]; then
