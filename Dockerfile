@@ -26,11 +26,11 @@ RUN if [ -n "$EXTRA_CA_CERTS" ]; then \
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-# The pinned runtime dependencies (setup.cfg, constraints.txt), as scripts/setup.sh
+# The pinned runtime dependencies (pyproject.toml, constraints.txt), as scripts/setup.sh
 # installs them: Ryu 4.34 builds only with setuptools < 68. A layer of its own, so
 # a change of the code does not download them again.
 WORKDIR /opt/vnetsec/src
-COPY setup.py setup.cfg constraints.txt ./
+COPY pyproject.toml constraints.txt ./
 RUN python3 -m venv /opt/vnetsec \
     && /opt/vnetsec/bin/pip install -q -c constraints.txt 'setuptools<68' wheel pbr \
     && touch README.md \

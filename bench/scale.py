@@ -44,7 +44,7 @@ import time
 
 from controller.compile import pipeline as P
 from mininet_topos.client import ApiError, Client
-from mininet_topos.controller_proc import ryu_manager, write_config
+from mininet_topos.controller_proc import controller_command, write_config
 from mininet_topos.procs import exit_on_sigterm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,7 +66,7 @@ def rss_mib(pid):
 
 
 class Controller:
-    """ryu-manager with the vnetsec apps, its code from ``src`` (PYTHONPATH first)."""
+    """The controller (ryu-manager or vnetsec-controller) with the vnetsec apps, its code from ``src`` (PYTHONPATH first)."""
 
     def __init__(self, src, rundir):
         self.src, self.rundir = src, rundir
@@ -82,13 +82,13 @@ class Controller:
     def start(self, timeout=120):
         log = open(os.path.join(self.rundir, 'controller.log'), 'a')
         self.proc = subprocess.Popen(
-            [ryu_manager(), '--config-file', self.conf, 'apps.vnetsec'], cwd=self.src,
+            [controller_command(), '--config-file', self.conf, 'apps.vnetsec'], cwd=self.src,
             env=dict(os.environ, PYTHONPATH=self.src), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError('ryu-manager exited; see %s/controller.log' % self.rundir)
+                raise RuntimeError('the controller exited; see %s/controller.log' % self.rundir)
             try:
                 self.client.get('/v1/openapi.json')
                 return

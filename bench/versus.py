@@ -20,9 +20,9 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run(source, module, args):
+def run(source, module, args, python=sys.executable):
     env = dict(os.environ, PYTHONPATH=source)
-    done = subprocess.run([sys.executable, '-m', module] + args, cwd=source, env=env,
+    done = subprocess.run([python, '-m', module] + args, cwd=source, env=env,
                           capture_output=True, text=True)
     return done.returncode, done.stdout + (done.stderr if done.returncode else '')
 

@@ -1,26 +1,63 @@
-"""Every ``ryu`` import of the project, in one place.
+"""Every import of the OpenFlow framework, in one place: Ryu or os-ken.
 
-Apps and tests import the framework from here, so that the maintained fork
-(os-ken) can replace Ryu by changing this module only. It also holds the one fix
-the project makes to Ryu 4.34 (its OpenFlow TLS listener, below), and the
-controller's side of switches that listen for it (``dial_switch``).
+Apps and tests import the framework from here, never ``ryu`` or ``os_ken``
+themselves (``tests/unit/test_runtime.py`` checks it). The project runs on two
+runtimes (docs/runtime.md): Ryu 4.34 on Python 3.11, and os-ken, OpenStack's
+maintained fork, on Python 3.12 and later, both on eventlet's green threads.
+``RUNTIME`` names the one imported: Ryu when it is installed (scripts/setup.sh
+installs it on Python 3.11 only), else os-ken. This module also holds the one
+fix the project makes to the framework's OpenFlow TLS listener (below), the
+controller's side of switches that listen for it (``dial_switch``), and the
+launcher of os-ken, which has none of its own since 4.0 (``run_manager``).
 """
+import importlib.util
 import logging
+import os
 import socket
 import ssl
 import struct
+import sys
 
-from ryu import cfg
-from ryu.base import app_manager
-from ryu.controller import controller as _ofp_controller
-from ryu.controller import ofp_event
-from ryu.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
-                                    set_ev_cls)
-from ryu.lib import hub
-from ryu.ofproto import ofproto_parser as wire  # decoding raw OpenFlow bytes
-from ryu.ofproto import ofproto_v1_4, ofproto_v1_4_parser
+if importlib.util.find_spec('ryu') is None:   # Python >= 3.12: Ryu cannot run there
+    RUNTIME = 'os-ken'
+    # The project is written for green threads: its REST server is eventlet's
+    # WSGI server (controller/api/http_server.py), its loops yield with hub.sleep(0),
+    # and its state is shared between green threads without locks. os-ken 4
+    # defaults to native threads; the hub type is read once, at its import.
+    if os.environ.get('OSKEN_HUB_TYPE', 'eventlet') != 'eventlet':
+        raise RuntimeError('vnetsec runs on the eventlet hub only (OSKEN_HUB_TYPE=%s)'
+                           % os.environ['OSKEN_HUB_TYPE'])
+    os.environ['OSKEN_HUB_TYPE'] = 'eventlet'
+    from os_ken import __version__ as VERSION
+    from os_ken import cfg
+    from os_ken import log as _log
+    from os_ken.base import app_manager
+    from os_ken.controller import controller as _ofp_controller
+    from os_ken.controller import ofp_event
+    from os_ken.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER,
+                                           MAIN_DISPATCHER, set_ev_cls)
+    from os_ken.lib import hub
+    from os_ken.ofproto import ofproto_parser as wire  # decoding raw OpenFlow bytes
+    from os_ken.ofproto import ofproto_v1_4, ofproto_v1_4_parser
+    RyuApp = app_manager.OSKenApp
+    if hub.HUB_TYPE != 'eventlet':      # os_ken.lib.hub was imported before this module
+        raise RuntimeError('os-ken was imported with OSKEN_HUB_TYPE=%s; vnetsec needs '
+                           'eventlet' % hub.HUB_TYPE)
+else:
+    RUNTIME = 'ryu'
+    from ryu import cfg
+    from ryu import log as _log
+    from ryu import version as VERSION
+    from ryu.base import app_manager
+    from ryu.controller import controller as _ofp_controller
+    from ryu.controller import ofp_event
+    from ryu.controller.handler import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
+                                        set_ev_cls)
+    from ryu.lib import hub
+    from ryu.ofproto import ofproto_parser as wire  # decoding raw OpenFlow bytes
+    from ryu.ofproto import ofproto_v1_4, ofproto_v1_4_parser
+    RyuApp = app_manager.RyuApp
 
-RyuApp = app_manager.RyuApp
 CONF = cfg.CONF
 OFP_VERSION = ofproto_v1_4.OFP_VERSION
 ofproto = ofproto_v1_4
@@ -155,6 +192,43 @@ class FlowStatsHead:
 
 ofproto_v1_4_parser.OFPFlowStatsReply.cls_stats_body_cls = FlowStatsHead
 
+def run_manager(argv, prog='vnetsec-controller'):
+    """Run the apps named in ``argv`` (and its options: ``--config-file``, the
+    framework's ``--ofp-*``, ...) as ``ryu-manager`` runs them, on either runtime;
+    the caller has monkey-patched with eventlet first (controller/launcher.py).
+    On Ryu this is ``ryu-manager`` itself; os-ken 4 has no launcher any more
+    (``os_ken.cmd`` was removed), so this is what its ``osken-manager`` did."""
+    if RUNTIME == 'ryu':
+        from controller import compat
+        compat.install()                    # ryu.app.wsgi, imported by the manager
+        from ryu.cmd import manager
+        return manager.main(args=argv, prog=prog)
+    CONF.register_cli_opts([
+        cfg.ListOpt('app-lists', default=[], help='application module name to run'),
+        cfg.MultiStrOpt('app', positional=True, default=[],
+                        help='application module name to run'),
+        cfg.StrOpt('pid-file', default=None, help='pid file name'),
+    ])
+    CONF(args=argv, prog=prog, project='vnetsec',
+         version='%s (os-ken %s)' % (prog, VERSION))
+    _log.init_log()
+    if CONF.pid_file:
+        with open(CONF.pid_file, 'w') as f:
+            f.write('%d\n' % os.getpid())
+    apps = CONF.app_lists + CONF.app
+    if not apps:
+        sys.exit('%s: name the apps to run, e.g. apps.vlan apps.vxlan apps.firewall' % prog)
+    manager = app_manager.AppManager.get_instance()
+    manager.load_apps(apps)
+    services = manager.instantiate_apps(**manager.create_contexts())
+    try:
+        hub.joinall(services)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        manager.close()
+
+
 __all__ = ['CONF', 'CONFIG_DISPATCHER', 'DEAD_DISPATCHER', 'MAIN_DISPATCHER', 'OFP_VERSION',
-           'RyuApp', 'cfg', 'dial_switch', 'dialing_tls', 'hub', 'ofp_event', 'ofproto',
-           'parser', 'set_ev_cls', 'wire']
+           'RUNTIME', 'RyuApp', 'VERSION', 'cfg', 'dial_switch', 'dialing_tls', 'hub',
+           'ofp_event', 'ofproto', 'parser', 'run_manager', 'set_ev_cls', 'wire']

@@ -1,4 +1,6 @@
-"""Start and stop a ``ryu-manager`` running the vnetsec apps, by PID."""
+"""Start and stop a controller running the vnetsec apps, by PID: ``ryu-manager``
+where the runtime is Ryu, ``vnetsec-controller`` where it is os-ken (which has
+no launcher of its own; docs/runtime.md)."""
 import os
 import signal
 import subprocess
@@ -11,13 +13,19 @@ from mininet_topos.client import ApiError, Client
 APPS = ('vlan', 'vxlan', 'firewall')     # the vnetsec apps (apps.<name>), all by default
 
 
-def ryu_manager():
-    return os.path.join(os.path.dirname(sys.executable), 'ryu-manager')
+def controller_command():
+    """The launcher of this environment: ``ryu-manager`` if Ryu installed it,
+    else the project's ``vnetsec-controller`` (the same options and apps)."""
+    bin_dir = os.path.dirname(sys.executable)
+    ryu_manager = os.path.join(bin_dir, 'ryu-manager')
+    if os.path.exists(ryu_manager):
+        return ryu_manager
+    return os.path.join(bin_dir, 'vnetsec-controller')
 
 
 def write_config(path, db_path, api_port, token, ofp_host, ofp_port, tls=None, store=None,
                  options=None):
-    """A ryu-manager config file, 0600 (it holds the API token). ``ofp_host``
+    """A controller config file, 0600 (it holds the API token). ``ofp_host``
     None: the app's default listener (127.0.0.1). ``tls`` = (key, certificate,
     CA certificate): OpenFlow over TLS only, on ``ofp_port``, switches must
     present a certificate that CA signed. ``store``: the store option (default
@@ -53,7 +61,8 @@ class ControllerProcess:
     def start(self, timeout=20):
         ensure_private(self.log_path)        # 0600: the log names the token's file
         log = open(self.log_path, 'a')
-        self.proc = subprocess.Popen([ryu_manager(), '--config-file', self.config_path] + self.apps,
+        self.proc = subprocess.Popen([controller_command(), '--config-file', self.config_path]
+                                     + self.apps,
                                      stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         # for --cleanup after a crash of the process that started it
@@ -62,8 +71,9 @@ class ControllerProcess:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError('ryu-manager exited (%s); see %s'
-                                   % (self.proc.returncode, self.log_path))
+                raise RuntimeError('%s exited (%s); see %s'
+                                   % (os.path.basename(controller_command()),
+                                      self.proc.returncode, self.log_path))
             try:
                 self.client.get('/v1/openapi.json')     # needs no token
                 return
@@ -76,8 +86,8 @@ class ControllerProcess:
         return self.proc.pid if self.proc else None
 
     def stop(self, sig=signal.SIGTERM):
-        """Stop our ryu-manager (its process group: ryu-manager has no children of
-        its own, but the group is ours alone)."""
+        """Stop our controller (its process group: the controller has no children
+        of its own, but the group is ours alone)."""
         if not self.proc or self.proc.poll() is not None:
             return
         os.killpg(self.proc.pid, sig)

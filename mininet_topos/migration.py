@@ -136,7 +136,8 @@ def _live(dc, vm, old, source, dest, port, marks, ready):
 def _carry_arp_cache(vm, old, new):
     """A migrating guest keeps its ARP cache (to it, its NIC stays the same);
     the emulation's second vNIC starts with an empty one: copy it over."""
-    entries = [line.split() for line in vm.cmd('ip -4 neigh show dev %s' % old).splitlines()]
+    shown = vm.cmd('ip -color=never -4 neigh show dev %s' % old)    # Debian 13 colours
+    entries = [line.split() for line in shown.splitlines()]
     vm.cmd('; '.join('ip neigh replace %s lladdr %s dev %s nud stale' % (e[0], e[2], new)
                      for e in entries if len(e) > 2 and e[1] == 'lladdr') or 'true')
 

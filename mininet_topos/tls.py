@@ -38,8 +38,20 @@ class LabCA:
         os.chmod(directory, 0o700)
         self.cert, self.key = self.path('ca.pem'), self.path('ca.key')
         _private_key(self.key)
+        # Python 3.13's default TLS client context verifies strictly (VERIFY_X509_STRICT):
+        # a CA without keyUsage, or a leaf without an authority key id, is refused.
         _openssl('req', '-x509', '-new', '-key', self.key, '-out', self.cert,
-                 '-days', DAYS, '-subj', '/CN=%s' % name)
+                 '-days', DAYS, '-subj', '/CN=%s' % name,
+                 '-addext', 'basicConstraints=critical,CA:TRUE',
+                 '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+                 '-addext', 'subjectKeyIdentifier=hash')
+        self.leaf_extensions = self.path('leaf.ext')
+        with open(self.leaf_extensions, 'w') as f:
+            f.write('basicConstraints = critical,CA:FALSE\n'
+                    'keyUsage = critical,digitalSignature,keyEncipherment,keyAgreement\n'
+                    'extendedKeyUsage = serverAuth,clientAuth\n'
+                    'subjectKeyIdentifier = hash\n'
+                    'authorityKeyIdentifier = keyid\n')
 
     def path(self, filename):
         return os.path.join(self.dir, filename)
@@ -51,6 +63,7 @@ class LabCA:
         _private_key(key)
         _openssl('req', '-new', '-key', key, '-out', csr, '-subj', '/CN=%s' % name)
         _openssl('x509', '-req', '-in', csr, '-CA', self.cert, '-CAkey', self.key,
-                 '-CAcreateserial', '-out', cert, '-days', DAYS)
+                 '-CAcreateserial', '-out', cert, '-days', DAYS,
+                 '-extfile', self.leaf_extensions)
         os.remove(csr)
         return key, cert, self.cert

@@ -8,10 +8,23 @@ import subprocess
 import time
 
 from controller.compile import pipeline
+from mininet_topos import probe
 
 
 def ip_of(vm):
     return vm.IP()
+
+
+def check(dc, src, dst, proto, port):
+    """Does a ``proto`` (tcp, udp) connection from VM ``src`` to ``dst``:``port``
+    get through (mininet_topos/probe.py)?"""
+    return dc.node(src).cmd('python3 %s check %s %s %d' % (probe.__file__, proto,
+                                                           dc.node(dst).IP(),
+                                                           port)).strip() == 'OK'
+
+
+def pings(dc, src, dst):
+    return ' 0% packet loss' in dc.node(src).cmd('ping -c1 -W1 %s' % dc.node(dst).IP())
 
 
 def reachability(dc, vms=None):

@@ -14,7 +14,7 @@ import pytest
 
 from mininet_topos.client import ApiError, Client
 
-from mininet_topos.controller_proc import ControllerProcess, write_config
+from mininet_topos.controller_proc import ControllerProcess, controller_command, write_config
 from mininet_topos.datacenter import _free_port
 
 TOKEN = 'contract-token'
@@ -146,7 +146,7 @@ def test_the_api_over_https(tmp_path):
     with open(conf, 'a') as f:
         f.write('api_cert = %s\napi_key = %s\n' % (cert, key))
     log = tmp_path / 'ryu.log'
-    proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), 'ryu-manager'),
+    proc = subprocess.Popen([controller_command(),
                              '--config-file', conf, 'apps.vnetsec'],
                             stdout=open(log, 'w'), stderr=subprocess.STDOUT,
                             start_new_session=True)

@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from mininet_topos.controller_proc import controller_command
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.nodes import RUN_BASE
 from mininet_topos.procs import cmdline
@@ -132,7 +133,8 @@ def test_a_session_whose_controller_died_first(live):
         session, record, _ = start_session()
         with open(record.rundir + '/controller.pid') as f:
             controller = int(f.read())
-        assert 'ryu-manager --config-file %s/' % record.rundir in cmdline(controller)
+        assert '%s --config-file %s/' % (os.path.basename(controller_command()),
+                                          record.rundir) in cmdline(controller)
         os.kill(controller, signal.SIGKILL)
         assert running([controller]) == []
 

@@ -7,6 +7,7 @@ import pytest
 
 from mininet_topos import probe
 from mininet_topos.datacenter import DataCenter
+from tests.integration.helpers import check, pings
 
 PROBE = probe.__file__
 CLIENTS = ('vm1', 'vm2')                 # hv1: vm1 VLAN, vm2 VXLAN
@@ -38,15 +39,6 @@ def dc():
         running.wait_ready()
         time.sleep(0.5)
         yield running
-
-
-def check(dc, src, dst, proto, port):
-    return dc.node(src).cmd('python3 %s check %s %s %d' % (PROBE, proto, dc.node(dst).IP(),
-                                                           port)).strip() == 'OK'
-
-
-def pings(dc, src, dst):
-    return ' 0% packet loss' in dc.node(src).cmd('ping -c1 -W1 %s' % dc.node(dst).IP())
 
 
 def test_matrix_same_and_other_hypervisor_vlan_and_vxlan(dc):

@@ -293,12 +293,12 @@ def test_store_indexes_follow_every_commit(tmp_path):
 
 def test_a_controller_log_is_created_private(tmp_path, monkeypatch):
     from mininet_topos import controller_proc
-    monkeypatch.setattr(controller_proc, 'ryu_manager', lambda: '/bin/false')
+    monkeypatch.setattr(controller_proc, 'controller_command', lambda: '/bin/false')
     log = tmp_path / 'controller.log'
     conf = tmp_path / 'vnetsec.conf'
     conf.write_text('')
     proc = controller_proc.ControllerProcess(str(conf), str(log), 'http://127.0.0.1:9', 't')
-    with pytest.raises(RuntimeError, match='ryu-manager exited'):
+    with pytest.raises(RuntimeError, match='false exited'):
         proc.start(timeout=5)
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
     os.chmod(log, 0o644)                       # a log of an older run: made private too

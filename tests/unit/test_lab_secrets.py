@@ -65,7 +65,7 @@ def test_lab_ca_signs_what_it_issues_and_keeps_keys_private(tmp_path, open_umask
     assert not verifies(lab.cert, foreign.credentials('hv1')[1])
     subject = subprocess.run(['openssl', 'x509', '-noout', '-subject', '-in', cert],
                              capture_output=True, text=True).stdout
-    assert 'CN = hv1' in subject
+    assert 'CN=hv1' in subject.replace(' ', '')     # openssl 3.0: 'CN = hv1', 3.5: 'CN=hv1'
 
 
 def verifies(ca_cert, cert):
