@@ -28,6 +28,13 @@ start() {
   fi
   mkdir -p "$DIR/data" "$RUN"
   chmod 0700 "$DIR" "$RUN"
+  # the daemon outlives this script: it must hold none of its caller's descriptors
+  # (run under `flock /tmp/vnetsec-integration.lock`, it would keep every other
+  # integration run waiting for as long as it lives)
+  for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true
+  done
   setsid dockerd --iptables=false --ip6tables=false --bridge=none --ip-forward=false \
     --ip-masq=false --data-root "$DIR/data" --exec-root "$RUN/exec" \
     --pidfile "$RUN/dockerd.pid" -H "$DOCKER_HOST" >"$RUN/dockerd.log" 2>&1 </dev/null &
