@@ -33,7 +33,7 @@ start() {
   # integration run waiting for as long as it lives)
   for fd in /proc/$$/fd/*; do
     fd=${fd##*/}
-    [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true
+    [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ] && eval "exec $fd>&-" 2>/dev/null || true
   done
   setsid dockerd --iptables=false --ip6tables=false --bridge=none --ip-forward=false \
     --ip-masq=false --data-root "$DIR/data" --exec-root "$RUN/exec" \
