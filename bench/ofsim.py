@@ -43,7 +43,8 @@ from bench.flowtable import (OFPET_BAD_REQUEST, OFPET_BUNDLE_FAILED, OFPBRC_BAD_
                              FlowTable, OfError, parse_flow_mod)
 
 VERSION = 5                                # OpenFlow 1.4
-HELLO, ERROR, ECHO_REQUEST, ECHO_REPLY = 0, 1, 2, 3
+HELLO, ERROR, ECHO_REQUEST, ECHO_REPLY, EXPERIMENTER = 0, 1, 2, 3, 4
+NX_VENDOR_ID, NXT_CT_FLUSH_ZONE = 0x00002320, 29    # Open vSwitch's, which answers nothing
 FEATURES_REQUEST, FEATURES_REPLY, GET_CONFIG_REQUEST, GET_CONFIG_REPLY = 5, 6, 7, 8
 SET_CONFIG, PORT_STATUS, FLOW_MOD = 9, 12, 14
 MULTIPART_REQUEST, MULTIPART_REPLY, BARRIER_REQUEST, BARRIER_REPLY = 18, 19, 20, 21
@@ -85,7 +86,7 @@ class Switch:
         self.outbuf = bytearray()
         self.connected = False
         self.retry_at = 0.0
-        self.commits = self.flow_mods = self.errors = self.connects = 0
+        self.commits = self.flow_mods = self.errors = self.connects = self.zone_flushes = 0
         self.last_commit = 0.0                  # time.time() of the last bundle applied
         self.apply_seconds = 0.0                # CPU the table updates took (the switch's share)
 
@@ -214,6 +215,9 @@ class Simulator:
             self.send(sw, message(GET_CONFIG_REPLY, xid, struct.pack('!HH', 0, 0xffff)))
         elif kind in (HELLO, SET_CONFIG, SET_ASYNC, ECHO_REPLY, ERROR):
             pass
+        elif kind == EXPERIMENTER and struct.unpack_from('!II', msg, 8) == (NX_VENDOR_ID,
+                                                                          NXT_CT_FLUSH_ZONE):
+            sw.zone_flushes += 1        # a switch without conntrack: nothing to empty
         else:
             self.error(sw, xid, OfError(OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE), msg)
 
@@ -337,6 +341,7 @@ class Simulator:
             return {'cpu_seconds': times.user + times.system, 'time': time.time(),
                     'switches': {str(d): {'flows': len(s.table), 'commits': s.commits,
                                           'flow_mods': s.flow_mods, 'errors': s.errors,
+                                          'zone_flushes': s.zone_flushes,
                                           'connected': s.connected, 'connects': s.connects,
                                           'last_commit': s.last_commit,
                                           'apply_seconds': s.apply_seconds}

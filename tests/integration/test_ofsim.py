@@ -82,6 +82,10 @@ def test_after_an_unplanned_move_too(twins):
     ctl.wait_synced({sw.dpid_int for sw in dc.switches()}, timeout=30, poll=0.05)
     real = real_cookies(dc)
     assert simulated_cookies(sim, real) == real
+    # the zone vm1 left on the source is emptied there, as on a real switch
+    stats = sim.call(cmd='stats')['switches']
+    assert stats['1']['zone_flushes'] >= 1
+    assert all(s['errors'] == 0 for s in stats.values())
 
 
 def binding_delay():
