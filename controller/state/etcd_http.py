@@ -17,6 +17,7 @@ import http.client
 import json
 import ssl
 import threading
+import time
 
 from etcd3gw.exceptions import (ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception,
                                 InternalServerError, PreconditionFailedError)
@@ -42,6 +43,7 @@ def prefix_end(prefix):
 
 
 # what etcd answers when the token is missing, expired or older than an auth change
+AUTH_WAIT = 60          # seconds a login waits for etcd to turn its authentication on
 TOKEN_REFUSED = ('invalid auth token', 'user name is empty', 'revision in header is old')
 
 
@@ -85,14 +87,23 @@ class Access:
         """The headers of a call: the token once logged in."""
         return dict(HEADERS, Authorization=self.token) if self.token else HEADERS
 
-    def log_in(self, endpoint, refused=None):
+    def log_in(self, endpoint, refused=None, wait=AUTH_WAIT):
         """A token from ``endpoint`` for the user, unless another call already
-        replaced the ``refused`` one meanwhile."""
+        replaced the ``refused`` one meanwhile. A cluster whose authentication is
+        not on yet (its first member turns it on once it has a quorum, as the
+        compose deployment does) is waited for, up to ``wait`` seconds."""
+        deadline = time.monotonic() + wait
         with self._login:
-            if self.token is None or self.token == refused:
-                answer = endpoint.call('auth/authenticate', {'name': self.user,
-                                                             'password': self.password},
-                                       HEADERS)
+            while self.token is None or self.token == refused:
+                try:
+                    answer = endpoint.call('auth/authenticate', {
+                        'name': self.user, 'password': self.password}, HEADERS)
+                except Exception as e:         # etcd3gw's error for etcd's code 9
+                    if ('authentication is not enabled' not in str(e)
+                            or time.monotonic() > deadline):
+                        raise
+                    time.sleep(0.5)
+                    continue
                 self.token = answer['token']
             return self.token
 

@@ -48,3 +48,33 @@ def test_no_user_no_login_no_token():
     etcd = FakeEtcd(Access())
     assert etcd.post('kv/range', {}) == {'kvs': []}
     assert etcd.calls == [('kv/range', None)] and etcd.access.scheme == 'http'
+
+
+class StartingEtcd(FakeEtcd):
+    """A cluster whose first member turns authentication on a moment after the
+    controllers start (the compose deployment)."""
+
+    def __init__(self, access, off_for):
+        super().__init__(access)
+        self.off_for = off_for
+
+    def call(self, path, body, headers):
+        if path == 'auth/authenticate' and self.off_for:
+            self.off_for -= 1
+            self.calls.append((path, None))
+            raise RuntimeError('{"error":"etcdserver: authentication is not enabled",'
+                               '"code":9}')
+        return super().call(path, body, headers)
+
+
+def test_a_login_waits_for_etcd_to_turn_authentication_on(monkeypatch):
+    monkeypatch.setattr('controller.state.etcd_http.time.sleep', lambda s: None)
+    etcd = StartingEtcd(Access(user='vnetsec', password='pw'), off_for=3)
+    assert etcd.post('kv/range', {}) == {'kvs': []}
+    assert [c[0] for c in etcd.calls] == ['auth/authenticate'] * 4 + ['kv/range']
+
+
+def test_authentication_that_never_comes_is_an_error():
+    etcd = StartingEtcd(Access(user='vnetsec', password='pw'), off_for=10 ** 6)
+    with pytest.raises(RuntimeError, match='authentication is not enabled'):
+        etcd.access.log_in(etcd, wait=0)
