@@ -1,41 +1,42 @@
-"""The core every vnetsec app shares: switch events in, reconciled flows out.
+"""The core every vnetsec app shares: Ryu's events in, the parts wired.
 
 Ryu builds one object for every app that names the same ``_CONTEXTS`` key
 (``vnetsec``), before any app exists: this is that object, and each feature app
-registers its :class:`~controller.compile.feature.Feature` with it in ``__init__``; the
-reconcile loop starts in ``start()``, after every app has registered, so the
-order of the apps does not matter. One store, one API server, one reconciler,
-one bundle per switch holding every loaded feature's flows.
+registers its :class:`~controller.compile.feature.Feature` with it in ``__init__``;
+the reconcile worker starts in ``start()``, after every app has registered, so
+the order of the apps does not matter.
 
-It owns no logic of its own: bindings are decided by :mod:`controller.switch.binding`
-and kept by the service, flows come from the features
-(:func:`controller.compile.host.compile_host`), and only the reconciler writes to
-switches. Every store change wakes one worker that recompiles and sends deltas,
-so a burst of API calls costs one reconcile.
+It owns no logic of its own: bindings are decided by
+:mod:`controller.switch.binding` and written by the service, the reconcile worker
+is :mod:`controller.switch.engine`, and only :mod:`controller.switch.ofctrl` (its
+reconciler) talks to switches. What the API reads of it is
+:class:`controller.api.rest.Running`.
 """
 import collections
 import logging
 import time
 
-from controller.api import http_server, neutron, trace  # noqa: F401 - their routes (/v2.0 mounted beside /v1)
-from controller.switch import agent_client, binding, mastership
-from controller.api.v1 import Api
-from controller.api.rest import Running
-from controller.config import CONF, agents_tls, api_token, open_store
-from controller.switch.dialer import Dialer
-from controller.switch.engine import Engine
+# trace and neutron: their routes (/v1/trace; /v2.0, mounted beside /v1)
+from controller.api import http_server, neutron, trace  # noqa: F401
 from controller.api.metrics import Metrics
-from controller.switch.ofctrl import OfCtrl
-from controller.state.private_files import AuditLog
+from controller.api.rest import Running
+from controller.api.v1 import Api
+from controller.config import CONF, agents_tls, api_token, open_store
 from controller.ryu_facade import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
                                    OFP_VERSION, RyuApp, dial_switch, dialing_tls, hub,
                                    ofp_event, set_ev_cls)
+from controller.state.private_files import AuditLog
 from controller.state.service import Service
+from controller.switch import agent_client, binding, mastership
+from controller.switch.dialer import Dialer
+from controller.switch.engine import Engine
+from controller.switch.ofctrl import OfCtrl
 
 LOG = logging.getLogger('vnetsec')
 Parts = collections.namedtuple('Parts', 'store inventory ofctrl timeline conf agent_secret '
                                         'agent_tls')
 RULE_STATS_TTL = 1.0    # seconds per-rule counters are served from the last reading
+
 
 def error_name(ofp, err_type, code):
     """'OFPET_FLOW_MOD_FAILED/OFPFMFC_TABLE_FULL' for an OpenFlow error."""
