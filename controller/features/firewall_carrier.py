@@ -129,7 +129,7 @@ class SessionCarrier:
             return
         LOG.info('%s: conntrack zone %d flushed (its vNIC left)', host_name, zone)
         self.timeline.append({'time': time.time(), 'event': 'zone',
-                                   'host': host_name, 'zone': zone})
+                              'host': host_name, 'zone': zone})
 
     def carry(self, port_id, source, zone, dest, ofport, flush=False):
         """Read ``source``'s conntrack zone ``zone`` (the port's vNIC was there),
