@@ -19,10 +19,10 @@ import time
 
 import webob
 
-from controller.switch import agent_client
 from controller.api.metrics import Metrics
 from controller.state.model import ValidationError
 from controller.state.store import StoreUnavailable
+from controller.switch import agent_client
 
 LOG = logging.getLogger(__name__)
 MAX_BODY = 1 << 20          # bytes; a 5,000-port bulk create is about 0.6 MB
