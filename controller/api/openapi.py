@@ -5,7 +5,8 @@ from controller.state import schemas
 from controller.api.rest import ROUTES
 
 
-def _content(declaration, components):
+def json_content(declaration, components):
+    """The JSON body of a declaration, its schemas added to ``components``."""
     schema, defs = schemas.json_schema(declaration)
     components.update(defs)
     return {'application/json': {'schema': schema}}
@@ -24,7 +25,7 @@ def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
     generated from the route table and the declarations of
     :mod:`controller.state.schemas`."""
     components = {}
-    error = {'description': 'error', 'content': _content(responses.Error, components)}
+    error = {'description': 'error', 'content': json_content(responses.Error, components)}
     paths = {}
     for r in ROUTES:
         if r.feature and r.feature not in loaded:
@@ -38,7 +39,7 @@ def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
             op['responses']['204'] = {'description': 'done'}
         else:
             content = ({r.media.split(';')[0]: {'schema': {'type': 'string'}}}
-                       if r.media != 'application/json' else _content(r.returns, components))
+                       if r.media != 'application/json' else json_content(r.returns, components))
             op['responses'][str(r.ok)] = {'description': 'OK', 'content': content}
         statuses = {414} | set(r.errors) | (set() if r.public else {401})
         if r.admin:
@@ -57,7 +58,7 @@ def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
         if r.write:
             op.setdefault('parameters', []).append(WAIT_PARAMETER)
         if r.body is not None:
-            op['requestBody'] = {'required': True, 'content': _content(r.body, components)}
+            op['requestBody'] = {'required': True, 'content': json_content(r.body, components)}
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {'openapi': '3.1.0',
             'info': {'title': 'vnetsec', 'version': '1'},

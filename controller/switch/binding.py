@@ -97,9 +97,5 @@ class Sightings:
 
     def mastered(self):
         """{device: (host, ofport)} of the devices on the switches we bind on."""
-        ours = {}
-        out = {}
-        for device, where in self.seen.items():
-            if ours.setdefault(where[0], self._ours(where[0])):
-                out[device] = where
-        return out
+        ours = {host: self._ours(host) for host in {where[0] for where in self.seen.values()}}
+        return {device: where for device, where in self.seen.items() if ours[where[0]]}

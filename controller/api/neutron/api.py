@@ -18,8 +18,9 @@ import webob
 
 from controller.state.model import ValidationError
 from controller.api.neutron import schemas as S
+from controller.api.openapi import json_content
 from controller.api.neutron import translate as T
-from controller.state.schemas import json_schema, parse
+from controller.state.schemas import parse
 from controller.state.store import StoreUnavailable
 
 LOG = logging.getLogger(__name__)
@@ -318,12 +319,6 @@ def openapi(call, _):
     return 200, openapi_document(call.api.running.loaded())
 
 
-def _content(declaration, components):
-    schema, defs = json_schema(declaration)
-    components.update(defs)
-    return {'application/json': {'schema': schema}}
-
-
 def _query_parameters(r):
     known = ATTRIBUTES.get(r.collection)
     if not known or r.method != 'GET':
@@ -343,7 +338,7 @@ def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
     """The OpenAPI 3.1 document of /v2.0 for the ``loaded`` features, from the
     route table and :mod:`controller.api.neutron.schemas`."""
     components = {}
-    err = {'description': 'NeutronError', 'content': _content(S.NeutronError, components)}
+    err = {'description': 'NeutronError', 'content': json_content(S.NeutronError, components)}
     paths = {}
     for r in ROUTES:
         if r.feature and r.feature not in loaded:
@@ -356,7 +351,7 @@ def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
             op['responses']['204'] = {'description': 'done'}
         else:
             op['responses'][str(r.ok)] = {'description': 'OK',
-                                          'content': _content(r.returns, components)}
+                                          'content': json_content(r.returns, components)}
         statuses = set(r.errors) | (set() if r.public else {401}) | {400}
         if r.write:
             statuses |= {403}
@@ -371,7 +366,7 @@ def openapi_document(loaded=('vlan', 'vxlan', 'firewall')):
         if params:
             op['parameters'] = params
         if r.body is not None:
-            op['requestBody'] = {'required': True, 'content': _content(r.body, components)}
+            op['requestBody'] = {'required': True, 'content': json_content(r.body, components)}
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {'openapi': '3.1.0', 'info': {'title': 'vnetsec /v2.0 (Neutron)', 'version': '2.0'},
             'paths': paths,
