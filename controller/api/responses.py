@@ -34,6 +34,7 @@ class PortOut(PortCreate, Out):
     host: str
     security_groups: list[str]
     port_security_enabled: bool
+    allowed_address_pairs: list[dict]
     bound_host: str
     ofport: int
     migrating_to: str
@@ -63,6 +64,7 @@ class GroupOut(Out):
     name: Name
     description: str
     zone: str
+    stateful: bool
     rules: list[RuleOut]
 
 

@@ -8,6 +8,8 @@ vnetsec's words (:mod:`controller.compile.explain`). ``state: established`` runs
 same packet once as new (committing what the rules allow) and answers for the
 packet after it.
 """
+import ipaddress
+
 from controller import constants as C
 from controller.compile import pipeline as P
 from controller.api import responses
@@ -36,6 +38,16 @@ def find_port(inv, ident, field_name):
     raise ValidationError(field_name, 'no port named %r' % ident, 404)
 
 
+def pair_holder(inv, network_id, address):
+    """The first port (by id) of the network whose allowed address pairs hold
+    ``address``: where a packet to a VIP goes (the trace cannot know which
+    holder answered ARP for it last)."""
+    ip = ipaddress.ip_address(address)
+    return next((p for p in inv.network_ports(network_id) if any(
+        ip in ipaddress.ip_network(pair['ip_address']) for pair in p.allowed_address_pairs)),
+        None)
+
+
 def build_packet(inv, request):
     """(source port, destination port or None, packet fields) of a request."""
     src = find_port(inv, request.source, 'source')
@@ -52,18 +64,20 @@ def build_packet(inv, request):
     elif request.address:
         dst_ip = request.address
         dst = next((p for p in inv.ports.values()
-                    if p.network_id == src.network_id and dst_ip in p.ips), None)
+                    if p.network_id == src.network_id and dst_ip in p.ips), None) \
+            or pair_holder(inv, src.network_id, dst_ip)
     else:
         raise ValidationError('destination', 'name a destination VM or an address')
     packet = {'in_port': src.ofport, 'eth_src': src.mac}
+    source_ip = request.source_address or src.ips[0]
     if request.protocol == 'arp':
         return src, dst, dict(packet, eth_dst=BROADCAST, eth_type=C.ARP, arp_op=C.ARP_REQUEST,
-                              arp_spa=src.ips[0], arp_sha=src.mac, arp_tpa=dst_ip,
+                              arp_spa=source_ip, arp_sha=src.mac, arp_tpa=dst_ip,
                               arp_tha='00:00:00:00:00:00')
     if dst is None:
         raise ValidationError('address', 'no port of network %s has %s: only ARP can be '
                               'traced to it' % (src.network_id, dst_ip), 404)
-    packet.update(eth_dst=dst.mac, eth_type=C.IPV4, ipv4_src=src.ips[0], ipv4_dst=dst_ip)
+    packet.update(eth_dst=dst.mac, eth_type=C.IPV4, ipv4_src=source_ip, ipv4_dst=dst_ip)
     if request.protocol == 'icmp':
         return src, dst, dict(packet, ip_proto=1, icmpv4_type=8, icmpv4_code=0)
     proto = L4.get(request.protocol) or protocols.number(request.protocol)

@@ -10,6 +10,7 @@ Actions are tuples of the vocabulary declared in :mod:`controller.compile.action
 """
 import functools
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 
 from controller.constants import CT_NAMES
@@ -38,6 +39,15 @@ def _cookie(f):
     digest = hashlib.blake2b(repr((f.table, f.priority, f.match, f.actions)).encode(),
                              digest_size=7).digest()
     return pipeline.OWNERS[f.owner] << pipeline.COOKIE_OWNER_SHIFT | int.from_bytes(digest, 'big')
+
+
+def address_match(text):
+    """An address's match value: '10.0.0.5' as it is, a prefix '10.0.0.0/24' as
+    (address, mask) (either family)."""
+    if '/' not in text:
+        return text
+    net = ipaddress.ip_network(text)
+    return str(net.network_address), str(net.netmask)
 
 
 _REUSED = {}        # owner -> {key: flows}: each feature's pieces apart

@@ -47,8 +47,12 @@ _ACL_FIELDS = frozenset({'eth_type', 'ct_state', 'ct_zone', 'ct_mark', 'ip_proto
 # again, recirculating until the datapath's depth limit drops it (and
 # ofproto/trace, which has no such limit, would loop in ovs-vswitchd's main thread)
 # carried: a session a migrated VM held at its source (controller.features.firewall_sessions)
+# stateless_*: a stateless group's rules (controller.features.firewall_stateless), on
+# untracked packets: its clause-1 flows, matching any port's packets, are at their own
+# priority so that they never meet a stateful rule's clauses
 _ACL_PRIORITIES = {'invalid': 100, 'established': 90, 'carried': 80, 'remote_group': 75,
-                   'rule': 70, 'deny_ip': 65, 'track': 60, 'arp': 50, 'deny_other': 20}
+                   'stateless_remote': 74, 'rule': 70, 'stateless_rule': 69, 'deny_ip': 65,
+                   'track': 60, 'arp': 50, 'deny_other': 20}
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,8 @@ TABLES = (
        miss=ARP_RESPONDER,
        purpose='stateful rules for what a VM sends (conntrack zone per vNIC)'),
     _t(ARP_RESPONDER, 'arp_responder', 'vxlan', {REG_NETWORK, 'eth_type', 'arp_op', 'arp_tpa'},
-       (L2_LOOKUP,), {'known_address': 40, 'unknown_address': 10}, miss=L2_LOOKUP,
+       (L2_LOOKUP,), {'known_address': 40, 'pair_address': 30, 'unknown_address': 10},
+       miss=L2_LOOKUP,
        purpose='answers ARP for the known addresses of an overlay network locally'),
     _t(L2_LOOKUP, 'l2_lookup', 'core', {REG_NETWORK, 'eth_dst'},
        (VXLAN_L2, VLAN_L2, INGRESS_ACL), {'local_mac': 30, 'network': 10},

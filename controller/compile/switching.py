@@ -14,6 +14,7 @@ kind's "arriving" flows.
 from controller.compile import pipeline as P
 from controller.compile.flows import flow, goto, output, resubmit, reuse, set_field
 from controller.state.inventory import placed
+from controller.state.model import port_macs
 
 BROADCAST = ('01:00:00:00:00:00', '01:00:00:00:00:00')
 
@@ -71,12 +72,15 @@ def deliver(ofport):
 
 
 def _vnic(network, port):
-    return reuse('core', ('vnic', network.nid, port.ofport, port.mac), lambda: [
+    """Its classification, delivery to each MAC it sends from (its own, its
+    address pairs'), its output."""
+    macs = tuple(port_macs(port))
+    return reuse('core', ('vnic', network.nid, port.ofport, macs), lambda: [
         flow('core', P.CLASSIFY, P.priority(P.CLASSIFY, 'vnic'), {'in_port': port.ofport},
-             [set_field(P.REG_NETWORK, network.nid), goto(P.PORT_SECURITY)]),
+             [set_field(P.REG_NETWORK, network.nid), goto(P.PORT_SECURITY)])] + [
         flow('core', P.L2_LOOKUP, P.priority(P.L2_LOOKUP, 'local_mac'),
-             {P.REG_NETWORK: network.nid, 'eth_dst': port.mac},
-             deliver(port.ofport) + [goto(P.INGRESS_ACL)]),
+             {P.REG_NETWORK: network.nid, 'eth_dst': mac},
+             deliver(port.ofport) + [goto(P.INGRESS_ACL)]) for mac in macs] + [
         flow('core', P.OUTPUT, P.priority(P.OUTPUT, 'vnic'), {P.REG_OUT_PORT: port.ofport},
              [output(port.ofport)]),
     ])
@@ -99,22 +103,24 @@ def remote_ports(inv, host, network):
     two chassis): when it appears at the destination, no other host needs an
     update before its traffic flows there; the destination itself keeps sending
     to the source until then. Computed once per snapshot and network."""
-    return [(mac, vteps) for _, mac, vteps in remote_entries(inv, host, network)]
+    return [(mac, vteps) for _, macs, vteps in remote_entries(inv, host, network)
+            for mac in macs]
 
 
 def remote_entries(inv, host, network, port_ids=None):
-    """[(port id, mac, VTEP addresses)]: :func:`remote_ports` with the port each
-    entry is about (only those of ``port_ids`` if given)."""
+    """[(port id, its MACs, VTEP addresses)]: :func:`remote_ports` by the port
+    the entries are about (only those of ``port_ids`` if given)."""
     entries = remote_by_port(inv, network)
     ids = entries if port_ids is None else [i for i in port_ids if i in entries]
-    return [(i, mac, to_source if host.name == arriving else both)
-            for i in ids for where, arriving, mac, both, to_source in (entries[i],)
+    return [(i, macs, to_source if host.name == arriving else both)
+            for i in ids for where, arriving, macs, both, to_source in (entries[i],)
             if where != host.name]
 
 
 def remote_by_port(inv, network):
-    """{port id: (its host, the host it arrives at, mac, both VTEPs, source
-    VTEP)} of the network's bound ports, once per state and network."""
+    """{port id: (its host, the host it arrives at, its MACs (its own, its
+    address pairs'), both VTEPs, source VTEP)} of the network's bound ports,
+    once per state and network."""
     return inv.memo(('remote-ports', network.id), lambda: _remote_ports(inv, network))
 
 
@@ -124,7 +130,7 @@ def _remote_ports(inv, network):
         source = (inv.hosts[port.bound_host].vtep_ip,)
         arriving = inv.arriving_host(port) if network.kind == 'vxlan' else ''
         both = source + (inv.hosts[arriving].vtep_ip,) if arriving else source
-        out[port.id] = (port.bound_host, arriving, port.mac, both, source)
+        out[port.id] = (port.bound_host, arriving, tuple(port_macs(port)), both, source)
     return out
 
 

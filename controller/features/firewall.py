@@ -20,7 +20,8 @@ from controller import protocols
 from controller.state import model
 from controller.compile.feature import Feature, declare
 from controller.features import firewall_carrier, firewall_words, security_groups  # noqa: F401 - its routes
-from controller.compile.flows import flow, goto, reuse
+from controller.features import firewall_pairs, firewall_stateless
+from controller.compile.flows import address_match, flow, goto, reuse
 from controller.state.inventory import placed
 
 COOKIE = P.OWNERS['firewall'] << P.COOKIE_OWNER_SHIFT     # every firewall flow's cookie
@@ -87,10 +88,11 @@ def pieces(inv, host, want):
         shared = {}
         for rule in _host_rules(inv, host).values():
             for ip in ips & _remote_set(inv, rule):
-                shared.setdefault(_clause1_where(rule) + (ip,), set()).add(rule_mark(rule))
-        for (table, field, ip), marks in sorted(shared.items()):
+                shared.setdefault(_clause1_where(inv, rule) + (ip,), set()).add(
+                    rule_mark(rule))
+        for (table, field, stateless, ip), marks in sorted(shared.items()):
             out.setdefault(('firewall', 'clause1', ip), []).append(
-                _clause1_flow(table, field, ip, marks))
+                _clause1_flow(table, field, stateless, ip, marks))
     return out
 
 
@@ -111,9 +113,9 @@ def _host_rules(inv, host):
 _FIELD = {P.EGRESS_ACL: 'ipv4_dst', P.INGRESS_ACL: 'ipv4_src'}
 
 
-def _clause1_where(rule):
+def _clause1_where(inv, rule):
     table = P.EGRESS_ACL if rule['direction'] == 'egress' else P.INGRESS_ACL
-    return table, _FIELD[table]
+    return table, _FIELD[table], rule['id'] in firewall_stateless.rule_ids(inv)
 
 
 def _clause1(inv, rules):
@@ -125,17 +127,21 @@ def _clause1(inv, rules):
         for rule in rules.values():
             mark = rule_mark(rule)
             for ip in _remote_ips(inv, rule) or ():
-                shared.setdefault(_clause1_where(rule) + (ip,), set()).add(mark)
-        return [_clause1_flow(table, field, ip, marks)
-                for (table, field, ip), marks in sorted(shared.items())]
+                shared.setdefault(_clause1_where(inv, rule) + (ip,), set()).add(mark)
+        return [_clause1_flow(table, field, stateless, ip, marks)
+                for (table, field, stateless, ip), marks in sorted(shared.items())]
     return inv.memo(('clause1', frozenset(rules)), build)
 
 
-def _clause1_flow(table, field, ip, marks):
+def _clause1_flow(table, field, stateless, ip, marks):
+    """A remote address's clause 1 (an address pair's prefix: masked); a
+    stateless group's rules match untracked packets."""
+    if stateless:
+        return firewall_stateless.clause1_flow(table, field, ip, marks)
     return reuse('firewall', ('clause1', table, field, ip, tuple(sorted(marks))), lambda: [flow(
         'firewall', table, _prio(table, 'remote_group'), {'eth_type': IPV4, 'ct_state': (CT_TRK | CT_NEW,
                                                                CT_TRK | CT_NEW | CT_INV),
-                                field: ip},
+                                field: address_match(ip)},
         [('conjunction', c, 1, 2) for c in sorted(marks)])])[0]
 
 
@@ -171,7 +177,7 @@ def anti_spoofing(port):
                  {'in_port': port.ofport, 'eth_src': port.mac, 'eth_type': ARP,
                   'arp_spa': ip, 'arp_sha': port.mac}, [goto(P.EGRESS_ACL)]),
         ]
-    return flows
+    return flows + firewall_pairs.anti_spoofing(port)
 
 
 def _rules(inv, port, direction):
@@ -209,6 +215,9 @@ def acl(inv, port, direction):
     """The stateful ACL of one direction of one vNIC. A rule naming a remote
     group or zone is a conjunction whose clause 1 (the members' addresses) the
     bridge shares; an empty group never completes it, so allows nothing."""
+    if firewall_stateless.is_stateless(inv, port):
+        return firewall_stateless.acl(port, direction, _rules(inv, port, direction),
+                                      protocol_matches)
     zone = port.ofport
     if direction == 'egress':
         table, who = P.EGRESS_ACL, {'in_port': port.ofport}
@@ -306,9 +315,10 @@ def port_changed(inv, change, marks):
         if _rules_may_change(inv, name, records, marks.ports_changed):
             marks.add(name, ('clause1',))
     if old is None or new is None or old.ips != new.ips \
+            or old.allowed_address_pairs != new.allowed_address_pairs \
             or old.security_groups != new.security_groups:
         naming = hosts_naming(inv, set().union(*(r.security_groups for r in records)))
-        for ip in set().union(*(r.ips for r in records)):
+        for ip in set().union(*map(model.member_addresses, records)):
             for name in naming:
                 marks.add(name, ('clause1', ip))
 

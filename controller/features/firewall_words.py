@@ -1,6 +1,8 @@
 """The firewall's words in a trace (:mod:`controller.compile.explain`): what its tables'
 flows mean, in security group rules (a commit names the rule whose mark it
 sets; a drop names the rules the vNIC's groups have)."""
+import ipaddress
+
 from controller.compile import pipeline as P
 from controller import protocols
 from controller.protocols import rule_words
@@ -25,6 +27,9 @@ def _group_names(words):
 
 def _port_security(words, host, name, flow, packet):
     who = words.sender(host, packet)
+    if name == 'own_address' and _by_pair(words, host, packet):
+        return "anti-spoofing: %s sends from its allowed address pair %s" % (
+            who, _by_pair(words, host, packet))
     if name == 'own_address':
         return "anti-spoofing: the source addresses are %s's own" % who
     if name == 'spoofed':
@@ -32,10 +37,41 @@ def _port_security(words, host, name, flow, packet):
     return None
 
 
+def _by_pair(words, host, packet):
+    """The sender's address pair its packet's source is, if not its own IP."""
+    port = words.port_at(host, packet.get('in_port'))
+    source = packet.get('ipv4_src', packet.get('arp_spa'))
+    if port is None or source is None or source in port.ips:
+        return None
+    return next(('%s (%s)' % (p['ip_address'], p['mac_address'])
+                 for p in port.allowed_address_pairs
+                 if ipaddress.ip_address(source) in ipaddress.ip_network(p['ip_address'])),
+                None)
+
+
+def _stateless(words, who, name, flow, port, direction, packet):
+    """A stateless group's flows (controller.features.firewall_stateless)."""
+    groups = ', '.join(g.name for g in words.inv.groups_of(port))
+    if name == 'stateless_remote':
+        found = rule(words, dict(flow.match).get('conj_id')) or {'rule': '?', 'text': '?'}
+        return '%s: allowed, no conntrack, by rule %s of stateless group [%s] (%s)' % (
+            who, found['rule'], groups, found['text'])
+    if name == 'stateless_rule':
+        return '%s: allowed, no conntrack, by a rule of stateless group [%s]' % (who, groups)
+    if name == 'deny_other' and packet.get('eth_type') == P.IPV4:
+        return '%s: dropped (stateless: each direction needs its own rule): %s' % (
+            who, why_denied(words, port, direction, packet))
+    return None
+
+
 def _acl(words, host, name, flow, packet, direction):
     port = (words.port_at(host, packet.get('in_port')) if direction == 'egress'
             else words.port_at(host, packet.get(P.REG_OUT_PORT)))
     who = "%s's %s" % (words.vm(port), direction)
+    if port is not None and any(not g.stateful for g in words.inv.groups_of(port)):
+        said = _stateless(words, who, name, flow, port, direction, packet)
+        if said:
+            return said
     mark = next((a[4] for a in flow.actions if a[0] == 'ct' and a[1]), None)
     if mark is not None:
         found = rule(words, mark) or {'group': '?', 'rule': '?', 'text': '?'}

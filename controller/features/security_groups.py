@@ -39,7 +39,8 @@ class SecurityGroups:
                    for i, rule in enumerate(request.rules)]
         rules = [new_rule(self.store, rule) for rule in checked]  # marks for valid rules only
         group = model.SecurityGroup(id=model.new_id(), name=request.name, rules=rules,
-                                    description=request.description, zone=request.zone)
+                                    description=request.description, zone=request.zone,
+                                    stateful=request.stateful)
         with self.store.transaction() as tx:
             tx.put('security_group', group.id, group)
         return group
@@ -55,6 +56,10 @@ class SecurityGroups:
                for g in self.store.list('security_group')):
             raise ValidationError('name', 'a security group named %r exists'
                                   % fields['name'], 409)
+        if fields.get('stateful', group.stateful) != group.stateful and any(
+                group.id in p.security_groups for p in self.store.list('port')):
+            raise ValidationError('stateful', 'group %s is used by ports: its stateful '
+                                  'cannot change (as in Neutron)' % group.name, 409)
         updated = model.changed(group, **fields)
         with self.store.transaction() as tx:
             tx.put('security_group', group.id, updated)

@@ -19,6 +19,7 @@ from controller.compile.feature import Feature, declare
 from controller.compile.switching import BROADCAST, local_copies, remote_by_port
 from controller.compile.flows import flow, goto, output, reuse, set_field
 from controller.state.inventory import placed
+from controller.state.model import port_macs
 
 VID_PRESENT = 0x1000
 UNICAST = ('00:00:00:00:00:00', '01:00:00:00:00:00')
@@ -111,11 +112,12 @@ def tor_pieces(inv, tor, want):
         for vport in vports:
             out_port = _port_towards(inv, tor, vport.bound_host)
             if out_port in allowed and vid in allowed[out_port]:
+                macs = tuple(port_macs(vport))          # its own, its address pairs'
                 out[('vlan', 'remote', network.id, vport.id)] = reuse(
-                    'vlan', ('tor-mac', vid, vport.mac, out_port), lambda: [flow(
+                    'vlan', ('tor-mac', vid, macs, out_port), lambda: [flow(
                         'vlan', P.TOR_L2, P.priority(P.TOR_L2, 'mac', 'tor'),
-                        {'vlan_vid': VID_PRESENT | vid, 'eth_dst': vport.mac},
-                        [output(out_port)])])
+                        {'vlan_vid': VID_PRESENT | vid, 'eth_dst': mac},
+                        [output(out_port)]) for mac in macs])
     return out
 
 

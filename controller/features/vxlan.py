@@ -15,7 +15,8 @@ from controller.compile import pipeline as P
 from controller.compile.explain import flow_regs
 from controller.compile.feature import Feature, declare
 from controller.compile.switching import deliver, local_copies, remote_entries, remote_ports
-from controller.compile.flows import flow, goto, output, reuse, set_field
+from controller.compile.flows import address_match, flow, goto, output, reuse, set_field
+from controller.state.model import pair_addresses
 
 
 def pieces(inv, host, want):
@@ -28,9 +29,10 @@ def pieces(inv, host, want):
         network = inv.networks[network_id]
         if want.network_flows(network_id):
             out[('vxlan', 'net', network_id)] = _network_flows(inv, host, network)
-        for port_id, mac, vteps in remote_entries(inv, host, network,
-                                                  want.remote_ports(network_id)):
-            out[('vxlan', 'remote', network_id, port_id)] = (_entry(network, mac, vteps),)
+        for port_id, macs, vteps in remote_entries(inv, host, network,
+                                                   want.remote_ports(network_id)):
+            out[('vxlan', 'remote', network_id, port_id)] = tuple(
+                _entry(network, mac, vteps) for mac in macs)
         if want.arp(network_id):
             out[('vxlan', 'arp', network_id)] = _arp(inv, network)
     for port in inv.arriving_ports(host.name):
@@ -79,7 +81,8 @@ def _network_flows(inv, host, network):
 def _arp(inv, network):
     ports = inv.network_ports(network.id)
     return inv.memo(('arp', network.id), lambda: reuse(
-        'vxlan', ('arp', _key(network), tuple((p.mac, tuple(p.ips)) for p in ports)),
+        'vxlan', ('arp', _key(network), tuple((p.mac, tuple(p.ips), pair_addresses(p))
+                                              for p in ports)),
         lambda: arp_responder(inv, network)))
 
 
@@ -105,6 +108,14 @@ def arp_responder(inv, network):
                  set_field('arp_op', 2), ('move', 'arp_sha', 'arp_tha', 48),
                  ('move', 'arp_spa', 'arp_tpa', 32), set_field('arp_sha', port.mac),
                  set_field('arp_spa', ip), output('in_port')]))
+    # an address pair's address moves between ports (a VIP, claimed by gratuitous
+    # ARP): asked for, it is flooded and its current holder answers
+    pairs = {a for port in inv.network_ports(network.id) for a in pair_addresses(port)}
+    for address in sorted(pairs):
+        flows.append(flow(
+            'vxlan', P.ARP_RESPONDER, P.priority(P.ARP_RESPONDER, 'pair_address'),
+            {P.REG_NETWORK: network.nid, 'eth_type': P.ARP, 'arp_op': C.ARP_REQUEST,
+             'arp_tpa': address_match(address)}, [goto(P.L2_LOOKUP)]))
     return flows
 
 
@@ -114,8 +125,9 @@ def port_changed(inv, change, marks):
     if its addresses or network changed."""
     _, _, old, new = change
     records = [r for r in (old, new) if r is not None]
-    moved = old is None or new is None or (old.mac, old.ips, old.network_id) != (
-        new.mac, new.ips, new.network_id)
+    moved = old is None or new is None or (
+        old.mac, old.ips, old.network_id, old.allowed_address_pairs) != (
+        new.mac, new.ips, new.network_id, new.allowed_address_pairs)
     for network_id in {r.network_id for r in records}:
         network = inv.networks.get(network_id)
         if network is None or network.kind != 'vxlan':
@@ -137,6 +149,9 @@ def _arp_responder(words, host, name, flow, packet):
     if name == 'known_address':
         mac = next(a[2] for a in flow.actions if a[:2] == ('set_field', 'eth_src'))
         return 'ARP for %s answered on %s: %s' % (packet.get('arp_tpa'), host, mac)
+    if name == 'pair_address':
+        return ('ARP for %s flooded: an allowed address pair\'s, answered by the port '
+                'holding it now' % packet.get('arp_tpa'))
     if name == 'unknown_address':
         return 'dropped: no port of network %s has %s (ARP is answered locally)' % (
             words.net(packet), packet.get('arp_tpa'))

@@ -10,7 +10,7 @@ compiled (a port of a missing network, a port bound to an unknown host).
 from dataclasses import asdict, replace
 
 from controller.state import schemas
-from controller.state.model import ValidationError
+from controller.state.model import ValidationError, member_addresses
 from controller.state.store import KINDS
 
 _CHECKED = {}       # id(host record) -> (record, why it is unusable or '')
@@ -175,7 +175,7 @@ class Inventory:
             self._by_arriving.remove(old.migrating_to, old)
             for g in old.security_groups:
                 self._by_group.remove(g, old)
-                _count(self._group_ips, g, old.ips, -1)
+                _count(self._group_ips, g, member_addresses(old), -1)
                 _count(self._group_hosts, g, placed(old), -1)
         if new is not None:
             self.ports[new.id] = new
@@ -184,7 +184,7 @@ class Inventory:
             self._by_arriving.add(new.migrating_to, new)
             for g in new.security_groups:
                 self._by_group.add(g, new)
-                _count(self._group_ips, g, new.ips, 1)
+                _count(self._group_ips, g, member_addresses(new), 1)
                 _count(self._group_hosts, g, placed(new), 1)
 
     def ports_named_by(self, host_name):
@@ -284,7 +284,8 @@ class Inventory:
         return [self.groups[i] for i in port.security_groups if i in self.groups]
 
     def members(self, group_ids):
-        """IPv4 addresses of the ports in any of the groups, sorted."""
+        """Addresses of the ports in any of the groups, sorted: their fixed IPs
+        and their address pairs' addresses or prefixes ('10.0.0.0/24')."""
         return sorted(self.member_set(group_ids))
 
     def member_set(self, group_ids):

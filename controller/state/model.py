@@ -71,6 +71,9 @@ class Port:
     migrating_ofport: int = 0          # ... for the device at this port number there
     device_id: str = ''                # who uses it (Neutron's: a VM's uuid), stored only
     device_owner: str = ''             # what uses it (Neutron's: compute:nova), stored only
+    # Neutron's allowed address pairs: [{'ip_address': address or prefix,
+    # 'mac_address': the MAC it may send it from}] (a VIP under keepalived, a router)
+    allowed_address_pairs: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class SecurityGroup:
     description: str = ''
     zone: str = ''
     rules: list[dict] = field(default_factory=list)   # dicts: schemas.RuleCreate + id
+    stateful: bool = True             # False: rules admit packets one way, no conntrack
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,29 @@ class Subnet:
     allocation_pools: list[dict] = field(default_factory=list)   # [{'start', 'end'}]
     enable_dhcp: bool = True
     description: str = ''
+
+
+def pair_addresses(port):
+    """Its allowed address pairs' addresses or prefixes (not its fixed IPs)."""
+    return tuple(sorted({p['ip_address'] for p in port.allowed_address_pairs}
+                        - set(port.ips)))
+
+
+def member_addresses(port):
+    """What a port may send from, as a remote group sees it: its fixed IPs and
+    its allowed address pairs' addresses or prefixes."""
+    return list(port.ips) + list(pair_addresses(port))
+
+
+def pair_macs(port):
+    """The MACs of a port's address pairs other than its own: it sends from
+    them too, so frames to them are delivered to it."""
+    return sorted({p['mac_address'] for p in port.allowed_address_pairs} - {port.mac})
+
+
+def port_macs(port):
+    """Every MAC a port sends from: its own, then its pairs'."""
+    return [port.mac] + pair_macs(port)
 
 
 def to_dict(record):

@@ -33,6 +33,36 @@ def _port_fields(request):
     return fields
 
 
+def _pairs(fields, mac):
+    """The request's address pairs as stored: each with its MAC (the port's
+    when not given, as Neutron fills it in)."""
+    if 'allowed_address_pairs' in fields:
+        fields['allowed_address_pairs'] = [
+            {'ip_address': p['ip_address'], 'mac_address': p['mac_address'] or mac}
+            for p in fields['allowed_address_pairs']]
+
+
+def check_port_security(port, asked, groups):
+    """Neutron's rules for a port's security, on the port as it would be
+    (``port``: its fields; ``asked``: what the request set; ``groups``: its
+    group records): no groups and no address pairs without port security
+    (409 naming the field the request set), and its groups all stateful or all
+    stateless (409)."""
+    if not port['port_security_enabled']:
+        for name in ('security_groups', 'allowed_address_pairs'):
+            if port[name]:
+                field = name if name in asked else 'port_security_enabled'
+                raise ValidationError(field, 'port security is off on this port: it can '
+                                      'have no %s (remove them to turn it off, as in '
+                                      'Neutron)' % name.replace('_', ' '), 409)
+    kinds = {g.stateful for g in groups}
+    if len(kinds) > 1:
+        raise ValidationError('security_groups', 'a port\'s groups must be all stateful '
+                              'or all stateless: %s' % ', '.join(
+                                  '%s (%s)' % (g.name, 'stateful' if g.stateful else
+                                               'stateless') for g in groups), 409)
+
+
 class PortOperations:
     def create_port(self, body, port_id=None):
         return self.create_ports([body], [port_id] if port_id else None)[0]
@@ -48,8 +78,14 @@ class PortOperations:
                 fields = _port_fields(parse(schemas.PortCreate, body))
                 fields['network_id'] = self.get_network(fields['network_id'],
                                                         'network_id').id
-                fields.setdefault('security_groups', ['default'])   # as in Neutron
+                asked = set(fields)
+                # as in Neutron: "default", unless port security is off
+                fields.setdefault('security_groups', ['default'] if fields.get(
+                    'port_security_enabled', True) else [])
                 self._resolve_groups(fields)
+                _pairs(fields, fields['mac'])
+                self._check_security(dict({'port_security_enabled': True,
+                                           'allowed_address_pairs': []}, **fields), asked)
                 self._check_unique(fields, taken)
             except ValidationError as e:
                 if len(bodies) > 1:
@@ -66,6 +102,10 @@ class PortOperations:
             for port in ports:
                 tx.put('port', port.id, port)
         return ports
+
+    def _check_security(self, port, asked):
+        check_port_security(port, asked, [self.get_group(g, 'security_groups')
+                                          for g in port['security_groups']])
 
     def _check_unique(self, fields, pending=None, own_id=None):
         """The device is unique, and the MAC and addresses within the network,
@@ -85,6 +125,25 @@ class PortOperations:
                 shown = value[1] if isinstance(value, tuple) else value
                 args = (shown, sorted(holders)[0]) if index == 'device' else (shown,)
                 raise ValidationError(field, message % args, 409)
+        self._check_pair_macs(fields, own_id)
+
+    def _check_pair_macs(self, fields, own_id):
+        """A MAC a port sends from is its alone in the network: its delivery and
+        its MAC-to-VTEP entries name one port (a pair's MAC shared by two ports,
+        VRRP's virtual MAC, is refused)."""
+        network, mac = fields.get('network_id'), fields.get('mac')
+        for pair in fields.get('allowed_address_pairs', ()):
+            other = pair['mac_address']
+            if other == mac:
+                continue
+            holders = (self.store.find('port', 'mac', (network, other))
+                       | self.store.find('port', 'pair_mac', (network, other))) - {own_id}
+            if holders:
+                raise ValidationError('allowed_address_pairs', 'mac_address %s is sent from '
+                                      'by another port of this network' % other, 409)
+        if self.store.find('port', 'pair_mac', (network, mac)) - {own_id}:
+            raise ValidationError('mac', 'mac %s is an allowed address pair\'s of another '
+                                  'port in this network' % mac, 409)
 
     def port_of_device(self, device):
         """The port whose vNIC is ``device``, or None."""
@@ -102,7 +161,9 @@ class PortOperations:
         port = self.get_port(ident)
         fields = _port_fields(parse(schemas.PortPatch, body))
         self._resolve_groups(fields)
+        _pairs(fields, port.mac)
         merged = dict(model.to_dict(port), **fields)
+        self._check_security(merged, set(fields))
         self._check_unique(merged, own_id=port.id)
         updated = model.Port(**merged)
         with self.store.transaction() as tx:

@@ -182,6 +182,38 @@ GroupRefs = Annotated[list[Name], Field(max_length=MAX_GROUPS, json_schema_extra
                       AfterValidator(_no_repeats)]
 
 
+MAX_PAIRS = 10       # Neutron's default max_allowed_address_pair
+
+
+def _pair_address(value):
+    """An address or a prefix (host bits cleared); a /32 is the address."""
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError('must be an IPv4 address or prefix like 10.0.0.10 or 10.0.0.0/24')
+    if net.version != 4:
+        raise ValueError('must be IPv4: vnetsec ports are IPv4 only')
+    if net.prefixlen and (net.is_multicast or net.is_loopback or net.is_reserved
+                          or net.network_address.is_unspecified):
+        raise ValueError('must be unicast addresses (not loopback, multicast or class E)')
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+
+
+class AddressPair(Body):
+    """Neutron's allowed address pair: the port may also send from ``ip_address``
+    (an address or a prefix), with ``mac_address`` (default: the port's MAC)."""
+    ip_address: Annotated[str, Field(max_length=49), AfterValidator(_pair_address)]
+    mac_address: Optional[Mac] = None
+
+
+def _distinct_pairs(pairs):
+    _no_repeats(['%s %s' % (p.ip_address, p.mac_address or '(its MAC)') for p in pairs])
+    return pairs
+
+
+Pairs = Annotated[list[AddressPair], Field(max_length=MAX_PAIRS), AfterValidator(_distinct_pairs)]
+
+
 class PortPatch(Body):
     name: Optional[Name] = None
     ips: Optional[Ips] = None
@@ -189,7 +221,13 @@ class PortPatch(Body):
     security_groups: Optional[GroupRefs] = Field(None, description=(
         'the groups (names or ids); a new port without them is in "default", and [] '
         'is no group at all (with port security on, nothing gets in or out)'))
-    port_security_enabled: Optional[bool] = None
+    port_security_enabled: Optional[bool] = Field(None, description=(
+        'false: no anti-spoofing and no firewall on this vNIC; a port without port '
+        'security has no groups and no address pairs (a new one gets none)'))
+    allowed_address_pairs: Optional[Pairs] = Field(None, description=(
+        'addresses or prefixes the port may also send from (a VIP): anti-spoofing '
+        'admits them, remote groups include them; the ARP responder leaves them to '
+        'their current holder'))
     device_id: Optional[Annotated[str, Field(max_length=255)]] = Field(None, description=(
         "who uses the port (Neutron's device_id, e.g. a VM's uuid): stored only"))
     device_owner: Optional[Annotated[str, Field(max_length=255)]] = Field(None, description=(
@@ -214,11 +252,16 @@ class Migrate(Body):
 class TraceRequest(Body):
     """A packet to trace: from ``source`` (a port's name or id) to
     ``destination`` (a port) or ``address`` (an IPv4 address; ARP only, unless
-    a port of the source's network has it)."""
+    a port of the source's network has it, or has it in an allowed address
+    pair)."""
     source: Name
     destination: OptionalName = ''
     address: Annotated[str, Field(pattern=r'^(%s(\.%s){3})?$' % (_UNICAST_FIRST, _OCTET),
                                   max_length=15)] = ''
+    source_address: Annotated[str, Field(
+        pattern=r'^(%s(\.%s){3})?$' % (_UNICAST_FIRST, _OCTET), max_length=15,
+        description="the source's address (default its first IP): one of an "
+                    "allowed address pair's, or another's to see anti-spoofing drop it")] = ''
     protocol: Literal['tcp', 'udp', 'sctp', 'icmp', 'arp'] = 'tcp'
     port: Optional[Annotated[int, Field(ge=1, le=65535)]] = None
     source_port: Annotated[int, Field(ge=1, le=65535)] = 40000
@@ -323,16 +366,24 @@ class RuleCreate(Body):
         return out
 
 
+STATEFUL = Field(True, description=(
+    'false: a stateless group, its rules admit packets in their direction only '
+    '(no conntrack; replies need rules of their own); a port\'s groups are all '
+    'stateful or all stateless'))
+
+
 class GroupPatch(Body):
     name: Optional[Name] = None
     description: Optional[Description] = None
     zone: Optional[OptionalName] = None
+    stateful: Optional[bool] = Field(None, description=STATEFUL.description)
 
 
 class GroupCreate(Body):
     name: Name
     description: Description = ''
     zone: OptionalName = ''
+    stateful: bool = STATEFUL
     # as in Neutron, a new group sends anywhere until its rules say otherwise;
     # "rules": [] makes a group that admits and sends nothing
     rules: Annotated[list[RuleCreate], Field(max_length=MAX_RULES)] = [

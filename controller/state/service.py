@@ -47,6 +47,8 @@ class Service(PortOperations):
         store.add_index('port', 'mac', lambda p: ((p.network_id, p.mac),), unique=True)
         store.add_index('port', 'ip', lambda p: tuple((p.network_id, ip) for ip in p.ips),
                         unique=True)
+        store.add_index('port', 'pair_mac', lambda p: tuple(
+            (p.network_id, mac) for mac in model.pair_macs(p)))
         store.add_index('network', 'name', lambda n: (n.name,), unique=True)
         store.add_index('network', 'segment', lambda n: ((n.kind, n.segmentation_id),),
                         unique=True)

@@ -36,8 +36,8 @@ def dc():
         ports = {p['name']: p for p in c.get('/v1/ports')}
         for vm, port in ports.items():
             body = {'security_groups': ['client' if vm in ('vm1', 'vm2', 'vm5') else 'web']}
-            if vm == 'vm8':
-                body['port_security_enabled'] = False
+            if vm == 'vm8':        # port security off: no groups (as in Neutron)
+                body = {'port_security_enabled': False, 'security_groups': []}
             c.call('PATCH', '/v1/ports/%s' % port['id'], body)
         running.wait_ready()
         yield running

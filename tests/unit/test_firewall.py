@@ -101,7 +101,7 @@ def test_disabled_port_security_compiles_no_firewall(service):
     net = service.create_network({'name': 'n', 'kind': 'vlan'})
     add_hv(service, 'hv1', 1)
     port = add_port(service, net, 1, 'hv1', ofport=1)
-    service.update_port(port.id, {'port_security_enabled': False})
+    service.update_port(port.id, {'port_security_enabled': False, 'security_groups': []})
     inv = Inventory.from_store(service.store)
     assert [f for f in compile_host(inv, inv.hosts['hv1']) if f.owner == 'firewall'] == []
 

@@ -90,7 +90,8 @@ def test_port_both_ways():
     assert T.port_in(request, ['10.1.0.5']) == {
         'name': 'p', 'ips': ['10.1.0.5'], 'host': 'hv1', 'device_id': 'vm-1',
         'device_owner': 'compute:nova', 'port_security_enabled': False,
-        'security_groups': [HEX], 'network_id': HEX, 'mac': 'fa:16:3e:00:00:01'}
+        'security_groups': [HEX], 'network_id': HEX, 'mac': 'fa:16:3e:00:00:01',
+        'allowed_address_pairs': []}
     sub = model.Subnet(id=HEX, name='s', network_id=HEX, cidr='10.1.0.0/24')
     stored = model.Port(id=HEX, name='p', network_id=HEX, mac='fa:16:3e:00:00:01',
                         ips=['10.1.0.5', '10.9.0.1'], device='tap0', host='',
@@ -177,7 +178,8 @@ def test_extensions_list_what_is_supported(api):
     aliases = {e['alias'] for e in doc['extensions']}
     assert status == 200 and {'provider', 'binding', 'security-group',
                               'port-security'} <= aliases
-    assert 'allowed-address-pairs' not in aliases and 'router' not in aliases
+    assert {'allowed-address-pairs', 'stateful-security-group'} <= aliases
+    assert 'router' not in aliases
     assert call(api, 'GET', '/v2.0/extensions/provider')[1]['extension']['alias'] == 'provider'
     assert call(api, 'GET', '/v2.0/extensions/router')[0] == 404
     class NoFirewall(Running):
@@ -316,8 +318,8 @@ def test_ipv6_subnets_are_stored_and_refused_where_they_cannot_work(api):
 
 def test_ports_refuse_what_vnetsec_cannot_do(api):
     blue = net(api)
-    for extra, field in (({'allowed_address_pairs': [{'ip_address': '10.1.0.9'}]},
-                          'allowed_address_pairs'),
+    for extra, field in (({'allowed_address_pairs': [{'ip_address': 'nope'}]},
+                          'allowed_address_pairs[0].ip_address'),
                          ({'admin_state_up': False}, 'admin_state_up'),
                          ({'binding:profile': {'x': 1}}, 'binding:profile')):
         status, err = call(api, 'POST', '/v2.0/ports', {'port': dict(
@@ -348,7 +350,7 @@ def test_security_groups_and_top_level_rules(api):
     status, err = call(api, 'GET', '/v2.0/security-group-rules/%s' % rule['id'])
     assert status == 404 and err['NeutronError']['type'] == 'SecurityGroupRuleNotFound'
     status, err = call(api, 'POST', '/v2.0/security-groups', {'security_group': {
-        'name': 'x', 'stateful': False}})
+        'name': 'x', 'stateful': 'no'}})
     assert status == 400 and err['NeutronError']['detail'] == 'stateful'
     assert call(api, 'DELETE', '/v2.0/security-groups/%s' % group['id'])[0] == 204
     status, err = call(api, 'GET', '/v2.0/security-groups/%s' % group['id'])

@@ -108,7 +108,7 @@ def test_established_packets_pass_by_the_rule_that_admitted_them(dc):
 
 def test_port_security_off_passes_everything(dc):
     vm3 = next(p for p in dc.store.list('port') if p.name == 'vm3')
-    dc.update_port(vm3.id, {'port_security_enabled': False})
+    dc.update_port(vm3.id, {'port_security_enabled': False, 'security_groups': []})
     got = run(dc, source='vm1', destination='vm3', port=22)
     assert got['verdict'] == 'allowed'
     assert 'no firewall on this vNIC' in says(got)

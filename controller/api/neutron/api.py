@@ -79,7 +79,12 @@ EXTENSIONS = [      # what /v2.0 really does (alias, name, description, feature)
      None),
     ('security-group', 'security-group', 'security groups and their rules (IPv4)',
      'firewall'),
-    ('port-security', 'Port Security', 'port_security_enabled per port', 'firewall'),
+    ('port-security', 'Port Security', 'port_security_enabled per port (off: no groups, '
+     'no address pairs)', 'firewall'),
+    ('allowed-address-pairs', 'Allowed Address Pairs', 'allowed_address_pairs per port: '
+     'an address or prefix, optional mac_address', 'firewall'),
+    ('stateful-security-group', 'Stateful security group', 'stateful per group: false '
+     'for rules without conntrack', 'firewall'),
 ]
 
 

@@ -5,8 +5,7 @@ and generate ``/v2.0/openapi.json``.
 A field vnetsec cannot honour is declared with the one value it can (so the
 published schema says it, and a client sending another gets a 400 naming the
 field and why): ``admin_state_up`` only true, ``shared`` only true (no
-projects: every network is everyone's), ``allowed_address_pairs`` only [],
-``stateful`` only true. Fields Neutron has and vnetsec ignores
+projects: every network is everyone's). Fields Neutron has and vnetsec ignores
 (``project_id``, ``tenant_id``) are accepted and not stored.
 """
 import ipaddress
@@ -17,7 +16,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainValida
                       WithJsonSchema)
 
 from controller.state.schemas import (MAX_GROUPS, MAX_IPS, VNI_MAX, Body, Description, Mac, Name,
-                                OptionalName, SegmentationId, fail, _no_repeats)
+                                OptionalName, Pairs, SegmentationId, fail, _no_repeats)
 from controller.state.schemas import RuleCreate as V1Rule
 
 Text = Annotated[str, Field(max_length=255)]
@@ -37,10 +36,6 @@ UP = only(True, 'can only be true: vnetsec cannot take a network or port down',
           {'type': 'boolean', 'const': True})
 SHARED = only(True, 'can only be true: vnetsec has no projects, every network is every '
               "client's", {'type': 'boolean', 'const': True})
-STATEFUL = only(True, 'can only be true: every vnetsec rule is stateful (conntrack)',
-                {'type': 'boolean', 'const': True})
-NO_PAIRS = only([], 'must be []: allowed address pairs are not supported yet (a port '
-                'sends only from its own MAC and fixed IPs)', {'type': 'array', 'maxItems': 0})
 NO_DNS = only([], 'must be []: vnetsec has no DHCP to hand them out',
               {'type': 'array', 'maxItems': 0})
 NO_ROUTES = only([], 'must be []: vnetsec has no DHCP to hand them out',
@@ -200,7 +195,9 @@ class PortFields(Ignored):
     security_groups: Optional[GroupIds] = Field(None, description=(
         'group ids (or names); absent on create: "default"; []: no group'))
     port_security_enabled: Optional[bool] = None
-    allowed_address_pairs: Optional[NO_PAIRS] = None
+    allowed_address_pairs: Optional[Pairs] = Field(None, description=(
+        'addresses or prefixes (ip_address) the port may also send from, with '
+        'mac_address (default its own)'))
     admin_state_up: Optional[UP] = None
     description: Optional[NO_TEXT] = None
 
@@ -222,7 +219,7 @@ class PortUpdateRequest(Body):
 class GroupCreate(Ignored):
     name: Name
     description: Description = ''
-    stateful: STATEFUL = True
+    stateful: bool = Field(True, description='false: stateless (no conntrack)')
 
 
 class GroupCreateRequest(Body):
@@ -232,7 +229,8 @@ class GroupCreateRequest(Body):
 class GroupUpdate(Ignored):
     name: Optional[Name] = None
     description: Optional[Description] = None
-    stateful: Optional[STATEFUL] = None
+    stateful: Optional[bool] = Field(None, description=(
+        'changes only while no port uses the group'))
 
 
 class GroupUpdateRequest(Body):
@@ -306,6 +304,7 @@ class PortOut(Out):
     status: Optional[Literal['ACTIVE', 'DOWN']] = None
     security_groups: Optional[list[str]] = None
     port_security_enabled: Optional[bool] = None
+    allowed_address_pairs: Optional[list[dict]] = None
     host_id: Optional[str] = Field(None, alias='binding:host_id')
     device_id: Optional[str] = None
     device_owner: Optional[str] = None

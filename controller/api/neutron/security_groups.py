@@ -25,7 +25,8 @@ def create_group(call, body):
     """Create a group (with one rule, egress to anywhere, as in Neutron)."""
     request = body.security_group
     group = _groups(call.service).create_group(
-        {'name': request.name, 'description': request.description})
+        {'name': request.name, 'description': request.description,
+         'stateful': request.stateful})
     return 201, {'security_group': T.group_out(group)}
 
 
@@ -40,8 +41,9 @@ def get_group(call, _, ident):
        returns=S.wrapped('security_group', S.GroupOut), errors=(404, 409), feature=FW,
        collection='security-groups')
 def update_group(call, body, ident):
-    """Rename a group or change its description."""
-    fields = body.security_group.model_dump(include={'name', 'description'},
+    """Rename a group, change its description or (while no port uses it) its
+    statefulness."""
+    fields = body.security_group.model_dump(include={'name', 'description', 'stateful'},
                                             exclude_none=True)
     group = _groups(call.service).update_group(ident, fields)
     return 200, {'security_group': T.group_out(group)}

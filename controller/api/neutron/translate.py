@@ -138,7 +138,7 @@ def port_out(port, subnets=(), synced_hosts=()):
         'device_id': port.device_id, 'device_owner': port.device_owner,
         'security_groups': [dashed(g) for g in port.security_groups],
         'port_security_enabled': port.port_security_enabled,
-        'allowed_address_pairs': [],
+        'allowed_address_pairs': [dict(p) for p in port.allowed_address_pairs],
         'binding:host_id': port.host or port.bound_host,
         'binding:vif_type': 'ovs' if bound else 'unbound',
         'binding:vnic_type': 'normal',
@@ -163,6 +163,9 @@ def port_in(request, ips=None, create=True):
             body[ours] = value
     if request.security_groups is not None:
         body['security_groups'] = [undash(g) for g in request.security_groups]
+    if request.allowed_address_pairs is not None:
+        body['allowed_address_pairs'] = [p.model_dump(exclude_none=True)
+                                         for p in request.allowed_address_pairs]
     if create:
         body['network_id'] = undash(request.network_id)
         if request.mac_address:
@@ -199,7 +202,8 @@ def rule_in(request):
 
 def group_out(group):
     return dict(_common(group.description), **{
-        'id': dashed(group.id), 'name': group.name, 'stateful': True, 'shared': True,
+        'id': dashed(group.id), 'name': group.name, 'stateful': group.stateful,
+        'shared': True,
         'security_group_rules': [rule_out(r, group.id) for r in group.rules]})
 
 
