@@ -2,8 +2,9 @@
 
 Hypothesis draws sequences of changes (ports created, bound (one or two in one
 write, as a switch's port list binds them), moved, migrated,
-unbound, deleted, their addresses and groups changed; rules added and removed;
-groups, networks and hypervisors created). After each change the core
+unbound, deleted, their addresses, address pairs, port security and groups
+(stateful or stateless) changed; rules added and removed; groups, networks and
+hypervisors created). After each change the core
 reconciles with fake datapaths, and each switch must then hold exactly the
 flows a full compile of the whole state gives (:func:`compile_host`, the
 reference), through flow mods that are exactly the difference between what it
@@ -27,17 +28,19 @@ ports = st.integers(0, 5)
 host = st.sampled_from(HOSTS[:3])
 change = st.one_of(
     st.tuples(st.just('create'), ports, st.integers(0, 2), st.sampled_from(HOSTS + ['']),
-              st.integers(0, 2)),
+              st.integers(0, 3)),
     st.tuples(st.just('bind'), ports, host, st.integers(1, 5)),
     st.tuples(st.just('bind2'), ports, ports, host),       # two in one write (a port list)
     st.tuples(st.just('unbind'), ports),
     st.tuples(st.just('migrate'), ports, host),
     st.tuples(st.just('delete'), ports),
     st.tuples(st.just('ips'), ports, st.integers(1, 3)),
-    st.tuples(st.just('groups'), ports, st.integers(0, 2)),
-    st.tuples(st.just('rule'), st.integers(0, 2), st.sampled_from(['ingress', 'egress']),
+    st.tuples(st.just('groups'), ports, st.integers(0, 3)),
+    st.tuples(st.just('pairs'), ports, st.integers(0, 3)),
+    st.tuples(st.just('security'), ports, st.booleans()),
+    st.tuples(st.just('rule'), st.integers(0, 3), st.sampled_from(['ingress', 'egress']),
               st.integers(0, 5)),
-    st.tuples(st.just('unrule'), st.integers(0, 2)),
+    st.tuples(st.just('unrule'), st.integers(0, 3)),
     st.tuples(st.just('zone'), st.integers(0, 2), st.sampled_from(['', 'web', 'db'])),
     st.tuples(st.just('network'),),
     st.tuples(st.just('host'),),
@@ -70,8 +73,8 @@ def connect(core, dpid):
 
 class World:
     """A small data center: hv1..hv3 in two racks with a ToR each, a VLAN and a
-    VXLAN network, three groups (the last naming the second as remote), four
-    ports bound."""
+    VXLAN network, four groups (the third naming the second as remote, the
+    last stateless, naming it too), four ports bound."""
 
     def __init__(self, core):
         self.core, self.service = core, core.service
@@ -91,7 +94,11 @@ class World:
         g1 = self.groups.create_group({'name': 'g1', 'rules': [
             {'direction': 'ingress', 'remote_group_id': g0.id, 'protocol': 'tcp',
              'port_range_min': 80, 'port_range_max': 81}]})
-        self.group_ids = ['default', g0.id, g1.id]
+        g3 = self.groups.create_group({'name': 'g3', 'stateful': False, 'rules': [
+            {'direction': 'egress', 'protocol': 'udp'},
+            {'direction': 'ingress', 'remote_group_id': g0.id, 'protocol': 'udp',
+             'port_range_min': 53}]})
+        self.group_ids = ['default', g0.id, g1.id, g3.id]
         self.ports = {}
         for k in range(4):                  # a few to start with: most changes act
             self.do(('create', k, k % 2, HOSTS[k % 3], k % 3))
@@ -133,6 +140,18 @@ class World:
             self.service.update_port(port.id, {'ips': ['10.9.%d.%d' % (args[0], args[1])]})
         elif kind == 'groups' and port is not None:
             self.service.update_port(port.id, {'security_groups': [self.group_ids[args[1]]]})
+        elif kind == 'pairs' and port is not None:
+            # a VIP several ports share (their own MAC), a prefix from a MAC of its own
+            pairs = [{'ip_address': '10.9.99.1'},
+                     {'ip_address': '10.9.5%d.0/24' % args[0],
+                      'mac_address': '02:00:00:00:ee:%02x' % args[0]}]
+            self.service.update_port(port.id, {'allowed_address_pairs': [
+                [], pairs[:1], pairs[1:], pairs][args[1]]})
+        elif kind == 'security' and port is not None:
+            self.service.update_port(port.id, {
+                'port_security_enabled': True, 'security_groups': ['default']} if args[1]
+                else {'port_security_enabled': False, 'security_groups': [],
+                      'allowed_address_pairs': []})
         elif kind == 'rule':
             group, direction, remote = args
             rule = {'direction': direction, 'protocol': 'tcp', 'port_range_min': 22 + remote,

@@ -268,3 +268,39 @@ def test_stateless_remote_group_rule_and_its_words(stateless):
                                        port=22))
     assert got['verdict'] == 'dropped'
     assert 'each direction needs its own rule' in '\n'.join(s['says'] for s in got['steps'])
+
+
+# ---- /v2.0 -------------------------------------------------------------------------------
+def test_v2_pairs_stateless_groups_and_port_security(service):
+    from controller.api.v1 import Api
+    import controller.api.neutron  # noqa: F401 - mounts /v2.0
+    from tests.unit.test_neutron_api import call, net, port
+    api = Api(service, token='secret')
+    blue = net(api)
+    # tempest's test_boot_into_disabled_port_security_network_without_secgroup
+    made = port(api, blue, port_security_enabled=False)
+    assert made['security_groups'] == [] and made['port_security_enabled'] is False
+    status, err = call(api, 'POST', '/v2.0/ports', {'port': {
+        'network_id': blue['id'], 'port_security_enabled': False,
+        'security_groups': ['default']}})
+    assert status == 409 and err['NeutronError']['detail'] == 'security_groups'
+    vip = port(api, blue, allowed_address_pairs=[{'ip_address': '10.1.0.100'},
+                                                 {'ip_address': '10.2.0.0/16',
+                                                  'mac_address': '02:00:00:00:00:aa'}])
+    assert vip['allowed_address_pairs'] == [
+        {'ip_address': '10.1.0.100', 'mac_address': vip['mac_address']},
+        {'ip_address': '10.2.0.0/16', 'mac_address': '02:00:00:00:00:aa'}]
+    status, err = call(api, 'PUT', '/v2.0/ports/%s' % vip['id'], {'port': {
+        'port_security_enabled': False, 'security_groups': []}})
+    assert status == 409 and err['NeutronError']['detail'] == 'port_security_enabled'
+    status, out = call(api, 'POST', '/v2.0/security-groups', {'security_group': {
+        'name': 'fast', 'stateful': False}})
+    assert status == 201 and out['security_group']['stateful'] is False
+    status, err = call(api, 'PUT', '/v2.0/ports/%s' % vip['id'], {'port': {
+        'security_groups': [out['security_group']['id'], 'default']}})
+    assert status == 409 and err['NeutronError']['detail'] == 'security_groups'
+    status, _ = call(api, 'PUT', '/v2.0/security-groups/%s' % out['security_group']['id'],
+                     {'security_group': {'stateful': True}})
+    assert status == 200
+    aliases = {e['alias'] for e in call(api, 'GET', '/v2.0/extensions')[1]['extensions']}
+    assert {'allowed-address-pairs', 'stateful-security-group', 'port-security'} <= aliases

@@ -1,7 +1,8 @@
 """Whatever the model accepts, the compilers compile and Ryu encodes.
 
 Hypothesis draws request bodies from the very JSON schemas the API publishes
-(hosts, networks, security groups with rules, ports), sends them through the
+(hosts, networks, security groups with rules, stateful or not, ports, their
+allowed address pairs), sends them through the
 service as the API would, binds the accepted ports at drawn port numbers, and
 then compiles every switch and encodes every flow with Ryu's OpenFlow 1.4
 encoder (the fake datapath decodes each message back, checking its length).
@@ -34,6 +35,9 @@ networks = st.lists(bodies(schemas.NetworkCreate), min_size=1, max_size=2)
 groups = st.lists(bodies(schemas.GroupCreate), max_size=2)
 ports = st.lists(st.tuples(bodies(schemas.PortCreate), st.integers(0, 9),
                            st.integers(1, schemas.OFPORT_MAX)), min_size=1, max_size=4)
+# allowed address pairs that parse: an address or a prefix, the port's MAC or another
+pairs = st.lists(st.tuples(st.ip_addresses(v=4), st.integers(0, 32),
+                           st.sampled_from([None, '02:00:00:00:ee:01'])), max_size=3)
 
 
 def accepted(create, items):
@@ -47,8 +51,9 @@ def accepted(create, items):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(hypervisors, tors, networks, groups, ports)
-def test_accepted_records_compile_and_encode(hvs, tor_list, nets, group_list, port_list):
+@given(hypervisors, tors, networks, groups, ports, pairs)
+def test_accepted_records_compile_and_encode(hvs, tor_list, nets, group_list, port_list,
+                                             pair_list):
     service = Service(SqliteStore(), vlan_pool='100-4094', vni_pool='5000-16777215')
     hosts = accepted(service.create_host, hvs + tor_list)
     nets = accepted(service.create_network, nets)
@@ -60,6 +65,10 @@ def test_accepted_records_compile_and_encode(hvs, tor_list, nets, group_list, po
         body = dict(body, network_id=nets[pick % len(nets)].id, device='tap%d' % i)
         if made:
             body['security_groups'] = [made[pick % len(made)].id]
+        if pick % 2:
+            body['allowed_address_pairs'] = [
+                dict({'ip_address': '%s/%d' % (ip, length)},
+                     **({'mac_address': mac} if mac else {})) for ip, length, mac in pair_list]
         for port in accepted(service.create_port, [body]):
             if hypervisor_names:
                 service.bind(hypervisor_names[pick % len(hypervisor_names)],
