@@ -21,6 +21,10 @@
                                          GRE: the kernel need not know it) to IP
   probe.py raw-receive PROTO SECONDS     prints how many raw-send packets of PROTO
                                          arrived here within SECONDS
+  probe.py garp IFACE MAC IP [COUNT]     COUNT (1) gratuitous ARP requests claiming IP for
+                                         MAC, as keepalived sends for a VIP it takes over
+  probe.py tcp-flags IP PORT FLAGS COUNT COUNT lone TCP segments with FLAGS (e.g. A, FA,
+                                         R, SA: of no connection) to IP:PORT
   probe.py rarp IFACE MAC                prints 'ready', then on a line from stdin
                                          announces MAC by RARP as QEMU does when a
                                          migrated VM resumes (at 0, 50 and 200 ms)
@@ -220,6 +224,41 @@ def rarp(ifname, mac, delays_ms=(0, 50, 200)):
         s.send(frame.ljust(60, b'\0'))
 
 
+def garp(ifname, mac, ip, count=1):
+    raw, addr = bytes.fromhex(mac.replace(':', '')), socket.inet_aton(ip)
+    frame = (b'\xff' * 6 + raw + struct.pack('!H', 0x0806)
+             + struct.pack('!HHBBH', 1, 0x0800, 6, 4, 1) + raw + addr + bytes(6) + addr)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((ifname, 0))
+    for n in range(count):
+        s.send(frame.ljust(60, b'\0'))
+        time.sleep(0.05)
+
+
+def _checksum(data):
+    data += b'\0' * (len(data) % 2)
+    total = sum(struct.unpack('!%dH' % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    return ~total & 0xffff
+
+
+def tcp_flags(ip, port, flags, count):
+    bits = sum({'F': 1, 'S': 2, 'R': 4, 'P': 8, 'A': 16}[f] for f in flags)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.connect((ip, port))
+    source = probe.getsockname()[0]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    for n in range(count):
+        header = struct.pack('!HHIIBBHHH', 40000 + n, port, 1000, 1000 if bits & 16 else 0,
+                             5 << 4, bits, 1024, 0, 0)
+        pseudo = socket.inet_aton(source) + socket.inet_aton(ip) + struct.pack(
+            '!BBH', 0, socket.IPPROTO_TCP, len(header))
+        header = header[:16] + struct.pack('!H', _checksum(pseudo + header)) + header[18:]
+        s.sendto(header, (ip, 0))
+        time.sleep(0.05)
+
+
 if __name__ == '__main__':
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == 'serve':
@@ -244,5 +283,9 @@ if __name__ == '__main__':
         hold(args[0], int(args[1]), int(args[2]), float(args[3]))
     elif cmd == 'rarp':
         rarp(args[0], args[1])
+    elif cmd == 'garp':
+        garp(args[0], args[1], args[2], int(args[3]) if len(args) > 3 else 1)
+    elif cmd == 'tcp-flags':
+        tcp_flags(args[0], int(args[1]), args[2], int(args[3]))
     else:
         wait_listening([int(a) for a in args])
