@@ -1,8 +1,9 @@
-"""Benchmark (firewall): the data-plane cost of the per-vNIC stateful firewall
-(iperf3 throughput and ping RTT, firewall on and off, in the same run), and the
-time to apply one rule change that affects N ports.
+"""Benchmark (firewall): the data-plane cost of the per-vNIC firewall (iperf3
+throughput and ping RTT with port security off, with a stateful group and with
+a stateless one (no conntrack) allowing the same traffic, side by side in the
+same run), and the time to apply one rule change that affects N ports.
 
-    .venv/bin/python -m bench.firewall [--ports 1000] [--seconds 3]
+    .venv/bin/python -m bench.firewall [--ports 1000] [--seconds 3]   (--ports 0: no rule change)
 """
 import argparse
 import json
@@ -25,26 +26,40 @@ def rtt_ms(client, server):
     return float(re.search(r'= [\d.]+/([\d.]+)/', out).group(1))
 
 
-def set_port_security(dc, names, enabled):
+# the same traffic allowed both ways: TCP (iperf3) and ICMP (ping), in and out
+RULES = [{'direction': 'egress'}, {'direction': 'ingress', 'protocol': 'tcp'},
+         {'direction': 'ingress', 'protocol': 'icmp'}]
+MODES = ('off', 'stateful', 'stateless')
+
+
+def set_mode(dc, names, mode):
+    """Port security off (no groups), or in the stateful or stateless group."""
+    body = ({'port_security_enabled': False, 'security_groups': []} if mode == 'off' else
+            {'port_security_enabled': True, 'security_groups': ['bench-' + mode]})
     for port in dc.client.get('/v1/ports'):
         if port['name'] in names:
-            dc.client.call('PATCH', '/v1/ports/%s' % port['id'],
-                           {'port_security_enabled': enabled})
+            dc.client.call('PATCH', '/v1/ports/%s' % port['id'], body)
     wait_synced(dc)
 
 
 def data_plane(dc, seconds):
+    """{label: {mode: (Gbit/s, RTT ms)}}; each mode measured twice, in the
+    order off, stateful, stateless, stateless, stateful, off, and averaged, so
+    that drift during the run falls on every mode alike."""
+    for stateful in (True, False):
+        dc.client.post('/v1/security-groups', {
+            'name': 'bench-' + ('stateful' if stateful else 'stateless'),
+            'stateful': stateful, 'rules': RULES})
     vm1, vm2, vm3 = dc.node('vm1'), dc.node('vm2'), dc.node('vm3')   # vm1, vm2 on hv1
     pairs = {'same hypervisor': (vm1, vm2), 'across VXLAN': (vm1, vm3)}
-    rows = []
+    rows = {}
     for label, (a, b) in pairs.items():
         figures = {}
-        for enabled in (True, False, True):          # on, off, on again: drift shows
-            set_port_security(dc, {a.name, b.name}, enabled)
-            figures.setdefault(enabled, []).append((iperf(a, b, seconds), rtt_ms(a, b)))
-        on = [sum(x) / len(x) for x in zip(*figures[True])]
-        off = figures[False][0]
-        rows.append((label, off, on))
+        for mode in MODES + MODES[::-1]:
+            set_mode(dc, {a.name, b.name}, mode)
+            figures.setdefault(mode, []).append((iperf(a, b, seconds), rtt_ms(a, b)))
+        rows[label] = {mode: [sum(x) / len(x) for x in zip(*runs)]
+                       for mode, runs in figures.items()}
     return rows
 
 
@@ -78,12 +93,15 @@ def main():
     args = p.parse_args()
     with DataCenter(racks=1, hypervisors=2, vms=2, networks='vxlan:5000') as dc:
         rows = data_plane(dc, args.seconds)
-        print('Firewall data-plane cost (iperf3 %d s, ping x200 at 5 ms; userspace datapath)'
-              % args.seconds)
-        print('  %-16s %14s %14s %12s %12s' % ('', 'Gbit/s off', 'Gbit/s on', 'RTT ms off',
-                                               'RTT ms on'))
-        for label, off, on in rows:
-            print('  %-16s %14.2f %14.2f %12.3f %12.3f' % (label, off[0], on[0], off[1], on[1]))
+        print('Firewall data-plane cost (iperf3 %d s, ping x200 at 5 ms; userspace datapath; '
+              'each figure the mean of two runs)' % args.seconds)
+        print('  %-16s' % '' + ''.join('%11s' % ('Gbit/s ' + m[:5]) for m in MODES)
+              + ''.join('%11s' % ('RTT ' + m[:5]) for m in MODES))
+        for label, by_mode in rows.items():
+            print('  %-16s' % label + ''.join('%11.2f' % by_mode[m][0] for m in MODES)
+                  + ''.join('%11.3f' % by_mode[m][1] for m in MODES))
+    if not args.ports:                           # --ports 0: the data plane only
+        return
     with DataCenter(racks=2, hypervisors=5, vms=1, networks='vxlan:5000') as dc:
         elapsed, mods = rule_change(dc, args.ports)
         print('One rule added to a group of %d ports on %d hypervisors: %.3f s until every '

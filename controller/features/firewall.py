@@ -1,12 +1,14 @@
 """The distributed per-vNIC stateful firewall, compiled for one hypervisor.
 
 Per vNIC with port security (conntrack zone = its OpenFlow port number):
-- PORT_SECURITY: it may send only from its own MAC and IPs, ARP included;
+- PORT_SECURITY: it may send only from its own MAC and IPs, ARP included, and
+  from its allowed address pairs (:mod:`.firewall_pairs`);
 - EGRESS_ACL (traffic it sends) and INGRESS_ACL (traffic delivered to it, also
   from a VM on the same bridge): default deny; a new connection that a rule of
   its groups allows is committed with ``ct_mark`` = that rule's mark; packets of
   established connections pass only while a rule with their mark still exists,
-  so deleting a rule also cuts the connections it allowed.
+  so deleting a rule also cuts the connections it allowed. A vNIC in
+  stateless groups has no conntrack at all (:mod:`.firewall_stateless`).
 - remote groups and zones expand to their members' addresses through one
   conjunction per rule and bridge: one flow per member address plus one per
   vNIC using the rule (n + m flows, not n x m); the commit reads the vNIC's zone

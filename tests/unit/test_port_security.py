@@ -304,3 +304,16 @@ def test_v2_pairs_stateless_groups_and_port_security(service):
     assert status == 200
     aliases = {e['alias'] for e in call(api, 'GET', '/v2.0/extensions')[1]['extensions']}
     assert {'allowed-address-pairs', 'stateful-security-group', 'port-security'} <= aliases
+
+
+def test_the_openapi_documents_declare_pairs_and_stateful(service):
+    import json
+    from controller.api.v1 import Api
+    import controller.api.neutron  # noqa: F401 - mounts /v2.0
+    from tests.unit.test_neutron_api import call
+    api = Api(service, token='secret')
+    for path in ('/v1/openapi.json', '/v2.0/openapi.json'):
+        status, doc = call(api, 'GET', path)
+        text = json.dumps(doc['components']['schemas'])
+        assert status == 200 and 'allowed_address_pairs' in text and '"stateful"' in text
+        assert 'AddressPair' in doc['components']['schemas']
