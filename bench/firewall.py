@@ -95,8 +95,8 @@ def main():
         rows = data_plane(dc, args.seconds)
         print('Firewall data-plane cost (iperf3 %d s, ping x200 at 5 ms; userspace datapath; '
               'each figure the mean of two runs)' % args.seconds)
-        print('  %-16s' % '' + ''.join('%11s' % ('Gbit/s ' + m[:5]) for m in MODES)
-              + ''.join('%11s' % ('RTT ' + m[:5]) for m in MODES))
+        print('  %-16s %-32s %s' % ('', 'Gbit/s', 'RTT ms'))
+        print('  %-16s' % '' + ''.join('%11s' % m for m in MODES * 2))
         for label, by_mode in rows.items():
             print('  %-16s' % label + ''.join('%11.2f' % by_mode[m][0] for m in MODES)
                   + ''.join('%11.3f' % by_mode[m][1] for m in MODES))
