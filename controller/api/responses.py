@@ -5,7 +5,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from controller.state.schemas import (HostCreate, Name, NetworkCreate, PortCreate,
+from controller.state.host_schemas import HostCreate
+from controller.state.schemas import (Name, NetworkCreate, PortCreate,
                                 RuleCreate, SegmentationId)
 
 

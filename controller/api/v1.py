@@ -1,7 +1,7 @@
 """The REST API (``/v1``): vnetsec's resources over the service (the framework
 under it: :mod:`controller.api.rest`; the OpenAPI document: :mod:`controller.api.openapi`)."""
 from controller.api import responses, views, web
-from controller.state import schemas
+from controller.state import host_schemas, schemas
 from controller.state import model
 from controller.switch import agent_client
 from controller.compile.flows import to_ofctl
@@ -23,7 +23,7 @@ class Api(RestApp):
         inv = Inventory.from_store(self.store)
         return 200, [views.safe_host_view(inv, h) for h in self.store.list('host')]
 
-    @route('POST', '/v1/hosts', write=True, body=schemas.HostCreate, ok=201,
+    @route('POST', '/v1/hosts', write=True, body=host_schemas.HostCreate, ok=201,
            returns=responses.HostOut, errors=(409,))
     def create_host(self, body):
         """Register a switch (409 if its name or dpid is taken)."""
@@ -53,7 +53,7 @@ class Api(RestApp):
         return 200, {'host': host.name,
                      'token': agent_client.agent_token(self.agent_secret, host.name)}
 
-    @route('PATCH', '/v1/hosts/([^/]+)', write=True, body=schemas.HostPatch,
+    @route('PATCH', '/v1/hosts/([^/]+)', write=True, body=host_schemas.HostPatch,
            returns=responses.HostOut, errors=(404, 409))
     def update_host(self, body, name):
         """Change a switch's dpid, rack, VTEP or uplinks; its role only while no

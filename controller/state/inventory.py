@@ -9,7 +9,7 @@ compiled (a port of a missing network, a port bound to an unknown host).
 """
 from dataclasses import asdict, replace
 
-from controller.state import schemas
+from controller.state import host_schemas, schemas
 from controller.state.model import ValidationError, member_addresses
 from controller.state.store import KINDS
 
@@ -23,7 +23,7 @@ def unusable(host):
     hit = _CHECKED.get(id(host))
     if hit is None or hit[0] is not host:
         try:
-            schemas.parse(schemas.HostCreate, asdict(host))
+            schemas.parse(host_schemas.HostCreate, asdict(host))
             why = ''
         except ValidationError as e:
             why = '%s: %s' % (e.field, e.message)

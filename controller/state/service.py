@@ -9,7 +9,7 @@ operation is redone on the fresh state, where its checks see the other write.
 """
 import logging
 
-from controller.state import schemas
+from controller.state import host_schemas, schemas
 from controller.state import model, rule_marks
 from controller.state.model import NotFound, ValidationError
 from controller.state.rule_marks import new_rule
@@ -68,7 +68,7 @@ class Service(PortOperations):
     # ---- hosts -------------------------------------------------------------
     @retried
     def create_host(self, body):
-        fields = parse(schemas.HostCreate, body).model_dump()
+        fields = parse(host_schemas.HostCreate, body).model_dump()
         if self.store.get('host', fields['name']) is not None:
             raise ValidationError('name', 'host %r exists: PATCH /v1/hosts/%s changes it'
                                   % (fields['name'], fields['name']), 409)
@@ -78,13 +78,13 @@ class Service(PortOperations):
     def update_host(self, name, body):
         """Change a host's fields; a role change only while nothing is bound there."""
         host = self.get_host(name)
-        patch = {k: v for k, v in parse(schemas.HostPatch, body).model_dump().items()
+        patch = {k: v for k, v in parse(host_schemas.HostPatch, body).model_dump().items()
                  if v is not None}
         merged = dict(model.to_dict(host), **patch)
         if 'role' in patch and patch['role'] != host.role and 'uplinks' not in patch:
             merged['uplinks'] = {}              # the other role's uplinks mean nothing
         try:
-            fields = parse(schemas.HostCreate, merged).model_dump()
+            fields = parse(host_schemas.HostCreate, merged).model_dump()
         except ValidationError as e:            # a valid change that does not fit the host
             raise ValidationError(e.field, '%s (host %r as changed)' % (e.message, name),
                                   409) from None

@@ -317,3 +317,13 @@ def test_the_openapi_documents_declare_pairs_and_stateful(service):
         text = json.dumps(doc['components']['schemas'])
         assert status == 200 and 'allowed_address_pairs' in text and '"stateful"' in text
         assert 'AddressPair' in doc['components']['schemas']
+
+
+def test_records_stored_before_pairs_and_stateless_read_with_neutron_defaults():
+    import json
+    from controller.state.store import decode
+    port = decode('port', 'p', json.dumps({
+        'id': 'p', 'name': 'p', 'network_id': 'n', 'mac': '02:00:00:00:00:01',
+        'ips': ['10.0.0.1'], 'device': 'tap1', 'security_groups': ['g']}))
+    group = decode('security_group', 'g', json.dumps({'id': 'g', 'name': 'g', 'rules': []}))
+    assert port.allowed_address_pairs == [] and group.stateful is True

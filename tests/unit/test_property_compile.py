@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from controller.state import schemas
+from controller.state import host_schemas, schemas
 from controller.compile.host import compile_host
 from controller.state.inventory import Inventory
 from controller.state.model import ValidationError
@@ -28,9 +28,9 @@ def bodies(schema, **fixed):
         lambda body: dict(body, **fixed))
 
 
-hypervisors = st.lists(bodies(schemas.HostCreate, role='hypervisor', uplinks={}),
+hypervisors = st.lists(bodies(host_schemas.HostCreate, role='hypervisor', uplinks={}),
                        min_size=1, max_size=3)
-tors = st.lists(bodies(schemas.HostCreate, role='tor'), max_size=1)
+tors = st.lists(bodies(host_schemas.HostCreate, role='tor'), max_size=1)
 networks = st.lists(bodies(schemas.NetworkCreate), min_size=1, max_size=2)
 groups = st.lists(bodies(schemas.GroupCreate), max_size=2)
 ports = st.lists(st.tuples(bodies(schemas.PortCreate), st.integers(0, 9),
