@@ -23,6 +23,8 @@
                                          arrived here within SECONDS
   probe.py garp IFACE MAC IP [COUNT]     COUNT (1) gratuitous ARP requests claiming IP for
                                          MAC, as keepalived sends for a VIP it takes over
+  probe.py frame IFACE SMAC DMAC SIP DIP PORT COUNT   COUNT UDP datagrams to DIP:PORT
+                                         in frames built whole (any source MAC and IP)
   probe.py tcp-flags IP PORT FLAGS COUNT COUNT lone TCP segments with FLAGS (e.g. A, FA,
                                          R, SA: of no connection) to IP:PORT
   probe.py rarp IFACE MAC                prints 'ready', then on a line from stdin
@@ -235,6 +237,20 @@ def garp(ifname, mac, ip, count=1):
         time.sleep(0.05)
 
 
+def frame(ifname, smac, dmac, sip, dip, port, count):
+    payload = RAW_MARK
+    udp = struct.pack('!HHHH', 40000, port, 8 + len(payload), 0) + payload
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     socket.inet_aton(sip), socket.inet_aton(dip))
+    ip = ip[:10] + struct.pack('!H', _checksum(ip)) + ip[12:]
+    head = bytes.fromhex(dmac.replace(':', '')) + bytes.fromhex(smac.replace(':', ''))
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((ifname, 0))
+    for n in range(count):
+        s.send(head + struct.pack('!H', 0x0800) + ip + udp)
+        time.sleep(0.05)
+
+
 def _checksum(data):
     data += b'\0' * (len(data) % 2)
     total = sum(struct.unpack('!%dH' % (len(data) // 2), data))
@@ -285,6 +301,8 @@ if __name__ == '__main__':
         rarp(args[0], args[1])
     elif cmd == 'garp':
         garp(args[0], args[1], args[2], int(args[3]) if len(args) > 3 else 1)
+    elif cmd == 'frame':
+        frame(*args[:5], int(args[5]), int(args[6]))
     elif cmd == 'tcp-flags':
         tcp_flags(args[0], int(args[1]), args[2], int(args[3]))
     else:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from controller.compile import pipeline as P
 from mininet_topos import probe
 from mininet_topos.client import ApiError
 from mininet_topos.datacenter import DataCenter
@@ -115,6 +116,36 @@ def test_a_vip_moves_by_gratuitous_arp_and_a_third_vm_cannot_claim_it(dc):
             node.cmd('ip addr del %s/32 dev %s' % (VIP, node.defaultIntf()))
         for vm in ('vm1', 'vm3'):
             patch(dc, vm, {'allowed_address_pairs': []})
+
+
+def test_a_prefix_pair_with_a_mac_of_its_own(dc):
+    """vm1 routes 10.0.9.0/24 from a second MAC: its frames from there pass
+    anti-spoofing and vm4's "default" ingress (vm1's pair prefix is a member),
+    frames to that MAC reach vm1 across VXLAN; vm2 sending the same is dropped."""
+    vmac, routed = '02:00:00:00:09:01', '10.0.9.1'
+    patch(dc, 'vm1', {'allowed_address_pairs': [{'ip_address': '10.0.9.0/24',
+                                                 'mac_address': vmac}]})
+    vm1, vm2, vm4 = dc.node('vm1'), dc.node('vm2'), dc.node('vm4')
+
+    def datagrams(sender, src_mac, receiver, dst_mac, src_ip, dst_ip):
+        seen = capture(receiver, receiver.defaultIntf(), 'udp dst port 9999', 3)
+        sender.cmd('python3 %s frame %s %s %s %s %s 9999 3' % (
+            PROBE, sender.defaultIntf(), src_mac, dst_mac, src_ip, dst_ip))
+        return len([line for line in seen().splitlines() if '.9999:' in line])
+    try:
+        assert datagrams(vm1, vmac, vm4, vm4.MAC(), routed, vm4.IP()) == 3
+        assert datagrams(vm2, vmac, vm4, vm4.MAC(), routed, vm4.IP()) == 0
+        assert datagrams(vm1, vm1.MAC(), vm4, vm4.MAC(), routed, vm4.IP()) == 0
+        assert datagrams(vm4, vm4.MAC(), vm1, vmac, vm4.IP(), routed) == 3
+        # ... by the MAC-to-VTEP entry of vmac on hv2, and vm1's delivery on hv1
+        assert 'dl_dst=%s' % vmac in dc.node('hv2').ovs.ofctl(
+            'dump-flows br-int table=%d' % P.VXLAN_L2)
+        assert 'dl_dst=%s' % vmac in dc.node('hv1').ovs.ofctl(
+            'dump-flows br-int table=%d' % P.L2_LOOKUP)
+    finally:
+        patch(dc, 'vm1', {'allowed_address_pairs': []})
+    # (an unknown MAC is flooded on VXLAN, so frames to vmac would still reach vm1)
+    assert datagrams(vm1, vmac, vm4, vm4.MAC(), routed, vm4.IP()) == 0
 
 
 def test_the_trace_follows_the_vip_and_stops_a_claim(dc):
