@@ -293,6 +293,7 @@ def test_v2_pairs_stateless_groups_and_port_security(service):
     status, err = call(api, 'PUT', '/v2.0/ports/%s' % vip['id'], {'port': {
         'port_security_enabled': False, 'security_groups': []}})
     assert status == 409 and err['NeutronError']['detail'] == 'port_security_enabled'
+    assert err['NeutronError']['type'] == 'PortSecurityPortHasSecurityGroup'
     status, out = call(api, 'POST', '/v2.0/security-groups', {'security_group': {
         'name': 'fast', 'stateful': False}})
     assert status == 201 and out['security_group']['stateful'] is False

@@ -244,6 +244,8 @@ def _kind(e, r):
             return 'MacAddressInUse'
         if e.field == 'ips':
             return 'IpAddressAlreadyAllocated'
+        if e.field == 'port_security_enabled':
+            return 'PortSecurityPortHasSecurityGroup'
         if e.field == 'id' and r.collection in RESOURCE:
             return RESOURCE[r.collection] + 'InUse'
     return None
