@@ -108,7 +108,7 @@ def controllers(answer, states=None):
              if (replicas.get(name) or {}).get('lease_age') is not None else None,
              (replicas.get(name) or {}).get('switches'))
             for name in names]
-    return (head + table(('REPLICA', 'STATE', 'API', 'LEASE AGE', 'SWITCHES'), rows)
+    return (head + table(('REPLICA', 'STATE', 'API', 'LEASE AGE', 'SWITCHES'), rows) + '\n'
             + table(('SWITCH', 'MASTER', 'GENERATION'), [
                 (s.get('host') or dpid, s.get('master'), s.get('generation'))
                 for dpid, s in sorted(answer['switches'].items(),
@@ -117,7 +117,7 @@ def controllers(answer, states=None):
 
 def events(found):
     """Time (UTC), kind, and the event's other fields as key=value."""
-    return table(('TIME', 'EVENT', 'DETAILS'), [
+    return table(('TIME (UTC)', 'EVENT', 'DETAILS'), [
         (time.strftime('%H:%M:%S', time.gmtime(e['time'])) + '.%03d' % (e['time'] % 1 * 1000),
          e.get('event'), ' '.join('%s=%s' % (k, v) for k, v in e.items()
                                   if k not in ('time', 'event')))
