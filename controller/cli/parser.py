@@ -14,6 +14,16 @@ exit codes: 0 done; 1 answered, but not as --check or --expect asked; 2 usage er
 5 no or wrong token, or a reader's token for a write (401, 403); 6 cannot reach the
 API; 7 the API failed (5xx, or an answer that is not its JSON)'''
 
+SG_EXAMPLES = '''\
+GROUP is a name or an id; PORT a name, device or id. Examples:
+  sg create web zone web
+  sg rule add web ingress tcp 80 from zone app
+  sg rule add web ingress icmp 8 from 10.0.0.0/16
+  sg rule add web ingress 47 from group web
+  sg show web
+  sg rule del web 2
+  sg port vm2 web'''
+
 
 class ShowHelp(Exception):
     """``-h``: the help text, to print where the caller prints."""
@@ -44,8 +54,9 @@ def _common():
     return common
 
 
-def _group(sub, name, help, common, default):
-    parser = sub.add_parser(name, help=help, parents=[common], description=help)
+def _group(sub, name, help, common, default, epilog=None):
+    parser = sub.add_parser(name, help=help, parents=[common], description=help,
+                            epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.set_defaults(func=default)
     return parser.add_subparsers(title='commands', metavar='COMMAND', parser_class=Parser)
 
@@ -114,7 +125,8 @@ def _rule_verb_missing(session, args):
 
 
 def _sg(sub, common):
-    sg = _group(sub, 'sg', 'security groups and their rules', common, verbs.sg_list)
+    sg = _group(sub, 'sg', 'security groups and their rules', common, verbs.sg_list,
+                SG_EXAMPLES)
     _verb(sg, 'list', verbs.sg_list, 'every group: zone, rules, member ports', common)
     _verb(sg, 'show', verbs.sg_show, 'its rules, numbered, with packet and byte counters',
           common).add_argument('group', help='name or id')
@@ -127,12 +139,12 @@ def _sg(sub, common):
     rule_help = ('PROTOCOL any (default), a name (tcp, udp, icmp, sctp, gre, esp, ...) or a '
                  'number 0-255; PORTS PORT or MIN-MAX for tcp/udp/sctp, TYPE or TYPE/CODE '
                  'for icmp; without from/to: any peer')
-    for parent, name in ((rules, 'add'), (sg, 'add')):
-        add = _verb(parent, name, verbs.sg_rule_add, 'add a rule: ' + RULE_USAGE, common)
+    for parent, text in ((rules, 'add a rule: '), (sg, 'short for `sg rule add`: ')):
+        add = _verb(parent, 'add', verbs.sg_rule_add, text + RULE_USAGE, common)
         add.add_argument('group', help='name or id')
         add.add_argument('words', nargs='*', metavar='RULE', help=rule_help)
-    for parent, name in ((rules, 'del'), (sg, 'del')):
-        remove = _verb(parent, name, verbs.sg_rule_del, 'remove a rule', common)
+    for parent, text in ((rules, 'remove a rule'), (sg, 'short for `sg rule del`')):
+        remove = _verb(parent, 'del', verbs.sg_rule_del, text, common)
         remove.add_argument('group', help='name or id')
         remove.add_argument('rule', help='its number in `sg show`, or its id')
     port = _verb(sg, 'port', verbs.sg_port, "a port's groups, or put it in these "

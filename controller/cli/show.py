@@ -5,12 +5,16 @@ import time
 from controller.protocols import rule_words
 
 
+def _number(text):
+    return text.replace('.', '', 1).isdigit()
+
+
 def table(headers, rows, indent=''):
     """Columns two spaces apart, numbers right-aligned, no trailing blanks."""
     rows = [['-' if cell in (None, '') else str(cell) for cell in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    numeric = [any(r[i].isdigit() for r in rows) and all(r[i].isdigit() or r[i] == '-'
-                                                         for r in rows)
+    numeric = [any(_number(r[i]) for r in rows) and all(_number(r[i]) or r[i] == '-'
+                                                        for r in rows)
                for i in range(len(headers))]
 
     def line(cells):

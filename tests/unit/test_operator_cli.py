@@ -33,6 +33,9 @@ class Switches(Running):
                            'c2': {'api': 'http://127.0.0.1:8082', 'lease_age': 1.2,
                                   'switches': 2}}}
 
+    def __init__(self):
+        self.answer = json.loads(json.dumps(self.answer))      # a test's own copy
+
     def status(self):
         return json.loads(json.dumps(self.answer))
 
@@ -259,3 +262,47 @@ def test_help_lists_the_commands_and_the_exit_codes(vnetsec):
         assert '\n    %s ' % command in out
     code, out, _ = vnetsec('sg rule add -h')
     assert code == 0 and out.startswith('usage: vnetsec sg rule add ')
+
+
+def test_the_lab_shell_runs_the_same_commands_and_waits_after_writes(api, monkeypatch):
+    """The session's ``sg``/``trace``/``mappings`` are ``vnetsec``'s: same words,
+    same tables; each write waits for the data center; a failure fails the batch."""
+    from mininet_topos import operator_cli
+    from mininet_topos.cli import VnetsecCLI
+    printed, waits = [], []
+    monkeypatch.setattr(operator_cli, 'output', printed.append)
+
+    class Lab:
+        client = main.Client(api, TOKEN)
+
+        def wait_ready(self):
+            waits.append(len(printed))
+    with open('/dev/null') as nothing:
+        cli = VnetsecCLI({}, dc=Lab(), stdin=nothing, script='/dev/null')
+    cli.onecmd('sg create web zone web')
+    cli.onecmd('sg add web ingress tcp 80 from zone app')
+    cli.onecmd('sg rule add web ingress udp 53')
+    cli.onecmd('sg show web -f json')
+    assert not cli.failed and waits == [0, 1, 2]
+    assert printed[1].startswith('added to web: ingress tcp 80 from zone app (id ')
+    shown = json.loads(printed[3])
+    assert shown == get(api, '/v1/security-groups/web')
+    assert [r['protocol'] for r in shown['rules']] == ['any', 'tcp', 'udp']
+    cli.onecmd("sg create 'unclosed")
+    assert cli.failed and printed[-1].startswith('error: No closing quotation')
+    cli.failed = False
+    cli.onecmd('trace vm1')
+    assert cli.failed and printed[-1].startswith('error: usage: trace VM')
+    cli.failed = False
+    cli.onecmd('mappings nowhere')
+    assert cli.failed and 'HTTP 404' in printed[-1] and len(waits) == 3
+
+
+def test_the_lab_knows_each_replicas_process():
+    from controller.cli import show
+    text = show.controllers(Switches.answer, {'c1': 'running', 'c2': 'frozen',
+                                              'c3': 'stopped'})
+    assert re.search(r'^c2 +frozen +http://127.0.0.1:8082 +1.2 +2$', text, re.M), text
+    assert re.search(r'^c3 +stopped +- +- +-$', text, re.M), text
+    assert show.controllers({'switches': {}}, {'c1': 'stopped'}).startswith(
+        'asked -; lease - s\nREPLICA  STATE')
