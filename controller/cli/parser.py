@@ -135,6 +135,8 @@ def _sg(sub, common):
                    'a new group, with one rule: egress to anywhere (as in Neutron)', common)
     create.add_argument('name')
     create.add_argument('words', nargs='*', metavar='[zone ZONE] [description TEXT...]')
+    create.add_argument('--stateless', action='store_true',
+                        help='no conntrack: each direction needs rules of its own')
     rules = _group(sg, 'rule', 'add or remove a rule', common, _rule_verb_missing)
     rule_help = ('PROTOCOL any (default), a name (tcp, udp, icmp, sctp, gre, esp, ...) or a '
                  'number 0-255; PORTS PORT or MIN-MAX for tcp/udp/sctp, TYPE or TYPE/CODE '

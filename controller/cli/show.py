@@ -56,8 +56,9 @@ def groups(found, members):
 
 def group(found, members, group_names):
     """A group and its rules, numbered (``sg rule del GROUP N``), with their counters."""
-    head = '%s (zone %s, id %s): ports %s\n' % (
+    head = '%s (zone %s, id %s%s): ports %s\n' % (
         found['name'], found['zone'] or '-', found['id'],
+        '' if found.get('stateful', True) else ', stateless',
         ' '.join(sorted(members.get(found['id'], []))) or '-')
     if found['description']:
         head += '  %s\n' % found['description']

@@ -153,7 +153,10 @@ def sg_show(s, a):
 
 
 def sg_create(s, a):
-    found = s.write('POST', '/v1/security-groups', group_body(a.name, a.words))
+    body = group_body(a.name, a.words)
+    if a.stateless:
+        body['stateful'] = False
+    found = s.write('POST', '/v1/security-groups', body)
     return Result(found, 'created %s (id %s)\n' % (found['name'], found['id']))
 
 

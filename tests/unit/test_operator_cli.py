@@ -133,6 +133,9 @@ def test_groups_and_rules_in_the_words_that_show_them(vnetsec, api):
     assert re.search(r'^ +2 +ingress tcp 80 from zone app +0 +0 +\S+$', shown, re.M), shown
     assert re.search(r'^ +3 +ingress icmp 8 from 10.0.0.0/16 ', shown, re.M), shown
     assert re.search(r'^web +web +3 +vm2$', vnetsec('sg')[1], re.M)
+    assert vnetsec('sg create fast --stateless')[0] == 0
+    assert get(api, '/v1/security-groups/fast')['stateful'] is False
+    assert ', stateless): ports -' in vnetsec('sg show fast')[1]
     code, out, _ = vnetsec('sg rule del web 2')
     assert code == 0 and out.startswith('removed from web: ingress tcp 80 from zone app')
     rules = get(api, '/v1/security-groups/web')['rules']
