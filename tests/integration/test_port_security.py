@@ -137,14 +137,20 @@ def test_a_prefix_pair_with_a_mac_of_its_own(dc):
         assert datagrams(vm2, vmac, vm4, vm4.MAC(), routed, vm4.IP()) == 0
         assert datagrams(vm1, vm1.MAC(), vm4, vm4.MAC(), routed, vm4.IP()) == 0
         assert datagrams(vm4, vm4.MAC(), vm1, vmac, vm4.IP(), routed) == 3
-        # ... by the MAC-to-VTEP entry of vmac on hv2, and vm1's delivery on hv1
-        assert 'dl_dst=%s' % vmac in dc.node('hv2').ovs.ofctl(
-            'dump-flows br-int table=%d' % P.VXLAN_L2)
+        # ... by vmac's own entries: vm1's delivery on hv1, and on VXLAN the
+        # MAC-to-VTEP entry on hv2, on VLAN the ToRs' MAC entries
         assert 'dl_dst=%s' % vmac in dc.node('hv1').ovs.ofctl(
             'dump-flows br-int table=%d' % P.L2_LOOKUP)
+        if dc.client.get('/v1/networks')[0]['kind'] == 'vxlan':
+            assert 'dl_dst=%s' % vmac in dc.node('hv2').ovs.ofctl(
+                'dump-flows br-int table=%d' % P.VXLAN_L2)
+        else:
+            for tor in {'tor%d' % h.rack for h in dc.hypervisors()}:
+                assert 'dl_dst=%s' % vmac in dc.node(tor).ovs.ofctl(
+                    'dump-flows br-tor table=%d' % P.TOR_L2), tor
     finally:
         patch(dc, 'vm1', {'allowed_address_pairs': []})
-    # (an unknown MAC is flooded on VXLAN, so frames to vmac would still reach vm1)
+    # (an unknown MAC is flooded on VXLAN, so frames to vmac could still reach vm1)
     assert datagrams(vm1, vmac, vm4, vm4.MAC(), routed, vm4.IP()) == 0
 
 
