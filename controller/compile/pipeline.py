@@ -21,6 +21,8 @@ REG_NETWORK = 'reg5'     # local number (Network.nid) of the frame's network
 REG_FROM_REMOTE = 'reg4' # 1 when the frame came from the tunnel or the VLAN uplink
 REG_OUT_PORT = 'reg7'    # the local vNIC a frame is being delivered to
 REG_ZONE = 'reg6'        # the conntrack zone of the vNIC whose ACL is running
+REG_RULE = 'reg3'        # the mark of the stateless rule that passed the packet: no
+                         # flow matches it; it names the flow's rule (counters, trace)
 
 def rule_mark(rule):
     """A security group rule's mark, carried in ct_mark and used as its

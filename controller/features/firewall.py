@@ -32,13 +32,16 @@ COOKIE_MASK = 0xff << P.COOKIE_OWNER_SHIFT                 # carries this owner 
 
 def marks_by_cookie(flows):
     """{cookie: rule mark} of the flows that allow traffic by a rule: those
-    committing its new connections and those passing its established ones."""
+    committing its new connections and those passing its established ones (a
+    stateless rule's: those setting its mark in REG_RULE)."""
     out = {}
     for f in flows:
         mark = dict(f.match).get('ct_mark')
         for a in f.actions:
             if a[0] == 'ct' and a[4] is not None:
                 mark = a[4]
+            elif a[:2] == ('set_field', P.REG_RULE):
+                mark = a[2]
         if mark is not None:
             out[f.cookie] = mark
     return out

@@ -5,11 +5,13 @@ passes; anything else is dropped. A port's groups are all stateful or all
 stateless (the service refuses a mix, as Neutron does), so a port's ACL is
 either :func:`controller.features.firewall.acl` or :func:`acl` here.
 
-Untracked packets carry no ``ct_mark``: a rule's packets are not counted per
-rule, and deleting a rule stops its packets at once (there are no sessions).
+Untracked packets carry no ``ct_mark``: a rule's flows set its mark in
+``REG_RULE`` instead (nothing matches it), which names their rule to the
+per-rule counters and the trace. Deleting a rule stops its packets at once
+(there are no sessions).
 """
 from controller.compile import pipeline as P
-from controller.compile.flows import address_match, flow, goto, reuse
+from controller.compile.flows import address_match, flow, goto, reuse, set_field
 from controller.compile.pipeline import rule_mark
 
 
@@ -41,16 +43,17 @@ def acl(port, direction, rules, protocol_matches):
         if rule['remote_ip_prefix']:
             for m in matches:
                 m[remote] = address_match(rule['remote_ip_prefix'])
+        admitted = [set_field(P.REG_RULE, rule_mark(rule))] + passed
         if not (rule['remote_group_id'] or rule['remote_zone']):
             flows += [flow('firewall', table, P.priority(table, 'stateless_rule'),
-                           dict(here, **m), passed) for m in matches]
+                           dict(here, **m), admitted) for m in matches]
             continue
         # a remote group: the conjunction of the bridge's clause-1 flows
         # (:func:`clause1_flow`, the members' addresses) and this vNIC's match
         conj_id = rule_mark(rule)
         prio = P.priority(table, 'stateless_remote')
         flows.append(flow('firewall', table, prio, {'eth_type': P.IPV4, 'conj_id': conj_id},
-                          passed))
+                          admitted))
         flows += [flow('firewall', table, prio, dict(here, **m),
                        [('conjunction', conj_id, 2, 2)]) for m in matches]
     return flows

@@ -52,12 +52,11 @@ def _by_pair(words, host, packet):
 def _stateless(words, who, name, flow, port, direction, packet):
     """A stateless group's flows (controller.features.firewall_stateless)."""
     groups = ', '.join(g.name for g in words.inv.groups_of(port))
-    if name == 'stateless_remote':
-        found = rule(words, dict(flow.match).get('conj_id')) or {'rule': '?', 'text': '?'}
-        return '%s: allowed, no conntrack, by rule %s of stateless group [%s] (%s)' % (
-            who, found['rule'], groups, found['text'])
-    if name == 'stateless_rule':
-        return '%s: allowed, no conntrack, by a rule of stateless group [%s]' % (who, groups)
+    if name in ('stateless_remote', 'stateless_rule'):
+        mark = next((a[2] for a in flow.actions if a[:2] == ('set_field', P.REG_RULE)), None)
+        found = rule(words, mark) or {'rule': '?', 'group': groups, 'text': '?'}
+        return '%s: allowed, no conntrack, by rule %s of stateless group %s (%s)' % (
+            who, found['rule'], found['group'], found['text'])
     if name == 'deny_other' and packet.get('eth_type') == P.IPV4:
         return '%s: dropped (stateless: each direction needs its own rule): %s' % (
             who, why_denied(words, port, direction, packet))

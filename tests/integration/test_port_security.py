@@ -193,6 +193,10 @@ def test_stateless_rules_pass_their_direction_with_no_conntrack(stateless):
     assert not pings(dc, 'vm1', 'vm3')
     assert conntrack(dc, 'hv2', 'vm3') == [] and conntrack(dc, 'hv2', 'vm4') == []
     assert conntrack(dc, 'hv1', 'vm1') != []              # the stateful side tracks
+    time.sleep(1.1)                                        # counters are read once a second
+    rules = dc.client.get('/v1/security-groups/fast')['rules']
+    udp_in = next(r for r in rules if r['direction'] == 'ingress')
+    assert udp_in['stats']['packets'] >= 2                 # counted per rule, stateless too
 
 
 def test_stateless_replies_need_rules_of_their_own(stateless):

@@ -8,6 +8,7 @@ from controller.api.trace import trace
 from controller.compile import pipeline as P
 from controller.compile.host import ALL, compile_host
 from controller.compile.pipeline_sim import Conntrack, Switch, run
+from controller.features import firewall
 from controller.features.security_groups import SecurityGroups
 from controller.state.inventory import Inventory
 from controller.state.model import ValidationError
@@ -232,9 +233,11 @@ def udp(ofport, src_k, dst_k, dport):
             'udp_dst': dport, 'udp_src': 40000}
 
 
-def test_stateless_ports_have_no_conntrack(stateless):
+def test_stateless_ports_have_no_conntrack_and_their_rules_are_counted(stateless):
     inv = Inventory.from_store(stateless.store)
     flows = compile_host(inv, inv.hosts['hv1'])
+    counted = set(firewall.marks_by_cookie(flows).values())
+    assert {r['mark'] for r in stateless.get_group('udp').rules} <= counted
     for f in flows:
         mine = dict(f.match).get('in_port', dict(f.match).get(P.REG_OUT_PORT))
         if f.owner == 'firewall' and mine in (1, 2):
@@ -263,7 +266,14 @@ def test_stateless_remote_group_rule_and_its_words(stateless):
     inv = Inventory.from_store(stateless.store)
     got = trace(inv, ALL, TraceRequest(source='vm1', destination='vm2', protocol='icmp'))
     text = '\n'.join(s['says'] for s in got['steps'])
-    assert got['verdict'] == 'allowed' and 'no conntrack' in text and 'stateless group' in text
+    assert got['verdict'] == 'allowed' and 'no conntrack' in text
+    rules = {r['protocol']: r for r in stateless.get_group('udp').rules
+             if r['direction'] == 'egress'}
+    remote = next(r for r in stateless.get_group('udp').rules if r['remote_group_id'])
+    assert "vm1's egress: allowed, no conntrack, by rule %s of stateless group udp" % (
+        rules['icmp']['id']) in text
+    assert "vm2's ingress: allowed, no conntrack, by rule %s of stateless group udp" % (
+        remote['id']) in text
     got = trace(inv, ALL, TraceRequest(source='vm1', destination='vm2', protocol='tcp',
                                        port=22))
     assert got['verdict'] == 'dropped'
