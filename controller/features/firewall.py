@@ -87,8 +87,7 @@ def pieces(inv, host, want):
     ips = want.subjects('clause1')          # None: all of them
     if ips is None:
         for f in _clause1(inv, _host_rules(inv, host)):
-            out.setdefault(('firewall', 'clause1', dict(f.match)[_FIELD[f.table]]),
-                           []).append(f)
+            out.setdefault(('firewall', 'clause1', _address_of(f)), []).append(f)
     elif ips:
         shared = {}
         for rule in _host_rules(inv, host).values():
@@ -116,6 +115,13 @@ def _host_rules(inv, host):
 
 
 _FIELD = {P.EGRESS_ACL: 'ipv4_dst', P.INGRESS_ACL: 'ipv4_src'}
+
+
+def _address_of(clause1):
+    """The member address a clause-1 flow matches, as members are listed (a
+    prefix '10.0.9.0/24', not its masked match): its piece's key either way."""
+    value = dict(clause1.match)[_FIELD[clause1.table]]
+    return str(ipaddress.ip_network('%s/%s' % value)) if isinstance(value, tuple) else value
 
 
 def _clause1_where(inv, rule):

@@ -338,3 +338,16 @@ def test_records_stored_before_pairs_and_stateless_read_with_neutron_defaults():
         'ips': ['10.0.0.1'], 'device': 'tap1', 'security_groups': ['g']}))
     group = decode('security_group', 'g', json.dumps({'id': 'g', 'name': 'g', 'rules': []}))
     assert port.allowed_address_pairs == [] and group.stateful is True
+
+
+def test_a_prefix_member_s_clause1_piece_has_one_key_whole_or_incremental(pairs):
+    """The piece of a pair's prefix is keyed by the prefix as members list it,
+    whether the host is compiled whole or for that address alone (else the
+    incremental compile leaves the whole one's flow behind)."""
+    from controller.compile.pieces import Want
+    inv = Inventory.from_store(pairs.store)
+    host = inv.hosts['hv2']
+    whole = firewall.pieces(inv, host, Want())
+    alone = firewall.pieces(inv, host, Want([('clause1', '10.0.9.0/24')]))
+    key = ('firewall', 'clause1', '10.0.9.0/24')
+    assert key in whole and set(alone) == {key} and set(alone[key]) == set(whole[key])
