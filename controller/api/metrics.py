@@ -88,6 +88,12 @@ class Metrics:
                                   ['mode'], registry=self.registry)
         self.api_requests = Counter('vnetsec_api_requests', 'REST API requests answered',
                                     ['method', 'route', 'status'], registry=self.registry)
+        self.log_records = Counter('vnetsec_log_records', 'security-group log records '
+                                   'written (one per connection)', ['verdict'],
+                                   registry=self.registry)
+        self.log_suppressed = Counter('vnetsec_log_suppressed', 'packets a switch\'s '
+                                      'controller meter held back (log_rate)', ['switch'],
+                                      registry=self.registry)
         self.registry.register(_State(state))
 
     def text(self):

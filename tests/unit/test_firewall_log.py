@@ -1,0 +1,218 @@
+"""Security-group logging, pure parts: which flows a log decorates, the record
+built from a packet sent up, one record per connection, the log meter sent to
+a switch, and /v1/logs (issue 33)."""
+import json
+import struct
+
+import pytest
+
+from controller import constants as C
+from controller.compile import pipeline as P
+from controller.compile.host import compile_host
+from controller.features import firewall, firewall_log, log_record
+from controller.features.log_api import Logs
+from controller.features.log_sink import LogSink
+from controller.features.security_groups import SecurityGroups
+from controller.state.inventory import Inventory
+from controller.state.model import ValidationError
+from controller.switch.reconciler import Reconciler
+from tests.unit import fakes
+from tests.unit.conftest import add_hv, add_port
+
+UP = ('controller', C.LOG_MAX_LEN)
+
+
+def setup(service):
+    """hv1: a web server (ofport 1; tcp 8080 from anywhere, icmp from group
+    client) and a client (ofport 2)."""
+    net = service.create_network({'name': 'blue', 'kind': 'vxlan'})
+    add_hv(service, 'hv1', 1)
+    SecurityGroups(service).create_group({'name': 'client', 'rules': [{'direction': 'egress'}]})
+    SecurityGroups(service).create_group({'name': 'web', 'rules': [
+        {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 8080,
+         'port_range_max': 8080},
+        {'direction': 'ingress', 'protocol': 'icmp', 'remote_group_id': 'client'}]})
+    server = add_port(service, net, 1, 'hv1', ofport=1)
+    service.update_port(server.id, {'security_groups': ['web']})
+    client = add_port(service, net, 2, 'hv1', ofport=2)
+    service.update_port(client.id, {'security_groups': ['client']})
+    return service.get_port(server.id), service.get_port(client.id)
+
+
+def flows(service):
+    inv = Inventory.from_store(service.store)
+    return inv, compile_host(inv, inv.hosts['hv1'], [firewall.FEATURE])
+
+
+def sent_up(fs):
+    return [f for f in fs if UP in f.actions]
+
+
+def test_no_log_no_flow_changes(service):
+    server, client = setup(service)
+    _, plain = flows(service)
+    assert not sent_up(plain)
+    log = Logs(service).create({'event': 'DROP', 'port': client.id})
+    Logs(service).delete(log.id)
+    assert flows(service)[1] == plain
+
+
+def test_drop_log_decorates_the_vnics_deny_flows_only(service):
+    server, client = setup(service)
+    _, plain = flows(service)
+    Logs(service).create({'event': 'DROP', 'security_group': 'web'})
+    _, logged = flows(service)
+    up = sent_up(logged)
+    assert {(f.table, f.priority) for f in up} == {
+        (P.EGRESS_ACL, P.priority(P.EGRESS_ACL, 'deny_ip')),
+        (P.INGRESS_ACL, P.priority(P.INGRESS_ACL, 'deny_ip'))}
+    assert all(f.actions == (UP,) for f in up)
+    assert all(('in_port', server.ofport) in f.match or (P.REG_OUT_PORT, server.ofport)
+               in f.match for f in up)                  # not the client's
+    assert len(logged) == len(plain)                    # decorated, none added
+    for f in logged:
+        assert not P.check(f), P.check(f)
+
+
+def test_accept_log_decorates_commits_and_keeps_them_going_on(service):
+    setup(service)
+    Logs(service).create({'event': 'ACCEPT', 'security_group': 'web'})
+    _, logged = flows(service)
+    up = sent_up(logged)
+    names = {P.table(f.table).priorities and next(
+        n for n, p in P.table(f.table).priorities.items() if p == f.priority) for f in up}
+    assert names == {'rule', 'remote_group'}            # direct rule; shared conjunction
+    for f in up:
+        assert f.actions[0][0] == 'ct' and f.actions[0][1]       # still commits
+        assert f.actions[1] == UP and f.actions[-1][0] == 'goto'  # and goes on
+
+
+def test_record_of_an_accepted_connection(service):
+    server, client = setup(service)
+    Logs(service).create({'event': 'ALL', 'security_group': 'web'})
+    inv, logged = flows(service)
+    commit = next(f for f in sent_up(logged) if f.priority == P.priority(P.INGRESS_ACL, 'rule'))
+    frame = _frame('10.0.0.2', '10.0.0.1', C.TCP, 40000, 8080)
+    record = log_record.build(inv, 'hv1', P.INGRESS_ACL, {P.REG_OUT_PORT: 1}, frame, commit,
+                              now=0.5)
+    tcp = next(r for r in service.get_group('web').rules if r['protocol'] == 'tcp')
+    assert record == {
+        'time': '1970-01-01T00:00:00.500Z', 'hypervisor': 'hv1', 'port': server.id,
+        'vm': server.name, 'device': server.device, 'network': 'blue',
+        'network_kind': 'vxlan', 'segmentation_id': inv.networks[server.network_id]
+        .segmentation_id, 'direction': 'ingress', 'protocol': 'tcp', 'src': '10.0.0.2',
+        'sport': 40000, 'dst': '10.0.0.1', 'dport': 8080, 'verdict': 'ACCEPT',
+        'rule': tcp['id'], 'group': 'web', 'group_id': tcp and service.get_group('web').id}
+    json.dumps(record)                                  # one JSON line
+
+
+def test_record_of_a_refused_packet_names_no_rule(service):
+    server, client = setup(service)
+    Logs(service).create({'event': 'DROP'})
+    inv, logged = flows(service)
+    deny = next(f for f in sent_up(logged) if f.table == P.EGRESS_ACL
+                and ('in_port', client.ofport) in f.match)
+    record = log_record.build(inv, 'hv1', P.EGRESS_ACL, {'in_port': 2},
+                              _frame('10.0.0.2', '10.0.0.9', C.UDP, 5000, 53, vlan=10), deny)
+    assert (record['verdict'], record['rule'], record['group'], record['vm'],
+            record['direction'], record['protocol'], record['dport']) == \
+        ('DROP', 'no rule', None, client.name, 'egress', 'udp', 53)
+
+
+def test_no_record_for_a_flow_that_logs_nothing_or_an_unknown_vnic(service):
+    setup(service)
+    inv, plain = flows(service)
+    frame = _frame('10.0.0.2', '10.0.0.1', C.TCP, 1, 2)
+    assert log_record.build(inv, 'hv1', P.INGRESS_ACL, {P.REG_OUT_PORT: 1}, frame,
+                            plain[0]) is None
+    assert log_record.build(inv, 'hv1', P.INGRESS_ACL, {P.REG_OUT_PORT: 1}, frame, None) is None
+    Logs(service).create({'event': 'DROP'})
+    inv, logged = flows(service)
+    assert log_record.build(inv, 'hv1', P.INGRESS_ACL, {P.REG_OUT_PORT: 77}, frame,
+                            sent_up(logged)[0]) is None
+
+
+def test_icmp_type_and_code_stand_for_ports():
+    assert log_record.five_tuple(_frame('10.0.0.1', '10.0.0.2', C.ICMP, 8, 0)) == \
+        ('icmp', '10.0.0.1', 8, '10.0.0.2', 0)
+    assert log_record.five_tuple(b'\x00' * 12 + b'\x08\x06' + b'\x00' * 28) is None
+
+
+def test_one_record_per_connection_within_the_window():
+    s = log_record.Sessions(seconds=10, kept=2)
+    assert s.first('a', 0) and not s.first('a', 5) and s.first('a', 16)
+    assert s.first('b', 16) and s.first('c', 16)
+    assert s.first('a', 17)                             # forgotten: only 2 kept
+
+
+def test_sink_writes_per_log_and_counts_suppressed(service, tmp_path):
+    server, client = setup(service)
+    web = Logs(service).create({'event': 'ALL', 'security_group': 'web'})
+    mine = Logs(service).create({'event': 'DROP', 'port': client.id})
+    web_file = tmp_path / 'web.log'
+    inv, logged = flows(service)
+    inv.records['log'][web.id] = firewall_log.Log(**dict(vars(web), file=str(web_file)))
+    by_cookie = {f.cookie: f for f in logged}
+    meter = [[(1, 0)]]
+    sink = LogSink(inv, lambda dpid: by_cookie, lambda: meter[0])
+    commit = next(f for f in sent_up(logged) if f.priority == P.priority(P.INGRESS_ACL, 'rule'))
+    syn = _frame('10.0.0.2', '10.0.0.1', C.TCP, 40000, 8080)
+    assert sink.packet_in(1, P.INGRESS_ACL, commit.cookie, {P.REG_OUT_PORT: 1}, syn,
+                          now=1) == [web.id]
+    assert sink.packet_in(1, P.INGRESS_ACL, commit.cookie, {P.REG_OUT_PORT: 1}, syn,
+                          now=2) == []                  # the same connection
+    deny = next(f for f in sent_up(logged) if ('in_port', 2) in f.match)
+    assert sink.packet_in(1, P.EGRESS_ACL, deny.cookie, {'in_port': 2},
+                          _frame('10.0.0.2', '10.0.0.7', C.UDP, 1, 2), now=3) == [mine.id]
+    meter[0] = [(1, 40)]
+    assert sink.read_meters(now=4) == 40
+    written = [json.loads(line) for line in web_file.read_text().splitlines()]
+    assert [r['verdict'] for r in written] == ['ACCEPT', 'SUPPRESSED']
+    assert written[1]['suppressed'] == 40 and written[1]['hypervisor'] == 'hv1'
+    assert [r['verdict'] for r in sink.events(mine.id)] == ['DROP', 'SUPPRESSED']
+    assert [r['vm'] for r in sink.recent_denials()] == [client.name]
+
+
+def test_meter_is_added_then_modified_outside_any_bundle():
+    dp = FakeDatapath()
+    Reconciler().set_meter(dp, C.LOG_METER, 100, 25)
+    ofp, buf, mods = dp.ofproto, dp.bytes_sent, []
+    while buf:                      # ofp_meter_mod: header, command, flags, id, one drop band
+        _, kind, length, _ = struct.unpack_from('!BBHI', buf)
+        mods.append((kind,) + struct.unpack_from('!HHIHHII', buf, 8))
+        buf = buf[length:]
+    flags = ofp.OFPMF_PKTPS | ofp.OFPMF_BURST
+    assert mods == [
+        (ofp.OFPT_METER_MOD, ofp.OFPMC_ADD, flags, C.LOG_METER, ofp.OFPMBT_DROP, 16, 100, 25),
+        (ofp.OFPT_METER_MOD, ofp.OFPMC_MODIFY, flags, C.LOG_METER, ofp.OFPMBT_DROP, 16, 100,
+         25)]
+
+
+class FakeDatapath(fakes.FakeDatapath):
+    bytes_sent = b''
+
+    def send(self, buf):
+        self.bytes_sent += buf
+
+
+@pytest.mark.parametrize('body,field', [
+    ({'event': 'SOME'}, 'event'), ({'file': '../etc/passwd'}, 'file'),
+    ({'file': '/tmp/x'}, 'file'), ({'security_group': 'nope'}, 'security_group'),
+    ({'port': 'nope'}, 'port'), ({'enabled': 'yes'}, 'enabled'), ({'what': 1}, 'what'),
+    ({'name': 'a b'}, 'name')])
+def test_bad_log_requests_name_their_field_and_store_nothing(service, body, field):
+    setup(service)
+    with pytest.raises(ValidationError) as e:
+        Logs(service).create(body)
+    assert e.value.field == field
+    assert service.store.list('log') == []
+
+
+def _frame(src, dst, proto, sport, dport, vlan=None):
+    import socket
+    l4 = struct.pack('!HH', sport, dport) + b'\x00' * 16 if proto != C.ICMP \
+        else bytes([sport, dport]) + b'\x00' * 6
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(l4), 0, 0, 64, proto, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    tag = struct.pack('!HH', 0x8100, vlan) if vlan else b''
+    return b'\x02' * 6 + b'\x04' * 6 + tag + b'\x08\x00' + ip + l4
