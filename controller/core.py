@@ -171,7 +171,8 @@ class Core(RyuApp, Running):
         rules = [{'group': g.name, 'rule': r['id'], 'direction': r['direction'],
                   **counters.get(r['id'], {'packets': 0, 'bytes': 0})}
                  for g in self.store.list('security_group') for r in g.rules]
-        return {'switches': switches, 'rules': rules, 'stats_read_at': read_at}
+        return {'switches': switches, 'rules': rules, 'stats_read_at': read_at,
+                'etcd_errors': dict(getattr(self.store, 'errors', {}))}
 
     def _stats_loop(self, interval):
         """Read the per-rule counters every ``interval`` seconds, so that a

@@ -62,6 +62,12 @@ class _State:
             octets.add_metric(key, r['bytes'])
         yield packets
         yield octets
+        errors = CounterMetricFamily('vnetsec_etcd_errors', 'calls to etcd that failed: '
+                                     '"unreachable" a member did not answer, "no_member" '
+                                     'none did', labels=['kind'])
+        for kind in ('unreachable', 'no_member'):
+            errors.add_metric([kind], state.get('etcd_errors', {}).get(kind, 0))
+        yield errors
         yield GaugeMetricFamily('vnetsec_rule_stats_read_timestamp_seconds',
                                 'when the per-rule counters were last read from the '
                                 'switches', value=state['stats_read_at'])

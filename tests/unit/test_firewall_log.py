@@ -216,3 +216,66 @@ def _frame(src, dst, proto, sport, dport, vlan=None):
                      socket.inet_aton(src), socket.inet_aton(dst))
     tag = struct.pack('!HH', 0x8100, vlan) if vlan else b''
     return b'\x02' * 6 + b'\x04' * 6 + tag + b'\x08\x00' + ip + l4
+
+
+# ---- /v1/logs and /v2.0/log/logs through webob, no server --------------------------
+def _call(api, method, path, body=None):
+    import webob
+    req = webob.Request.blank(path, method=method)
+    if body is not None:
+        req.body = json.dumps(body).encode()
+        req.content_type = 'application/json'
+    req.headers['Authorization'] = 'Bearer secret'
+    resp = req.get_response(api)
+    return resp.status_int, (resp.json if resp.body else None)
+
+
+@pytest.fixture
+def api(service):
+    import controller.api.neutron  # noqa: F401 - mounts /v2.0
+    from controller.api.v1 import Api
+    return Api(service, token='secret')
+
+
+def test_v1_logs_create_list_show_patch_delete(api, service):
+    server, client = setup(service)
+    status, log = _call(api, 'POST', '/v1/logs', {'name': 'web', 'event': 'DROP',
+                                                 'security_group': 'web', 'file': 'web.log'})
+    assert status == 201 and log['group_id'] == service.get_group('web').id
+    assert log['path'].endswith('/web.log') and log['enabled']
+    assert _call(api, 'GET', '/v1/logs')[1] == [log]
+    assert _call(api, 'GET', '/v1/logs/web')[1] == log
+    assert _call(api, 'PATCH', '/v1/logs/%s' % log['id'], {'enabled': False})[1]['enabled'] \
+        is False
+    assert _call(api, 'POST', '/v1/logs', {'name': 'web'})[0] == 409
+    assert _call(api, 'GET', '/v1/logs/%s/events' % log['id']) == (
+        200, {'log': log['id'], 'events': []})
+    status, err = _call(api, 'POST', '/v1/logs', {'event': 'drop'})
+    assert status == 400 and err['error']['field'] == 'event'
+    assert _call(api, 'DELETE', '/v1/logs/%s' % log['id'])[0] == 204
+    assert _call(api, 'GET', '/v1/logs/%s' % log['id'])[0] == 404
+
+
+def test_v2_network_logs_as_neutron_has_them(api, service):
+    server, client = setup(service)
+    group = service.get_group('web')
+    aliases = {e['alias'] for e in _call(api, 'GET', '/v2.0/extensions')[1]['extensions']}
+    assert 'logging' in aliases
+    status, out = _call(api, 'POST', '/v2.0/log/logs', {'log': {
+        'name': 'sg-drop', 'resource_type': 'security_group', 'event': 'DROP',
+        'resource_id': group.id, 'project_id': 'p'}})
+    assert status == 201, out
+    log = out['log']
+    assert (log['event'], log['resource_type'], log['target_id'], log['enabled']) == \
+        ('DROP', 'security_group', None, True)
+    assert log['resource_id'].replace('-', '') == group.id
+    assert _call(api, 'GET', '/v2.0/logs')[1]['logs'] == [log]
+    assert _call(api, 'GET', '/v2.0/log/logs?event=ACCEPT')[1]['logs'] == []
+    assert _call(api, 'PUT', '/v2.0/log/logs/%s' % log['id'],
+                 {'log': {'enabled': False}})[1]['log']['enabled'] is False
+    assert _call(api, 'POST', '/v2.0/log/logs', {'log': {'event': 'SOME'}})[0] == 400
+    assert _call(api, 'POST', '/v2.0/log/logs', {'log': {'target_id': 'nope'}})[0] == 404
+    assert _call(api, 'GET', '/v2.0/log/loggable-resources')[1] == {
+        'loggable_resources': [{'type': 'security_group'}]}
+    assert _call(api, 'DELETE', '/v2.0/log/logs/%s' % log['id'])[0] == 204
+    assert service.store.list('log') == []
