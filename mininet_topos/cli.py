@@ -9,14 +9,15 @@ from mininet.log import output
 
 from mininet_topos.client import ApiError
 from mininet_topos.firewall_cli import FirewallCommands
+from mininet_topos.log_cli import LogCommands
 from mininet_topos.replicas_cli import ReplicaCommands
 from mininet_topos.trace_cli import TraceCommands
 
-OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg', 'trace', 'web', 'controllers',
-                'kill-controller', 'start-controller')
+OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg', 'log', 'trace', 'web',
+                'controllers', 'kill-controller', 'start-controller')
 
 
-class VnetsecCLI(ReplicaCommands, TraceCommands, FirewallCommands, CLI):
+class VnetsecCLI(ReplicaCommands, TraceCommands, LogCommands, FirewallCommands, CLI):
     prompt = 'vnetsec> '
     BANNER = ('*** vnetsec commands: %s; `help` lists all, `help COMMAND` explains one\n'
               '*** sh commands get the API as $VNETSEC_API and $VNETSEC_API_TOKEN, e.g.\n'

@@ -5,6 +5,7 @@ import ipaddress
 from mininet.log import output
 
 from mininet_topos.client import ApiError
+from mininet_topos.log_cli import record_text
 
 USAGE = ('usage: trace VM VM|ADDRESS [tcp|udp|sctp PORT | icmp | arp] [established]\n')
 
@@ -44,6 +45,12 @@ def trace_text(answer):
     lines = ['%s: %s' % (answer['verdict'].upper(), answer['summary'])]
     for step in answer['steps']:
         lines.append('  %-4s %-14s %s' % (step['host'], step['table_name'], step['says']))
+    for log in (answer.get('logged') or {}).get('logs', ()):
+        lines.append('logged: log %s (%s)%s; `log show %s`' % (
+            log['name'] or log['id'], log['events'], ', file ' + log['path'] if log['path']
+            else '', log['name'] or log['id']))
+    for record in (answer.get('logged') or {}).get('records', ()):
+        lines.append('  seen: ' + record_text(record))
     return '\n'.join(lines) + '\n'
 
 

@@ -171,3 +171,21 @@ def attach(parts):
     if interval > 0:
         hub.spawn(loop, interval)
     return sink
+
+
+def pointer(inv, port, packet):
+    """Where a refused packet of ``port`` is logged, for a trace: the logs that
+    record its drops (id, name, file, the events URL) and the recent records of
+    that connection's kind (same vNIC, peer, protocol and destination port)."""
+    logs = [log for log in firewall_log.logs(inv)
+            if firewall_log.covers(log, port) and firewall_log.wants(log, 'DROP')]
+    if not logs:
+        return None
+    sink = running()
+    wanted = {'vm': port.name, 'protocol': packet['protocol'], 'src': packet['src'],
+              'dst': packet['dst'], 'dport': packet['dport'], 'verdict': 'DROP'}
+    records = [r for log in logs for r in (sink.events(log.id) if sink else ())
+               if all(r.get(k) == v for k, v in wanted.items() if v is not None)]
+    return {'logs': [{'id': log.id, 'name': log.name, 'path': path_of(log),
+                      'events': '/v1/logs/%s/events' % log.id} for log in logs],
+            'records': records[-5:]}

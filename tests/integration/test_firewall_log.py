@@ -101,6 +101,13 @@ def test_logging_off_costs_nothing_then_accept_and_drop_on_vlan_and_vxlan(dc):
                 assert r['network_kind'] == kind and r['direction'] == 'ingress'
                 assert r['protocol'] == 'tcp' and r['src'] == dc.node(client).IP()
                 assert r['sport'] > 1024 and r['log'] == log['id']
+        denied = c.get('/v1/view')['denials']           # the web view's tail per VM
+        assert {r['dport'] for r in denied['vm5'] + denied['vm6']} >= {9090}
+        answer = c.post('/v1/trace', {'source': 'vm1', 'destination': 'vm5',
+                                      'protocol': 'tcp', 'port': 9090})
+        assert answer['verdict'] == 'dropped' and answer['summary'].endswith('web-all')
+        assert [g['id'] for g in answer['logged']['logs']] == [log['id']]
+        assert answer['logged']['records'][-1]['dport'] == 9090      # the real one
         events = c.get('/v1/logs/%s/events' % log['id'])['events']
         assert {(e['vm'], e['verdict']) for e in events} >= {
             ('vm5', 'ACCEPT'), ('vm5', 'DROP'), ('vm6', 'ACCEPT'), ('vm6', 'DROP')}

@@ -171,6 +171,14 @@ def test_sink_writes_per_log_and_counts_suppressed(service, tmp_path):
     assert written[1]['suppressed'] == 40 and written[1]['hypervisor'] == 'hv1'
     assert [r['verdict'] for r in sink.events(mine.id)] == ['DROP', 'SUPPRESSED']
     assert [r['vm'] for r in sink.recent_denials()] == [client.name]
+    from controller.api import web
+    from controller.features import log_sink
+    log_sink._SINK[0] = sink
+    try:
+        assert list(web.denials(['vlan', 'vxlan', 'firewall'])) == [client.name]
+        assert web.denials(['vlan', 'vxlan']) == {}
+    finally:
+        log_sink._SINK[0] = None
 
 
 def test_meter_is_added_then_modified_outside_any_bundle():
@@ -279,3 +287,38 @@ def test_v2_network_logs_as_neutron_has_them(api, service):
         'loggable_resources': [{'type': 'security_group'}]}
     assert _call(api, 'DELETE', '/v2.0/log/logs/%s' % log['id'])[0] == 204
     assert service.store.list('log') == []
+
+
+def test_a_trace_of_a_logged_drop_points_at_its_log(service):
+    from controller.api.trace import trace
+    from controller.compile.host import shipped
+    from controller.state.schemas import TraceRequest, parse
+    server, client = setup(service)
+    request = parse(TraceRequest, {'source': client.name, 'destination': server.name,
+                                   'protocol': 'tcp', 'port': 22})
+    inv = Inventory.from_store(service.store)
+    assert 'logged' not in trace(inv, shipped(), request)
+    log = Logs(service).create({'event': 'DROP', 'security_group': 'web', 'name': 'drops',
+                                'file': 'drops.log'})
+    answer = trace(Inventory.from_store(service.store), shipped(), request)
+    assert answer['verdict'] == 'dropped' and answer['summary'].endswith('logged by drops')
+    assert [(g['id'], g['events']) for g in answer['logged']['logs']] == [
+        (log.id, '/v1/logs/%s/events' % log.id)]
+    allowed = parse(TraceRequest, {'source': client.name, 'destination': server.name,
+                                   'protocol': 'tcp', 'port': 8080})
+    assert 'logged' not in trace(Inventory.from_store(service.store), shipped(), allowed)
+
+
+def test_log_cli_words_and_lines():
+    from mininet_topos.log_cli import UsageError, create_body, record_text
+    assert create_body('drop group web file w.log name w'.split()) == {
+        'event': 'DROP', 'security_group': 'web', 'file': 'w.log', 'name': 'w'}
+    assert create_body([]) == {}
+    with pytest.raises(UsageError):
+        create_body(['group'])
+    line = record_text({'time': '2026-12-07T14:31:33.634Z', 'hypervisor': 'hv1', 'vm': 'vm2',
+                        'direction': 'ingress', 'verdict': 'DROP', 'protocol': 'tcp',
+                        'src': '10.0.0.1', 'sport': 40000, 'dst': '10.0.0.2', 'dport': 22,
+                        'rule': 'no rule'})
+    assert line.split() == ['14:31:33.634', 'hv1', 'vm2', 'ingress', 'DROP', 'tcp',
+                            '10.0.0.1:40000', '->', '10.0.0.2:22', 'no', 'rule']
