@@ -122,7 +122,7 @@ class Logs:
             tx.delete(KIND, log.id)
         sink = log_sink.running()
         if sink is not None:
-            sink.forget(log.id)
+            sink.forget(log)
         return log
 
 

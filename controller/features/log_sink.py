@@ -106,8 +106,12 @@ class LogSink:
     def events(self, log_id, limit=RECENT):
         return list(self.recent.get(log_id, ()))[-limit:]
 
-    def forget(self, log_id):
-        self.recent.pop(log_id, None)
+    def forget(self, log):
+        """A log deleted: its records in memory, and its file closed."""
+        self.recent.pop(log.id, None)
+        f = self._files.pop(path_of(log), None)
+        if f is not None:
+            f.close()
 
     def recent_denials(self, limit=DENIALS):
         return list(self.denials)[-limit:]
