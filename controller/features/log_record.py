@@ -95,8 +95,7 @@ def build(inv, host_name, table_id, fields, data, flow, now=None):
     network = inv.networks.get(port.network_id)
     rule, group = rule_of(inv, flow) if verdict == 'ACCEPT' else (None, None)
     return {
-        'time': time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now or time.time()))
-        + '.%03dZ' % (((now or time.time()) % 1) * 1000),
+        'time': stamp(time.time() if now is None else now),
         'hypervisor': host_name, 'port': port.id, 'vm': port.name, 'device': port.device,
         'network': network.name if network else port.network_id,
         'network_kind': network.kind if network else '',
@@ -106,6 +105,11 @@ def build(inv, host_name, table_id, fields, data, flow, now=None):
         'verdict': verdict, 'rule': rule['id'] if rule else NO_RULE,
         'group': group.name if group else None, 'group_id': group.id if group else None,
     }
+
+
+def stamp(t):
+    """A record's time: UTC, ISO 8601, milliseconds."""
+    return time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%03dZ' % ((t % 1) * 1000)
 
 
 def connection(record):

@@ -138,7 +138,8 @@ class LogSink:
             name = host.name if host else '%016x' % dpid
             if self.metrics is not None:
                 self.metrics.log_suppressed.labels(name).inc(delta)
-            record = {'time': _stamp(now or time.time()), 'hypervisor': name,
+            record = {'time': log_record.stamp(time.time() if now is None else now),
+                      'hypervisor': name,
                       'verdict': 'SUPPRESSED', 'suppressed': delta,
                       'why': 'the switch\'s controller meter (log_rate) held back '
                              '%d packets' % delta}
@@ -146,10 +147,6 @@ class LogSink:
                 self.write(log, dict(record, log=log.id))
         self.counts['suppressed'] += total
         return total
-
-
-def _stamp(t):
-    return time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%03dZ' % ((t % 1) * 1000)
 
 
 def attach(parts):
