@@ -31,19 +31,21 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def records(dc):
-    """Log records the controller has written (vnetsec_log_records_total)."""
-    return sum(float(line.rsplit(' ', 1)[1]) for line in dc.client.text('/metrics')
-               .splitlines() if line.startswith('vnetsec_log_records_total{'))
+def counted(dc):
+    """(log records written, packet-ins received) from /metrics."""
+    text = dc.client.text('/metrics').splitlines()
+    return tuple(sum(float(line.rsplit(' ', 1)[1]) for line in text if line.startswith(name))
+                 for name in ('vnetsec_log_records_total{', 'vnetsec_log_packet_ins_total '))
 
 
 def one_run(dc, pid, seconds):
-    """(connections/s, controller CPU seconds, log records) of one rate run."""
-    before_cpu, before_records = cpu_seconds(pid), records(dc)
+    """(connections/s, controller CPU seconds, log records, packet-ins) of one run."""
+    before_cpu, before = cpu_seconds(pid), counted(dc)
     rate = float(dc.node('vm1').cmd('python3 %s connect-rate %s %d %d' % (
         PROBE, dc.node('vm2').IP(), SERVER_PORT, seconds)))
     time.sleep(1)                         # the last packet-ins handled
-    return rate, cpu_seconds(pid) - before_cpu, records(dc) - before_records
+    after = counted(dc)
+    return rate, cpu_seconds(pid) - before_cpu, after[0] - before[0], after[1] - before[1]
 
 
 def measure(seconds, runs, log_rate):

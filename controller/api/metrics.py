@@ -97,6 +97,9 @@ class Metrics:
         self.log_records = Counter('vnetsec_log_records', 'security-group log records '
                                    'written (one per connection)', ['verdict'],
                                    registry=self.registry)
+        self.log_packet_ins = Counter('vnetsec_log_packet_ins', 'packets the switches '
+                                      'sent up to be logged, as received',
+                                      registry=self.registry)
         self.log_suppressed = Counter('vnetsec_log_suppressed', 'packets a switch\'s '
                                       'controller meter held back (log_rate)', ['switch'],
                                       registry=self.registry)

@@ -62,21 +62,17 @@ def verdict_of(flow):
 def rule_of(inv, flow):
     """(rule, group) whose mark a commit flow sets, or (None, None)."""
     mark = flow.actions[0][4] if flow.actions and flow.actions[0][0] == 'ct' else None
-    if mark is None:
-        return None, None
-    for group in inv.groups.values():
-        for rule in group.rules:
-            if P.rule_mark(rule) == mark:
-                return rule, group
-    return None, None
+    by_mark = inv.memo(('log-rules',), lambda: {
+        P.rule_mark(rule): (rule, group) for group in inv.groups.values()
+        for rule in group.rules})
+    return by_mark.get(mark, (None, None))
 
 
 def port_at(inv, host_name, ofport):
     """The vNIC at ``ofport`` on the host (bound there, or arriving)."""
-    for port in inv.local_ports(host_name) + inv.arriving_ports(host_name):
-        if port.ofport == ofport:
-            return port
-    return None
+    return inv.memo(('log-ports', host_name), lambda: {
+        port.ofport: port for port in inv.local_ports(host_name)
+        + inv.arriving_ports(host_name)}).get(ofport)
 
 
 def build(inv, host_name, table_id, fields, data, flow, now=None):

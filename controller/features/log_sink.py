@@ -61,6 +61,8 @@ class LogSink:
         """One packet a switch sent up; the records it made (per log)."""
         now = time.time() if now is None else now
         self.counts['packet_ins'] += 1
+        if self.metrics is not None:
+            self.metrics.log_packet_ins.inc()
         host = self.inv.host_by_dpid(dpid)
         flow = self.desired(dpid).get(cookie)
         record = host and log_record.build(self.inv, host.name, table_id, fields, data, flow,

@@ -169,7 +169,8 @@ def _api_and_reconcile_times(dc, seconds):
 def test_a_flood_of_refused_packets_is_bounded_by_the_meter(dc):
     c = dc.client
     base_reads, base_writes = _api_and_reconcile_times(dc, 3)
-    log = c.call('POST', '/v1/logs?wait=applied', {'event': 'ALL', 'file': 'flood.log'})
+    log = c.call('POST', '/v1/logs?wait=applied', {'event': 'ALL', 'security_group': 'web',
+                                                   'file': 'flood.log'})
     try:
         metrics_before = _suppressed(c)
         vm1, vm3, vm2 = dc.node('vm1'), dc.node('vm3'), dc.node('vm2')
@@ -197,7 +198,9 @@ def test_a_flood_of_refused_packets_is_bounded_by_the_meter(dc):
                   1e3 * statistics.median(writes), 1e3 * max(writes),
                   1e3 * statistics.median(base_writes), 1e3 * max(base_writes)))
         assert sent > 50 * RATE * 10                         # a real flood
-        assert 0 < len(flood) <= RATE * took + BURST         # what the meter lets up
+        # what the meter lets up: at most its rate, and about that (one record per
+        # connection: the flood has 1,000, and sends each many times a second)
+        assert RATE * took / 2 < len(flood) <= RATE * took + BURST
         assert suppressed >= sent - len(flood) - sent // 10 > 0
         assert _suppressed(c) - metrics_before >= suppressed
         assert max(reads) < max(0.5, 5 * max(base_reads))
