@@ -87,12 +87,12 @@ def main():
         '/'.join('%.0f' % r[0] for r in off), '/'.join('%.0f' % r[0] for r in on)))
     conns = [sum(r[0] * args.seconds for r in runs) for runs in (off, on)]
     cpu = [sum(r[1] for r in runs) for runs in (off, on)]
-    logged = sum(r[2] for r in on)
+    logged, received = sum(r[2] for r in on), sum(r[3] for r in on)
     print('  %-46s %16.3f %16.3f' % ('controller CPU s per 1,000 connections',
                                       1000 * cpu[0] / conns[0], 1000 * cpu[1] / conns[1]))
-    print('  %-46s %16s %16.3f   (%d records for %d connections)' % (
-        'controller CPU s per 1,000 logged connections', '-',
-        1000 * cpu[1] / logged if logged else float('nan'), logged, conns[1]))
+    print('  %-46s %16s %16.3f   (%d records; %d packets received for %d connections)'
+          % ('controller CPU s per 1,000 logged connections', '-',
+             1000 * cpu[1] / logged if logged else float('nan'), logged, received, conns[1]))
 
 
 if __name__ == '__main__':
