@@ -8,16 +8,14 @@ from mininet.cli import CLI
 from mininet.log import output
 
 from mininet_topos.client import ApiError
-from mininet_topos.firewall_cli import FirewallCommands
-from mininet_topos.log_cli import LogCommands
+from mininet_topos.operator_cli import OperatorCommands
 from mininet_topos.replicas_cli import ReplicaCommands
-from mininet_topos.trace_cli import TraceCommands
 
 OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg', 'log', 'trace', 'web',
                 'controllers', 'kill-controller', 'start-controller')
 
 
-class VnetsecCLI(ReplicaCommands, TraceCommands, LogCommands, FirewallCommands, CLI):
+class VnetsecCLI(ReplicaCommands, OperatorCommands, CLI):
     prompt = 'vnetsec> '
     BANNER = ('*** vnetsec commands: %s; `help` lists all, `help COMMAND` explains one\n'
               '*** sh commands get the API as $VNETSEC_API and $VNETSEC_API_TOKEN, e.g.\n'
@@ -111,20 +109,6 @@ class VnetsecCLI(ReplicaCommands, TraceCommands, LogCommands, FirewallCommands, 
                 output('    %-10s ofport %-3d network %-10s %s %s\n'
                        % (p['device'], p['ofport'], p['network'],
                           'vlan' if p['kind'] == 'vlan' else 'vni', p['segmentation_id']))
-
-    def do_mappings(self, line):
-        """mappings NETWORK: per hypervisor, the MAC -> VTEP entries of a network."""
-        if not line.strip():
-            output('usage: mappings NETWORK\n')
-            return
-        data = self._api('/v1/networks/%s/mappings' % line.strip())
-        if data is None:
-            return
-        output('%s %d\n' % (data['kind'], data['segmentation_id']))
-        for host, table in sorted(data['hosts'].items()):
-            output('  %s\n' % host)
-            for mac, vtep in sorted(table.items()):
-                output('      %s -> %s\n' % (mac, vtep))
 
     def do_migrate(self, line):
         """migrate VM HYPERVISOR [live|unplanned]: move a VM's vNIC to another hypervisor.

@@ -1,53 +1,13 @@
-"""A small client of the controller's REST API: the testbed's orchestrator side
-(it registers hypervisors and vNICs, as Nova does with Neutron)."""
-import json
-import urllib.error
-import urllib.request
+"""The testbed's orchestrator side of the REST API: it registers hypervisors and
+vNICs, as Nova does with Neutron (the HTTP client itself is the operator
+command's, :mod:`controller.cli.client`)."""
+from controller.cli import client
+from controller.cli.client import ApiError
+
+__all__ = ['ApiError', 'Client']
 
 
-class ApiError(Exception):
-    def __init__(self, status, body):
-        err = body.get('error', {}) if isinstance(body, dict) else {}
-        self.status, self.body, self.field = status, body, err.get('field')
-        super().__init__('%s (%sHTTP %s)' % (err.get('message', body), 'field %s, ' % self.field
-                                             if self.field else '', status))
-
-
-class Client:
-    def __init__(self, url, token=''):
-        self.url = url.rstrip('/')
-        self.token = token
-
-    def call(self, method, path, body=None, timeout=10, wait=False):
-        """``wait``: a write answers once its switches confirm it (?wait=applied)."""
-        data = json.dumps(body).encode() if body is not None else None
-        path += '?wait=applied' if wait else ''
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header('Content-Type', 'application/json')
-        if self.token:
-            req.add_header('Authorization', 'Bearer ' + self.token)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                raw = resp.read()
-                return json.loads(raw) if raw else None
-        except urllib.error.HTTPError as e:
-            raw = e.read()
-            raise ApiError(e.code, json.loads(raw) if raw else {}) from None
-
-    def get(self, path):
-        return self.call('GET', path)
-
-    def text(self, path, timeout=10):
-        """A GET whose answer is not JSON (``/metrics``), as text."""
-        req = urllib.request.Request(self.url + path)
-        if self.token:
-            req.add_header('Authorization', 'Bearer ' + self.token)
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.read().decode()
-
-    def post(self, path, body, wait=False):
-        return self.call('POST', path, body, wait=wait)
-
+class Client(client.Client):
     def register_host(self, name, dpid, **fields):
         """Create the host, or bring an existing one up to date (a switch that
         starts again registers again, as a compute node does)."""

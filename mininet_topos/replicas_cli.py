@@ -5,6 +5,8 @@ import signal
 
 from mininet.log import output
 
+from controller.cli import show
+
 SIGNALS = {'kill': signal.SIGKILL, 'term': signal.SIGTERM, 'stop': signal.SIGSTOP,
            'cont': signal.SIGCONT}
 
@@ -20,30 +22,19 @@ class ReplicaCommands:
     def do_controllers(self, line):
         """controllers shows the replicas (running or not, lease age) and each switch's master.
 
-        Read from every running replica; a switch's master and generation are
-        the claim in etcd (the generation is sent in the master's role request)."""
+        The operator's `vnetsec controllers`, read from the first running replica
+        that answers, with what this run knows of each replica's process; a
+        switch's master and generation are the claim in etcd."""
         replicas = self._replicas()
         if replicas is None:
             return
         statuses = replicas.statuses()
         running = replicas.running()
-        first = statuses[min(statuses)] if statuses else {}
-        known = first.get('replicas', {})
-        for n, c in enumerate(replicas.controllers, 1):
-            name = 'c%d' % n
-            info = known.get(name)
-            state = ('running' if n in statuses else 'not answering' if n in running
-                     else 'frozen' if n in replicas.frozen else 'stopped')
-            output('  %s  %-13s api %s  %s\n' % (
-                name, state, c.client.url,
-                'lease age %.1f s, %d switches connected' % (info['lease_age'] or 0,
-                                                             info['switches'])
-                if info else 'no lease'))
-        names = {'%016x' % sw.dpid_int: sw.name for sw in self.dc.switches()}
-        for dpid, s in sorted(first.get('switches', {}).items(),
-                              key=lambda item: names.get(item[0], item[0])):
-            output('  %-6s master %-4s generation %s\n'
-                   % (names.get(dpid, dpid), s.get('master') or '-', s.get('generation', '-')))
+        states = {'c%d' % n: ('running' if n in statuses else 'not answering' if n in running
+                              else 'frozen' if n in replicas.frozen else 'stopped')
+                  for n in range(1, replicas.count + 1)}
+        answer = statuses[min(statuses)] if statuses else {'switches': {}}
+        output(show.controllers(answer, states))
 
     def do_kill_controller(self, line):
         """kill-controller N [kill|term|stop|cont]: stop replica N (default kill -9;

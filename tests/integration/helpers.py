@@ -1,14 +1,30 @@
 """Measurements on a running data center, shared by the integration tests."""
+import json
 import os
 import re
 import socket
 import ssl
 import struct
 import subprocess
+import sys
 import time
 
 from controller.compile import pipeline
 from mininet_topos import probe
+
+VNETSEC = os.path.join(os.path.dirname(sys.executable), 'vnetsec')   # the console script
+
+
+def vnetsec(line, env, timeout=60):
+    """Run the operator's command as a shell would: (exit code, its output (decoded
+    when -f json answered), its errors). ``env``: the whole environment."""
+    assert os.access(VNETSEC, os.X_OK), 'no console script %s: run scripts/setup.sh' % VNETSEC
+    done = subprocess.run([VNETSEC] + line.split(), env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    out = done.stdout
+    if '-f json' in line and done.returncode == 0:
+        out = json.loads(out)
+    return done.returncode, out, done.stderr
 
 
 def ip_of(vm):

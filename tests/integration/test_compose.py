@@ -26,7 +26,7 @@ import pytest
 
 from mininet_topos.client import Client
 from mininet_topos.datacenter import DataCenter, _can_listen, _listener
-from tests.integration.helpers import expected_pairs, reachability, running
+from tests.integration.helpers import expected_pairs, reachability, running, vnetsec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENGINE = os.path.join(ROOT, 'scripts', 'docker-engine.sh')
@@ -160,28 +160,62 @@ def compose(tmp_path_factory, request):
         assert not any(left.values()), 'docker-compose down left %s' % left
 
 
+def operator(env):
+    """``vnetsec --api URL ...`` of one replica, with the deployment's token from the
+    environment as an operator has it (export VNETSEC_API_TOKEN=...); asserts it
+    exits 0, returns its output (decoded when -f json)."""
+    def run(port, line):
+        code, out, err = vnetsec('--api http://127.0.0.1:%d %s' % (port, line), env)
+        assert code == 0, (line, code, out, err)
+        return out
+    return run
+
+
 def test_compose_cluster_runs_a_data_center(compose):
     env, docker, _, _ = compose
     token = env['VNETSEC_API_TOKEN']
+    vnetsec_at = operator(env)
     names = docker('ps', '--format', '{{.Names}} {{.Status}}', '--filter',
                    'label=com.docker.compose.project=' + PROJECT)
     assert len(names.splitlines()) == 7, names  # 3 etcd members, 3 replicas, prometheus
-    replicas = [Client('http://127.0.0.1:%d' % port, token) for port in API_PORTS]
     with DataCenter(racks=2, hypervisors=1, vms=2, networks='vlan:10,vxlan:5000',
                     controller=','.join('127.0.0.1:%d' % p for p in OFP_PORTS),
-                    api_url=replicas[0].url, token=token) as dc:
+                    api_url='http://127.0.0.1:%d' % API_PORTS[0], token=token) as dc:
         network_of = dc.topo.network_of_vm
         assert reachability(dc) == expected_pairs(
             dc, lambda a, b: network_of[a.name] == network_of[b.name])
         dpids = {sw.dpid_int for sw in dc.switches()}
-        for replica in replicas:      # every switch is connected to every replica
-            switches = replica.get('/v1/status')['switches']
-            assert {int(dpid, 16) for dpid in switches} == dpids, replica.url
-        states = [json.dumps([replica.get(path) for path in
-                              ('/v1/networks', '/v1/ports', '/v1/security-groups')],
-                             sort_keys=True) for replica in replicas]
+        masters = {}
+        for port in API_PORTS:      # every switch is connected to every replica
+            status = vnetsec_at(port, 'status -f json')
+            assert {int(dpid, 16) for dpid in status['switches']} == dpids, port
+            assert len(status['replicas']) == 3, status['replicas']
+            masters[port] = {d: s['master'] for d, s in status['switches'].items()}
+        assert masters[API_PORTS[0]] == masters[API_PORTS[1]] == masters[API_PORTS[2]]
+        assert None not in masters[API_PORTS[0]].values()
+        shown = vnetsec_at(API_PORTS[1], 'controllers')
+        assert len(re.findall(r'^\S+ +lease +http', shown, re.M)) == 3, shown
+        for switch in dc.switches():
+            assert re.search(r'^%s +\S+ +\d+$' % switch.name, shown, re.M), shown
+        assert vnetsec('--api http://127.0.0.1:%d status --check' % API_PORTS[2], env)[0] == 0
+
+        # made through one replica with the operator's command, read from the others
+        vnetsec_at(API_PORTS[1], 'network create ops --kind vxlan')
+        vnetsec_at(API_PORTS[1], 'sg create ops-web zone web')
+        vnetsec_at(API_PORTS[1], 'sg rule add ops-web ingress tcp 443 from zone app')
+        vnetsec_at(API_PORTS[1], 'port create ops --mac 02:00:00:00:99:01 --device tapops1 '
+                                 '--ip 10.99.0.1 --group ops-web')
+        states = [json.dumps([vnetsec_at(port, '%s list -f json' % kind)
+                              for kind in ('network', 'port', 'sg')], sort_keys=True)
+                  for port in API_PORTS]
         assert states[0] == states[1] == states[2]
-        assert len(json.loads(states[0])[1]) == len(dc.net.hosts)
+        networks, ports, groups = json.loads(states[0])
+        assert len(ports) == len(dc.net.hosts) + 1
+        assert any(r['port_range_min'] == 443 for g in groups if g['name'] == 'ops-web'
+                   for r in g['rules'])
+        for line in ('port delete tapops1', 'sg delete ops-web', 'network delete ops'):
+            vnetsec_at(API_PORTS[2], line)
+        assert len(vnetsec_at(API_PORTS[0], 'port list -f json')) == len(dc.net.hosts)
 
 
 def etcd_post(path, body, context=None, token=None, port=2379, scheme='https'):
@@ -247,7 +281,7 @@ def test_compose_runs_as_operators_expect(compose):
     # state made before a crash and a recreate: a network, and its line in the audit log
     token = env['VNETSEC_API_TOKEN']
     replica = Client('http://127.0.0.1:8081', token)
-    network = replica.post('/v1/networks', {'name': 'kept', 'kind': 'vxlan'})
+    network = operator(env)(8081, 'network create kept -f json')
     audit = '/var/lib/vnetsec/vnetsec.db.audit.log'
     logged = docker('exec', containers['controller1'], 'cat', audit)
     assert '"path": "/v1/networks"' in logged

@@ -118,7 +118,7 @@ def test_show_and_list_count_and_name_members(dc, sg, groups):
     ('add web sideways', 'direction must be "ingress" or "egress" (field direction'),
     ('add web ingress tcp 80 from group nope', "(field remote_group_id, HTTP 404)"),
     ('port vm2 nope', "(field security_groups, HTTP 404)"),
-    ('port vm9 web', "no port named 'vm9' (field VM)"),
+    ('port vm9 web', "no port named 'vm9' (field port)"),
 ])
 def test_bad_commands_say_the_apis_error_and_change_nothing(dc, sg, groups, args, error):
     before = dc.client.get('/v1/security-groups/web')['rules']

@@ -2,6 +2,7 @@
 one master per switch (seen in GET /v1/status and on the switches' controller
 roles), failover on kill -9 while traffic flows and a VM migrates, a frozen
 replica that wakes up changes nothing, etcd member loss and quorum loss."""
+import os
 import re
 import signal
 import time
@@ -12,7 +13,7 @@ from mininet_topos.client import ApiError
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.etcd_proc import etcd_binary
 from mininet_topos.migration import migrate
-from tests.integration.helpers import flow_cookies
+from tests.integration.helpers import flow_cookies, vnetsec
 
 TTL = 2
 
@@ -74,6 +75,27 @@ def test_every_switch_has_one_master_replica_shown_in_status_and_on_the_switch(d
     # OVS refreshes the role column every few seconds
     for sw in dc.switches():
         wait_for(lambda: roles(sw) == ['master', 'slave', 'slave'], 10, sw.name)
+
+
+def test_the_lab_and_vnetsec_show_the_replicas_and_each_masters_switches(dc, monkeypatch):
+    from mininet_topos import replicas_cli
+    from mininet_topos.cli import VnetsecCLI
+    printed = []
+    monkeypatch.setattr(replicas_cli, 'output', printed.append)
+    with open('/dev/null') as nothing:
+        cli = VnetsecCLI(dc.net, dc=dc, stdin=nothing, script='/dev/null')
+    owners = masters(dc)
+    cli.onecmd('controllers')
+    env = dict(os.environ, VNETSEC_API_TOKEN=dc.token)
+    code, operator, err = vnetsec('--api %s controllers' % dc.replicas.controllers[1].client.url,
+                                  env)
+    assert code == 0 and not cli.failed, err
+    for text, state in ((''.join(printed), 'running'), (operator, 'lease')):
+        for n in (1, 2, 3):
+            assert re.search(r'^c%d +%s +http://127.0.0.1:\d+ +[\d.]+ +6$' % (n, state), text,
+                             re.M), text
+        for switch, (master, generation) in owners.items():
+            assert re.search(r'^%s +%s +%d$' % (switch, master, generation), text, re.M), text
 
 
 def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_completes(dc):

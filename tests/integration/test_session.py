@@ -1,7 +1,8 @@
 """A user's interactive session, as ``vnetsec-dc`` runs it: the API is on the
 documented port 8080 run after run (connections of the previous run waiting in
 TIME_WAIT do not move it), ``sh`` commands find it through $VNETSEC_API and
-$VNETSEC_API_TOKEN, and a taken --api-port is refused naming the port."""
+$VNETSEC_API_TOKEN (``vnetsec`` as well), and a taken --api-port is refused naming
+the port."""
 import os
 import socket
 import subprocess
@@ -11,6 +12,8 @@ import pytest
 
 VNETSEC_DC = os.path.join(os.path.dirname(sys.executable), 'vnetsec-dc')
 CURL = 'sh curl -sf -H "Authorization: Bearer $VNETSEC_API_TOKEN" "$VNETSEC_API/v1/hosts/hv1"'
+# the operator's command finds the API and its token the same way
+VNETSEC = 'sh %s status --check' % os.path.join(os.path.dirname(sys.executable), 'vnetsec')
 
 
 def session(*args):
@@ -30,7 +33,7 @@ def two_sessions():
         pytest.skip('something else listens on port 8080 on this machine')
     first = session('-c', CURL)
     left_behind = sockets_on(8080, 'time-wait')
-    second = session('-c', CURL)
+    second = session('-c', CURL, '-c', VNETSEC, '-c', 'sg show default')
     return first, left_behind, second
 
 
@@ -46,6 +49,12 @@ def test_sh_in_a_session_reaches_the_api_with_its_token(two_sessions):
     for rc, out in two_sessions[::2]:
         assert rc == 0, out
         assert '"name":"hv1"' in out and '"vtep_ip":"172.16.1.11"' in out, out
+
+
+def test_vnetsec_in_a_session_and_its_sg_command(two_sessions):
+    rc, out = two_sessions[2]               # status --check: exit 0, or the batch fails
+    assert rc == 0 and 'store ok; idle (every change sent)' in out, out
+    assert 'default (zone -, id ' in out and 'ingress any from group default' in out, out
 
 
 def test_a_taken_api_port_is_refused_naming_it():

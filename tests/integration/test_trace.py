@@ -134,7 +134,8 @@ def test_every_pair_agrees_with_ofproto_trace(dc):
 
 
 def test_the_cli_prints_a_verdict(dc):
-    from mininet_topos.trace_cli import trace_body, trace_text
+    from controller.cli.show import trace as trace_text
+    from controller.cli.words import trace_body
     answer = dc.client.post('/v1/trace', trace_body('vm1 vm3 tcp 9090'.split()))
     text = trace_text(answer)
     assert text.startswith('DROPPED: ') and 'vm3\'s ingress' in text

@@ -309,16 +309,41 @@ def test_a_trace_of_a_logged_drop_points_at_its_log(service):
     assert 'logged' not in trace(Inventory.from_store(service.store), shipped(), allowed)
 
 
-def test_log_cli_words_and_lines():
-    from mininet_topos.log_cli import UsageError, create_body, record_text
-    assert create_body('drop group web file w.log name w'.split()) == {
-        'event': 'DROP', 'security_group': 'web', 'file': 'w.log', 'name': 'w'}
-    assert create_body([]) == {}
-    with pytest.raises(UsageError):
-        create_body(['group'])
-    line = record_text({'time': '2026-12-07T14:31:33.634Z', 'hypervisor': 'hv1', 'vm': 'vm2',
-                        'direction': 'ingress', 'verdict': 'DROP', 'protocol': 'tcp',
-                        'src': '10.0.0.1', 'sport': 40000, 'dst': '10.0.0.2', 'dport': 22,
-                        'rule': 'no rule'})
+class WebobClient:
+    """The operator command's client, calling the API in this process."""
+    url = 'in-process'
+
+    def __init__(self, api):
+        self.api = api
+
+    def call(self, method, path, body=None, wait=False):
+        status, answer = _call(self.api, method, path + ('?wait=applied' if wait else ''),
+                               body)
+        if status >= 400:
+            from controller.cli.client import ApiError
+            raise ApiError(status, answer)
+        return answer
+
+
+def test_the_operator_command_and_the_lab_shell_log(api, service):
+    from controller.cli import main, show
+    from controller.cli.verbs import Session
+    server, client = setup(service)
+    out = []
+
+    def run(line):
+        return main.run(line.split(), Session(WebobClient(api)), out.append)
+    assert run('log create drop --group web --file w.log --name w') == main.OK
+    assert out[-1].startswith('created log w (id ') and out[-1].rstrip().endswith('/w.log')
+    assert run('log') == main.OK and out[-1].splitlines()[1].split()[:4] == [
+        'w', 'DROP', 'group', 'web']
+    assert run('log show w') == main.OK and out[-1] == ''
+    assert run('log create SOME') == main.USAGE
+    assert run('log show nope') == main.NOT_FOUND
+    assert run('log delete w') == main.OK and service.store.list('log') == []
+    line = show.log_record({'time': '2026-12-07T14:31:33.634Z', 'hypervisor': 'hv1',
+                            'vm': 'vm2', 'direction': 'ingress', 'verdict': 'DROP',
+                            'protocol': 'tcp', 'src': '10.0.0.1', 'sport': 40000,
+                            'dst': '10.0.0.2', 'dport': 22, 'rule': 'no rule'})
     assert line.split() == ['14:31:33.634', 'hv1', 'vm2', 'ingress', 'DROP', 'tcp',
                             '10.0.0.1:40000', '->', '10.0.0.2:22', 'no', 'rule']

@@ -18,7 +18,7 @@ from controller.state.service import Service
 from controller.state.store import SqliteStore
 from controller.features.security_groups import SecurityGroups
 from controller.protocols import rule_words
-from mininet_topos.firewall_cli import rule_body
+from controller.cli.words import rule_body
 from mininet_topos.nftables import direction_rules
 from tests.unit.conftest import add_hv, add_port
 

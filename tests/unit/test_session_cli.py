@@ -7,7 +7,7 @@ import pytest
 
 from mininet_topos.datacenter import _free_port
 from controller.protocols import rule_words
-from mininet_topos.firewall_cli import UsageError, rule_body
+from controller.cli.words import UsageError, rule_body
 
 
 def _time_wait_port():

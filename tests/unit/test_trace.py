@@ -12,7 +12,8 @@ from controller.state.inventory import Inventory
 from controller.state.model import ValidationError
 from controller.state.schemas import TraceRequest
 from controller.api.trace import trace
-from mininet_topos.trace_cli import UsageError, trace_body, trace_text
+from controller.cli.show import trace as trace_text
+from controller.cli.words import UsageError, trace_body
 from tests.unit.conftest import add_hv, add_port
 
 
