@@ -14,6 +14,7 @@ import pytest
 from mininet_topos import probe
 from mininet_topos.client import ApiError
 from mininet_topos.datacenter import DataCenter
+from mininet_topos.operator_cli import OperatorCommands
 from tests.integration.helpers import check, flow_cookies, pings
 
 PROBE = probe.__file__
@@ -126,20 +127,35 @@ def test_logging_off_costs_nothing_then_accept_and_drop_on_vlan_and_vxlan(dc):
     assert not _controller_flows(dc, 'hv1') and not _controller_flows(dc, 'hv2')
 
 
-def test_a_removed_log_stops_its_records(dc):
-    c = dc.client
-    log = c.call('POST', '/v1/logs?wait=applied', {'event': 'DROP', 'port': 'vm6',
-                                                   'file': 'vm6-drop.log'})
+def test_a_removed_log_stops_its_records(dc, capfd):
+    """Through the lab shell's `log` (the operator's `vnetsec log`)."""
+    shell = Shell(dc)
+    shell.do_log('create DROP --port vm6 --file vm6-drop.log --name vm6-drops')
+    assert not shell.failed, capfd.readouterr()
+    log = dc.client.get('/v1/logs/vm6-drops')
     assert not check(dc, 'vm2', 'vm6', 'tcp', 9091)
     got = _wait_for(lambda: _records(log['path']), lambda rs: len(rs) >= 1)
     assert [r['dport'] for r in got] == [9091]
-    c.call('DELETE', '/v1/logs/%s?wait=applied' % log['id'])
+    capfd.readouterr()
+    shell.do_log('show vm6-drops')
+    shown = capfd.readouterr().out
+    assert 'vm6  ingress  DROP  tcp %s:' % dc.node('vm2').IP() in shown, shown
+    assert '-> %s:9091  no rule' % dc.node('vm6').IP() in shown, shown
+    shell.do_log('delete vm6-drops')
+    assert not shell.failed, capfd.readouterr()
     assert not check(dc, 'vm2', 'vm6', 'tcp', 9092)
     time.sleep(1.5)
     assert [r['dport'] for r in _records(log['path'])] == [9091]
     with pytest.raises(ApiError) as gone:
-        c.get('/v1/logs/%s/events' % log['id'])
+        dc.client.get('/v1/logs/%s/events' % log['id'])
     assert gone.value.status == 404
+
+
+class Shell(OperatorCommands):
+    """The lab shell's own commands, on this data center."""
+
+    def __init__(self, dc):
+        self.dc, self.failed = dc, False
 
 
 def _timed(call):
