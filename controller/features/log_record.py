@@ -27,9 +27,9 @@ _VLAN_TPIDS = (0x8100, 0x88a8)
 _PROTO_NAMES = {number: name for name, number in protocols.NAMES.items()}
 
 
-def five_tuple(data):
-    """(protocol name, src, sport, dst, dport) of an Ethernet frame carrying
-    IPv4; ICMP's type and code stand for the ports. None if not IPv4."""
+def _ipv4(data):
+    """(IP protocol, src, dst, offset of the L4 header) of an Ethernet frame
+    carrying IPv4 (VLAN tags skipped), or None."""
     if len(data) < 14:
         return None
     offset, eth_type = 12, struct.unpack_from('!H', data, 12)[0]
@@ -39,16 +39,38 @@ def five_tuple(data):
     ip = offset + 2
     if eth_type != C.IPV4 or len(data) < ip + 20:
         return None
-    ihl = (data[ip] & 0x0f) * 4
-    proto = data[ip + 9]
-    src, dst = socket.inet_ntoa(data[ip + 12:ip + 16]), socket.inet_ntoa(data[ip + 16:ip + 20])
-    l4 = ip + ihl
+    return (data[ip + 9], socket.inet_ntoa(data[ip + 12:ip + 16]),
+            socket.inet_ntoa(data[ip + 16:ip + 20]), ip + (data[ip] & 0x0f) * 4)
+
+
+def five_tuple(data):
+    """(protocol name, src, sport, dst, dport) of an Ethernet frame carrying
+    IPv4; ICMP's type and code stand for the ports. None if not IPv4."""
+    headers = _ipv4(data)
+    if headers is None:
+        return None
+    proto, src, dst, l4 = headers
     sport = dport = None
     if proto in (C.TCP, C.UDP, C.SCTP) and len(data) >= l4 + 4:
         sport, dport = struct.unpack_from('!HH', data, l4)
     elif proto == C.ICMP and len(data) >= l4 + 2:
         sport, dport = data[l4], data[l4 + 1]
     return _PROTO_NAMES.get(proto, str(proto)), src, sport, dst, dport
+
+
+def instance(data):
+    """What tells two connections of one 5-tuple apart: a TCP SYN's initial
+    sequence number (its retransmissions carry the same one; a new connection
+    reusing the ports, a new one), an ICMP echo's identifier; else None."""
+    headers = _ipv4(data)
+    if headers is None:
+        return None
+    proto, _, _, l4 = headers
+    if proto == C.TCP and len(data) >= l4 + 14 and data[l4 + 13] & 0x12 == 0x02:
+        return struct.unpack_from('!I', data, l4 + 4)[0]       # SYN, not SYN-ACK
+    if proto == C.ICMP and len(data) >= l4 + 6 and data[l4] in (0, 8):
+        return struct.unpack_from('!H', data, l4 + 4)[0]
+    return None
 
 
 def verdict_of(flow):
@@ -108,10 +130,11 @@ def stamp(t):
     return time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%03dZ' % ((t % 1) * 1000)
 
 
-def connection(record):
-    """What makes a record's connection one: its vNIC, direction, verdict and 5-tuple."""
+def connection(record, data):
+    """What makes a record's connection one: its vNIC, direction, verdict,
+    5-tuple and :func:`instance` (the packet's ``data``)."""
     return (record['port'], record['direction'], record['verdict'], record['protocol'],
-            record['src'], record['sport'], record['dst'], record['dport'])
+            record['src'], record['sport'], record['dst'], record['dport'], instance(data))
 
 
 class Sessions:

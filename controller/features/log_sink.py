@@ -70,7 +70,7 @@ class LogSink:
         if not record:
             self.counts['not_logged'] += 1
             return []
-        if not self.sessions.first(log_record.connection(record), now):
+        if not self.sessions.first(log_record.connection(record, data), now):
             return []
         port = self.inv.ports.get(record['port'])
         written = []

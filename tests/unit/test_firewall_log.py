@@ -138,6 +138,21 @@ def test_icmp_type_and_code_stand_for_ports():
     assert log_record.five_tuple(b'\x00' * 12 + b'\x08\x06' + b'\x00' * 28) is None
 
 
+def test_a_syn_retransmitted_is_one_connection_a_port_reused_another():
+    syn = _frame('10.0.0.1', '10.0.0.2', C.TCP, 40000, 22, seq=1000)
+    again = _frame('10.0.0.1', '10.0.0.2', C.TCP, 40000, 22, seq=1000)
+    reused = _frame('10.0.0.1', '10.0.0.2', C.TCP, 40000, 22, seq=77777)
+    assert log_record.instance(syn) == log_record.instance(again) == 1000
+    assert log_record.instance(reused) == 77777
+    assert log_record.instance(_frame('10.0.0.1', '10.0.0.2', C.UDP, 1, 2)) is None
+    record = {'port': 'p', 'direction': 'ingress', 'verdict': 'ACCEPT', 'protocol': 'tcp',
+              'src': '10.0.0.1', 'sport': 40000, 'dst': '10.0.0.2', 'dport': 22}
+    s = log_record.Sessions()
+    assert s.first(log_record.connection(record, syn), 0)
+    assert not s.first(log_record.connection(record, again), 1)
+    assert s.first(log_record.connection(record, reused), 2)
+
+
 def test_one_record_per_connection_within_the_window():
     s = log_record.Sessions(seconds=10, kept=2)
     assert s.first('a', 0) and not s.first('a', 5) and s.first('a', 16)
@@ -216,10 +231,10 @@ def test_bad_log_requests_name_their_field_and_store_nothing(service, body, fiel
     assert service.store.list('log') == []
 
 
-def _frame(src, dst, proto, sport, dport, vlan=None):
+def _frame(src, dst, proto, sport, dport, vlan=None, seq=0):
     import socket
-    l4 = struct.pack('!HH', sport, dport) + b'\x00' * 16 if proto != C.ICMP \
-        else bytes([sport, dport]) + b'\x00' * 6
+    l4 = struct.pack('!HHIIBB', sport, dport, seq, 0, 0x50, 0x02) + b'\x00' * 6 \
+        if proto != C.ICMP else bytes([sport, dport]) + b'\x00' * 6
     ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(l4), 0, 0, 64, proto, 0,
                      socket.inet_aton(src), socket.inet_aton(dst))
     tag = struct.pack('!HH', 0x8100, vlan) if vlan else b''
