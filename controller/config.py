@@ -79,6 +79,15 @@ OPTIONS = [
                  help='seconds between attempts to reach a switch that listens for its '
                       'controllers (its host record names a switch_address) while it '
                       'does not answer'),
+    cfg.IntOpt('log_rate', default=100, min=1,
+               help='security-group logging: packets per second each switch may send '
+                    'the controllers (its OpenFlow controller meter); what it holds back '
+                    'is counted in the logs and /metrics'),
+    cfg.IntOpt('log_burst', default=0, min=0,
+               help='packets the controller meter lets through at once (0: log_rate)'),
+    cfg.StrOpt('log_dir', default='',
+               help='directory of the security-group logs\' files (default: logs/ beside '
+                    'db_path)'),
 ]
 CONF.register_opts(OPTIONS, group='vnetsec')
 # OpenFlow only on loopback unless configured (Ryu's own default is every interface)

@@ -26,3 +26,10 @@ OFPORT_MAX = 0xfeff      # highest port number every action we use can carry
 # ---- rule marks (ct_mark and conjunction id; controller.state.rule_marks) -------------
 MARK_ALLOCATED = 0x80000000     # allocated marks' top bit: never a hashed (31-bit) one
 MARK_COUNTER = 'rule_mark'      # the store's counter they come from
+
+# ---- security-group logging (controller.features.firewall_log) ------------------------
+# the packet-ins of logged connections are bounded per switch by OpenFlow's controller
+# meter (OFPM_CONTROLLER: it meters every packet a switch sends its controllers)
+LOG_METER = 0xfffffffe      # OFPM_CONTROLLER (0xfffffffd is the slow path's)
+LOG_MAX_LEN = 128               # bytes of a logged packet sent up: its headers
+LOG_EVENTS = ('ACCEPT', 'DROP', 'ALL')

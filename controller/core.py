@@ -34,7 +34,7 @@ from controller.switch.ofctrl import OfCtrl
 
 LOG = logging.getLogger('vnetsec')
 Parts = collections.namedtuple('Parts', 'store inventory ofctrl timeline conf agent_secret '
-                                        'agent_tls')
+                                        'agent_tls metrics packet_in')
 RULE_STATS_TTL = 1.0    # seconds per-rule counters are served from the last reading
 
 
@@ -64,7 +64,9 @@ class Core(RyuApp, Running):
         self.service = Service(self.store, conf.vlan_pool, conf.vni_pool, kinds={},
                                sightings=self.sightings)
         self.timeline = collections.deque(maxlen=2000)  # what switches reported, timed
-        self.ofctrl = OfCtrl(self.store, self.mastership.is_master, self.timeline)
+        self.ofctrl = OfCtrl(self.store, self.mastership.is_master, self.timeline,
+                             log_meter=(conf.log_rate, conf.log_burst or conf.log_rate))
+        self.packet_in = []     # handlers of packets switches send up (a firewall log's)
         self.metrics = Metrics(self.metrics_state)
         self.engine = Engine(self.store, self.service, self.ofctrl, self.mastership,
                              self.sightings, self.metrics)
@@ -72,7 +74,8 @@ class Core(RyuApp, Running):
         # what a feature's attach hook may use (the firewall: carrying sessions)
         self.parts = Parts(store=self.store, inventory=self.engine.inventory,
                            ofctrl=self.ofctrl, timeline=self.timeline, conf=conf,
-                           agent_secret=secret, agent_tls=agents_tls(conf))
+                           agent_secret=secret, agent_tls=agents_tls(conf),
+                           metrics=self.metrics, packet_in=self.packet_in)
         self.store.watch(self._on_change)
         tls = dialing_tls(CONF)
         self.dialer = Dialer(lambda address: dial_switch(address, conf.switch_dial_interval,
@@ -168,7 +171,8 @@ class Core(RyuApp, Running):
         rules = [{'group': g.name, 'rule': r['id'], 'direction': r['direction'],
                   **counters.get(r['id'], {'packets': 0, 'bytes': 0})}
                  for g in self.store.list('security_group') for r in g.rules]
-        return {'switches': switches, 'rules': rules, 'stats_read_at': read_at}
+        return {'switches': switches, 'rules': rules, 'stats_read_at': read_at,
+                'etcd_errors': dict(getattr(self.store, 'errors', {}))}
 
     def _stats_loop(self, interval):
         """Read the per-rule counters every ``interval`` seconds, so that a
@@ -324,6 +328,19 @@ class Core(RyuApp, Running):
             if took is not None:
                 self.metrics.bundle_commit_seconds.observe(took)
 
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def _packet_in(self, ev):
+        """A packet a flow sent up (only a firewall log's flows do), metered by
+        the switch: to the handlers, with its table, cookie and match as a dict."""
+        msg = ev.msg
+        fields = dict(msg.match.items())
+        for handle in self.packet_in:
+            handle(msg.datapath.id, msg.table_id, msg.cookie, fields, bytes(msg.data))
+
+    @set_ev_cls(ofp_event.EventOFPMeterStatsReply, MAIN_DISPATCHER)
+    def _meter_stats(self, ev):
+        self.ofctrl.on_stats_reply(ev.msg)
+
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     def _error(self, ev):
         """A switch refused something we sent (:meth:`OfCtrl.refused`), or refused
@@ -336,6 +353,9 @@ class Core(RyuApp, Running):
             LOG.warning('switch %#x refused us as master (%s): stepping down', dp.id, error)
             self.mastership.demoted(dp.id)
             return
+        if msg.type == dp.ofproto.OFPET_METER_MOD_FAILED \
+                and msg.code == dp.ofproto.OFPMMFC_METER_EXISTS:
+            return      # the log meter's ADD on a switch that has it (its MODIFY follows)
         why = 'the switch refused our flows: %s' % error
         LOG.error('switch %#x: %s (data %s)', dp.id, why, bytes(msg.data[:64]).hex())
         self.ofctrl.refused(dp, why, error)

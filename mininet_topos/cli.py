@@ -11,8 +11,8 @@ from mininet_topos.client import ApiError
 from mininet_topos.operator_cli import OperatorCommands
 from mininet_topos.replicas_cli import ReplicaCommands
 
-OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg', 'trace', 'web', 'controllers',
-                'kill-controller', 'start-controller')
+OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg', 'log', 'trace', 'web',
+                'controllers', 'kill-controller', 'start-controller')
 
 
 class VnetsecCLI(ReplicaCommands, OperatorCommands, CLI):

@@ -39,6 +39,17 @@ class OperatorCommands:
     def help_sg(self):
         self.vnetsec('sg', '-h')
 
+    def do_log(self, line):
+        """log [list|show|create|delete] ...: firewall logs and what they recorded.
+
+        The operator's `vnetsec log` (`help log` shows every form), e.g.
+          log create DROP --group web --file web-drops.log --name web-drops
+          log show web-drops"""
+        self.vnetsec('log', line)
+
+    def help_log(self):
+        self.vnetsec('log', '-h')
+
     def do_trace(self, line):
         """trace VM VM|ADDRESS [tcp|udp|sctp PORT|icmp|arp] [established]: would it pass, and why.
 

@@ -16,6 +16,9 @@
                                          other for SECONDS; prints connections per second
   probe.py hold IP PORT N SECONDS        opens N TCP connections, prints 'open N' once
                                          they are, and holds them for SECONDS
+  probe.py flood IP PORT SECONDS         UDP datagrams to PORT..PORT+999 as fast as this
+                                         VM can send them for SECONDS (refused traffic
+                                         at line rate, say); prints how many it sent
   probe.py wait-listening PORT...        returns once those TCP ports listen here
   probe.py raw-send PROTO IP COUNT       COUNT IPv4 packets of IP protocol PROTO (e.g. 47,
                                          GRE: the kernel need not know it) to IP
@@ -201,6 +204,19 @@ def raw_receive(proto, seconds):
     print(got)
 
 
+def flood(ip, port, seconds):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sent, end = 0, time.time() + seconds
+    while time.time() < end:
+        for i in range(200):
+            try:
+                s.sendto(b'flood', (ip, port + (sent + i) % 1000))
+            except OSError:         # a full queue: try again
+                pass
+        sent += 200
+    print(sent)
+
+
 def wait_listening(ports, timeout=10):
     end = time.time() + timeout
     for port in ports:
@@ -305,5 +321,7 @@ if __name__ == '__main__':
         frame(*args[:5], int(args[5]), int(args[6]))
     elif cmd == 'tcp-flags':
         tcp_flags(args[0], int(args[1]), args[2], int(args[3]))
+    elif cmd == 'flood':
+        flood(args[0], int(args[1]), float(args[2]))
     else:
         wait_listening([int(a) for a in args])

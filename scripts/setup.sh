@@ -23,7 +23,7 @@ esac
 PKGS="openvswitch-switch openvswitch-common mininet iproute2 ethtool
       iputils-ping arping tcpdump iperf3 python3-venv procps curl
       nftables ca-certificates openssl git etcd-server chromium chromium-driver
-      docker.io docker-compose debootstrap"
+      docker.io docker-compose debootstrap prometheus"
 if [ "${1:-}" = "--ovn" ]; then
   PKGS="$PKGS ovn-central ovn-host"
 elif [ -n "${1:-}" ]; then

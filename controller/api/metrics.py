@@ -62,6 +62,12 @@ class _State:
             octets.add_metric(key, r['bytes'])
         yield packets
         yield octets
+        errors = CounterMetricFamily('vnetsec_etcd_errors', 'calls to etcd that failed: '
+                                     '"unreachable" a member did not answer, "no_member" '
+                                     'none did', labels=['kind'])
+        for kind in ('unreachable', 'no_member'):
+            errors.add_metric([kind], state.get('etcd_errors', {}).get(kind, 0))
+        yield errors
         yield GaugeMetricFamily('vnetsec_rule_stats_read_timestamp_seconds',
                                 'when the per-rule counters were last read from the '
                                 'switches', value=state['stats_read_at'])
@@ -88,6 +94,15 @@ class Metrics:
                                   ['mode'], registry=self.registry)
         self.api_requests = Counter('vnetsec_api_requests', 'REST API requests answered',
                                     ['method', 'route', 'status'], registry=self.registry)
+        self.log_records = Counter('vnetsec_log_records', 'security-group log records '
+                                   'written (one per connection)', ['verdict'],
+                                   registry=self.registry)
+        self.log_packet_ins = Counter('vnetsec_log_packet_ins', 'packets the switches '
+                                      'sent up to be logged, as received',
+                                      registry=self.registry)
+        self.log_suppressed = Counter('vnetsec_log_suppressed', 'packets a switch\'s '
+                                      'controller meter held back (log_rate)', ['switch'],
+                                      registry=self.registry)
         self.registry.register(_State(state))
 
     def text(self):

@@ -135,6 +135,8 @@ class TraceOut(Out):
     summary: str
     delivered_to: list[str]
     steps: list[TraceStep]
+    # a drop a firewall log records: its logs and the recent records of such packets
+    logged: Optional[dict] = None
 
 
 class View(Out):
@@ -144,3 +146,4 @@ class View(Out):
     groups: list[dict]
     idle: bool
     events: list[dict]
+    denials: dict[str, list[dict]] = {}     # VM -> its recent refused connections, logged

@@ -101,7 +101,28 @@ def trace(inv, features, request):
         _follow(inv, features, words, switches, src, packet, conntrack)
         conntrack.established = True
     path = _follow(inv, features, words, switches, src, packet, conntrack)
-    return _verdict(request, src, dst, path)
+    return _logged(inv, _verdict(request, src, dst, path), src, dst, packet)
+
+
+def _logged(inv, answer, src, dst, packet):
+    """A drop whose flow sends the packet to the controller is logged: the
+    answer says by which logs, with the recent records of such packets
+    (:func:`controller.features.log_sink.pointer`, imported late: a feature's)."""
+    dropped = next((s for s in reversed(answer['steps']) if 'dropped' in s['says']), None)
+    if answer['verdict'] != 'dropped' or not dropped or 'CONTROLLER' not in (
+            dropped['flow'] or ''):
+        return answer
+    from controller.features.log_sink import pointer
+    port = src if dropped['table_name'] == 'egress_acl' else dst
+    port_field = protocols.PORT_FIELDS.get(packet.get('ip_proto'))
+    logged = pointer(inv, port, {
+        'protocol': answer['protocol'], 'src': packet.get('ipv4_src'),
+        'dst': packet.get('ipv4_dst'), 'dport': packet.get(port_field)})
+    if logged:
+        answer['logged'] = logged
+        answer['summary'] += '; logged by %s' % ', '.join(
+            log['name'] or log['id'] for log in logged['logs'])
+    return answer
 
 
 def _follow(inv, features, words, switches, src, packet, conntrack):

@@ -151,7 +151,8 @@ class Api(RestApp):
         networks and the VTEPs they span, groups with rule counters, events."""
         running = self.running
         return 200, web.snapshot(Inventory.from_store(self.store), running.status(),
-                                 running.rule_stats(cached=True), running.recent_events())
+                                 running.rule_stats(cached=True), running.recent_events(),
+                                 web.denials(running.loaded()))
 
     @route('GET', '/ui', returns=str, public=True, media='text/html; charset=utf-8')
     def web_page(self, _):

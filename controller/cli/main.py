@@ -31,7 +31,7 @@ def run(argv, session, out, err=None):
     try:
         args = build().parse_args(argv)
         if getattr(args, 'func', None) is None:
-            raise UsageError('a command is needed: network, port, sg, trace, status, '
+            raise UsageError('a command is needed: network, port, sg, log, trace, status, '
                              'controllers or events (-h for help)')
         if callable(session) and not isinstance(session, Session):
             session = session(args)

@@ -25,6 +25,13 @@ GROUP is a name or an id; PORT a name, device or id. Examples:
   sg port vm2 web'''
 
 
+LOG_EXAMPLES = '''\
+LOG is a name or an id. Examples:
+  log create DROP --group web --file web-drops.log --name web-drops
+  log show web-drops
+  log delete web-drops'''
+
+
 class ShowHelp(Exception):
     """``-h``: the help text, to print where the caller prints."""
 
@@ -157,6 +164,26 @@ def _sg(sub, common):
                       help='in no group (port security on: sealed)')
 
 
+def _log(sub, common):
+    log = _group(sub, 'log', 'firewall logs: who was refused, which rule let a connection '
+                 'in', common, verbs.log_list, LOG_EXAMPLES)
+    _verb(log, 'list', verbs.log_list, 'every log: event, what it covers, file', common)
+    show = _verb(log, 'show', verbs.log_show, 'its recent records, one a line', common)
+    show.add_argument('log', help='name or id')
+    show.add_argument('--last', type=int, default=20, metavar='N',
+                      help='only the last N (default 20; 0: all it keeps)')
+    _verb(log, 'delete', verbs.log_delete, 'delete a log', common).add_argument('log')
+    create = _verb(log, 'create', verbs.log_create, "log a group's, a port's or (neither) "
+                   "every port's connections", common)
+    create.add_argument('event', nargs='?', type=str.upper, choices=('ACCEPT', 'DROP', 'ALL'),
+                        help='ACCEPT: a connection a rule admitted; DROP: a packet refused; '
+                        'ALL (default)')
+    create.add_argument('--group', help='a security group, name or id')
+    create.add_argument('--port', help='a port, name or id')
+    create.add_argument('--file', help="a file name in the controller's log_dir")
+    create.add_argument('--name')
+
+
 def build():
     """The whole tree; its options before the command word, -f and --wait anywhere."""
     top = Parser(prog='vnetsec', description=DESCRIPTION,
@@ -176,6 +203,7 @@ def build():
     _network(sub, common)
     _port(sub, common)
     _sg(sub, common)
+    _log(sub, common)
     trace = _verb(sub, 'trace', verbs.trace, 'would this packet pass, and why: '
                   + TRACE_USAGE, common)
     trace.add_argument('words', nargs='+', metavar='PACKET', help=TRACE_USAGE)

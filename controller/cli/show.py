@@ -69,10 +69,17 @@ def group(found, members, group_names):
 
 
 def trace(answer):
-    """The verdict first, then host, table and words per step."""
+    """The verdict first, then host, table and words per step; for a drop a
+    firewall log records, the log and the last such packets it recorded."""
     lines = ['%s: %s' % (answer['verdict'].upper(), answer['summary'])]
     for step in answer['steps']:
         lines.append('  %-4s %-14s %s' % (step['host'], step['table_name'], step['says']))
+    logged = answer.get('logged') or {}
+    for log in logged.get('logs', ()):
+        lines.append('logged by %s: `log show %s`%s' % (
+            log['name'] or log['id'], log['name'] or log['id'],
+            ', file ' + log['path'] if log['path'] else ''))
+    lines += ['  seen: ' + log_record(r) for r in logged.get('records', ())]
     return '\n'.join(lines) + '\n'
 
 
@@ -135,3 +142,29 @@ def mappings(answer):
         lines.append('  %s' % host)
         lines += ['      %s -> %s' % item for item in sorted(entries.items())]
     return '\n'.join(lines) + '\n'
+
+
+def logs(found, group_names, port_names):
+    """The firewall logs: what each covers, its event and file."""
+    def covers(log):
+        return ' '.join(filter(None, [
+            'group ' + group_names.get(log['group_id'], log['group_id']) if log['group_id']
+            else '', 'port ' + port_names.get(log['port_id'], log['port_id'])
+            if log['port_id'] else ''])) or 'every port'
+    return table(('NAME', 'EVENT', 'COVERS', 'FILE', 'ENABLED', 'ID'), [
+        (log['name'], log['event'], covers(log), log['path'], 'yes' if log['enabled'] else
+         'no', log['id']) for log in found])
+
+
+def log_record(r):
+    """One firewall log record as a line: time, where, verdict, 5-tuple, rule."""
+    if r['verdict'] == 'SUPPRESSED':
+        return '%s  %s  SUPPRESSED %d packets (the switch\'s log_rate)' % (
+            r['time'][11:23], r['hypervisor'], r['suppressed'])
+
+    def peer(ip, port):
+        return ip if port is None else '%s:%s' % (ip, port)
+    return '%s  %s  %s  %s  %s  %s %s -> %s  %s' % (
+        r['time'][11:23], r['hypervisor'], r['vm'], r['direction'], r['verdict'],
+        r['protocol'], peer(r['src'], r['sport']), peer(r['dst'], r['dport']),
+        r['rule'] if r['rule'] == 'no rule' else 'rule %s of %s' % (r['rule'], r['group']))

@@ -198,6 +198,35 @@ def sg_port(s, a):
         names.get(g, g) for g in port['security_groups']) or '(no group)'))
 
 
+# ---- firewall logs -------------------------------------------------------------
+def log_list(s, a):
+    found = s.get('/v1/logs')
+    ports = {p['id']: p['name'] for p in s.get('/v1/ports')}
+    return Result(found, show.logs(found, s.group_names(), ports))
+
+
+def log_show(s, a):
+    log = s.get('/v1/logs/%s' % a.log)
+    records = s.get('/v1/logs/%s/events' % log['id'])['events']
+    records = records[-a.last:] if a.last else records
+    return Result(records, ''.join(show.log_record(r) + '\n' for r in records))
+
+
+def log_create(s, a):
+    body = {k: v for k, v in (('event', a.event), ('security_group', a.group),
+                              ('port', a.port), ('file', a.file), ('name', a.name))
+            if v is not None}
+    log = s.write('POST', '/v1/logs', body)
+    return Result(log, 'created log %s (id %s): %s%s\n' % (
+        log['name'] or '-', log['id'], log['event'],
+        ', file ' + log['path'] if log['path'] else ''))
+
+
+def log_delete(s, a):
+    s.write('DELETE', '/v1/logs/%s' % a.log)
+    return Result(None, 'deleted log %s\n' % a.log)
+
+
 # ---- the controller ----------------------------------------------------------
 def trace(s, a):
     answer = s.client.call('POST', '/v1/trace', trace_body(a.words))

@@ -9,6 +9,7 @@ tuple, how Ryu encodes it (for the reconciler) and how ``ovs-ofctl`` prints it
                                 mark: ct_mark to set on commit, or None;
                                 zone: a number, or a register holding it
   ('conjunction', conj_id, clause, n_clauses)
+  ('controller', max_len)       a copy to the controller (metered: a logged packet)
   ('goto', table)               an instruction, not an action: last
 """
 NX_IN_PORT = 0xfff8     # resubmit's in_port is an OpenFlow 1.0 (16-bit) port number
@@ -86,6 +87,8 @@ ACTIONS = {
     'conjunction': (lambda ofp, parser, a: parser.NXActionConjunction(
         clause=a[2] - 1, n_clauses=a[3], id_=a[1]),
         lambda a: 'conjunction(%d,%d/%d)' % (a[1], a[2], a[3])),
+    'controller': (lambda ofp, parser, a: parser.OFPActionOutput(ofp.OFPP_CONTROLLER, a[1]),
+                   lambda a: 'CONTROLLER:%d' % a[1]),
     'goto': (None, lambda a: 'goto_table:%d' % a[1]),      # an instruction
 }
 

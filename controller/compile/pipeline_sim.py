@@ -125,6 +125,8 @@ def _act(switch, action, packet, conntrack, steps, outputs):
     elif kind == 'output':
         port = packet['in_port'] if action[1] == 'in_port' else action[1]
         outputs.append((port, dict(packet)))
+    elif kind == 'controller':                 # a logged packet's copy to the controller
+        outputs.append(('controller', dict(packet)))
     elif kind == 'resubmit':
         run(switch, packet, conntrack, action[1], steps, outputs)
     elif kind == 'ct':

@@ -22,7 +22,7 @@ from controller import protocols
 from controller.state import model
 from controller.compile.feature import Feature, declare
 from controller.features import firewall_carrier, firewall_words, security_groups  # noqa: F401 - its routes
-from controller.features import firewall_pairs, firewall_stateless
+from controller.features import firewall_log, firewall_pairs, firewall_stateless
 from controller.compile.flows import address_match, flow, goto, reuse
 from controller.state.inventory import placed
 
@@ -386,3 +386,4 @@ FEATURE = declare(Feature('firewall', pieces=pieces,
                           attach=firewall_carrier.attach,
                           summary='per-vNIC stateful firewall: security groups, '
                                   'anti-spoofing, rules and sessions that move with the VM'))
+FEATURE = declare(firewall_log.extend(FEATURE))     # security-group logging (issue 33)

@@ -13,6 +13,7 @@ token etcd no longer takes, expired or from before an auth change, is replaced
 and the call made once more).
 """
 import base64
+import collections
 import http.client
 import json
 import ssl
@@ -26,6 +27,11 @@ ERRORS_BY_STATUS = {500: InternalServerError, 503: ConnectionFailedError,
                     408: ConnectionTimeoutError, 504: ConnectionTimeoutError,
                     412: PreconditionFailedError}
 HEADERS = {'Content-Type': 'application/json', 'Connection': 'keep-alive'}
+
+
+# calls that failed, by kind, in this process (the store's and the mastership's):
+# 'unreachable' a member did not answer, 'no_member' none did (/metrics)
+ERRORS = collections.Counter()
 
 
 def b64(text):
@@ -202,7 +208,9 @@ class Members:
                 self._current = index
                 return answer
             except (ConnectionFailedError, ConnectionTimeoutError) as e:
+                ERRORS['unreachable'] += 1
                 error = e
+        ERRORS['no_member'] += 1
         raise error
 
     def close(self):

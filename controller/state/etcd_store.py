@@ -35,7 +35,7 @@ import requests
 from etcd3gw.client import Etcd3Client
 from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception
 
-from controller.state.etcd_http import PLAIN, TOKEN_REFUSED, Access, Members, b64, prefix_end, text_of
+from controller.state.etcd_http import ERRORS, PLAIN, TOKEN_REFUSED, Access, Members, b64, prefix_end, text_of
 from controller.state.store import (KINDS, BufferedWriter, CachedStore, Conflict, StoreUnavailable,
                               decode, differences, encode)
 
@@ -65,6 +65,8 @@ class EtcdUnavailable(StoreUnavailable, ConnectionFailedError):
 
 
 class EtcdStore(CachedStore):
+    errors = ERRORS     # calls to etcd that failed, by kind (/metrics)
+
     def __init__(self, endpoints, prefix='/vnetsec/', timeout=5.0, access=PLAIN):
         super().__init__()
         self._endpoints = list(endpoints)

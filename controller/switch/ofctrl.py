@@ -12,6 +12,7 @@ writes to switches.
 import logging
 import time
 
+from controller.constants import LOG_METER
 from controller.switch.applied import AppliedWaiters
 from controller.compile.desired import DesiredFlows
 from controller.state.inventory import unusable
@@ -26,8 +27,9 @@ class OfCtrl:
     whether this controller programs that switch (always, without replicas);
     ``timeline``: where what is sent and confirmed is told."""
 
-    def __init__(self, store, is_master, timeline):
+    def __init__(self, store, is_master, timeline, log_meter=None):
         self.store = store
+        self.log_meter = log_meter  # (rate, burst): the controller meter set on each switch
         self.is_master = is_master
         self.timeline = timeline
         self.reconciler = Reconciler()
@@ -51,6 +53,8 @@ class OfCtrl:
         and sends the difference (a new master, a switch that refused flows)."""
         self.applied.discard(dp.id)
         self.failing.pop(dp.id, None)
+        if self.log_meter and self.is_master(dp.id):
+            self.reconciler.set_meter(dp, LOG_METER, *self.log_meter)
         self.reconciler.start_sync(dp)
 
     def disconnected(self, dp):
@@ -144,6 +148,14 @@ class OfCtrl:
             return False
         return self.reconciler.on_flow_stats(msg.datapath, msg.body, more)
 
+    def on_stats_reply(self, msg):
+        """A statistics reply someone waits for (meter statistics)."""
+        waiter = self._stat_waiters.get(msg.xid)
+        if waiter is not None:
+            waiter[1].extend((msg.datapath.id, stat) for stat in msg.body)
+            if not msg.flags & msg.datapath.ofproto.OFPMPF_REPLY_MORE:
+                waiter[0].set()
+
     def on_commit(self, dpid, bundle_id):
         """The switch applied a bundle: the moment its flows are installed.
         Returns the seconds since it was sent (None if not known)."""
@@ -193,6 +205,19 @@ class OfCtrl:
     def flow_stats(self, dpids, cookie, mask, timeout=2.0):
         """[(dpid, stat)] of the flows whose cookie matches under ``mask`` on the
         switches ``dpids``, asked of all at once, answered within ``timeout``."""
+        return self._ask(dpids, lambda dp, expect: self.reconciler.ask_flow_stats(
+            dp, cookie, mask, expect), timeout)
+
+    def meter_stats(self, meter_id, timeout=2.0):
+        """[(dpid, packets its band dropped)] of a meter on the switches we master."""
+        dpids = [d for d in self.datapaths if self.is_master(d)]
+        replies = self._ask(dpids, lambda dp, expect: self.reconciler.ask_meter_stats(
+            dp, meter_id, expect), timeout)
+        return [(dpid, sum(b.packet_band_count for b in stat.band_stats))
+                for dpid, stat in replies if stat.meter_id == meter_id]
+
+    def _ask(self, dpids, ask, timeout):
+        """The replies to ``ask(dp, expect)`` of each switch, within ``timeout``."""
         waiters = []
         for dpid in dpids:
             dp = self.datapaths.get(dpid)
@@ -202,7 +227,7 @@ class OfCtrl:
             def expect(xid, waiter=(hub.Event(), [])):
                 self._stat_waiters[xid] = waiter
                 waiters.append((xid, waiter))
-            self.reconciler.ask_flow_stats(dp, cookie, mask, expect)
+            ask(dp, expect)
         replies = []
         deadline = time.time() + timeout
         for xid, (event, got) in waiters:

@@ -185,6 +185,24 @@ class Reconciler:
             expect(req.xid)
         dp.send_msg(req)
 
+    @staticmethod
+    def ask_meter_stats(dp, meter_id, expect):
+        req = dp.ofproto_parser.OFPMeterStatsRequest(dp, 0, meter_id)
+        dp.set_xid(req)
+        expect(req.xid)
+        dp.send_msg(req)
+
+    def set_meter(self, dp, meter_id, rate, burst):
+        """Set a packets-per-second meter (the log meter): an ADD, refused by a
+        switch that has it (the core ignores that error), then a MODIFY that sets
+        the rate either way. Outside any bundle: OVS bundles hold flow and port
+        changes only. A switch holding no flow using it spends nothing on it."""
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        bands = [parser.OFPMeterBandDrop(rate=rate, burst_size=burst)]
+        self._send_all(dp, [parser.OFPMeterMod(dp, command, ofp.OFPMF_PKTPS | ofp.OFPMF_BURST,
+                                               meter_id, bands)
+                            for command in (ofp.OFPMC_ADD, ofp.OFPMC_MODIFY)])
+
     def on_flow_stats(self, dp, body, more):
         """Feed a flow-stats reply; True once the switch's table is fully known.
         Flows of an unmanaged owner (:data:`controller.compile.pipeline.UNMANAGED`: carried

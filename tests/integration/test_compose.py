@@ -8,7 +8,8 @@ networks say, every replica answers the same state; the deployment runs as
 operators expect (controllers not root, every container healthy and restarting
 unless stopped, etcd refusing plain-HTTP, certificate-less and unauthenticated
 clients, a crashed controller back with nothing lost, its volume kept across a
-recreate); and ``docker-compose down`` leaves no container, volume, process or
+recreate); Prometheus scrapes every replica with the token and a killed replica's
+alert fires; and ``docker-compose down`` leaves no container, volume, process or
 listening port."""
 import json
 import os
@@ -31,10 +32,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ENGINE = os.path.join(ROOT, 'scripts', 'docker-engine.sh')
 MAKE_CERTS = os.path.join(ROOT, 'deploy', 'make-certs.sh')
 PROJECT = 'vnetsectest'
-SERVICES = ('etcd1', 'etcd2', 'etcd3', 'controller1', 'controller2', 'controller3')
+SERVICES = ('etcd1', 'etcd2', 'etcd3', 'controller1', 'controller2', 'controller3',
+            'prometheus')
 ETCD_PORTS = (2379, 2380, 22379, 22380, 32379, 32380)
 OFP_PORTS = (6653, 6654, 6655)
 API_PORTS = (8081, 8082, 8083)
+PROMETHEUS = 'http://127.0.0.1:9090'
 LOCAL_CA = '/usr/local/share/ca-certificates'
 
 
@@ -99,7 +102,7 @@ def compose(tmp_path_factory, request):
     if missing:
         pytest.skip('no container engine here (%s missing): scripts/setup.sh installs '
                     "Debian 12's docker.io, docker-compose and debootstrap" % ', '.join(missing))
-    busy = listeners(ETCD_PORTS + OFP_PORTS + API_PORTS)
+    busy = listeners(ETCD_PORTS + OFP_PORTS + API_PORTS + (9090,))
     assert not busy, 'docker-compose.yml needs these ports free: %s' % busy
     secrets_dir = str(tmp_path_factory.mktemp('compose') / 'secrets')
     made = subprocess.run([MAKE_CERTS, secrets_dir], capture_output=True, text=True)
@@ -140,13 +143,13 @@ def compose(tmp_path_factory, request):
         if not started or request.session.testsfailed > failed_before:  # what they said
             print(compose_cmd('logs', '--no-color', '--tail', '30').stdout[-20000:])
         t0 = time.time()
-        before = listeners(ETCD_PORTS + OFP_PORTS + API_PORTS)
+        before = listeners(ETCD_PORTS + OFP_PORTS + API_PORTS + (9090,))
         down = compose_cmd('down', '-v', '--remove-orphans')
         took['down'] = time.time() - t0
         left = {
             'containers': docker('ps', '-a', '-q', '--filter', 'label=com.docker.compose.project=' + PROJECT).split(),
             'volumes': docker('volume', 'ls', '-q', '--filter', 'label=com.docker.compose.project=' + PROJECT).split(),
-            'listening': listeners(ETCD_PORTS + OFP_PORTS + API_PORTS),
+            'listening': listeners(ETCD_PORTS + OFP_PORTS + API_PORTS + (9090,)),
             'processes': running(pids_of(before), wait=10),
         }
         if ours:
@@ -174,7 +177,7 @@ def test_compose_cluster_runs_a_data_center(compose):
     vnetsec_at = operator(env)
     names = docker('ps', '--format', '{{.Names}} {{.Status}}', '--filter',
                    'label=com.docker.compose.project=' + PROJECT)
-    assert len(names.splitlines()) == 6, names          # 3 etcd members, 3 replicas
+    assert len(names.splitlines()) == 7, names  # 3 etcd members, 3 replicas, prometheus
     with DataCenter(racks=2, hypervisors=1, vms=2, networks='vlan:10,vxlan:5000',
                     controller=','.join('127.0.0.1:%d' % p for p in OFP_PORTS),
                     api_url='http://127.0.0.1:%d' % API_PORTS[0], token=token) as dc:
@@ -315,3 +318,50 @@ def test_compose_runs_as_operators_expect(compose):
     assert replica.get('/v1/networks/%s' % network['id']) == network
     assert docker('exec', new[0], 'cat', audit).startswith(logged)
     print('compose test: a killed controller answered again after %.1f s' % back)
+
+
+def prometheus(path):
+    with urllib.request.urlopen(PROMETHEUS + path, timeout=5) as resp:
+        return json.loads(resp.read())['data']
+
+
+def replica_down_alerts():
+    return {a['labels']['instance']: a['state'] for a in prometheus('/api/v1/alerts')['alerts']
+            if a['labels']['alertname'] == 'VnetsecReplicaDown'}
+
+
+def wait_until(what, test, seconds=90):
+    deadline = time.time() + seconds
+    while True:
+        try:
+            got = what()
+        except OSError as e:            # Prometheus starting
+            got = e
+        if not isinstance(got, OSError) and test(got):
+            return got
+        assert time.time() < deadline, got
+        time.sleep(1)
+
+
+def test_prometheus_scrapes_every_replica_and_a_killed_one_fires_its_alert(compose):
+    env, docker, compose_cmd, containers = compose
+    targets = wait_until(lambda: prometheus('/api/v1/targets')['activeTargets'],
+                         lambda ts: len(ts) == 3 and all(t['health'] == 'up' for t in ts))
+    assert {t['labels']['instance'] for t in targets} == {'127.0.0.1:%d' % p
+                                                          for p in API_PORTS}
+    series = prometheus('/api/v1/query?query=vnetsec_switches')['result']
+    assert {s['metric']['instance'] for s in series} == {t['labels']['instance']
+                                                         for t in targets}
+    assert prometheus('/api/v1/rules')['groups'][0]['name'] == 'vnetsec'
+    assert 'firing' not in replica_down_alerts().values()
+    t0 = time.time()
+    killed = compose_cmd('kill', 'controller3')     # a stop by hand: it stays down
+    assert killed.returncode == 0, killed.stdout + killed.stderr
+    alerts = wait_until(replica_down_alerts, lambda a: a.get('127.0.0.1:8083') == 'firing')
+    fired = time.time() - t0
+    assert set(alerts) == {'127.0.0.1:8083'}
+    started = compose_cmd('start', 'controller3')
+    assert started.returncode == 0, started.stdout + started.stderr
+    wait_api('http://127.0.0.1:8083')
+    wait_until(replica_down_alerts, lambda a: not a)
+    print('compose test: the killed replica\'s alert fired after %.1f s' % fired)

@@ -1,6 +1,7 @@
 """The live web view in a real headless browser (Debian's chromium and
 chromedriver, driven by Selenium): it lists every VM of a running data center,
-shows a migration within 2 s, and its trace form renders a verdict. The test's
+shows a migration within 2 s, its trace form renders a verdict, and a refused
+connection a firewall log records shows in its VM's denials. The test's
 screenshot goes to a temporary directory only; ``python -m
 mininet_topos.screenshot`` makes docs/web-view.png on purpose."""
 import os
@@ -79,3 +80,21 @@ def test_the_trace_form_renders_a_verdict(dc, browser, tmp_path, docs_before):
     shot = tmp_path / 'web-view.png'
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 0
     assert docs_status() == docs_before          # no tracked file rewritten by the test
+
+
+def test_a_refused_connection_shows_in_its_vms_denials(dc, browser):
+    c = dc.client
+    c.post('/v1/security-groups', {'name': 'sealed', 'rules': [{'direction': 'egress'}]})
+    vm3 = next(p for p in c.get('/v1/ports') if p['name'] == 'vm3')
+    c.call('PATCH', '/v1/ports/%s' % vm3['id'], {'security_groups': ['sealed']}, wait=True)
+    log = c.call('POST', '/v1/logs?wait=applied', {'event': 'DROP', 'security_group': 'sealed'})
+    try:
+        dc.node('vm1').cmd('ping -c1 -W1 %s' % dc.node('vm3').IP())
+        shown = wait_for(lambda: ''.join(texts(browser, '#denials-vm3')), 5)
+        assert shown, browser.find_element(By.ID, 'denials').text
+        text = ''.join(texts(browser, '#denials-vm3'))
+        assert 'icmp %s' % dc.node('vm1').IP() in text and 'no rule' in text, text
+    finally:
+        c.call('DELETE', '/v1/logs/%s?wait=applied' % log['id'])
+        c.call('PATCH', '/v1/ports/%s' % vm3['id'], {'security_groups': vm3['security_groups']},
+               wait=True)

@@ -170,7 +170,7 @@ def test_versions_and_resources_need_no_token(api):
     assert doc['versions'][0]['links'][0]['href'].endswith('/v2.0/')
     status, doc = call(api, 'GET', '/v2.0/', token=None)
     assert status == 200 and {r['collection'] for r in doc['resources']} == {
-        'networks', 'subnets', 'ports', 'security_groups', 'security_group_rules'}
+        'networks', 'subnets', 'ports', 'security_groups', 'security_group_rules', 'logs'}
 
 
 def test_extensions_list_what_is_supported(api):

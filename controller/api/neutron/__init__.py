@@ -12,7 +12,7 @@ it beside ``/v1`` (``controller.api.rest.MOUNTS``).
 docs/neutron.md lists, field by field, what it supports, ignores and refuses.
 """
 from controller.api import rest as _rest
-from controller.api.neutron import api, resources, security_groups  # noqa: F401 - routes
+from controller.api.neutron import api, logs, resources, security_groups  # noqa: F401 - routes
 
 if api not in _rest.MOUNTS:
     _rest.MOUNTS.append(api)

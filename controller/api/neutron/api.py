@@ -64,11 +64,15 @@ ATTRIBUTES = {
                              'remote_group_id': TEXT, 'remote_address_group_id': TEXT,
                              'remote_zone': TEXT, 'project_id': TEXT, 'tenant_id': TEXT,
                              'description': TEXT, 'tags': TEXT},
+    'logs': {'id': TEXT, 'name': TEXT, 'resource_type': TEXT, 'resource_id': TEXT,
+             'target_id': TEXT, 'event': TEXT, 'enabled': BOOL, 'project_id': TEXT,
+             'tenant_id': TEXT, 'description': TEXT},
 }
 PATTERNS = {BOOL: '^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$',
             INT: '^(0|[1-9][0-9]{0,9})$', TEXT: '^.{0,255}$'}
 RESOURCE = {'networks': 'Network', 'subnets': 'Subnet', 'ports': 'Port',
-            'security-groups': 'SecurityGroup', 'security-group-rules': 'SecurityGroupRule'}
+            'security-groups': 'SecurityGroup', 'security-group-rules': 'SecurityGroupRule',
+            'logs': 'Log'}
 EXTENSIONS = [      # what /v2.0 really does (alias, name, description, feature)
     ('provider', 'Provider Network', 'provider:network_type vlan or vxlan, '
      'provider:segmentation_id, provider:physical_network physnet1 (vlan)', None),
@@ -85,6 +89,8 @@ EXTENSIONS = [      # what /v2.0 really does (alias, name, description, feature)
      'an address or prefix, optional mac_address', 'firewall'),
     ('stateful-security-group', 'Stateful security group', 'stateful per group: false '
      'for rules without conntrack', 'firewall'),
+    ('logging', 'Logging API Extension', 'network logs of security groups: ACCEPT, DROP or '
+     'ALL, per connection, rate-limited by each switch\'s controller meter', 'firewall'),
 ]
 
 

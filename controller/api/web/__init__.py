@@ -14,6 +14,7 @@ from controller.protocols import rule_words
 
 PAGE = os.path.join(os.path.dirname(__file__), 'index.html')
 EVENTS = 30         # recent events the view shows
+DENIALS = 10        # recent denials per VM the view shows
 
 
 def page():
@@ -21,10 +22,25 @@ def page():
         return f.read()
 
 
-def snapshot(inv, status, counters, events):
+def denials(loaded):
+    """{VM: its last refused connections, newest last} as the firewall's logs
+    recorded them (DROP logs; the firewall's log sink, imported late: a
+    feature's), or {} without the firewall app."""
+    if 'firewall' not in loaded:
+        return {}
+    from controller.features import log_sink
+    sink = log_sink.running()
+    out = {}
+    for record in sink.recent_denials() if sink else ():
+        out.setdefault(record['vm'], []).append(record)
+    return {vm: records[-DENIALS:] for vm, records in out.items()}
+
+
+def snapshot(inv, status, counters, events, denied=None):
     """Everything the page draws, in one answer: racks of hosts with their sync
     state, VMs with their network, networks with the VTEPs they span, groups
-    with each rule's counters (as last read in the background), recent events."""
+    with each rule's counters (as last read in the background), recent events,
+    each VM's recent denials (``denied``, from :func:`denials`)."""
     synced = {s['host']: s for s in status['switches'].values() if s['host']}
     hosts = []
     for host in sorted(inv.hosts.values(), key=lambda h: (h.rack, h.role != 'tor', h.name)):
@@ -50,4 +66,5 @@ def snapshot(inv, status, counters, events):
                                       for r in g.rules])
               for g in sorted(inv.groups.values(), key=lambda g: g.name)]
     return {'hosts': hosts, 'networks': networks, 'ports': ports, 'groups': groups,
-            'idle': status.get('idle', True), 'events': events[-EVENTS:]}
+            'idle': status.get('idle', True), 'events': events[-EVENTS:],
+            'denials': denied or {}}
