@@ -8,6 +8,7 @@ vnetsec's words (:mod:`controller.compile.explain`). ``state: established`` runs
 same packet once as new (committing what the rules allow) and answers for the
 packet after it.
 """
+from controller import addresses
 from controller import constants as C
 from controller.compile import pipeline as P
 from controller.api import responses
@@ -26,7 +27,11 @@ MAX_HOPS = 8
 L4 = {'tcp': 6, 'udp': 17, 'sctp': 132}
 CARRIED = ('eth_src', 'eth_dst', 'eth_type', 'ipv4_src', 'ipv4_dst', 'ip_proto', 'tcp_dst',
            'udp_dst', 'sctp_dst', 'tcp_src', 'udp_src', 'sctp_src', 'icmpv4_type',
-           'icmpv4_code', 'arp_op', 'arp_spa', 'arp_tpa', 'arp_sha', 'arp_tha')
+           'icmpv4_code', 'arp_op', 'arp_spa', 'arp_tpa', 'arp_sha', 'arp_tha',
+           'ipv6_src', 'ipv6_dst', 'icmpv6_type', 'icmpv6_code', 'ipv6_nd_target',
+           'ipv6_nd_sll', 'ipv6_nd_tll')
+ECHO = {4: ('icmpv4_type', 'icmpv4_code', C.ICMP, 8), 6: ('icmpv6_type', 'icmpv6_code',
+                                                          C.ICMPV6, 128)}
 
 
 def find_port(inv, ident, field_name):
@@ -36,36 +41,54 @@ def find_port(inv, ident, field_name):
     raise ValidationError(field_name, 'no port named %r' % ident, 404)
 
 
+def _ips(port, version):
+    return addresses.v4(port.ips) if version == 4 else addresses.v6(port.ips)
+
+
 def build_packet(inv, request):
     """(source port, destination port or None, packet fields) of a request."""
+    version = 6 if request.protocol == 'nd' or ':' in request.address else request.ip_version
+    if request.protocol == 'arp':
+        version = 4
     src = find_port(inv, request.source, 'source')
     if not src.bound_host or src.bound_host not in inv.hosts:
         raise ValidationError('source', '%s is not plugged in anywhere' % src.name, 409)
-    if not src.ips:
-        raise ValidationError('source', '%s has no IPv4 address' % src.name, 409)
+    if not _ips(src, version):
+        raise ValidationError('source', '%s has no IPv%d address' % (src.name, version), 409)
     dst = None
     if request.destination:
         dst = find_port(inv, request.destination, 'destination')
-        if not dst.ips:
-            raise ValidationError('destination', '%s has no IPv4 address' % dst.name, 409)
-        dst_ip = dst.ips[0]
+        if not _ips(dst, version):
+            raise ValidationError('destination', '%s has no IPv%d address'
+                                  % (dst.name, version), 409)
+        dst_ip = _ips(dst, version)[0]
     elif request.address:
-        dst_ip = request.address
+        dst_ip = addresses.canonical(request.address)
         dst = next((p for p in inv.ports.values()
                     if p.network_id == src.network_id and dst_ip in p.ips), None)
     else:
         raise ValidationError('destination', 'name a destination VM or an address')
+    src_ip = _ips(src, version)[0]
     packet = {'in_port': src.ofport, 'eth_src': src.mac}
     if request.protocol == 'arp':
         return src, dst, dict(packet, eth_dst=BROADCAST, eth_type=C.ARP, arp_op=C.ARP_REQUEST,
-                              arp_spa=src.ips[0], arp_sha=src.mac, arp_tpa=dst_ip,
+                              arp_spa=src_ip, arp_sha=src.mac, arp_tpa=dst_ip,
                               arp_tha='00:00:00:00:00:00')
+    if request.protocol == 'nd':
+        group, mac = addresses.solicited_node(dst_ip)
+        return src, dst, dict(packet, eth_dst=mac, eth_type=C.IPV6, ipv6_src=src_ip,
+                              ipv6_dst=group, ip_proto=C.ICMPV6, icmpv6_type=C.ND_NS,
+                              icmpv6_code=0, ipv6_nd_target=dst_ip, ipv6_nd_sll=src.mac)
     if dst is None:
-        raise ValidationError('address', 'no port of network %s has %s: only ARP can be '
-                              'traced to it' % (src.network_id, dst_ip), 404)
-    packet.update(eth_dst=dst.mac, eth_type=C.IPV4, ipv4_src=src.ips[0], ipv4_dst=dst_ip)
+        raise ValidationError('address', 'no port of network %s has %s: only ARP or ND can '
+                              'be traced to it' % (src.network_id, dst_ip), 404)
+    if version == 6:
+        packet.update(eth_dst=dst.mac, eth_type=C.IPV6, ipv6_src=src_ip, ipv6_dst=dst_ip)
+    else:
+        packet.update(eth_dst=dst.mac, eth_type=C.IPV4, ipv4_src=src_ip, ipv4_dst=dst_ip)
     if request.protocol == 'icmp':
-        return src, dst, dict(packet, ip_proto=1, icmpv4_type=8, icmpv4_code=0)
+        type_field, code_field, proto, echo = ECHO[version]
+        return src, dst, dict(packet, ip_proto=proto, **{type_field: echo, code_field: 0})
     proto = L4.get(request.protocol) or protocols.number(request.protocol)
     packet['ip_proto'] = proto
     if proto in protocols.PORT_FIELDS:

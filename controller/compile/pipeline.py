@@ -13,7 +13,7 @@ traffic on (or drops it) as declared.
 from dataclasses import dataclass, replace
 
 from controller.constants import (  # noqa: F401 - the pipeline's numbers, here too
-    ARP, CT_EST, CT_INV, CT_NEW, CT_REL, CT_TRK, IPV4, MARK_ALLOCATED, MARK_COUNTER,
+    ARP, CT_EST, CT_INV, CT_NEW, CT_REL, CT_TRK, IPV4, IPV6, MARK_ALLOCATED, MARK_COUNTER,
     TUNNEL_OFPORT, TUNNEL_PORT_NAME, UPLINK_OFPORT, UPLINK_PORT_NAME)
 
 # ---- registers (Nicira extension fields) -----------------------------------
@@ -41,14 +41,17 @@ MISS = 0                 # the priority of every table-miss flow
 
 _ACL_FIELDS = frozenset({'eth_type', 'ct_state', 'ct_zone', 'ct_mark', 'ip_proto', 'tcp_dst',
                          'udp_dst', 'sctp_dst', 'icmpv4_type', 'icmpv4_code', 'ipv4_src',
-                         'ipv4_dst', 'conj_id', 'tcp_src', 'udp_src', 'sctp_src'})
+                         'ipv4_dst', 'conj_id', 'tcp_src', 'udp_src', 'sctp_src',
+                         'ipv6_src', 'ipv6_dst', 'icmpv6_type', 'icmpv6_code'})
 # deny_ip (tracked in this vNIC's zone, no rule took it) is above track (anything not
 # yet tracked in this zone): below it, a denied packet would meet ct() again and
 # again, recirculating until the datapath's depth limit drops it (and
 # ofproto/trace, which has no such limit, would loop in ovs-vswitchd's main thread)
 # carried: a session a migrated VM held at its source (controller.features.firewall_sessions)
+# nd: the IPv6 Neighbor Discovery and MLD a host needs, untracked (above track)
 _ACL_PRIORITIES = {'invalid': 100, 'established': 90, 'carried': 80, 'remote_group': 75,
-                   'rule': 70, 'deny_ip': 65, 'track': 60, 'arp': 50, 'deny_other': 20}
+                   'rule': 70, 'deny_ip': 65, 'nd': 62, 'track': 60, 'arp': 50,
+                   'deny_other': 20}
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,12 @@ TABLES = (
     _t(VLAN_IN, 'vlan_in', 'vlan', {'vlan_vid'}, (L2_LOOKUP,), {'vid': 30},
        purpose='VID -> network, tag popped; from remote (reg4=1)'),
     _t(PORT_SECURITY, 'port_security', 'firewall',
-       {'in_port', 'eth_src', 'eth_type', 'ipv4_src', 'arp_spa', 'arp_sha'}, (EGRESS_ACL,),
-       {'own_address': 30, 'spoofed': 10}, miss=EGRESS_ACL,
-       purpose="anti-spoofing: only the vNIC's own MAC and IPs, ARP included"),
+       {'in_port', 'eth_src', 'eth_type', 'ipv4_src', 'arp_spa', 'arp_sha', 'ipv6_src',
+        'ip_proto', 'icmpv6_type', 'ipv6_nd_target', 'ipv6_nd_tll', 'udp_src'}, (EGRESS_ACL,),
+       {'nd_target': 40, 'guard': 35, 'own_address': 30, 'unspecified': 25, 'spoofed': 10},
+       miss=EGRESS_ACL,
+       purpose="anti-spoofing: only the vNIC's own MAC and IPs, ARP and ND included; RA "
+               "guard"),
     _t(EGRESS_ACL, 'egress_acl', 'firewall', _ACL_FIELDS | {'in_port'},
        (EGRESS_ACL, ARP_RESPONDER), _ACL_PRIORITIES,
        miss=ARP_RESPONDER,

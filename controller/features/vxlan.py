@@ -10,6 +10,7 @@ Every forwarding decision comes from the inventory (no flood-and-learn):
 - a port migrating here (planned): the copies the other hosts already send here
   go to its reserved port, delivered from the moment it is plugged there.
 """
+from controller import addresses
 from controller import constants as C
 from controller.compile import pipeline as P
 from controller.compile.explain import flow_regs
@@ -97,7 +98,7 @@ def arp_responder(inv, network):
     flows = [flow('vxlan', P.ARP_RESPONDER, P.priority(P.ARP_RESPONDER, 'unknown_address'),
                   {P.REG_NETWORK: network.nid, 'eth_type': P.ARP, 'arp_op': C.ARP_REQUEST})]
     for port in inv.network_ports(network.id):
-        for ip in port.ips:
+        for ip in addresses.v4(port.ips):
             flows.append(flow(
                 'vxlan', P.ARP_RESPONDER, P.priority(P.ARP_RESPONDER, 'known_address'),
                 {P.REG_NETWORK: network.nid, 'eth_type': P.ARP, 'arp_op': C.ARP_REQUEST, 'arp_tpa': ip},

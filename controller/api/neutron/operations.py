@@ -73,11 +73,11 @@ def delete_subnet(service, ident):
 
 
 def choose_ips(store, network, fixed_ips, keep=()):
-    """The addresses a port gets: ``fixed_ips`` None: the first free address of
-    the network's first IPv4 subnet that has one (none without subnets);
-    otherwise each entry's ``ip_address`` (in the given subnet, or in one of the
-    network's) or the next free address of its ``subnet_id``. ``keep``: the
-    port's own addresses (free for it). IPv6 is refused: vnetsec is IPv4 only."""
+    """The addresses a port gets: ``fixed_ips`` None: per IP version, the first
+    free address of the network's first subnet of it that has one (none without
+    subnets); otherwise each entry's ``ip_address`` (in the given subnet, or in
+    one of the network's) or the next free address of its ``subnet_id``.
+    ``keep``: the port's own addresses (free for it)."""
     subnets = subnets_of(store, network.id)
     chosen = []
 
@@ -89,12 +89,11 @@ def choose_ips(store, network, fixed_ips, keep=()):
         return None
 
     if fixed_ips is None:
-        for subnet in subnets:
-            if subnet.ip_version == 4:
-                ip = free(subnet)
-                if ip:
-                    return [ip]
-        return []
+        for version in (4, 6):
+            ip = next(filter(None, (free(s) for s in subnets if s.ip_version == version)),
+                      None)
+            chosen += [ip] if ip else []
+        return chosen
     for i, entry in enumerate(fixed_ips):
         where = 'fixed_ips[%d].' % i
         subnet = None
@@ -103,18 +102,16 @@ def choose_ips(store, network, fixed_ips, keep=()):
             if subnet.network_id != network.id:
                 raise ValidationError(where + 'subnet_id', 'subnet %s is not on network %s'
                                       % (entry.subnet_id, network.name))
-            if subnet.ip_version != 4:
-                raise ValidationError(where + 'subnet_id', 'subnet %s is IPv6: vnetsec gives '
-                                      'ports IPv4 addresses only' % entry.subnet_id)
         if entry.ip_address:
             try:
                 ip = ipaddress.ip_address(entry.ip_address)
             except ValueError:
                 raise ValidationError(where + 'ip_address', '%r is not an IP address'
                                       % entry.ip_address) from None
-            if ip.version != 4:
-                raise ValidationError(where + 'ip_address', '%s is IPv6: vnetsec gives ports '
-                                      'IPv4 addresses only' % ip)
+            if ip.version == 6 and (ip.is_link_local or ip.is_multicast):
+                raise ValidationError(where + 'ip_address', '%s is not a unicast global or '
+                                      'unique-local address (a port has its link-local '
+                                      'address from its MAC)' % ip)
             holder = T.subnet_of(str(ip), [subnet] if subnet else subnets)
             if holder is None:
                 raise ValidationError(where + 'ip_address', '%s is in no subnet %s' % (

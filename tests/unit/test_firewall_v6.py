@@ -1,0 +1,188 @@
+"""The firewall's IPv6 side, rule by rule: packets run through one hypervisor's
+compiled flows by the pipeline simulator (as Open vSwitch would run them)."""
+import pytest
+
+from controller import addresses
+from controller import constants as C
+from controller.compile import pipeline as P
+from controller.compile.explain import priority_name
+from controller.compile.host import compile_host
+from controller.compile.pipeline_sim import Conntrack, Switch, run
+from controller.features.security_groups import SecurityGroups
+from controller.state.inventory import Inventory
+from tests.unit.conftest import add_hv
+
+MACS = {k: '02:00:00:00:00:%02x' % k for k in range(1, 10)}
+
+
+def v6(k):
+    return 'fd00:1::%d' % k
+
+
+def make_port(service, net, k, groups=None, owner='', ofport=None):
+    body = {'network_id': net.id, 'mac': MACS[k], 'ips': ['10.0.0.%d' % k, v6(k)],
+            'device': 'tapvm%d' % k, 'host': 'hv1', 'device_owner': owner}
+    if groups is not None:
+        body['security_groups'] = groups
+    port = service.create_port(body)
+    service.bind('hv1', {port.device: ofport or k})
+    return service.get_port(port.id)
+
+
+@pytest.fixture
+def dc(service):
+    """vm1, vm2 in 'default' (both ethertypes), vm3 a router's port, on one hv."""
+    net = service.create_network({'name': 'n', 'kind': 'vxlan'})
+    add_hv(service, 'hv1', 1)
+    make_port(service, net, 1)
+    make_port(service, net, 2)
+    make_port(service, net, 3, owner='network:router_interface')
+    return net
+
+
+def send(service, k, **fields):
+    """Run a frame from vm k; the ports (by ofport) it reaches and the steps."""
+    inv = Inventory.from_store(service.store)
+    flows = compile_host(inv, inv.hosts['hv1'])
+    assert all(not P.check(f) for f in flows), [P.check(f) for f in flows if P.check(f)]
+    packet = dict({'in_port': k, 'eth_src': MACS[k], 'eth_type': C.IPV6,
+                   'ipv6_src': v6(k)}, **fields)
+    steps, outputs = run(Switch(flows), packet, Conntrack())
+    return sorted({port for port, _ in outputs}), steps
+
+
+def icmp6(kind, **fields):
+    return dict({'ip_proto': C.ICMPV6, 'icmpv6_type': kind, 'icmpv6_code': 0}, **fields)
+
+
+def echo(dst_k, **fields):
+    return dict(icmp6(128, eth_dst=MACS[dst_k], ipv6_dst=v6(dst_k)), **fields)
+
+
+def test_link_local_is_eui64_of_the_mac():
+    assert addresses.link_local('52:54:00:12:34:56') == 'fe80::5054:ff:fe12:3456'
+    assert addresses.link_local('02:00:00:00:00:01') == 'fe80::ff:fe00:1'
+    assert addresses.eui64('fd00:1::/64', '52:54:00:12:34:56') == 'fd00:1::5054:ff:fe12:3456'
+    assert addresses.solicited_node('fd00:1::5054:ff:fe12:3456') == (
+        'ff02::1:ff12:3456', '33:33:ff:12:34:56')
+
+
+def test_default_group_passes_ipv6_between_its_members(service, dc):
+    reached, _ = send(service, 1, **echo(2))
+    assert reached == [2]
+    reached, _ = send(service, 1, ipv6_src=addresses.link_local(MACS[1]),
+                      **echo(2, ipv6_dst=addresses.link_local(MACS[2])))
+    assert reached == []      # link-local is no member address: default admits members
+
+
+def test_a_neighbours_source_is_dropped_at_port_security(service, dc):
+    reached, steps = send(service, 1, **echo(2, ipv6_src=v6(2)))
+    assert reached == [] and steps[-1][0] == P.PORT_SECURITY
+    assert priority_name(P.PORT_SECURITY, steps[-1][1].priority) == 'spoofed'
+
+
+def test_neighbor_advertisements_only_for_own_addresses(service, dc):
+    own = icmp6(C.ND_NA, eth_dst=MACS[2], ipv6_dst=v6(2), ipv6_nd_target=v6(1),
+                ipv6_nd_tll=MACS[1])
+    assert send(service, 1, **own)[0] == [2]
+    link_local = dict(own, ipv6_nd_target=addresses.link_local(MACS[1]))
+    assert send(service, 1, **link_local)[0] == [2]
+    for bad in (dict(own, ipv6_nd_target=v6(2)),            # a neighbour's address
+                dict(own, ipv6_nd_tll=MACS[2])):            # its MAC for ours
+        reached, steps = send(service, 1, **bad)
+        assert reached == [] and steps[-1][0] == P.PORT_SECURITY
+
+
+@pytest.mark.parametrize('what', [
+    icmp6(C.ND_RA, eth_dst='33:33:00:00:00:01', ipv6_dst='ff02::1'),
+    icmp6(C.ND_REDIRECT, eth_dst=MACS[2], ipv6_dst=v6(2)),
+    {'ip_proto': C.UDP, 'udp_src': 547, 'udp_dst': 546, 'eth_dst': MACS[2],
+     'ipv6_dst': v6(2)}])
+def test_ra_guard_drops_router_messages_from_vms_but_not_from_routers(service, dc, what):
+    reached, steps = send(service, 1, **dict(what, ipv6_src=addresses.link_local(MACS[1])))
+    assert reached == [] and steps[-1][0] == P.PORT_SECURITY
+    assert priority_name(P.PORT_SECURITY, steps[-1][1].priority) == 'guard'
+    reached, steps = send(service, 3, **dict(what, ipv6_src=addresses.link_local(MACS[3])))
+    assert any(t == P.EGRESS_ACL for t, _, _ in steps)      # the router's pass port security
+
+
+def test_dad_rs_and_mld_from_the_unspecified_address_pass(service, dc):
+    target = 'fd00:1::77'
+    group, mac = addresses.solicited_node(target)
+    dad = icmp6(C.ND_NS, ipv6_src='::', eth_dst=mac, ipv6_dst=group, ipv6_nd_target=target)
+    assert send(service, 1, **dad)[0] == [1, 2, 3]          # flooded (output skips in_port)
+    mld = icmp6(C.MLD2_REPORT, ipv6_src='::', eth_dst='33:33:00:00:00:16', ipv6_dst='ff02::16')
+    assert 2 in send(service, 1, **mld)[0]
+    echo_from_nothing = echo(2, ipv6_src='::')
+    assert send(service, 1, **echo_from_nothing)[0] == []
+
+
+def test_nd_passes_even_a_sealed_port(service, dc):
+    net = service.store.list('network')[0]
+    make_port(service, net, 4, groups=[])
+    group, mac = addresses.solicited_node(v6(4))
+    ns = icmp6(C.ND_NS, ipv6_src=v6(1), eth_dst=mac, ipv6_dst=group, ipv6_nd_target=v6(4),
+               ipv6_nd_sll=MACS[1])
+    assert 4 in send(service, 1, **ns)[0]
+    assert send(service, 1, **echo(4))[0] == []             # but no echo gets in
+
+
+def test_rules_of_one_ethertype_do_not_admit_the_other(service, dc):
+    net = service.store.list('network')[0]
+    groups = SecurityGroups(service)
+    groups.create_group({'name': 'web4', 'rules': [
+        {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 80}]})
+    groups.create_group({'name': 'ping6', 'rules': [
+        {'direction': 'ingress', 'ethertype': 'IPv6', 'protocol': 'icmp',
+         'port_range_min': 128, 'port_range_max': 0, 'remote_ip_prefix': 'fd00:1::/120'}]})
+    make_port(service, net, 5, groups=['web4'])
+    make_port(service, net, 6, groups=['ping6'])
+    tcp6 = dict(eth_dst=MACS[5], ipv6_dst=v6(5), ip_proto=C.TCP, tcp_dst=80, tcp_src=4000)
+    assert send(service, 1, **tcp6)[0] == []                # an IPv4 rule: not for IPv6
+    assert send(service, 1, **echo(6))[0] == [6]            # icmp in IPv6 = ICMPv6, type 128
+    assert send(service, 1, **echo(6, icmpv6_code=1))[0] == []
+    assert send(service, 1, **echo(6, icmpv6_type=129))[0] == []
+    far = 'fd00:1::1:1'                                     # outside the /120
+    vm1 = service.port_of_device('tapvm1')
+    service.update_port(vm1.id, {'ips': ['10.0.0.1', far]})
+    assert send(service, 1, **echo(6, ipv6_src=far))[0] == []
+
+
+def test_remote_group_expands_to_members_ipv6_addresses(service, dc):
+    net = service.store.list('network')[0]
+    groups = SecurityGroups(service)
+    groups.create_group({'name': 'clients', 'rules': [{'direction': 'egress',
+                                                       'ethertype': 'IPv6'}]})
+    groups.create_group({'name': 'web', 'rules': [
+        {'direction': 'ingress', 'ethertype': 'IPv6', 'protocol': 'tcp',
+         'port_range_min': 443, 'remote_group_id': 'clients'}]})
+    make_port(service, net, 7, groups=['clients'])
+    make_port(service, net, 8, groups=['web'])
+    https = dict(eth_dst=MACS[8], ipv6_dst=v6(8), ip_proto=C.TCP, tcp_dst=443, tcp_src=4000)
+    assert send(service, 7, **https)[0] == [8]
+    assert send(service, 1, **https)[0] == []               # vm1 is no client
+    inv = Inventory.from_store(service.store)
+    clause1 = [f for f in compile_host(inv, inv.hosts['hv1'])
+               if f.table == P.INGRESS_ACL and 'ipv6_src' in dict(f.match)
+               and f.actions and f.actions[0][0] == 'conjunction']
+    assert sorted(dict(f.match)['ipv6_src'] for f in clause1) == sorted(
+        [v6(1), v6(2), v6(3), v6(7)])        # default's members and the client (own rules)
+
+
+def test_ipv6_connections_are_tracked_and_replies_pass(service, dc):
+    net = service.store.list('network')[0]
+    SecurityGroups(service).create_group({'name': 'out6', 'rules': [
+        {'direction': 'egress', 'ethertype': 'IPv6'}]})
+    make_port(service, net, 9, groups=['out6', 'default'])   # only default's ingress
+    inv = Inventory.from_store(service.store)
+    switch = Switch(compile_host(inv, inv.hosts['hv1']))
+    conntrack = Conntrack()
+    query = {'in_port': 9, 'eth_src': MACS[9], 'eth_type': C.IPV6, 'ipv6_src': v6(9),
+             **echo(1)}
+    assert {p for p, _ in run(switch, query, conntrack)[1]} == {1}
+    assert conntrack.committed == {('', 9): service.get_group('out6').rules[0]['mark'],
+                                   ('', 1): service.get_group('default').rules[3]['mark']}
+    conntrack.established = True                            # the reply, once committed
+    reply = {'in_port': 1, 'eth_src': MACS[1], 'eth_type': C.IPV6, 'ipv6_src': v6(1),
+             **echo(9, icmpv6_type=129)}
+    assert {p for p, _ in run(switch, reply, conntrack)[1]} == {9}
