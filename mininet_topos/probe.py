@@ -32,16 +32,37 @@ import threading
 import time
 
 
+def _family(ip):
+    return socket.AF_INET6 if ':' in ip else socket.AF_INET
+
+
+def _bound(kind, port):
+    """A socket on ``port`` for both IPv4 and IPv6 when the VM has IPv6 (dual
+    stack: IPv4 peers arrive as ::ffff:a.b.c.d), else IPv4 only."""
+    try:
+        s = socket.socket(socket.AF_INET6, kind)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        address = '::'
+    except OSError:
+        s, address = socket.socket(socket.AF_INET, kind), '0.0.0.0'
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((address, port))
+    except OSError:          # IPv6 disabled on the VM's interfaces: '::' cannot be bound
+        s.close()
+        s = socket.socket(socket.AF_INET, kind)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(('0.0.0.0', port))
+    return s
+
+
 def serve(proto, port):
     if proto == 'udp':
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(('0.0.0.0', port))
+        s = _bound(socket.SOCK_DGRAM, port)
         while True:
             data, addr = s.recvfrom(2048)
             s.sendto(data, addr)
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('0.0.0.0', port))
+    s = _bound(socket.SOCK_STREAM, port)
     s.listen(64)
     while True:
         conn, _ = s.accept()
@@ -60,7 +81,7 @@ def echo(conn):
 def check(proto, ip, port):
     try:
         if proto == 'udp':
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = socket.socket(_family(ip), socket.SOCK_DGRAM)
             s.settimeout(1)
             s.sendto(b'ping', (ip, port))
             ok = s.recvfrom(64)[0] == b'ping'
@@ -89,7 +110,7 @@ def session(ip, port, seconds):
 
 
 def spray(ip, tcp_port, udp_port, seconds):
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp = socket.socket(_family(ip), socket.SOCK_DGRAM)
     end = time.time() + seconds
     while time.time() < end:
         udp.sendto(b'probe', (ip, udp_port))
@@ -105,15 +126,12 @@ STREAM_CHUNK, STREAM_EVERY = b's' * 100, 0.05
 
 def stream_serve(proto, port):
     if proto == 'udp':
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(('0.0.0.0', port))
+        s = _bound(socket.SOCK_DGRAM, port)
         while True:
             _, addr = s.recvfrom(2048)
             threading.Thread(target=_push, args=(lambda c, a=addr: s.sendto(c, a),),
                              daemon=True).start()
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('0.0.0.0', port))
+    s = _bound(socket.SOCK_STREAM, port)
     s.listen(64)
     while True:
         conn, _ = s.accept()
@@ -132,7 +150,7 @@ def _push(send):
 def stream_read(proto, ip, port, seconds):
     """The client of stream-serve: it never sends after its first words."""
     if proto == 'udp':
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(_family(ip), socket.SOCK_DGRAM)
         s.sendto(b'hello', (ip, port))
     else:
         s = socket.create_connection((ip, port), timeout=2)

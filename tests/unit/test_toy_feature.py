@@ -126,7 +126,8 @@ def test_loading_one_app_imports_only_its_feature(app):
     name = app.split('.')[1]
     own = ['controller.features.' + m for m in {
         'vlan': ['vlan'], 'vxlan': ['vxlan'],
-        'firewall': ['firewall', 'firewall_carrier', 'firewall_sessions', 'firewall_words',
+        'firewall': ['firewall', 'firewall_carrier', 'firewall_sessions', 'firewall_v6',
+                     'firewall_words',
                      'security_groups']}[name]]
     assert out.split('] ')[0] + ']' == str(sorted(own))
     assert ("['firewall']" in out) == (name == 'firewall')
