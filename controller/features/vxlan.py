@@ -6,7 +6,11 @@ Every forwarding decision comes from the inventory (no flood-and-learn):
   broadcast and unknown unicast -> the local vNICs and, from a local vNIC, only
   the VTEPs that host the network (head-end replication);
 - arp_responder: the known addresses of the network are answered on the local
-  host, other requests dropped: no ARP broadcast crosses the underlay;
+  host, other requests dropped: no ARP broadcast crosses the underlay; a
+  Neighbor Solicitation (IPv6) for a known address is sent to its owner's MAC
+  only, one for an unknown one dropped: no NS multicast crosses it either
+  (answering it here would need OVS's nd_reserved and nd_options_type fields,
+  Ericsson experimenter OXMs that Ryu 4.34 cannot encode);
 - a port migrating here (planned): the copies the other hosts already send here
   go to its reserved port, delivered from the moment it is plugged there.
 """
@@ -81,7 +85,7 @@ def _arp(inv, network):
     ports = inv.network_ports(network.id)
     return inv.memo(('arp', network.id), lambda: reuse(
         'vxlan', ('arp', _key(network), tuple((p.mac, tuple(p.ips)) for p in ports)),
-        lambda: arp_responder(inv, network)))
+        lambda: arp_responder(inv, network) + nd_suppression(inv, network)))
 
 
 def _entry(network, mac, vteps):
@@ -106,6 +110,22 @@ def arp_responder(inv, network):
                  set_field('arp_op', 2), ('move', 'arp_sha', 'arp_tha', 48),
                  ('move', 'arp_spa', 'arp_tpa', 32), set_field('arp_sha', port.mac),
                  set_field('arp_spa', ip), output('in_port')]))
+    return flows
+
+
+def nd_suppression(inv, network):
+    """A Neighbor Solicitation for a known address (fixed or link-local) goes
+    to its owner's MAC only (unicast: to one VTEP at most, never flooded to
+    all); one for another address is dropped, as ARP is."""
+    ns = {P.REG_NETWORK: network.nid, 'eth_type': C.IPV6, 'ip_proto': C.ICMPV6,
+          'icmpv6_type': C.ND_NS}
+    flows = [flow('vxlan', P.ARP_RESPONDER, P.priority(P.ARP_RESPONDER, 'unknown_target'), ns)]
+    for port in inv.network_ports(network.id):
+        for ip in addresses.own_v6(port):
+            flows.append(flow('vxlan', P.ARP_RESPONDER,
+                              P.priority(P.ARP_RESPONDER, 'known_target'),
+                              dict(ns, ipv6_nd_target=ip),
+                              [set_field('eth_dst', port.mac), goto(P.L2_LOOKUP)]))
     return flows
 
 
@@ -141,6 +161,13 @@ def _arp_responder(words, host, name, flow, packet):
     if name == 'unknown_address':
         return 'dropped: no port of network %s has %s (ARP is answered locally)' % (
             words.net(packet), packet.get('arp_tpa'))
+    if name == 'known_target':
+        mac = next(a[2] for a in flow.actions if a[:2] == ('set_field', 'eth_dst'))
+        return 'neighbor solicitation for %s sent to its owner %s only (ND suppression)' % (
+            packet.get('ipv6_nd_target'), mac)
+    if name == 'unknown_target':
+        return 'dropped: no port of network %s has %s (ND suppression)' % (
+            words.net(packet), packet.get('ipv6_nd_target'))
     return None
 
 

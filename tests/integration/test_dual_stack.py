@@ -146,3 +146,23 @@ def test_pingall6_prints_the_matrix(dc, caplog):
     assert 'vm1 -> X vm3 X vm5 X vm7 X\n' in text and 'vm2 -> X X vm4 X vm6 X vm8\n' in text
     assert '*** Results: 57% dropped (24/56 received)' in text
     assert cli.failed                 # packets dropped (across networks), as pingall says
+
+
+def test_nd_suppression_keeps_solicitations_off_the_underlay(dc):
+    """VXLAN: vm2 (hv1) resolves vm4 (hv2) and vm6 (hv3, the other rack) afresh:
+    every NS crosses the underlay unicast to its target's owner (counted on the
+    uplinks), none as multicast, and hv4 (no target there) sees none."""
+    vm2 = dc.node('vm2')
+    uplinks = {h: capture(dc.node(h), 'up0', 'udp port 4789', seconds=5, count=500)
+               for h in ('hv1', 'hv2', 'hv3', 'hv4')}
+    vm2.cmd('ip -6 neigh flush all')
+    for target in ('vm4', 'vm6'):
+        assert ' 0% packet loss' in vm2.cmd('ping -c2 -i0.2 -W1 %s' % ip6_of(dc.node(target)))
+    seen = {h: [line for line in result().splitlines() if 'neighbor solicitation' in line]
+            for h, result in uplinks.items()}
+    multicast = [line for lines in seen.values() for line in lines if '> 33:33:' in line]
+    assert multicast == []
+    owners = {dc.ports[vm]['mac'] for vm in ('vm4', 'vm6')}
+    sent = [line for line in seen['hv1'] if any('> %s' % mac in line for mac in owners)]
+    assert len(sent) >= 2 and len(sent) == len(seen['hv1'])    # one per target at least
+    assert seen['hv4'] == []

@@ -110,7 +110,9 @@ def test_dad_rs_and_mld_from_the_unspecified_address_pass(service, dc):
     target = 'fd00:1::77'
     group, mac = addresses.solicited_node(target)
     dad = icmp6(C.ND_NS, ipv6_src='::', eth_dst=mac, ipv6_dst=group, ipv6_nd_target=target)
-    assert send(service, 1, **dad)[0] == [1, 2, 3]          # flooded (output skips in_port)
+    _, steps = send(service, 1, **dad)      # past the firewall (then ND suppression drops it)
+    assert [(t, priority_name(t, f.priority)) for t, f, _ in steps[:3]] == [
+        (P.CLASSIFY, 'vnic'), (P.PORT_SECURITY, 'unspecified'), (P.EGRESS_ACL, 'nd')]
     mld = icmp6(C.MLD2_REPORT, ipv6_src='::', eth_dst='33:33:00:00:00:16', ipv6_dst='ff02::16')
     assert 2 in send(service, 1, **mld)[0]
     echo_from_nothing = echo(2, ipv6_src='::')
@@ -186,3 +188,30 @@ def test_ipv6_connections_are_tracked_and_replies_pass(service, dc):
     reply = {'in_port': 1, 'eth_src': MACS[1], 'eth_type': C.IPV6, 'ipv6_src': v6(1),
              **echo(9, icmpv6_type=129)}
     assert {p for p, _ in run(switch, reply, conntrack)[1]} == {9}
+
+
+def test_nd_suppression_sends_a_solicitation_to_its_owner_only(service):
+    """VXLAN: vm1 (hv1) asks for vm2's address (hv2) and for nobody's; hv3
+    also holds the network. The NS goes to hv2 alone, unicast to vm2's MAC."""
+    net = service.create_network({'name': 'n', 'kind': 'vxlan'})
+    for k in (1, 2, 3):
+        add_hv(service, 'hv%d' % k, k)
+    for k in (1, 2, 3):
+        port = service.create_port({'network_id': net.id, 'mac': MACS[k], 'device': 'tap%d' % k,
+                                    'ips': ['10.0.0.%d' % k, v6(k)]})
+        service.bind('hv%d' % k, {port.device: 5})
+    inv = Inventory.from_store(service.store)
+    switch = Switch(compile_host(inv, inv.hosts['hv1']))
+
+    def solicit(target, src=v6(1)):
+        group, mac = addresses.solicited_node(target)
+        packet = {'in_port': 5, 'eth_src': MACS[1], 'eth_dst': mac, 'eth_type': C.IPV6,
+                  **icmp6(C.ND_NS, ipv6_src=src, ipv6_dst=group, ipv6_nd_target=target,
+                          ipv6_nd_sll=MACS[1])}
+        return run(switch, packet, Conntrack())[1]
+    for target in (v6(2), addresses.link_local(MACS[2])):
+        out = solicit(target)
+        assert [(port, pkt['eth_dst'], pkt['tun_ipv4_dst']) for port, pkt in out] == [
+            (P.TUNNEL_OFPORT, MACS[2], '172.16.1.12')]       # hv2's VTEP only
+    assert solicit('fd00:1::99') == []                       # nobody's: dropped
+    assert [p for p, _ in solicit(v6(2), src='::')] == [P.TUNNEL_OFPORT]   # DAD: its owner
