@@ -47,13 +47,14 @@ def configure_vm(vm):
         enable_ipv6(vm, vm.params['ip6'])
 
 
-def enable_ipv6(vm, address):
-    """Dual stack on the VM's first NIC: its address (/64) and its link-local one,
+def enable_ipv6(vm, address, intf=None):
+    """Dual stack on the VM's NIC ``intf`` (its default one): its address (/64)
+    and its link-local one,
     without Duplicate Address Detection (no 1-2 s wait before the address is
     usable; the controller already keeps addresses unique) and without
     accepting or soliciting router advertisements (there is no router; an RA
     from a VM must change nothing)."""
-    intf = vm.defaultIntf().name
+    intf = intf or vm.defaultIntf().name
     knobs = ' '.join('net.ipv6.conf.%s.%s' % (where, knob) for where in ('default', intf)
                      for knob in ('accept_dad=0', 'dad_transmits=0', 'accept_ra=0',
                                   'router_solicitations=0', 'keep_addr_on_down=1'))
