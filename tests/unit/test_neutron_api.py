@@ -461,3 +461,22 @@ def test_writes_are_audited_and_counted(service):
         ('POST', '/v2.0/networks', 201, 'admin'), ('POST', '/v2.0/networks', 401, None)]
     text = api.metrics.text().decode()
     assert 'route="/v2.0/networks"' in text and 'status="201"' in text
+
+
+def test_slaac_subnets_give_ports_their_eui64_address(api):
+    blue = net(api)
+    slaac = subnet(api, blue, cidr='fd00:5::/64', ip_version=6, ipv6_ra_mode='slaac',
+                   ipv6_address_mode='slaac')
+    assert (slaac['ipv6_ra_mode'], slaac['ipv6_address_mode']) == ('slaac', 'slaac')
+    made = port(api, blue, mac_address='52:54:00:12:34:56')
+    assert made['fixed_ips'] == [{'subnet_id': slaac['id'],
+                                  'ip_address': 'fd00:5::5054:ff:fe12:3456'}]
+    for extra, field in (({'ipv6_address_mode': 'slaac', 'cidr': 'fd00:6::/80'},
+                          'ipv6_address_mode'),
+                         ({'ipv6_ra_mode': 'slaac', 'ipv6_address_mode': 'dhcpv6-stateful',
+                           'cidr': 'fd00:7::/64'}, 'ipv6_address_mode'),
+                         ({'ipv6_ra_mode': 'slaac', 'ip_version': 4, 'cidr': '10.9.0.0/24'},
+                          'ipv6_ra_mode')):
+        body = dict({'network_id': blue['id'], 'ip_version': 6}, **extra)
+        status, err = call(api, 'POST', '/v2.0/subnets', {'subnet': body})
+        assert status == 400 and err['NeutronError']['detail'] == field, err
