@@ -12,8 +12,9 @@ sg show GROUP           its rules, numbered, with live packet and byte counters
 sg create NAME [zone ZONE] [description TEXT...]
                         a new group: one rule, egress to anywhere (as in Neutron)
 sg delete GROUP
-sg add GROUP ingress|egress [PROTOCOL [PORTS]] [from|to PREFIX|group G|zone Z]
-                        add a rule; PROTOCOL any (default), a name (tcp, udp, icmp,
+sg add GROUP ingress|egress [ipv6] [PROTOCOL [PORTS]] [from|to PREFIX|group G|zone Z]
+                        add a rule (ipv6: ethertype IPv6, where icmp is ICMPv6; an
+                        IPv6 PREFIX implies it); PROTOCOL any (default), a name (tcp, udp, icmp,
                         sctp, gre, esp, ...) or a number 0-255; PORTS PORT or MIN-MAX
                         for tcp/udp/sctp, TYPE or TYPE/CODE for icmp;
                         without from/to: any peer
@@ -44,6 +45,8 @@ def rule_body(words):
         raise UsageError('direction is required: ingress or egress', 'direction')
     body = {'direction': words[0]}
     rest = list(words[1:])
+    if rest and rest[0] in ('ipv4', 'ipv6'):
+        body['ethertype'] = 'IPv%s' % rest.pop(0)[-1]
     if rest and rest[0] not in REMOTE_WORDS:
         body['protocol'] = rest.pop(0)
     if rest and rest[0] not in REMOTE_WORDS:
@@ -64,6 +67,8 @@ def rule_body(words):
                          'from|to zone ZONE, not %r' % ' '.join(rest))
     if len(remote) == 1:
         body['remote_ip_prefix'] = remote[0]
+        if ':' in remote[0]:
+            body['ethertype'] = 'IPv6'
     elif remote[0] in ('group', 'zone'):
         body['remote_%s' % ('group_id' if remote[0] == 'group' else 'zone')] = remote[1]
     else:

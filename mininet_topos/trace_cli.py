@@ -6,7 +6,8 @@ from mininet.log import output
 
 from mininet_topos.client import ApiError
 
-USAGE = ('usage: trace VM VM|ADDRESS [tcp|udp|sctp PORT | icmp | arp] [established]\n')
+USAGE = ('usage: trace VM VM|ADDRESS [ipv6] [tcp|udp|sctp PORT | icmp | arp | nd] '
+         '[established]\n')
 
 
 class UsageError(ValueError):
@@ -23,18 +24,21 @@ def trace_body(words):
         raise UsageError(USAGE)
     body = {'source': words[0], 'protocol': 'icmp', 'state': state}
     try:
-        ipaddress.IPv4Address(words[1])
+        ipaddress.ip_address(words[1])
         body['address'] = words[1]
     except ValueError:
         body['destination'] = words[1]
     rest = words[2:]
+    if rest and rest[0] == 'ipv6':
+        body['ip_version'] = 6
+        rest = rest[1:]
     if rest:
         body['protocol'] = rest[0]
         if rest[0] in ('tcp', 'udp', 'sctp'):
             if len(rest) != 2 or not rest[1].isdigit():
                 raise UsageError('%s needs a destination port\n%s' % (rest[0], USAGE))
             body['port'] = int(rest[1])
-        elif rest[0] not in ('icmp', 'arp') or len(rest) != 1:
+        elif rest[0] not in ('icmp', 'arp', 'nd') or len(rest) != 1:
             raise UsageError(USAGE)
     return body
 
@@ -51,7 +55,10 @@ class TraceCommands:
     """Mixed into the vnetsec CLI (needs ``self.dc`` and ``self.failed``)."""
 
     def do_trace(self, line):
-        """trace VM VM|ADDRESS [tcp|udp|sctp PORT|icmp|arp] [established]: would it pass, and why.
+        """trace VM VM|ADDRESS [ipv6] [tcp|udp|sctp PORT|icmp|arp|nd] [established]: why.
+
+        ``ipv6``: between the VMs' IPv6 addresses (an IPv6 ADDRESS implies it);
+        ``nd``: a Neighbor Solicitation for the destination's address.
 
         The controller simulates its own flows (no switch is asked) and says,
         step by step, which rule allowed the packet or why it was dropped."""
