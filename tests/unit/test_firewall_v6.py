@@ -215,3 +215,54 @@ def test_nd_suppression_sends_a_solicitation_to_its_owner_only(service):
             (P.TUNNEL_OFPORT, MACS[2], '172.16.1.12')]       # hv2's VTEP only
     assert solicit('fd00:1::99') == []                       # nobody's: dropped
     assert [p for p, _ in solicit(v6(2), src='::')] == [P.TUNNEL_OFPORT]   # DAD: its owner
+
+
+# ---- the trace (POST /v1/trace) over IPv6 -------------------------------------------
+def trace_dc(service):
+    """hv1: vm1 (web6: ICMPv6 echo from fd00:1::/64 in, anything out), hv2: vm2
+    (default); one VXLAN network, both dual stack."""
+    net = service.create_network({'name': 'blue', 'kind': 'vxlan'})
+    add_hv(service, 'hv1', 1)
+    add_hv(service, 'hv2', 2)
+    SecurityGroups(service).create_group({'name': 'web6', 'rules': [
+        {'direction': 'egress', 'ethertype': 'IPv6'},
+        {'direction': 'ingress', 'ethertype': 'IPv6', 'protocol': 'icmpv6',
+         'port_range_min': 128, 'remote_ip_prefix': 'fd00:1::/64'}]})
+    for k, host, groups in ((1, 'hv1', ['web6']), (2, 'hv2', ['default'])):
+        port = service.create_port({'network_id': net.id, 'mac': MACS[k], 'name': 'vm%d' % k,
+                                    'ips': ['10.0.0.%d' % k, v6(k)], 'device': 'tap%d' % k,
+                                    'security_groups': groups})
+        service.bind(host, {port.device: 1})
+
+
+def trace_of(service, **request):
+    from controller.api.trace import trace
+    from controller.compile.host import ALL
+    from controller.state.schemas import TraceRequest
+    return trace(Inventory.from_store(service.store), ALL, TraceRequest(**request))
+
+
+def test_trace_follows_ipv6_packets_and_names_their_rules(service):
+    trace_dc(service)
+    echo6 = trace_of(service, source='vm2', destination='vm1', protocol='icmp', ip_version=6)
+    assert echo6['verdict'] == 'allowed', echo6['summary']
+    words = '\n'.join(s['says'] for s in echo6['steps'])
+    assert 'ingress ipv6 icmpv6 128 from fd00:1::/64' in words and "vm2's own" in words
+    echo4 = trace_of(service, source='vm2', destination='vm1', protocol='icmp')
+    assert echo4['verdict'] == 'dropped' and 'from 10.0.0.2' in echo4['summary']
+    tcp6 = trace_of(service, source='vm2', destination='vm1', protocol='tcp', port=22,
+                    ip_version=6)
+    assert tcp6['verdict'] == 'dropped' and 'tcp/22 from fd00:1::2' in tcp6['summary']
+    ns = trace_of(service, source='vm2', destination='vm1', protocol='nd')
+    assert ns['verdict'] == 'allowed' and 'ND suppression' in '\n'.join(
+        s['says'] for s in ns['steps'])
+    nobody = trace_of(service, source='vm2', address='fd00:1::99', protocol='nd')
+    assert nobody['verdict'] == 'dropped' and 'fd00:1::99' in nobody['summary']
+
+
+def test_trace_cli_words_for_ipv6():
+    from mininet_topos.trace_cli import trace_body
+    assert trace_body('vm1 vm2 ipv6 tcp 22'.split()) == {
+        'source': 'vm1', 'destination': 'vm2', 'protocol': 'tcp', 'port': 22,
+        'state': 'new', 'ip_version': 6}
+    assert trace_body('vm1 fd00::9 nd'.split())['address'] == 'fd00::9'
