@@ -59,7 +59,7 @@ class VnetsecCLI(ReplicaCommands, TraceCommands, FirewallCommands, CLI):
             self.failed = True
 
     def do_pingall6(self, line):
-        """pingall6: ping between all VMs over IPv6 (vnetsec-dc --ipv6), as pingall."""
+        """pingall6 (with --ipv6): ping between all VMs over IPv6, printed as pingall prints."""
         hosts = [h for h in self.mn.hosts if h.params.get('ip6')]
         if not hosts:
             output('*** no VM has an IPv6 address: start the data center with --ipv6\n')
