@@ -192,6 +192,31 @@ class FlowStatsHead:
 
 ofproto_v1_4_parser.OFPFlowStatsReply.cls_stats_body_cls = FlowStatsHead
 
+
+def _teach_nd_fields():
+    """OVS's two ND fields that let a flow turn a Neighbor Solicitation into an
+    Advertisement (features/vxlan.py's ND responder): ``nd_reserved`` (the R, S,
+    O flags) and ``nd_options_type`` (source → target link-layer address
+    option), ERICOXM class 0x1000, fields 1 and 2 in OVS's meta-flow. Neither
+    framework declares them; both build their OXM codec from ``oxm_types``, so
+    declaring them there and regenerating encodes them in flows and decodes
+    them in flow dumps."""
+    from importlib import import_module
+    runtime = 'os_ken' if RUNTIME == 'os-ken' else 'ryu'
+    oxm_fields = import_module(runtime + '.ofproto.oxm_fields')
+    type_desc = import_module(runtime + '.lib.type_desc')
+
+    class Ericsson(oxm_fields._OxmClass):
+        _class = 0x1000
+
+    if not any(f.name == 'nd_reserved' for f in ofproto_v1_4.oxm_types):
+        ofproto_v1_4.oxm_types += [Ericsson('nd_reserved', 1, type_desc.Int4),
+                                   Ericsson('nd_options_type', 2, type_desc.Int1)]
+        oxm_fields.generate(ofproto_v1_4.__name__)
+
+
+_teach_nd_fields()
+
 def run_manager(argv, prog='vnetsec-controller'):
     """Run the apps named in ``argv`` (and its options: ``--config-file``, the
     framework's ``--ofp-*``, ...) as ``ryu-manager`` runs them, on either runtime;

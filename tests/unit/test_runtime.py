@@ -80,3 +80,17 @@ def test_the_launcher_names_its_runtime():
     assert out.returncode == 0, out.stderr
     assert (('ryu-manager 4.34' if ryu_facade.RUNTIME == 'ryu' else '(os-ken 4.')
             in out.stdout + out.stderr), out
+
+
+def test_the_framework_encodes_ovs_nd_fields():
+    """nd_reserved and nd_options_type (ERICOXM 0x1000, fields 1 and 2, as OVS's
+    meta-flow numbers them) are encoded in a set_field and decoded back, as an
+    ND responder's flows and their dumps need."""
+    from controller.ryu_facade import parser
+    for field, value, header in (('nd_reserved', 0x60000000, '10000204'),
+                                 ('nd_options_type', 2, '10000401')):
+        buf = bytearray()
+        parser.OFPActionSetField(**{field: value}).serialize(buf, 0)
+        assert buf.hex()[8:16] == header
+        back = parser.OFPActionSetField.parser(bytes(buf), 0)
+        assert (back.key, back.value) == (field, value)
