@@ -170,8 +170,12 @@ def _next_hops(inv, words, host, port, out, sent, path):
                  'VLAN %d from %s over the ToR(s) to %s' % (vid, host, h))
                 for h in sorted(holders)]
     port_obj = words.port_at(host, port)
-    if port == sent.get('in_port') and out.get('arp_op') == 2:
-        path['answered'] = {'host': host, 'mac': out['arp_sha'], 'ip': out['arp_spa']}
+    if port == sent.get('in_port') and out.get('arp_op') == C.ARP_REPLY:
+        path['answered'] = {'host': host, 'mac': out['arp_sha'], 'ip': out['arp_spa'],
+                            'what': 'ARP'}
+    elif port == sent.get('in_port') and out.get('icmpv6_type') == C.ND_NA:
+        path['answered'] = {'host': host, 'mac': out['ipv6_nd_tll'],
+                            'ip': out['ipv6_nd_target'], 'what': 'neighbor solicitation'}
     elif port_obj is not None:
         path['delivered'].append(port_obj.name)
     return []
@@ -182,8 +186,9 @@ def _verdict(request, src, dst, path):
     dropped = next((s for s in reversed(steps) if 'dropped' in s['says']), None)
     if path['answered']:
         verdict = 'answered'
-        summary = 'ARP for %s answered with %s on %s' % (
-            path['answered']['ip'], path['answered']['mac'], path['answered']['host'])
+        summary = '%s for %s answered with %s on %s' % (
+            path['answered']['what'], path['answered']['ip'], path['answered']['mac'],
+            path['answered']['host'])
     elif dst is not None and dst.name in path['delivered']:
         verdict = 'allowed'
         summary = 'delivered to %s' % dst.name

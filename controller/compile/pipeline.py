@@ -75,7 +75,7 @@ def _t(number, name, owner, fields, next_tables, priorities, miss=None, switch='
 
 # ---- br-int of every hypervisor ---------------------------------------------
 CLASSIFY, VXLAN_IN, VLAN_IN = 0, 2, 3
-PORT_SECURITY, EGRESS_ACL, ARP_RESPONDER = 10, 20, 30
+PORT_SECURITY, EGRESS_ACL, ARP_RESPONDER, ND_ANSWER = 10, 20, 30, 31
 L2_LOOKUP, VXLAN_L2, VLAN_L2 = 40, 41, 42
 INGRESS_ACL, OUTPUT = 50, 60
 # ---- ToR switches -------------------------------------------------------------
@@ -101,11 +101,16 @@ TABLES = (
        miss=ARP_RESPONDER,
        purpose='stateful rules for what a VM sends (conntrack zone per vNIC)'),
     _t(ARP_RESPONDER, 'arp_responder', 'vxlan', {REG_NETWORK, 'eth_type', 'arp_op', 'arp_tpa',
-                                                 'ip_proto', 'icmpv6_type', 'ipv6_nd_target'},
-       (L2_LOOKUP,), {'known_address': 40, 'known_target': 35, 'unknown_target': 15,
-                      'unknown_address': 10}, miss=L2_LOOKUP,
-       purpose='answers ARP for the known addresses of an overlay network locally; a '
-               'Neighbor Solicitation goes to its target\'s owner only (unicast)'),
+                                                 'ip_proto', 'icmpv6_type', 'ipv6_nd_target',
+                                                 'ipv6_src'},
+       (ND_ANSWER, L2_LOOKUP), {'known_address': 40, 'dad': 38, 'known_target': 35,
+                      'unknown_target': 15, 'unknown_address': 10}, miss=L2_LOOKUP,
+       purpose='answers ARP and Neighbor Solicitations for the known addresses of an '
+               'overlay network locally (DAD goes to the owner only)'),
+    _t(ND_ANSWER, 'nd_answer', 'vxlan', {REG_NETWORK, 'eth_type', 'ip_proto', 'icmpv6_type'},
+       (), {'advertisement': 10},
+       purpose="an NS the ND responder made an NA: its target link-layer address (the "
+               "owner's MAC), back to the asker"),
     _t(L2_LOOKUP, 'l2_lookup', 'core', {REG_NETWORK, 'eth_dst'},
        (VXLAN_L2, VLAN_L2, INGRESS_ACL), {'local_mac': 30, 'network': 10},
        purpose="a local vNIC's MAC -> deliver (reg7); anything else -> its network's kind"),

@@ -123,9 +123,11 @@ def test_nd_passes_even_a_sealed_port(service, dc):
     net = service.store.list('network')[0]
     make_port(service, net, 4, groups=[])
     group, mac = addresses.solicited_node(v6(4))
-    ns = icmp6(C.ND_NS, ipv6_src=v6(1), eth_dst=mac, ipv6_dst=group, ipv6_nd_target=v6(4),
-               ipv6_nd_sll=MACS[1])
-    assert 4 in send(service, 1, **ns)[0]
+    dad = icmp6(C.ND_NS, ipv6_src='::', eth_dst=mac, ipv6_dst=group, ipv6_nd_target=v6(4))
+    assert send(service, 1, **dad)[0] == [4]     # through vm4's ingress (DAD: to its owner)
+    sealed_asks = icmp6(C.ND_NS, ipv6_src=v6(4), eth_src=MACS[4], eth_dst=mac, ipv6_dst=group,
+                        ipv6_nd_target=v6(1), ipv6_nd_sll=MACS[4])
+    assert send(service, 4, **sealed_asks)[0] == [4]          # out of vm4, answered
     assert send(service, 1, **echo(4))[0] == []             # but no echo gets in
 
 
@@ -190,9 +192,11 @@ def test_ipv6_connections_are_tracked_and_replies_pass(service, dc):
     assert {p for p, _ in run(switch, reply, conntrack)[1]} == {9}
 
 
-def test_nd_suppression_sends_a_solicitation_to_its_owner_only(service):
-    """VXLAN: vm1 (hv1) asks for vm2's address (hv2) and for nobody's; hv3
-    also holds the network. The NS goes to hv2 alone, unicast to vm2's MAC."""
+def test_nd_responder_answers_known_addresses_at_the_source(service):
+    """VXLAN: vm1 (hv1) asks for vm2's addresses (hv2): hv1 answers with vm2's
+    Advertisement, nothing leaves it; nobody's address: dropped; DAD for vm2's
+    address: not answered, sent to vm2 alone (hv2's VTEP; hv3 holds the
+    network too)."""
     net = service.create_network({'name': 'n', 'kind': 'vxlan'})
     for k in (1, 2, 3):
         add_hv(service, 'hv%d' % k, k)
@@ -210,11 +214,16 @@ def test_nd_suppression_sends_a_solicitation_to_its_owner_only(service):
                           ipv6_nd_sll=MACS[1])}
         return run(switch, packet, Conntrack())[1]
     for target in (v6(2), addresses.link_local(MACS[2])):
-        out = solicit(target)
-        assert [(port, pkt['eth_dst'], pkt['tun_ipv4_dst']) for port, pkt in out] == [
-            (P.TUNNEL_OFPORT, MACS[2], '172.16.1.12')]       # hv2's VTEP only
+        [(port, na)] = solicit(target)
+        assert port == 5 and (na['eth_src'], na['eth_dst']) == (MACS[2], MACS[1])
+        assert (na['ipv6_src'], na['ipv6_dst']) == (target, v6(1))
+        assert (na['icmpv6_type'], na['nd_reserved'], na['nd_options_type'],
+                na['ipv6_nd_target'], na['ipv6_nd_tll']) == (
+            C.ND_NA, 0x60000000, 2, target, MACS[2])
     assert solicit('fd00:1::99') == []                       # nobody's: dropped
-    assert [p for p, _ in solicit(v6(2), src='::')] == [P.TUNNEL_OFPORT]   # DAD: its owner
+    dad = solicit(v6(2), src='::')
+    assert [(p, pkt['eth_dst'], pkt['tun_ipv4_dst'], pkt['icmpv6_type']) for p, pkt in dad] \
+        == [(P.TUNNEL_OFPORT, MACS[2], '172.16.1.12', C.ND_NS)]   # to its owner, unanswered
 
 
 # ---- the trace (POST /v1/trace) over IPv6 -------------------------------------------
@@ -254,8 +263,8 @@ def test_trace_follows_ipv6_packets_and_names_their_rules(service):
                     ip_version=6)
     assert tcp6['verdict'] == 'dropped' and 'tcp/22 from fd00:1::2' in tcp6['summary']
     ns = trace_of(service, source='vm2', destination='vm1', protocol='nd')
-    assert ns['verdict'] == 'allowed' and 'ND suppression' in '\n'.join(
-        s['says'] for s in ns['steps'])
+    assert ns['verdict'] == 'answered' and ns['summary'] == (
+        'neighbor solicitation for fd00:1::1 answered with %s on hv2' % MACS[1])
     nobody = trace_of(service, source='vm2', address='fd00:1::99', protocol='nd')
     assert nobody['verdict'] == 'dropped' and 'fd00:1::99' in nobody['summary']
 
