@@ -275,3 +275,19 @@ def test_trace_cli_words_for_ipv6():
         'source': 'vm1', 'destination': 'vm2', 'protocol': 'tcp', 'port': 22,
         'state': 'new', 'ip_version': 6}
     assert trace_body('vm1 fd00::9 nd'.split())['address'] == 'fd00::9'
+
+
+def test_remote_zone_expands_to_members_ipv6_addresses(service, dc):
+    net = service.store.list('network')[0]
+    groups = SecurityGroups(service)
+    groups.create_group({'name': 'app', 'zone': 'app', 'rules': [
+        {'direction': 'egress', 'ethertype': 'IPv6'}]})
+    groups.create_group({'name': 'db', 'rules': [
+        {'direction': 'ingress', 'ethertype': 'IPv6', 'protocol': 'tcp',
+         'port_range_min': 5432, 'remote_zone': 'app'}]})
+    make_port(service, net, 7, groups=['app'])
+    make_port(service, net, 8, groups=['db'])
+    sql = dict(eth_dst=MACS[8], ipv6_dst=v6(8), ip_proto=C.TCP, tcp_dst=5432, tcp_src=4000)
+    assert send(service, 7, **sql)[0] == [8]
+    assert send(service, 1, **sql)[0] == []                 # vm1 is in no group of zone app
+    assert send(service, 7, **dict(sql, tcp_dst=5433))[0] == []
