@@ -9,11 +9,19 @@ CT_NAMES = ((CT_NEW, 'new'), (CT_EST, 'est'), (CT_REL, 'rel'), (CT_RPL, 'rpl'),
             (CT_INV, 'inv'), (CT_TRK, 'trk'))
 
 # ---- ethertypes, ARP operations ---------------------------------------------------
-IPV4, ARP = 0x0800, 0x0806
+IPV4, ARP, IPV6 = 0x0800, 0x0806, 0x86dd
 ARP_REQUEST, ARP_REPLY = 1, 2
+ETHERTYPES = {'IPv4': IPV4, 'IPv6': IPV6}      # a rule's ethertype -> eth_type
 
 # ---- IP protocol numbers ----------------------------------------------------------
-ICMP, TCP, UDP, SCTP = 1, 6, 17, 132
+ICMP, TCP, UDP, SCTP, ICMPV6 = 1, 6, 17, 132, 58
+
+# ---- ICMPv6 types (RFC 4443, 4861, 3810) and DHCPv6 ports (RFC 8415) ------------------
+MLD_QUERY, MLD_REPORT, MLD_DONE, MLD2_REPORT = 130, 131, 132, 143
+ND_RS, ND_RA, ND_NS, ND_NA, ND_REDIRECT = 133, 134, 135, 136, 137
+DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT = 546, 547
+ND_OPT_TLL = 2            # the target link-layer address option of an NA
+ND_NA_FLAGS_SO = 0x60000000   # an NA's Solicited and Override flags (its 'reserved' word)
 
 # ---- OpenFlow port numbers on br-int ------------------------------------------------
 TUNNEL_OFPORT = 4000     # the one flow-based VXLAN port (remote_ip=flow, key=flow)

@@ -169,7 +169,7 @@ class Core(RyuApp, Running):
                     for dpid, s in self.status()['switches'].items()]
         read_at, counters = self._rule_stats
         rules = [{'group': g.name, 'rule': r['id'], 'direction': r['direction'],
-                  **counters.get(r['id'], {'packets': 0, 'bytes': 0})}
+                  'ethertype': r.get('ethertype', 'IPv4'), **counters.get(r['id'], {'packets': 0, 'bytes': 0})}
                  for g in self.store.list('security_group') for r in g.rules]
         return {'switches': switches, 'rules': rules, 'stats_read_at': read_at,
                 'etcd_errors': dict(getattr(self.store, 'errors', {}))}

@@ -9,10 +9,11 @@ from mininet.log import output
 
 from mininet_topos.client import ApiError
 from mininet_topos.operator_cli import OperatorCommands
+from mininet_topos.pings import ping_matrix
 from mininet_topos.replicas_cli import ReplicaCommands
 
 OWN_COMMANDS = ('hosts', 'mappings', 'flows', 'migrate', 'sg', 'log', 'trace', 'web',
-                'controllers', 'kill-controller', 'start-controller')
+                'controllers', 'kill-controller', 'start-controller', 'pingall6')
 
 
 class VnetsecCLI(ReplicaCommands, OperatorCommands, CLI):
@@ -54,6 +55,26 @@ class VnetsecCLI(ReplicaCommands, OperatorCommands, CLI):
     def do_pingall(self, line):
         """Ping between all VMs (fails the batch when any packet is dropped)."""
         if self.mn.pingAll(line) > 0:
+            self.failed = True
+
+    def do_pingall6(self, line):
+        """pingall6 (with --ipv6): ping between all VMs over IPv6, printed as pingall prints."""
+        hosts = [h for h in self.mn.hosts if h.params.get('ip6')]
+        if not hosts:
+            output('*** no VM has an IPv6 address: start the data center with --ipv6\n')
+            self.failed = True
+            return
+        output('*** Ping: testing ping6 reachability\n')
+        ok = ping_matrix(hosts, lambda h: h.params['ip6'])
+        for src in hosts:
+            output('%s -> %s\n' % (src.name, ' '.join(
+                dst.name if (src.name, dst.name) in ok else 'X'
+                for dst in hosts if dst is not src)))
+        tried = len(hosts) * (len(hosts) - 1)
+        lost = tried - len(ok)
+        output('*** Results: %d%% dropped (%d/%d received)\n'
+               % (100 * lost // max(tried, 1), len(ok), tried))
+        if lost:
             self.failed = True
 
     def do_py(self, line):

@@ -7,7 +7,7 @@ networks and vNICs through the REST API, readiness, and a teardown that stops
 only what this run started.
 
 Addressing: VMs 10.0.0.0/16 on every network (so only segmentation keeps networks
-apart); rack r's underlay 172.16.r.0/24 with the router at .1 and hypervisors
+apart) and, with ``ipv6`` (``vnetsec-dc --ipv6``), fd00::/64 beside it; rack r's underlay 172.16.r.0/24 with the router at .1 and hypervisors
 from .11; the management network 172.30.M.0/24 with the controller at .254.
 """
 import os
@@ -51,6 +51,11 @@ def vm_address(k):
     return '02:00:00:00:%02x:%02x' % (k >> 8, k & 0xff), '10.0.%d.%d' % (k >> 8, k & 0xff)
 
 
+def vm_address6(k):
+    """VM k's IPv6 address (dual stack): fd00::k, in fd00::/64 on every network."""
+    return 'fd00::%x' % k
+
+
 def router_mac(rack):
     return '02:fd:00:00:00:%02x' % rack
 
@@ -65,7 +70,7 @@ class DataCenterTopo(Topo):
 
     def build(self, racks=2, hypervisors=2, vms=2, networks=None, rundir=RUN_BASE,
               mgmt_prefix='172.30.250', mgmt_name='vnmgmt', controller='',
-              client=None, tls_ca=None, api='', switch_port=0):
+              client=None, tls_ca=None, api='', switch_port=0, ipv6=False):
         if client is None and controller == '' or api:      # mn --custom
             client = Client(api or 'http://127.0.0.1:8080',
                             os.environ.get('VNETSEC_API_TOKEN', ''))
@@ -126,12 +131,14 @@ class DataCenterTopo(Topo):
                 for _ in range(vms):
                     k += 1
                     mac, ip = vm_address(k)
-                    vm = self.addHost('vm%d' % k, ip=ip + '/16', mac=mac)
+                    ip6 = vm_address6(k) if ipv6 else ''
+                    vm = self.addHost('vm%d' % k, ip=ip + '/16', mac=mac, ip6=ip6)
                     self.addLink(vm, hv, intfName1='vm%d-eth0' % k, intfName2='tapvm%d' % k)
                     network = net_names[(k - 1) % len(net_names)]
                     self.network_of_vm[vm] = network
                     if client:
-                        client.ensure_port(name=vm, network_id=network, mac=mac, ips=[ip],
+                        client.ensure_port(name=vm, network_id=network, mac=mac,
+                                           ips=[ip] + ([ip6] if ip6 else []),
                                            device='tapvm%d' % k, host='hv%d' % n)
 
 
@@ -216,13 +223,13 @@ class DataCenter(Run):
 
     def __init__(self, racks=2, hypervisors=2, vms=2, networks=None, controller=None,
                  api_url=None, token=None, tls=False, api_port=None, apps=APPS,
-                 options=None, controllers=1, etcd=False, switches_listen=False):
+                 options=None, controllers=1, etcd=False, switches_listen=False, ipv6=False):
         self.run_id = secrets.token_hex(2)
         self.rundir = '%s/%s' % (RUN_BASE, self.run_id)
         self.mgmt_name = 'vn%smg' % self.run_id
         self.mgmt_prefix = _free_mgmt_prefix()
         self.size = dict(racks=racks, hypervisors=hypervisors, vms=vms, networks=networks,
-                         switch_port=SWITCH_PORT if switches_listen else 0)
+                         switch_port=SWITCH_PORT if switches_listen else 0, ipv6=ipv6)
         self.external = controller
         if tls and controller:
             raise ValueError('tls: only for the controller a run starts itself (it makes '

@@ -45,6 +45,8 @@ def parse_args(argv):
     p.add_argument('-c', dest='commands', action='append', default=[],
                    metavar='CLI COMMAND', help='run a CLI command (repeatable), then exit')
     p.add_argument('--batch', metavar='FILE', help='run the CLI commands in FILE, then exit')
+    p.add_argument('--ipv6', action='store_true',
+                   help='dual stack: every VM also gets fd00::N/64 (pingall6 pings over it)')
     p.add_argument('--verbose', action='store_true')
     p.add_argument('--cleanup', nargs='?', const='', metavar='RUN',
                    help='instead: remove what the dead run RUN (default: every run whose '
@@ -95,7 +97,8 @@ def main(argv=None):
         dc = DataCenter(args.racks, args.hypervisors, args.vms, args.networks,
                         controller=args.controller, api_url=args.api,
                         api_port=args.api_port, tls=args.tls, apps=args.apps,
-                        controllers=args.controllers, switches_listen=args.switches_listen)
+                        controllers=args.controllers, switches_listen=args.switches_listen,
+                        ipv6=args.ipv6)
     except RuntimeError as e:                  # the --api-port asked for is taken
         print('vnetsec-dc: --api-port: %s' % e, file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ import time
 from mininet.link import Intf
 from pyroute2 import NetNS
 
-from mininet_topos.nodes import VM_MTU
+from mininet_topos.nodes import VM_MTU, enable_ipv6
 
 
 def _netns(node):
@@ -114,6 +114,8 @@ def _live(dc, vm, old, source, dest, port, marks, ready):
         vm_ns.addr('add', index=new_index, address=ip, prefixlen=16)
         vm_ns.link('set', index=new_index, state='up')
         vm.cmd('ethtool -K %s tx off >/dev/null 2>&1' % new_name)
+        if vm.params.get('ip6'):                       # dual stack: the same addresses
+            enable_ipv6(vm, vm.params['ip6'], new_name)
         dest.ovs.vsctl('add-port br-int %s -- set interface %s ofport_request=%d'
                        % (device, device, port['migrating_ofport']))
         dc.wait_ready()
@@ -134,9 +136,11 @@ def _live(dc, vm, old, source, dest, port, marks, ready):
 
 
 def _carry_arp_cache(vm, old, new):
-    """A migrating guest keeps its ARP cache (to it, its NIC stays the same);
-    the emulation's second vNIC starts with an empty one: copy it over."""
-    shown = vm.cmd('ip -color=never -4 neigh show dev %s' % old)    # Debian 13 colours
+    """A migrating guest keeps its ARP and neighbour caches (to it, its NIC
+    stays the same); the emulation's second vNIC starts with empty ones: copy
+    them over."""
+    shown = vm.cmd('ip -color=never -4 neigh show dev %s; ip -color=never -6 neigh show dev %s'
+                   % (old, old))                                  # Debian 13 colours
     entries = [line.split() for line in shown.splitlines()]
     vm.cmd('; '.join('ip neigh replace %s lladdr %s dev %s nud stale' % (e[0], e[2], new)
                      for e in entries if len(e) > 2 and e[1] == 'lladdr') or 'true')

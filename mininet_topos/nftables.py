@@ -50,7 +50,8 @@ def direction_rules(groups, direction):
         group = groups[name]
         for body in group['rules']:
             rule = parse(RuleCreate, body).record()
-            if rule['direction'] != direction or not group['members']:
+            if rule['direction'] != direction or not group['members'] \
+                    or rule['ethertype'] != 'IPv4':     # the analysis' labs are IPv4 only
                 continue
             remote = rule['remote_group_id']
             if remote and remote not in groups:

@@ -43,6 +43,26 @@ def configure_vm(vm):
             # the userspace datapath does not complete partial checksums: TCP needs tx off
             vm.cmd('ethtool -K %s tx off >/dev/null 2>&1; ip link set %s mtu %d'
                    % (intf, intf, VM_MTU))
+    if vm.params.get('ip6'):
+        enable_ipv6(vm, vm.params['ip6'])
+
+
+def enable_ipv6(vm, address, intf=None):
+    """Dual stack on the VM's NIC ``intf`` (its default one): its address (/64)
+    and its link-local one,
+    without Duplicate Address Detection (no 1-2 s wait before the address is
+    usable; the controller already keeps addresses unique) and without
+    accepting or soliciting router advertisements (there is no router; an RA
+    from a VM must change nothing)."""
+    intf = intf or vm.defaultIntf().name
+    knobs = ' '.join('net.ipv6.conf.%s.%s' % (where, knob) for where in ('default', intf)
+                     for knob in ('accept_dad=0', 'dad_transmits=0', 'accept_ra=0',
+                                  'router_solicitations=0', 'keep_addr_on_down=1'))
+    # as arp_evict_nocarrier above: a move's carrier blip must not empty the cache
+    vm.cmd('sysctl -qw net.ipv6.conf.%s.ndisc_evict_nocarrier=0 2>/dev/null' % intf)
+    vm.cmd('sysctl -qw %s' % knobs)
+    vm.cmd('sysctl -qw net.ipv6.conf.%s.disable_ipv6=0' % intf)
+    vm.cmd('ip -6 addr add %s/64 dev %s nodad' % (address, intf))
 
 
 class _NotOpenFlow(Switch):

@@ -41,16 +41,37 @@ import threading
 import time
 
 
+def _family(ip):
+    return socket.AF_INET6 if ':' in ip else socket.AF_INET
+
+
+def _bound(kind, port):
+    """A socket on ``port`` for both IPv4 and IPv6 when the VM has IPv6 (dual
+    stack: IPv4 peers arrive as ::ffff:a.b.c.d), else IPv4 only."""
+    try:
+        s = socket.socket(socket.AF_INET6, kind)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        address = '::'
+    except OSError:
+        s, address = socket.socket(socket.AF_INET, kind), '0.0.0.0'
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((address, port))
+    except OSError:          # IPv6 disabled on the VM's interfaces: '::' cannot be bound
+        s.close()
+        s = socket.socket(socket.AF_INET, kind)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(('0.0.0.0', port))
+    return s
+
+
 def serve(proto, port):
     if proto == 'udp':
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(('0.0.0.0', port))
+        s = _bound(socket.SOCK_DGRAM, port)
         while True:
             data, addr = s.recvfrom(2048)
             s.sendto(data, addr)
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('0.0.0.0', port))
+    s = _bound(socket.SOCK_STREAM, port)
     s.listen(64)
     while True:
         conn, _ = s.accept()
@@ -69,7 +90,7 @@ def echo(conn):
 def check(proto, ip, port):
     try:
         if proto == 'udp':
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = socket.socket(_family(ip), socket.SOCK_DGRAM)
             s.settimeout(1)
             s.sendto(b'ping', (ip, port))
             ok = s.recvfrom(64)[0] == b'ping'
@@ -98,7 +119,7 @@ def session(ip, port, seconds):
 
 
 def spray(ip, tcp_port, udp_port, seconds):
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp = socket.socket(_family(ip), socket.SOCK_DGRAM)
     end = time.time() + seconds
     while time.time() < end:
         udp.sendto(b'probe', (ip, udp_port))
@@ -114,15 +135,12 @@ STREAM_CHUNK, STREAM_EVERY = b's' * 100, 0.05
 
 def stream_serve(proto, port):
     if proto == 'udp':
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(('0.0.0.0', port))
+        s = _bound(socket.SOCK_DGRAM, port)
         while True:
             _, addr = s.recvfrom(2048)
             threading.Thread(target=_push, args=(lambda c, a=addr: s.sendto(c, a),),
                              daemon=True).start()
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('0.0.0.0', port))
+    s = _bound(socket.SOCK_STREAM, port)
     s.listen(64)
     while True:
         conn, _ = s.accept()
@@ -141,7 +159,7 @@ def _push(send):
 def stream_read(proto, ip, port, seconds):
     """The client of stream-serve: it never sends after its first words."""
     if proto == 'udp':
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(_family(ip), socket.SOCK_DGRAM)
         s.sendto(b'hello', (ip, port))
     else:
         s = socket.create_connection((ip, port), timeout=2)
@@ -258,7 +276,7 @@ def frame(ifname, smac, dmac, sip, dip, port, count):
     udp = struct.pack('!HHHH', 40000, port, 8 + len(payload), 0) + payload
     ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
                      socket.inet_aton(sip), socket.inet_aton(dip))
-    ip = ip[:10] + struct.pack('!H', _checksum(ip)) + ip[12:]
+    ip = ip[:10] + struct.pack('!H', checksum(ip)) + ip[12:]
     head = bytes.fromhex(dmac.replace(':', '')) + bytes.fromhex(smac.replace(':', ''))
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((ifname, 0))
@@ -267,7 +285,7 @@ def frame(ifname, smac, dmac, sip, dip, port, count):
         time.sleep(0.05)
 
 
-def _checksum(data):
+def checksum(data):
     data += b'\0' * (len(data) % 2)
     total = sum(struct.unpack('!%dH' % (len(data) // 2), data))
     while total >> 16:
@@ -286,7 +304,7 @@ def tcp_flags(ip, port, flags, count):
                              5 << 4, bits, 1024, 0, 0)
         pseudo = socket.inet_aton(source) + socket.inet_aton(ip) + struct.pack(
             '!BBH', 0, socket.IPPROTO_TCP, len(header))
-        header = header[:16] + struct.pack('!H', _checksum(pseudo + header)) + header[18:]
+        header = header[:16] + struct.pack('!H', checksum(pseudo + header)) + header[18:]
         s.sendto(header, (ip, 0))
         time.sleep(0.05)
 

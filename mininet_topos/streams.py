@@ -26,22 +26,24 @@ def serve(server):
 
 
 def across_move(dc, vm, server, dest, seconds=8, move_at=2.0, live=False, planned=True,
-                prober=None, also=None):
+                prober=None, also=None, address=lambda node: node.IP()):
     """``vm`` reads ``server``'s TCP and UDP streams for ``seconds`` and moves to
     ``dest`` ``move_at`` seconds in; ``prober`` (a VM name), if given, sprays
     forbidden TCP (9090) and UDP (7070) at it throughout; ``also()`` runs after
-    the move. Returns ({proto: (seconds alive, longest silence)}, the forbidden
-    packets that reached ``vm``)."""
+    the move; ``address(node)``: the VMs' addresses used (IPv6: their ``ip6``).
+    Returns ({proto: (seconds alive, longest silence)}, the forbidden packets
+    that reached ``vm``)."""
     reader, source = dc.node(vm), dc.node(server)
     out = '%s/streams-%s-%%s.txt' % (dc.rundir, vm)
     capture = out % 'forbidden'
     if prober:
         reader.cmd('tcpdump -lnni any "dst host %s and (tcp dst port 9090 or udp dst port '
-                   '7070)" > %s 2>/dev/null &' % (reader.IP(), capture))
+                   '7070)" > %s 2>/dev/null &' % (address(reader), capture))
         dc.node(prober).cmd('python3 %s spray %s 9090 7070 %d &'
-                            % (PROBE, reader.IP(), seconds + 1))
+                            % (PROBE, address(reader), seconds + 1))
     readers = [reader.cmd('python3 %s stream-read %s %s %d %d > %s & echo $!'
-                          % (PROBE, proto, source.IP(), port, seconds, out % proto)).split()[-1]
+                          % (PROBE, proto, address(source), port, seconds, out % proto)
+                          ).split()[-1]
                for proto, port in PORTS.items()]
     started = time.time() + 10      # the clock starts once the TCP reader is connected
     while time.time() < started and not reader.cmd(

@@ -22,7 +22,7 @@ def empty_state():
 class _State:
     """Collects the gauges and the per-rule counters from ``state()``:
     {'switches': [{'switch', 'dpid', 'synced', 'failing', 'flows'}],
-     'rules': [{'group', 'rule', 'direction', 'packets', 'bytes'}],
+     'rules': [{'group', 'rule', 'direction', 'ethertype', 'packets', 'bytes'}],
      'stats_read_at': unix time of the last flow-statistics reading}."""
 
     def __init__(self, state):
@@ -51,13 +51,13 @@ class _State:
             flows.add_metric([s['switch'], s['dpid']], s['flows'])
         yield synced
         yield flows
-        labels = ['group', 'rule', 'direction']
+        labels = ['group', 'rule', 'direction', 'ethertype']
         packets = CounterMetricFamily('vnetsec_rule_packets', 'packets a security group '
                                       'rule allowed (new and established)', labels=labels)
         octets = CounterMetricFamily('vnetsec_rule_bytes', 'bytes a security group rule '
                                      'allowed (new and established)', labels=labels)
         for r in state['rules']:
-            key = [r['group'], r['rule'], r['direction']]
+            key = [r['group'], r['rule'], r['direction'], r['ethertype']]
             packets.add_metric(key, r['packets'])
             octets.add_metric(key, r['bytes'])
         yield packets

@@ -10,6 +10,7 @@ packet after it.
 """
 import ipaddress
 
+from controller import addresses
 from controller import constants as C
 from controller.compile import pipeline as P
 from controller.api import responses
@@ -28,7 +29,11 @@ MAX_HOPS = 8
 L4 = {'tcp': 6, 'udp': 17, 'sctp': 132}
 CARRIED = ('eth_src', 'eth_dst', 'eth_type', 'ipv4_src', 'ipv4_dst', 'ip_proto', 'tcp_dst',
            'udp_dst', 'sctp_dst', 'tcp_src', 'udp_src', 'sctp_src', 'icmpv4_type',
-           'icmpv4_code', 'arp_op', 'arp_spa', 'arp_tpa', 'arp_sha', 'arp_tha')
+           'icmpv4_code', 'arp_op', 'arp_spa', 'arp_tpa', 'arp_sha', 'arp_tha',
+           'ipv6_src', 'ipv6_dst', 'icmpv6_type', 'icmpv6_code', 'ipv6_nd_target',
+           'ipv6_nd_sll', 'ipv6_nd_tll')
+ECHO = {4: ('icmpv4_type', 'icmpv4_code', C.ICMP, 8), 6: ('icmpv6_type', 'icmpv6_code',
+                                                          C.ICMPV6, 128)}
 
 
 def find_port(inv, ident, field_name):
@@ -41,45 +46,67 @@ def find_port(inv, ident, field_name):
 def pair_holder(inv, network_id, address):
     """The first port (by id) of the network whose allowed address pairs hold
     ``address``: where a packet to a VIP goes (the trace cannot know which
-    holder answered ARP for it last)."""
+    holder answered ARP or ND for it last)."""
     ip = ipaddress.ip_address(address)
     return next((p for p in inv.network_ports(network_id) if any(
         ip in ipaddress.ip_network(pair['ip_address']) for pair in p.allowed_address_pairs)),
         None)
 
 
+def _ips(port, version):
+    return addresses.v4(port.ips) if version == 4 else addresses.v6(port.ips)
+
+
 def build_packet(inv, request):
     """(source port, destination port or None, packet fields) of a request."""
+    version = 6 if request.protocol == 'nd' or ':' in request.address + request.source_address \
+        else request.ip_version
+    if request.protocol == 'arp':
+        version = 4
+    if request.source_address and addresses.version(request.source_address) != version:
+        raise ValidationError('source_address', '%s is not an IPv%d address'
+                              % (request.source_address, version))
     src = find_port(inv, request.source, 'source')
     if not src.bound_host or src.bound_host not in inv.hosts:
         raise ValidationError('source', '%s is not plugged in anywhere' % src.name, 409)
-    if not src.ips:
-        raise ValidationError('source', '%s has no IPv4 address' % src.name, 409)
+    if not (request.source_address or _ips(src, version)):
+        raise ValidationError('source', '%s has no IPv%d address' % (src.name, version), 409)
     dst = None
     if request.destination:
         dst = find_port(inv, request.destination, 'destination')
-        if not dst.ips:
-            raise ValidationError('destination', '%s has no IPv4 address' % dst.name, 409)
-        dst_ip = dst.ips[0]
+        if not _ips(dst, version):
+            raise ValidationError('destination', '%s has no IPv%d address'
+                                  % (dst.name, version), 409)
+        dst_ip = _ips(dst, version)[0]
     elif request.address:
-        dst_ip = request.address
+        dst_ip = addresses.canonical(request.address)
         dst = next((p for p in inv.ports.values()
                     if p.network_id == src.network_id and dst_ip in p.ips), None) \
             or pair_holder(inv, src.network_id, dst_ip)
     else:
         raise ValidationError('destination', 'name a destination VM or an address')
+    source_ip = addresses.canonical(request.source_address) if request.source_address \
+        else _ips(src, version)[0]
     packet = {'in_port': src.ofport, 'eth_src': src.mac}
-    source_ip = request.source_address or src.ips[0]
     if request.protocol == 'arp':
         return src, dst, dict(packet, eth_dst=BROADCAST, eth_type=C.ARP, arp_op=C.ARP_REQUEST,
                               arp_spa=source_ip, arp_sha=src.mac, arp_tpa=dst_ip,
                               arp_tha='00:00:00:00:00:00')
+    if request.protocol == 'nd':
+        group, mac = addresses.solicited_node(dst_ip)
+        return src, dst, dict(packet, eth_dst=mac, eth_type=C.IPV6, ipv6_src=source_ip,
+                              ipv6_dst=group, ip_proto=C.ICMPV6, icmpv6_type=C.ND_NS,
+                              icmpv6_code=0, ipv6_nd_target=dst_ip, ipv6_nd_sll=src.mac)
     if dst is None:
-        raise ValidationError('address', 'no port of network %s has %s: only ARP can be '
-                              'traced to it' % (src.network_id, dst_ip), 404)
-    packet.update(eth_dst=dst.mac, eth_type=C.IPV4, ipv4_src=source_ip, ipv4_dst=dst_ip)
+        raise ValidationError('address', 'no port of network %s has %s: only ARP or ND can '
+                              'be traced to it' % (src.network_id, dst_ip), 404)
+    if version == 6:
+        packet.update(eth_dst=dst.mac, eth_type=C.IPV6, ipv6_src=source_ip, ipv6_dst=dst_ip)
+    else:
+        packet.update(eth_dst=dst.mac, eth_type=C.IPV4, ipv4_src=source_ip, ipv4_dst=dst_ip)
     if request.protocol == 'icmp':
-        return src, dst, dict(packet, ip_proto=1, icmpv4_type=8, icmpv4_code=0)
+        type_field, code_field, proto, echo = ECHO[version]
+        return src, dst, dict(packet, ip_proto=proto, **{type_field: echo, code_field: 0})
     proto = L4.get(request.protocol) or protocols.number(request.protocol)
     packet['ip_proto'] = proto
     if proto in protocols.PORT_FIELDS:
@@ -182,8 +209,12 @@ def _next_hops(inv, words, host, port, out, sent, path):
                  'VLAN %d from %s over the ToR(s) to %s' % (vid, host, h))
                 for h in sorted(holders)]
     port_obj = words.port_at(host, port)
-    if port == sent.get('in_port') and out.get('arp_op') == 2:
-        path['answered'] = {'host': host, 'mac': out['arp_sha'], 'ip': out['arp_spa']}
+    if port == sent.get('in_port') and out.get('arp_op') == C.ARP_REPLY:
+        path['answered'] = {'host': host, 'mac': out['arp_sha'], 'ip': out['arp_spa'],
+                            'what': 'ARP'}
+    elif port == sent.get('in_port') and out.get('icmpv6_type') == C.ND_NA:
+        path['answered'] = {'host': host, 'mac': out['ipv6_nd_tll'],
+                            'ip': out['ipv6_nd_target'], 'what': 'neighbor solicitation'}
     elif port_obj is not None:
         path['delivered'].append(port_obj.name)
     return []
@@ -194,8 +225,9 @@ def _verdict(request, src, dst, path):
     dropped = next((s for s in reversed(steps) if 'dropped' in s['says']), None)
     if path['answered']:
         verdict = 'answered'
-        summary = 'ARP for %s answered with %s on %s' % (
-            path['answered']['ip'], path['answered']['mac'], path['answered']['host'])
+        summary = '%s for %s answered with %s on %s' % (
+            path['answered']['what'], path['answered']['ip'], path['answered']['mac'],
+            path['answered']['host'])
     elif dst is not None and dst.name in path['delivered']:
         verdict = 'allowed'
         summary = 'delivered to %s' % dst.name

@@ -5,8 +5,8 @@ becomes a request body; checking is the API's (its error names the field)."""
 import ipaddress
 
 REMOTE_WORDS = ('from', 'to')
-RULE_USAGE = ('ingress|egress [PROTOCOL [PORTS]] [from|to PREFIX|group G|zone Z]')
-TRACE_USAGE = 'VM VM|ADDRESS [tcp|udp|sctp PORT | icmp | arp] [established]'
+RULE_USAGE = ('ingress|egress [ipv6] [PROTOCOL [PORTS]] [from|to PREFIX|group G|zone Z]')
+TRACE_USAGE = 'VM VM|ADDRESS [ipv6] [tcp|udp|sctp PORT | icmp | arp | nd] [established]'
 
 
 class UsageError(Exception):
@@ -23,11 +23,15 @@ class NotFound(UsageError):
 
 
 def rule_body(words):
-    """'ingress tcp 80-81 from zone app' -> the body of POST .../rules."""
+    """'ingress tcp 80-81 from zone app' -> the body of POST .../rules
+    ('ingress ipv6 icmp': ethertype IPv6, where icmp is ICMPv6; an IPv6 PREFIX
+    implies it)."""
     if not words:
         raise UsageError('direction is required: ingress or egress', 'direction')
     body = {'direction': words[0]}
     rest = list(words[1:])
+    if rest and rest[0] in ('ipv4', 'ipv6'):
+        body['ethertype'] = 'IPv%s' % rest.pop(0)[-1]
     if rest and rest[0] not in REMOTE_WORDS:
         body['protocol'] = rest.pop(0)
     if rest and rest[0] not in REMOTE_WORDS:
@@ -48,6 +52,8 @@ def rule_body(words):
                          'from|to zone ZONE, not %r' % ' '.join(rest))
     if len(remote) == 1:
         body['remote_ip_prefix'] = remote[0]
+        if ':' in remote[0]:
+            body['ethertype'] = 'IPv6'
     elif remote[0] in ('group', 'zone'):
         body['remote_%s' % ('group_id' if remote[0] == 'group' else 'zone')] = remote[1]
     else:
@@ -72,7 +78,9 @@ def group_body(name, words):
 
 
 def trace_body(words):
-    """The request body of ``trace`` words."""
+    """The request body of ``trace`` words (``ipv6``: between the VMs' IPv6
+    addresses, which an IPv6 ADDRESS implies; ``nd``: a Neighbor Solicitation
+    for the destination's address)."""
     words = list(words)
     state = 'new'
     if words and words[-1] in ('established', 'new'):
@@ -81,11 +89,14 @@ def trace_body(words):
         raise UsageError('usage: trace ' + TRACE_USAGE)
     body = {'source': words[0], 'protocol': 'icmp', 'state': state}
     try:
-        ipaddress.IPv4Address(words[1])
+        ipaddress.ip_address(words[1])
         body['address'] = words[1]
     except ValueError:
         body['destination'] = words[1]
     rest = words[2:]
+    if rest and rest[0] == 'ipv6':
+        body['ip_version'] = 6
+        rest = rest[1:]
     if rest:
         body['protocol'] = rest[0]
         if rest[0] in ('tcp', 'udp', 'sctp'):
@@ -93,6 +104,6 @@ def trace_body(words):
                 raise UsageError('%s needs a destination port; usage: trace %s'
                                  % (rest[0], TRACE_USAGE), 'port')
             body['port'] = int(rest[1])
-        elif rest[0] not in ('icmp', 'arp') or len(rest) != 1:
+        elif rest[0] not in ('icmp', 'arp', 'nd') or len(rest) != 1:
             raise UsageError('usage: trace ' + TRACE_USAGE)
     return body

@@ -15,11 +15,14 @@ tuple, how Ryu encodes it (for the reconciler) and how ``ovs-ofctl`` prints it
 NX_IN_PORT = 0xfff8     # resubmit's in_port is an OpenFlow 1.0 (16-bit) port number
 OFCTL_FIELD = {'eth_dst': 'dl_dst', 'eth_src': 'dl_src', 'eth_type': 'dl_type',
                'tunnel_id': 'tun_id', 'tun_ipv4_dst': 'tun_dst', 'ipv4_src': 'nw_src',
-               'ipv4_dst': 'nw_dst', 'ip_proto': 'nw_proto'}
+               'ipv4_dst': 'nw_dst', 'ip_proto': 'nw_proto', 'ipv6_nd_target': 'nd_target',
+               'ipv6_nd_tll': 'nd_tll', 'ipv6_nd_sll': 'nd_sll'}
 _NXM = {'eth_src': 'NXM_OF_ETH_SRC', 'eth_dst': 'NXM_OF_ETH_DST',
         'arp_sha': 'NXM_NX_ARP_SHA', 'arp_tha': 'NXM_NX_ARP_THA',
         'arp_spa': 'NXM_OF_ARP_SPA', 'arp_tpa': 'NXM_OF_ARP_TPA',
-        'reg6': 'NXM_NX_REG6', 'reg7': 'NXM_NX_REG7'}
+        'reg6': 'NXM_NX_REG6', 'reg7': 'NXM_NX_REG7',
+        'ipv6_src': 'NXM_NX_IPV6_SRC', 'ipv6_dst': 'NXM_NX_IPV6_DST',
+        'ipv6_nd_tll': 'NXM_NX_ND_TLL'}
 
 
 def value_text(value):

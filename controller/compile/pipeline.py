@@ -13,7 +13,7 @@ traffic on (or drops it) as declared.
 from dataclasses import dataclass, replace
 
 from controller.constants import (  # noqa: F401 - the pipeline's numbers, here too
-    ARP, CT_EST, CT_INV, CT_NEW, CT_REL, CT_TRK, IPV4, MARK_ALLOCATED, MARK_COUNTER,
+    ARP, CT_EST, CT_INV, CT_NEW, CT_REL, CT_TRK, IPV4, IPV6, MARK_ALLOCATED, MARK_COUNTER,
     TUNNEL_OFPORT, TUNNEL_PORT_NAME, UPLINK_OFPORT, UPLINK_PORT_NAME)
 
 # ---- registers (Nicira extension fields) -----------------------------------
@@ -43,7 +43,8 @@ MISS = 0                 # the priority of every table-miss flow
 
 _ACL_FIELDS = frozenset({'eth_type', 'ct_state', 'ct_zone', 'ct_mark', 'ip_proto', 'tcp_dst',
                          'udp_dst', 'sctp_dst', 'icmpv4_type', 'icmpv4_code', 'ipv4_src',
-                         'ipv4_dst', 'conj_id', 'tcp_src', 'udp_src', 'sctp_src'})
+                         'ipv4_dst', 'conj_id', 'tcp_src', 'udp_src', 'sctp_src',
+                         'ipv6_src', 'ipv6_dst', 'icmpv6_type', 'icmpv6_code'})
 # deny_ip (tracked in this vNIC's zone, no rule took it) is above track (anything not
 # yet tracked in this zone): below it, a denied packet would meet ct() again and
 # again, recirculating until the datapath's depth limit drops it (and
@@ -52,9 +53,10 @@ _ACL_FIELDS = frozenset({'eth_type', 'ct_state', 'ct_zone', 'ct_mark', 'ip_proto
 # stateless_*: a stateless group's rules (controller.features.firewall_stateless), on
 # untracked packets: its clause-1 flows, matching any port's packets, are at their own
 # priority so that they never meet a stateful rule's clauses
+# nd: the IPv6 Neighbor Discovery and MLD a host needs, untracked (above track)
 _ACL_PRIORITIES = {'invalid': 100, 'established': 90, 'carried': 80, 'remote_group': 75,
                    'stateless_remote': 74, 'rule': 70, 'stateless_rule': 69, 'deny_ip': 65,
-                   'track': 60, 'arp': 50, 'deny_other': 20}
+                   'nd': 62, 'track': 60, 'arp': 50, 'deny_other': 20}
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def _t(number, name, owner, fields, next_tables, priorities, miss=None, switch='
 
 # ---- br-int of every hypervisor ---------------------------------------------
 CLASSIFY, VXLAN_IN, VLAN_IN = 0, 2, 3
-PORT_SECURITY, EGRESS_ACL, ARP_RESPONDER = 10, 20, 30
+PORT_SECURITY, EGRESS_ACL, ARP_RESPONDER, ND_ANSWER = 10, 20, 30, 31
 L2_LOOKUP, VXLAN_L2, VLAN_L2 = 40, 41, 42
 INGRESS_ACL, OUTPUT = 50, 60
 # ---- ToR switches -------------------------------------------------------------
@@ -93,17 +95,29 @@ TABLES = (
     _t(VLAN_IN, 'vlan_in', 'vlan', {'vlan_vid'}, (L2_LOOKUP,), {'vid': 30},
        purpose='VID -> network, tag popped; from remote (reg4=1)'),
     _t(PORT_SECURITY, 'port_security', 'firewall',
-       {'in_port', 'eth_src', 'eth_type', 'ipv4_src', 'arp_spa', 'arp_sha'}, (EGRESS_ACL,),
-       {'own_address': 30, 'spoofed': 10}, miss=EGRESS_ACL,
-       purpose="anti-spoofing: only the vNIC's own MAC and IPs, ARP included"),
+       {'in_port', 'eth_src', 'eth_type', 'ipv4_src', 'arp_spa', 'arp_sha', 'ipv6_src',
+        'ip_proto', 'icmpv6_type', 'ipv6_nd_target', 'ipv6_nd_tll', 'udp_src'}, (EGRESS_ACL,),
+       {'nd_target': 40, 'guard': 35, 'own_address': 30, 'unspecified': 25, 'spoofed': 10},
+       miss=EGRESS_ACL,
+       purpose="anti-spoofing: only the vNIC's own MAC and IPs, ARP and ND included; RA "
+               "guard"),
     _t(EGRESS_ACL, 'egress_acl', 'firewall', _ACL_FIELDS | {'in_port'},
        (EGRESS_ACL, ARP_RESPONDER), _ACL_PRIORITIES,
        miss=ARP_RESPONDER,
        purpose='stateful rules for what a VM sends (conntrack zone per vNIC)'),
-    _t(ARP_RESPONDER, 'arp_responder', 'vxlan', {REG_NETWORK, 'eth_type', 'arp_op', 'arp_tpa'},
-       (L2_LOOKUP,), {'known_address': 40, 'pair_address': 30, 'unknown_address': 10},
-       miss=L2_LOOKUP,
-       purpose='answers ARP for the known addresses of an overlay network locally'),
+    _t(ARP_RESPONDER, 'arp_responder', 'vxlan', {REG_NETWORK, 'eth_type', 'arp_op', 'arp_tpa',
+                                                 'ip_proto', 'icmpv6_type', 'ipv6_nd_target',
+                                                 'ipv6_src'},
+       (ND_ANSWER, L2_LOOKUP), {'known_address': 40, 'dad': 38, 'known_target': 35,
+                                'pair_address': 30,
+                                'unknown_target': 15, 'unknown_address': 10}, miss=L2_LOOKUP,
+       purpose='answers ARP and Neighbor Solicitations for the known addresses of an '
+               'overlay network locally (DAD goes to the owner only; an address pair\'s '
+               'is flooded: its holder answers)'),
+    _t(ND_ANSWER, 'nd_answer', 'vxlan', {REG_NETWORK, 'eth_type', 'ip_proto', 'icmpv6_type'},
+       (), {'advertisement': 10},
+       purpose="an NS the ND responder made an NA: its target link-layer address (the "
+               "owner's MAC), back to the asker"),
     _t(L2_LOOKUP, 'l2_lookup', 'core', {REG_NETWORK, 'eth_dst'},
        (VXLAN_L2, VLAN_L2, INGRESS_ACL), {'local_mac': 30, 'network': 10},
        purpose="a local vNIC's MAC -> deliver (reg7); anything else -> its network's kind"),

@@ -8,6 +8,7 @@ lookup is recorded as a step; what the packet became at each output is
 returned, so :mod:`controller.api.trace` can follow it to the next switch.
 """
 import ipaddress
+import re
 
 from controller.constants import CT_EST, CT_NEW, CT_TRK
 
@@ -16,13 +17,16 @@ DEFAULTS = {'reg4': 0, 'reg5': 0, 'reg6': 0, 'reg7': 0, 'vlan_vid': 0, 'tunnel_i
 MAX_STEPS = 200     # a loop in the flows ends the trace instead of hanging it
 
 
+MAC = re.compile(r'^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$')
+
+
 def _number(value):
-    """A match value as an integer: MACs, IPv4 addresses and ints alike."""
+    """A match value as an integer: MACs, IPv4 and IPv6 addresses and ints alike."""
     if isinstance(value, int):
         return value
-    if ':' in value:
+    if MAC.match(value):
         return int(value.replace(':', ''), 16)
-    return int(ipaddress.IPv4Address(value))
+    return int(ipaddress.ip_address(value))
 
 
 def field_matches(packet, name, wanted):

@@ -2,7 +2,8 @@
 
 Per vNIC with port security (conntrack zone = its OpenFlow port number):
 - PORT_SECURITY: it may send only from its own MAC and IPs, ARP included, and
-  from its allowed address pairs (:mod:`.firewall_pairs`);
+  from its allowed address pairs (:mod:`.firewall_pairs`); IPv6 alike, with ND
+  and RA guard (:mod:`.firewall_v6`);
 - EGRESS_ACL (traffic it sends) and INGRESS_ACL (traffic delivered to it, also
   from a VM on the same bridge): default deny; a new connection that a rule of
   its groups allows is committed with ``ct_mark`` = that rule's mark; packets of
@@ -13,16 +14,20 @@ Per vNIC with port security (conntrack zone = its OpenFlow port number):
   conjunction per rule and bridge: one flow per member address plus one per
   vNIC using the rule (n + m flows, not n x m); the commit reads the vNIC's zone
   and port from registers, so a vNIC joining touches only its own flows.
+Both ethertypes compile the same way, from the field names of
+``firewall_v6.FAMILY``.
 """
 import ipaddress
 
 from controller.compile import pipeline as P
 from controller.compile.pipeline import ARP, CT_EST, CT_INV, CT_NEW, CT_REL, CT_TRK, IPV4, rule_mark
-from controller import protocols
+from controller import addresses, protocols
 from controller.state import model
 from controller.compile.feature import Feature, declare
 from controller.features import firewall_carrier, firewall_words, security_groups  # noqa: F401 - its routes
 from controller.features import firewall_log, firewall_pairs, firewall_stateless
+from controller.features import firewall_v6 as V6
+from controller.features.firewall_v6 import FAMILY, ethertype
 from controller.compile.flows import address_match, flow, goto, reuse
 from controller.state.inventory import placed
 
@@ -62,15 +67,16 @@ def port_masks(low, high):
 def protocol_matches(rule):
     """The matches of a rule's protocol: one per (value, mask) of a port range,
     ICMP type and code, or the protocol alone; [{}] for every protocol."""
-    proto, low, high = protocols.number(rule['protocol']), rule['port_range_min'], \
+    proto, low, high = protocols.rule_number(rule), rule['port_range_min'], \
         rule['port_range_max']
+    family = FAMILY[ethertype(rule)]
     if proto is None:
         return [{}]
     if low is None:
         return [{'ip_proto': proto}]
-    if proto == protocols.ICMP:
-        return [dict({'ip_proto': proto, 'icmpv4_type': low},
-                     **({} if high is None else {'icmpv4_code': high}))]
+    if protocols.is_icmp(proto):
+        return [dict({'ip_proto': proto, family['icmp_type']: low},
+                     **({} if high is None else {family['icmp_code']: high}))]
     field = protocols.port_field(rule['protocol'])
     return [{'ip_proto': proto, field: vm} for vm in port_masks(low, high)]
 
@@ -86,14 +92,15 @@ def pieces(inv, host, want):
             out[('firewall', 'port', port.id)] = _port_flows(inv, port)
     ips = want.subjects('clause1')          # None: all of them
     if ips is None:
-        for f in _clause1(inv, _host_rules(inv, host)):
-            out.setdefault(('firewall', 'clause1', _address_of(f)), []).append(f)
+        for f, ip in _clause1(inv, _host_rules(inv, host)):
+            out.setdefault(('firewall', 'clause1', ip), []).append(f)
     elif ips:
         shared = {}
         for rule in _host_rules(inv, host).values():
             for ip in ips & _remote_set(inv, rule):
-                shared.setdefault(_clause1_where(inv, rule) + (ip,), set()).add(
-                    rule_mark(rule))
+                if _fits(rule, ip):
+                    shared.setdefault(_clause1_where(inv, rule, ip) + (ip,), set()).add(
+                        rule_mark(rule))
         for (table, field, stateless, ip), marks in sorted(shared.items()):
             out.setdefault(('firewall', 'clause1', ip), []).append(
                 _clause1_flow(table, field, stateless, ip, marks))
@@ -114,19 +121,19 @@ def _host_rules(inv, host):
         for rule in inv.groups[g].rules})
 
 
-_FIELD = {P.EGRESS_ACL: 'ipv4_dst', P.INGRESS_ACL: 'ipv4_src'}
+def _fits(rule, ip):
+    """Whether a member's address is of the rule's ethertype."""
+    return V6.ETHERTYPE_OF_VERSION[addresses.version(ip)] == ethertype(rule)
 
 
-def _address_of(clause1):
-    """The member address a clause-1 flow matches, as members are listed (a
-    prefix '10.0.9.0/24', not its masked match): its piece's key either way."""
-    value = dict(clause1.match)[_FIELD[clause1.table]]
-    return str(ipaddress.ip_network('%s/%s' % value)) if isinstance(value, tuple) else value
-
-
-def _clause1_where(inv, rule):
-    table = P.EGRESS_ACL if rule['direction'] == 'egress' else P.INGRESS_ACL
-    return table, _FIELD[table], rule['id'] in firewall_stateless.rule_ids(inv)
+def _clause1_where(inv, rule, ip):
+    """(table, field, stateless) of the clause-1 flow of a member's address
+    ``ip`` (or an address pair's prefix)."""
+    family = V6.family_of(ip)
+    stateless = rule['id'] in firewall_stateless.rule_ids(inv)
+    if rule['direction'] == 'egress':
+        return P.EGRESS_ACL, family['dst'], stateless
+    return P.INGRESS_ACL, family['src'], stateless
 
 
 def _clause1(inv, rules):
@@ -138,8 +145,9 @@ def _clause1(inv, rules):
         for rule in rules.values():
             mark = rule_mark(rule)
             for ip in _remote_ips(inv, rule) or ():
-                shared.setdefault(_clause1_where(inv, rule) + (ip,), set()).add(mark)
-        return [_clause1_flow(table, field, stateless, ip, marks)
+                if _fits(rule, ip):
+                    shared.setdefault(_clause1_where(inv, rule, ip) + (ip,), set()).add(mark)
+        return [(_clause1_flow(table, field, stateless, ip, marks), ip)
                 for (table, field, stateless, ip), marks in sorted(shared.items())]
     return inv.memo(('clause1', frozenset(rules)), build)
 
@@ -149,10 +157,10 @@ def _clause1_flow(table, field, stateless, ip, marks):
     stateless group's rules match untracked packets."""
     if stateless:
         return firewall_stateless.clause1_flow(table, field, ip, marks)
+    new = (CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV)
     return reuse('firewall', ('clause1', table, field, ip, tuple(sorted(marks))), lambda: [flow(
-        'firewall', table, _prio(table, 'remote_group'), {'eth_type': IPV4, 'ct_state': (CT_TRK | CT_NEW,
-                                                               CT_TRK | CT_NEW | CT_INV),
-                                field: address_match(ip)},
+        'firewall', table, _prio(table, 'remote_group'),
+        {'eth_type': V6.family_of(ip)['eth_type'], 'ct_state': new, field: address_match(ip)},
         [('conjunction', c, 1, 2) for c in sorted(marks)])])[0]
 
 
@@ -179,7 +187,7 @@ def _port_flows(inv, port):
 def anti_spoofing(port):
     flows = [flow('firewall', P.PORT_SECURITY, _prio(P.PORT_SECURITY, 'spoofed'),
                   {'in_port': port.ofport})]
-    for ip in port.ips:
+    for ip in addresses.v4(port.ips):
         flows += [
             flow('firewall', P.PORT_SECURITY, _prio(P.PORT_SECURITY, 'own_address'),
                  {'in_port': port.ofport, 'eth_src': port.mac, 'eth_type': IPV4,
@@ -188,7 +196,7 @@ def anti_spoofing(port):
                  {'in_port': port.ofport, 'eth_src': port.mac, 'eth_type': ARP,
                   'arp_spa': ip, 'arp_sha': port.mac}, [goto(P.EGRESS_ACL)]),
         ]
-    return flows + firewall_pairs.anti_spoofing(port)
+    return flows + firewall_pairs.anti_spoofing(port) + V6.anti_spoofing(port)
 
 
 def _rules(inv, port, direction):
@@ -233,38 +241,42 @@ def acl(inv, port, direction):
     if direction == 'egress':
         table, who = P.EGRESS_ACL, {'in_port': port.ofport}
         passed = [goto(P.ARP_RESPONDER)]
-        passed_any = passed                        # the same for every vNIC
-        remote_field = 'ipv4_dst'
+        remote = 'dst'
     else:
         table, who = P.INGRESS_ACL, {P.REG_OUT_PORT: port.ofport}
         passed = [goto(P.OUTPUT)]               # the output table delivers it (reg7)
-        passed_any = passed
-        remote_field = 'ipv4_src'
-    here = dict(who, eth_type=IPV4, ct_zone=zone)
-    marks = sorted({rule_mark(r) for r in _rules(inv, port, 'egress')
-                    + _rules(inv, port, 'ingress')})
+        remote = 'src'
     flows = [
-        flow('firewall', table, _prio(table, 'invalid'),
-             dict(here, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV))),
-        flow('firewall', table, _prio(table, 'track'), dict(who, eth_type=IPV4),
-             [('set_field', P.REG_ZONE, zone), ('ct', False, zone, table, None)]),
         flow('firewall', table, _prio(table, 'arp'), dict(who, eth_type=ARP), passed),
-        flow('firewall', table, _prio(table, 'deny_ip'), dict(here)),   # default deny (IPv4)
         flow('firewall', table, _prio(table, 'deny_other'), dict(who)),  # anything else
-    ]
-    for mark in marks:                   # established / related: while its rule exists
+    ] + V6.nd_passes(table, who, passed)
+    for family in FAMILY.values():
+        here = dict(who, eth_type=family['eth_type'], ct_zone=zone)
+        flows += [
+            flow('firewall', table, _prio(table, 'invalid'),
+                 dict(here, ct_state=(CT_TRK | CT_INV, CT_TRK | CT_INV))),
+            flow('firewall', table, _prio(table, 'track'), dict(who, eth_type=family['eth_type']),
+                 [('set_field', P.REG_ZONE, zone), ('ct', False, zone, table, None)]),
+            flow('firewall', table, _prio(table, 'deny_ip'), dict(here)),   # default deny
+        ]
+    marks = sorted({(rule_mark(r), ethertype(r)) for r in _rules(inv, port, 'egress')
+                    + _rules(inv, port, 'ingress')})
+    for mark, kind in marks:             # established / related: while its rule exists
+        here = dict(who, eth_type=FAMILY[kind]['eth_type'], ct_zone=zone)
         for state in (CT_EST, CT_REL):
             flows.append(flow('firewall', table, _prio(table, 'established'),
                               dict(here, ct_state=(CT_TRK | state, CT_TRK | state | CT_INV),
                                    ct_mark=mark), passed))
-    new = dict(here, ct_state=(CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV))
     for rule in _rules(inv, port, direction):
+        family = FAMILY[ethertype(rule)]
+        new = dict(who, eth_type=family['eth_type'], ct_zone=zone,
+                   ct_state=(CT_TRK | CT_NEW, CT_TRK | CT_NEW | CT_INV))
         commit = [('ct', True, zone, None, rule_mark(rule))] + passed
         matches = protocol_matches(rule)
         if rule['remote_ip_prefix']:
-            net = ipaddress.IPv4Network(rule['remote_ip_prefix'])
+            net = ipaddress.ip_network(rule['remote_ip_prefix'])
             for m in matches:
-                m[remote_field] = (str(net.network_address), str(net.netmask))
+                m[family[remote]] = (str(net.network_address), str(net.netmask))
         if not (rule['remote_group_id'] or rule['remote_zone']):
             flows += [flow('firewall', table, _prio(table, 'rule'), dict(new, **m), commit)
                       for m in matches]
@@ -275,8 +287,8 @@ def acl(inv, port, direction):
             # joining or leaving touch only their own clause-2 flows
             conj_id = rule_mark(rule)
             flows.append(flow('firewall', table, _prio(table, 'remote_group'), {
-                'eth_type': IPV4, 'ct_state': new['ct_state'], 'conj_id': conj_id},
-                [('ct', True, P.REG_ZONE, None, rule_mark(rule))] + passed_any))
+                'eth_type': family['eth_type'], 'ct_state': new['ct_state'], 'conj_id': conj_id},
+                [('ct', True, P.REG_ZONE, None, rule_mark(rule))] + passed))
             flows += [flow('firewall', table, _prio(table, 'remote_group'), dict(new, **m),
                            [('conjunction', conj_id, 2, 2)]) for m in matches]
     return flows

@@ -29,17 +29,19 @@ How:
 
 Pure functions.
 """
+import ipaddress
 from dataclasses import dataclass
 
 from controller.compile import pipeline as P
-from controller.compile.pipeline import CT_INV, CT_NEW, CT_TRK, IPV4
+from controller.compile.pipeline import CT_INV, CT_NEW, CT_TRK
+from controller.features.firewall_v6 import family_of
 from controller.compile.flows import flow
 
 OWNER_COOKIE = P.OWNERS['sessions'] << P.COOKIE_OWNER_SHIFT
 KIND_SHIFT = 48
 CARRIED = 4
-TCP, UDP, ICMP = 6, 17, 1
-PROTOCOLS = {'tcp': TCP, 'udp': UDP, 'icmp': ICMP}
+TCP, UDP, ICMP, ICMPV6 = 6, 17, 1, 58
+PROTOCOLS = {'tcp': TCP, 'udp': UDP, 'icmp': ICMP, 'icmpv6': ICMPV6}
 PORT_FIELDS = {TCP: ('tcp_src', 'tcp_dst'), UDP: ('udp_src', 'udp_dst')}
 # TCP states (conntrack's, per side) in which data still flows
 TCP_CARRIED = frozenset({'ESTABLISHED', 'CLOSE_WAIT', 'FIN_WAIT_1', 'FIN_WAIT_2'})
@@ -64,29 +66,37 @@ class Session:
 
 def from_conntrack(entries, port, marks):
     """The sessions of ``port`` among its source zone's conntrack entries (as
-    ``agent.conntrack`` parses them) that may be carried: IPv4 TCP, UDP or
-    ICMP, committed under a rule the VM still has (``marks``), TCP ones still
-    carrying data."""
-    ips, out = set(port.ips), set()
+    ``agent.conntrack`` parses them) that may be carried: IPv4 or IPv6 TCP,
+    UDP, ICMP or ICMPv6, committed under a rule the VM still has (``marks``),
+    TCP ones still carrying data."""
+    ips, out = {_canonical(ip) for ip in port.ips}, set()
     for e in entries:
         proto, orig = PROTOCOLS.get(e.get('proto')), e.get('orig', {})
         if proto is None or e.get('mark') not in marks:
             continue
         if proto == TCP and not (e.get('state') and set(e['state']) <= TCP_CARRIED):
             continue
-        if orig.get('src') in ips:
+        src, dst = _canonical(orig.get('src', '')), _canonical(orig.get('dst', ''))
+        if src in ips:
             direction = 'egress'
-        elif orig.get('dst') in ips:
+        elif dst in ips:
             direction = 'ingress'
         else:
             continue
-        out.add(Session(direction, e['mark'], proto, orig['src'], orig['dst'],
+        out.add(Session(direction, e['mark'], proto, src, dst,
                         orig.get('sport', 0), orig.get('dport', 0)))
     return sorted(out, key=lambda s: (s.src, s.dst, s.proto, s.sport, s.dport))
 
 
+def _canonical(ip):
+    """conntrack's text of an address as ports hold it (IPv6 compressed)."""
+    return str(ipaddress.ip_address(ip)) if ip else ''
+
+
 def _tuple_match(proto, src, dst, sport, dport):
-    match = {'eth_type': IPV4, 'ip_proto': proto, 'ipv4_src': src, 'ipv4_dst': dst}
+    family = family_of(src)
+    match = {'eth_type': family['eth_type'], 'ip_proto': proto, family['src']: src,
+             family['dst']: dst}
     if proto in PORT_FIELDS:
         match.update(zip(PORT_FIELDS[proto], (sport, dport)))
     return match

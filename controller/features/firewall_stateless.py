@@ -13,6 +13,7 @@ per-rule counters and the trace. Deleting a rule stops its packets at once
 from controller.compile import pipeline as P
 from controller.compile.flows import address_match, flow, goto, reuse, set_field
 from controller.compile.pipeline import rule_mark
+from controller.features import firewall_v6 as V6
 
 
 def is_stateless(inv, port):
@@ -28,21 +29,24 @@ def rule_ids(inv):
 
 def acl(port, direction, rules, protocol_matches):
     """One direction of a stateless vNIC: ``rules`` its groups' rules of that
-    direction; ``protocol_matches(rule)``: a rule's protocol matches."""
+    direction; ``protocol_matches(rule)``: a rule's protocol matches. The ND and
+    MLD a host needs pass, as on a stateful vNIC."""
     if direction == 'egress':
         table, who, passed, remote = P.EGRESS_ACL, {'in_port': port.ofport}, \
-            [goto(P.ARP_RESPONDER)], 'ipv4_dst'
+            [goto(P.ARP_RESPONDER)], 'dst'
     else:
         table, who, passed, remote = P.INGRESS_ACL, {P.REG_OUT_PORT: port.ofport}, \
-            [goto(P.OUTPUT)], 'ipv4_src'
-    here = dict(who, eth_type=P.IPV4)
+            [goto(P.OUTPUT)], 'src'
     flows = [flow('firewall', table, P.priority(table, 'arp'), dict(who, eth_type=P.ARP), passed),
-             flow('firewall', table, P.priority(table, 'deny_other'), dict(who))]
+             flow('firewall', table, P.priority(table, 'deny_other'), dict(who))] \
+        + V6.nd_passes(table, who, passed)
     for rule in rules:
+        family = V6.FAMILY[V6.ethertype(rule)]
+        here = dict(who, eth_type=family['eth_type'])
         matches = protocol_matches(rule)
         if rule['remote_ip_prefix']:
             for m in matches:
-                m[remote] = address_match(rule['remote_ip_prefix'])
+                m[family[remote]] = address_match(rule['remote_ip_prefix'])
         admitted = [set_field(P.REG_RULE, rule_mark(rule))] + passed
         if not (rule['remote_group_id'] or rule['remote_zone']):
             flows += [flow('firewall', table, P.priority(table, 'stateless_rule'),
@@ -52,8 +56,8 @@ def acl(port, direction, rules, protocol_matches):
         # (:func:`clause1_flow`, the members' addresses) and this vNIC's match
         conj_id = rule_mark(rule)
         prio = P.priority(table, 'stateless_remote')
-        flows.append(flow('firewall', table, prio, {'eth_type': P.IPV4, 'conj_id': conj_id},
-                          admitted))
+        flows.append(flow('firewall', table, prio,
+                          {'eth_type': family['eth_type'], 'conj_id': conj_id}, admitted))
         flows += [flow('firewall', table, prio, dict(here, **m),
                        [('conjunction', conj_id, 2, 2)]) for m in matches]
     return flows
@@ -64,5 +68,6 @@ def clause1_flow(table, field, address, marks):
     (or an address pair's prefix), untracked."""
     return reuse('firewall', ('stateless-clause1', table, field, address, tuple(sorted(marks))),
                  lambda: [flow('firewall', table, P.priority(table, 'stateless_remote'),
-                               {'eth_type': P.IPV4, field: address_match(address)},
+                               {'eth_type': V6.family_of(address)['eth_type'],
+                                field: address_match(address)},
                                [('conjunction', c, 1, 2) for c in sorted(marks)])])[0]

@@ -34,6 +34,16 @@ def _port_security(words, host, name, flow, packet):
         return "anti-spoofing: the source addresses are %s's own" % who
     if name == 'spoofed':
         return "dropped by anti-spoofing: %s may send only from its own MAC and IPs" % who
+    if name == 'nd_target':
+        return "anti-spoofing: %s advertises its own address %s" % (
+            who, packet.get('ipv6_nd_target'))
+    if name == 'guard':
+        return ("dropped by anti-spoofing: %s may not send router advertisements, "
+                "redirects, DHCPv6 server messages, nor advertise an address it does not "
+                "have (RA guard)" % who)
+    if name == 'unspecified':
+        return "anti-spoofing: %s's duplicate address detection, router solicitation or " \
+               "MLD report from :: passes" % who
     return None
 
 
@@ -85,10 +95,12 @@ def _acl(words, host, name, flow, packet, direction):
             'in_port', packet.get(P.REG_OUT_PORT)))
     if name == 'arp':
         return '%s: ARP passes' % who
+    if name == 'nd':
+        return '%s: IPv6 neighbor discovery / MLD passes' % who
     if name == 'invalid':
         return '%s: dropped: invalid connection state' % who
     if name == 'deny_other':
-        return '%s: dropped: neither IPv4 nor ARP' % who
+        return '%s: dropped: neither IPv4, IPv6 nor ARP' % who
     if name == 'deny_ip':
         return '%s: dropped: %s' % (who, why_denied(words, port, direction, packet))
     if name == 'miss':
@@ -99,10 +111,12 @@ def _acl(words, host, name, flow, packet, direction):
 def why_denied(words, port, direction, packet):
     groups = words.inv.groups_of(port) if port is not None else []
     proto = packet.get('ip_proto')
-    what = {6: 'tcp', 17: 'udp', 132: 'sctp', 1: 'icmp'}.get(proto, 'protocol %s' % proto)
+    what = {6: 'tcp', 17: 'udp', 132: 'sctp', 1: 'icmp', 58: 'icmpv6'}.get(
+        proto, 'protocol %s' % proto)
     dst = packet.get(protocols.PORT_FIELDS.get(proto, ''), None)
     what += '/%d' % dst if dst is not None else ''
-    peer = packet['ipv4_dst'] if direction == 'egress' else packet['ipv4_src']
+    family = 'ipv6' if 'ipv6_src' in packet else 'ipv4'
+    peer = packet['%s_%s' % (family, 'dst' if direction == 'egress' else 'src')]
     text = 'no rule of groups [%s] allows %s %s %s' % (
         ', '.join(g.name for g in groups), what,
         'to' if direction == 'egress' else 'from', peer)

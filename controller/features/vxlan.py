@@ -6,10 +6,17 @@ Every forwarding decision comes from the inventory (no flood-and-learn):
   broadcast and unknown unicast -> the local vNICs and, from a local vNIC, only
   the VTEPs that host the network (head-end replication);
 - arp_responder: the known addresses of the network are answered on the local
-  host, other requests dropped: no ARP broadcast crosses the underlay;
+  host, other requests dropped: no ARP broadcast crosses the underlay; IPv6
+  alike (ND suppression): a Neighbor Solicitation for a known address is
+  answered here with its owner's Neighbor Advertisement, made in flows (OVS's
+  nd_reserved and nd_options_type, taught to the framework by
+  controller.ryu_facade), one for an unknown address dropped; Duplicate
+  Address Detection (from ::) is never answered: it goes to the owner's MAC
+  only, unicast;
 - a port migrating here (planned): the copies the other hosts already send here
   go to its reserved port, delivered from the moment it is plugged there.
 """
+from controller import addresses
 from controller import constants as C
 from controller.compile import pipeline as P
 from controller.compile.explain import flow_regs
@@ -83,7 +90,7 @@ def _arp(inv, network):
     return inv.memo(('arp', network.id), lambda: reuse(
         'vxlan', ('arp', _key(network), tuple((p.mac, tuple(p.ips), pair_addresses(p))
                                               for p in ports)),
-        lambda: arp_responder(inv, network)))
+        lambda: arp_responder(inv, network) + nd_responder(inv, network)))
 
 
 def _entry(network, mac, vteps):
@@ -100,7 +107,7 @@ def arp_responder(inv, network):
     flows = [flow('vxlan', P.ARP_RESPONDER, P.priority(P.ARP_RESPONDER, 'unknown_address'),
                   {P.REG_NETWORK: network.nid, 'eth_type': P.ARP, 'arp_op': C.ARP_REQUEST})]
     for port in inv.network_ports(network.id):
-        for ip in port.ips:
+        for ip in addresses.v4(port.ips):
             flows.append(flow(
                 'vxlan', P.ARP_RESPONDER, P.priority(P.ARP_RESPONDER, 'known_address'),
                 {P.REG_NETWORK: network.nid, 'eth_type': P.ARP, 'arp_op': C.ARP_REQUEST, 'arp_tpa': ip},
@@ -110,12 +117,55 @@ def arp_responder(inv, network):
                  set_field('arp_spa', ip), output('in_port')]))
     # an address pair's address moves between ports (a VIP, claimed by gratuitous
     # ARP): asked for, it is flooded and its current holder answers
-    pairs = {a for port in inv.network_ports(network.id) for a in pair_addresses(port)}
-    for address in sorted(pairs):
+    for address in _pairs(inv, network, 4):
         flows.append(flow(
             'vxlan', P.ARP_RESPONDER, P.priority(P.ARP_RESPONDER, 'pair_address'),
             {P.REG_NETWORK: network.nid, 'eth_type': P.ARP, 'arp_op': C.ARP_REQUEST,
              'arp_tpa': address_match(address)}, [goto(P.L2_LOOKUP)]))
+    return flows
+
+
+def _pairs(inv, network, version):
+    """The network's address pairs' addresses (or prefixes) of one IP version."""
+    return sorted({a for port in inv.network_ports(network.id) for a in pair_addresses(port)
+                   if addresses.version(a) == version})
+
+
+def nd_responder(inv, network):
+    """Answer a Neighbor Solicitation for every known address (fixed or
+    link-local) of the network locally, as ARP is answered: the NS becomes its
+    owner's solicited Advertisement (S and O flags, the owner's MAC as target
+    link-layer address) and goes back where it came from. One for another
+    address is dropped. Duplicate Address Detection (an NS from ::) is never
+    answered here, which would tell the sender its address is taken: it goes
+    to the owner's MAC only (unicast, one VTEP), which answers if it is."""
+    ns = {P.REG_NETWORK: network.nid, 'eth_type': C.IPV6, 'ip_proto': C.ICMPV6,
+          'icmpv6_type': C.ND_NS}
+
+    def nd(name, match, actions=()):
+        return flow('vxlan', P.ARP_RESPONDER, P.priority(P.ARP_RESPONDER, name), match, actions)
+    flows = [nd('unknown_target', ns)]
+    for port in inv.network_ports(network.id):
+        for ip in addresses.own_v6(port):
+            target = dict(ns, ipv6_nd_target=ip)
+            flows += [
+                nd('dad', dict(target, ipv6_src='::'),
+                   [set_field('eth_dst', port.mac), goto(P.L2_LOOKUP)]),
+                # the NS becomes an NA here; its option's address (now a target
+                # link-layer one) is set in nd_answer, whose match is an NA: OVS
+                # checks a set_field's prerequisites against the flow's match
+                nd('known_target', target, [
+                    ('move', 'eth_src', 'eth_dst', 48), set_field('eth_src', port.mac),
+                    ('move', 'ipv6_src', 'ipv6_dst', 128), set_field('ipv6_src', ip),
+                    set_field('icmpv6_type', C.ND_NA),
+                    set_field('nd_options_type', C.ND_OPT_TLL),
+                    set_field('nd_reserved', C.ND_NA_FLAGS_SO), ('resubmit', P.ND_ANSWER)])]
+    # an address pair's IPv6 address: flooded, its holder answers (as for ARP)
+    flows += [nd('pair_address', dict(ns, ipv6_nd_target=address_match(address)),
+                 [goto(P.L2_LOOKUP)]) for address in _pairs(inv, network, 6)]
+    flows.append(flow('vxlan', P.ND_ANSWER, P.priority(P.ND_ANSWER, 'advertisement'),
+                      dict(ns, icmpv6_type=C.ND_NA),
+                      [('move', 'eth_src', 'ipv6_nd_tll', 48), output('in_port')]))
     return flows
 
 
@@ -155,6 +205,17 @@ def _arp_responder(words, host, name, flow, packet):
     if name == 'unknown_address':
         return 'dropped: no port of network %s has %s (ARP is answered locally)' % (
             words.net(packet), packet.get('arp_tpa'))
+    if name == 'known_target':
+        mac = next(a[2] for a in flow.actions if a[:2] == ('set_field', 'eth_src'))
+        return 'neighbor solicitation for %s answered on %s: %s (ND suppression)' % (
+            packet.get('ipv6_nd_target'), host, mac)
+    if name == 'dad':
+        mac = next(a[2] for a in flow.actions if a[:2] == ('set_field', 'eth_dst'))
+        return 'duplicate address detection for %s: sent to its owner %s only' % (
+            packet.get('ipv6_nd_target'), mac)
+    if name == 'unknown_target':
+        return 'dropped: no port of network %s has %s (ND suppression)' % (
+            words.net(packet), packet.get('ipv6_nd_target'))
     return None
 
 

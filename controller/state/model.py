@@ -102,6 +102,8 @@ class Subnet:
     allocation_pools: list[dict] = field(default_factory=list)   # [{'start', 'end'}]
     enable_dhcp: bool = True
     description: str = ''
+    ipv6_ra_mode: str = ''            # stored only (no router advertisements are sent)
+    ipv6_address_mode: str = ''       # slaac, dhcpv6-stateless: ports get EUI-64 addresses
 
 
 def pair_addresses(port):

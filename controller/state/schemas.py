@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 from controller import constants as C
 from controller import protocols
 from controller.state.model import ValidationError
+from controller.state.parsing import HINTS, field_path, json_schema, parse  # noqa: F401 - here too
 
 VLAN_MIN, VLAN_MAX = 1, 4094
 VNI_MIN, VNI_MAX = 1, 2 ** 24 - 1
@@ -32,19 +33,6 @@ _OCTET = r'(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
 # first octet 1-223 except 127: no "this network", loopback, multicast or class E
 _UNICAST_FIRST = r'(22[0-3]|2[01][0-9]|1[3-9][0-9]|12[0-689]|1[01][0-9]|[1-9][0-9]?)'
 NAME_PATTERN = r'^[A-Za-z0-9_.-]{1,64}$'
-HINTS = {        # what a pattern means, said the way a user reads it
-    'name': 'must be 1-64 characters of [A-Za-z0-9_.-]',
-    'mac': 'must be a unicast, non-zero MAC like 02:00:00:00:00:01',
-    'ips': 'must be a unicast IPv4 address like 10.0.0.1 (not loopback, multicast, '
-           '0.0.0.0 or class E)',
-    'vtep_ip': 'must be a unicast IPv4 address like 172.16.1.11',
-    'device': 'must be an interface name of 1-15 characters of [A-Za-z0-9_.-]',
-    'remote_ip_prefix': 'must be an IPv4 prefix like 10.0.0.0/24',
-    'uplinks': 'keys must be "tor", "hv:<name>" or "rack:<n>"',
-    'agent': 'must be IP:PORT, an IPv4 address and a port 1-65535, like 172.30.250.1:6699',
-    'switch_address': 'must be IP:PORT, an IPv4 address and a port 1-65535, like '
-                      '172.30.250.1:6653',
-}
 
 
 def fail(field, message):
@@ -67,7 +55,27 @@ def _device(value):
 
 
 def _prefix(value):
-    return str(ipaddress.IPv4Network(value, strict=False)) if value else ''
+    if not value:
+        return ''
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise ValueError(HINTS['remote_ip_prefix']) from None
+
+
+def _unicast_ip(value):
+    """A port's address, canonical: IPv4 (the pattern checked it) or a global or
+    unique-local IPv6 unicast address."""
+    if ':' not in value:
+        return value
+    try:
+        ip = ipaddress.IPv6Address(value)
+    except ValueError:
+        raise ValueError(HINTS['ips']) from None
+    if ip.is_multicast or ip.is_link_local or ip.is_loopback or ip.is_unspecified \
+            or ip.ipv4_mapped or ip.is_reserved and not ip.is_private:
+        raise ValueError(HINTS['ips'])
+    return str(ip)
 
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
@@ -75,9 +83,15 @@ OptionalName = Annotated[str, Field(pattern=r'^([A-Za-z0-9_.-]{1,64})?$', max_le
 Mac = Annotated[str, Field(pattern=r'^[0-9A-Fa-f][02468aceACE](:[0-9A-Fa-f]{2}){5}$',
                            json_schema_extra={'not': {'const': '00:00:00:00:00:00'}}),
                 AfterValidator(_unicast_mac)]
-Ip = Annotated[str, Field(pattern=r'^%s(\.%s){3}$' % (_UNICAST_FIRST, _OCTET), max_length=15)]
-Prefix = Annotated[str, Field(pattern=r'^(%s(\.%s){3}/(3[0-2]|[12]?[0-9]))?$' % (_OCTET, _OCTET),
-                              max_length=18), AfterValidator(_prefix)]
+IPV4_PATTERN = r'^%s(\.%s){3}$' % (_UNICAST_FIRST, _OCTET)
+_V6 = r'[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7}'   # checked whole by ipaddress
+IPV6_PATTERN = r'^%s$' % _V6
+Ip = Annotated[str, Field(pattern=r'(%s)|(%s)' % (IPV4_PATTERN, IPV6_PATTERN), max_length=39),
+               AfterValidator(_unicast_ip)]
+Prefix = Annotated[str, Field(pattern=r'^((%s(\.%s){3}/(3[0-2]|[12]?[0-9]))|'
+                                      r'(%s/(12[0-8]|1[01][0-9]|[1-9]?[0-9])))?$'
+                                      % (_OCTET, _OCTET, _V6), max_length=43),
+                   AfterValidator(_prefix)]
 Device = Annotated[str, Field(pattern=r'^[A-Za-z0-9_.-]{1,15}$', max_length=15),
                    AfterValidator(_device)]
 Description = Annotated[str, Field(max_length=255)]
@@ -197,20 +211,25 @@ class Migrate(Body):
     live: bool = False
 
 
+_TRACE_ADDRESS = r'^((%s(\.%s){3})|(%s))?$' % (_UNICAST_FIRST, _OCTET, _V6)
+
+
 class TraceRequest(Body):
     """A packet to trace: from ``source`` (a port's name or id) to
-    ``destination`` (a port) or ``address`` (an IPv4 address; ARP only, unless
+    ``destination`` (a port) or ``address`` (an address; ARP or ND only, unless
     a port of the source's network has it, or has it in an allowed address
-    pair)."""
+    pair). ``ip_version`` 6: the packet is IPv6 (``icmp`` an ICMPv6 echo,
+    ``nd`` a Neighbor Solicitation), between the ports' first IPv6 addresses."""
     source: Name
     destination: OptionalName = ''
-    address: Annotated[str, Field(pattern=r'^(%s(\.%s){3})?$' % (_UNICAST_FIRST, _OCTET),
-                                  max_length=15)] = ''
+    address: Annotated[str, Field(pattern=_TRACE_ADDRESS, max_length=39)] = ''
     source_address: Annotated[str, Field(
-        pattern=r'^(%s(\.%s){3})?$' % (_UNICAST_FIRST, _OCTET), max_length=15,
-        description="the source's address (default its first IP): one of an "
-                    "allowed address pair's, or another's to see anti-spoofing drop it")] = ''
-    protocol: Literal['tcp', 'udp', 'sctp', 'icmp', 'arp'] = 'tcp'
+        pattern=_TRACE_ADDRESS, max_length=39,
+        description="the source's address (default its first IP of the packet's "
+                    "version): one of an allowed address pair's, or another's to see "
+                    "anti-spoofing drop it")] = ''
+    protocol: Literal['tcp', 'udp', 'sctp', 'icmp', 'arp', 'nd'] = 'tcp'
+    ip_version: Literal[4, 6] = 4
     port: Optional[Annotated[int, Field(ge=1, le=65535)]] = None
     source_port: Annotated[int, Field(ge=1, le=65535)] = 40000
     state: Literal['new', 'established'] = 'new'
@@ -229,8 +248,8 @@ Protocol = Annotated[object, PlainValidator(_protocol),
                      WithJsonSchema(protocols.accepted_schema())]
 # a port range is a range of destination ports (tcp, udp, sctp) or an ICMP type and code
 WITH_PORTS = protocols.schema_of(set(protocols.PORT_FIELDS))
-RANGE_PROTOCOLS = protocols.schema_of(set(protocols.PORT_FIELDS) | {protocols.ICMP})
-ICMP_ONLY = protocols.schema_of({protocols.ICMP})
+RANGE_PROTOCOLS = protocols.schema_of(set(protocols.PORT_FIELDS) | {protocols.ICMP, protocols.ICMPV6})
+ICMP_ONLY = protocols.schema_of({protocols.ICMP, protocols.ICMPV6})
 # checked in RuleCreate, whose protocol says what the bound is (a port, an ICMP type)
 RangeBound = Annotated[int, WithJsonSchema({'type': 'integer', 'minimum': 0,
                                             'maximum': 65535})]
@@ -255,11 +274,11 @@ class RuleCreate(Body):
         {'not': _both('remote_ip_prefix', 'remote_zone')},
         {'not': _both('remote_group_id', 'remote_zone')}]})
     direction: Literal['ingress', 'egress']
-    ethertype: Literal['IPv4'] = 'IPv4'
+    ethertype: Literal['IPv4', 'IPv6'] = 'IPv4'
     protocol: Protocol = protocols.ANY
     port_range_min: Optional[RangeBound] = Field(None, description=(
-        'tcp, udp, sctp: the lowest destination port (1-65535); icmp: the ICMP type '
-        '(0-255)'))
+        'tcp, udp, sctp: the lowest destination port (1-65535); icmp, icmpv6: the ICMP '
+        'type (0-255)'))
     port_range_max: Optional[RangeBound] = Field(None, description=(
         'tcp, udp, sctp: the highest destination port (default port_range_min); icmp: '
         'the ICMP code (0-255; default any code)'))
@@ -271,12 +290,24 @@ class RuleCreate(Body):
     @pydantic.model_validator(mode='after')
     def _consistent(self):
         self._range_fits()
+        self._ethertype_fits()
         remotes = [k for k in ('remote_ip_prefix', 'remote_group_id', 'remote_zone')
                    if getattr(self, k)]
         if len(remotes) > 1:
             fail(remotes[1], 'give at most one of remote_ip_prefix, '
                                   'remote_group_id and remote_zone')
         return self
+
+    def _ethertype_fits(self):
+        """As Neutron: an IPv6-only protocol or an IPv6 prefix needs ethertype IPv6,
+        an IPv4 prefix IPv4."""
+        if self.ethertype == 'IPv4' and protocols.ipv6_only(self.protocol):
+            fail('protocol', 'protocol %s is IPv6 only: it needs ethertype IPv6'
+                 % self.protocol)
+        prefix = self.remote_ip_prefix
+        if prefix and ('IPv6' if ':' in prefix else 'IPv4') != self.ethertype:
+            fail('remote_ip_prefix', 'remote_ip_prefix %s does not fit ethertype %s'
+                 % (prefix, self.ethertype))
 
     def _range_fits(self):
         """Ports only where the protocol has ports, as Neutron checks them; for
@@ -332,68 +363,8 @@ class GroupCreate(Body):
     description: Description = ''
     zone: OptionalName = ''
     stateful: bool = STATEFUL
-    # as in Neutron, a new group sends anywhere until its rules say otherwise;
-    # "rules": [] makes a group that admits and sends nothing
+    # as in Neutron, a new group sends anywhere (IPv4 and IPv6) until its rules say
+    # otherwise; "rules": [] makes a group that admits and sends nothing
     rules: Annotated[list[RuleCreate], Field(max_length=MAX_RULES)] = [
-        RuleCreate(direction='egress')]
+        RuleCreate(direction='egress'), RuleCreate(direction='egress', ethertype='IPv6')]
 
-
-# ---- parsing ------------------------------------------------------------------
-def field_path(loc):
-    """('rules', 0, 'protocol') -> 'rules[0].protocol'."""
-    out = ''
-    for part in loc:
-        out += '[%d]' % part if isinstance(part, int) else ('.' if out else '') + str(part)
-    return out or 'body'
-
-
-def _message(err, field):
-    kind, last = err['type'], next((p for p in reversed(err['loc'])
-                                    if isinstance(p, str)), field)
-    if kind == 'vnetsec':
-        return err['msg']
-    if kind == 'value_error':
-        return '%s %s' % (field, err['msg'].removeprefix('Value error, '))
-    if kind == 'missing':
-        return '%s is required' % field
-    if kind == 'extra_forbidden':
-        return 'unknown field %r' % field
-    if kind == 'string_pattern_mismatch' and last in HINTS:
-        return '%s %s' % (field, HINTS[last])
-    if kind == 'string_pattern_mismatch' and last.endswith(('name', 'zone', 'id', 'host')):
-        return '%s %s' % (field, HINTS['name'])
-    if kind == 'literal_error':
-        return '%s must be %s' % (field, err['ctx']['expected'].replace("'", '"'))
-    if kind == 'model_type':
-        return '%s must be a JSON object' % field
-    if kind == 'literal_error':
-        return '%s must be %s' % (field, err['msg'].removeprefix('Input should be ')
-                                  .replace("'", '"'))
-    if kind in ('less_than_equal', 'greater_than_equal'):
-        bound = err['ctx'].get('le', err['ctx'].get('ge'))
-        return '%s must be at %s %s' % (field, 'most' if kind == 'less_than_equal' else 'least',
-                                        bound)
-    return '%s: %s' % (field, err['msg'])
-
-
-def parse(schema, body, prefix=''):
-    """``body`` (decoded JSON) -> a ``schema`` instance, or ValidationError naming
-    the first field at fault (``prefix`` + its path)."""
-    if not isinstance(body, dict):
-        where = prefix.rstrip('.')
-        raise ValidationError(where or 'body', '%s must be a JSON object'
-                              % (where or 'the request body'))
-    try:
-        return schema.model_validate(body)
-    except pydantic.ValidationError as e:
-        err = e.errors(include_url=False)[0]
-        loc = err['loc'] + ((err['ctx']['field'],) if err['type'] == 'vnetsec' else ())
-        field = prefix + field_path(loc)
-        raise ValidationError(field, _message(err, field)) from None
-
-
-def json_schema(schema, ref_template='#/components/schemas/{model}'):
-    """The OpenAPI (3.1, JSON Schema 2020-12) schema of a declaration, and the
-    schemas it refers to."""
-    out = pydantic.TypeAdapter(schema).json_schema(ref_template=ref_template)
-    return out, out.pop('$defs', {})

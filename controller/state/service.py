@@ -177,13 +177,16 @@ class Service(PortOperations):
     @retried
     def ensure_default_group(self):
         """The group a port created without groups joins (as in OpenStack): all
-        egress, ingress only from members of "default"."""
+        egress, ingress only from members of "default", each for IPv4 and IPv6.
+        A store's existing default group is left as it is (its rules may have
+        been changed since): add its IPv6 rules through the API."""
         for group in self.store.list('security_group'):
             if group.name == 'default':
                 return group
         gid = model.new_id()
-        rules = [_rule(self.store, {'direction': 'egress'}),
-                 _rule(self.store, {'direction': 'ingress', 'remote_group_id': gid})]
+        rules = [_rule(self.store, {'direction': direction, 'ethertype': ethertype,
+                                    'remote_group_id': gid if direction == 'ingress' else ''})
+                 for ethertype in ('IPv4', 'IPv6') for direction in ('egress', 'ingress')]
         group = model.SecurityGroup(id=gid, name='default',
                                     description='ports that name no group', rules=rules)
         with self.store.transaction() as tx:

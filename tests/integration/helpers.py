@@ -11,6 +11,7 @@ import time
 
 from controller.compile import pipeline
 from mininet_topos import probe
+from mininet_topos.pings import ping_matrix
 
 VNETSEC = os.path.join(os.path.dirname(sys.executable), 'vnetsec')   # the console script
 
@@ -31,11 +32,12 @@ def ip_of(vm):
     return vm.IP()
 
 
-def check(dc, src, dst, proto, port):
+def check(dc, src, dst, proto, port, address=None):
     """Does a ``proto`` (tcp, udp) connection from VM ``src`` to ``dst``:``port``
-    get through (mininet_topos/probe.py)?"""
-    return dc.node(src).cmd('python3 %s check %s %s %d' % (probe.__file__, proto,
-                                                           dc.node(dst).IP(),
+    (at ``address(dst)``, its IPv4 address by default) get through
+    (mininet_topos/probe.py)?"""
+    target = (address or ip_of)(dc.node(dst))
+    return dc.node(src).cmd('python3 %s check %s %s %d' % (probe.__file__, proto, target,
                                                            port)).strip() == 'OK'
 
 
@@ -43,21 +45,14 @@ def pings(dc, src, dst):
     return ' 0% packet loss' in dc.node(src).cmd('ping -c1 -W1 %s' % dc.node(dst).IP())
 
 
-def reachability(dc, vms=None):
-    """Every VM pings every other (one probe each, all sources in parallel);
-    returns the set of (src, dst) names that got a reply."""
-    vms = vms or dc.net.hosts
-    for src in vms:
-        targets = ' '.join('%s:%s' % (d.name, ip_of(d)) for d in vms if d is not src)
-        src.sendCmd('for t in %s; do n=${t%%%%:*}; ip=${t#*:}; '
-                    '( ping -c2 -i0.2 -W1 -q $ip >/dev/null && echo OK $n ) & done; wait'
-                    % targets)
-    ok = set()
-    for src in vms:
-        for line in src.waitOutput().splitlines():
-            if line.startswith('OK '):
-                ok.add((src.name, line.split()[1]))
-    return ok
+def ip6_of(vm):
+    return vm.params['ip6']
+
+
+def reachability(dc, vms=None, address=ip_of):
+    """Every VM pings every other (one probe each, all sources in parallel) at
+    ``address(vm)``; returns the set of (src, dst) names that got a reply."""
+    return ping_matrix(vms or dc.net.hosts, address)
 
 
 def expected_pairs(dc, same_segment):

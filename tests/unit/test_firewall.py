@@ -131,7 +131,16 @@ def test_same_traffic_from_two_rules_is_one_flow(service):
     ({'direction': 'ingress', 'remote_group_id': 'nope'}, 'remote_group_id'),
     ({'direction': 'ingress', 'remote_ip_prefix': '10.0.0.0/8',
       'remote_zone': 'web'}, 'remote_zone'),
-    ({'direction': 'ingress', 'ethertype': 'IPv6'}, 'ethertype'),
+    ({'direction': 'ingress', 'ethertype': 'IPv5'}, 'ethertype'),
+    ({'direction': 'ingress', 'protocol': 'icmpv6'}, 'protocol'),       # IPv6 only
+    ({'direction': 'ingress', 'protocol': 58}, 'protocol'),
+    ({'direction': 'ingress', 'ethertype': 'IPv6', 'remote_ip_prefix': '10.0.0.0/8'},
+     'remote_ip_prefix'),
+    ({'direction': 'ingress', 'remote_ip_prefix': 'fd00::/64'}, 'remote_ip_prefix'),
+    ({'direction': 'ingress', 'ethertype': 'IPv6', 'remote_ip_prefix': 'fd00::/129'},
+     'remote_ip_prefix'),
+    ({'direction': 'ingress', 'ethertype': 'IPv6', 'protocol': 'icmpv6',
+      'port_range_min': 256}, 'port_range_min'),
 ])
 def test_malformed_rule_rejected_and_nothing_changes(service, rule, field):
     group = SecurityGroups(service).create_group({'name': 'g'})

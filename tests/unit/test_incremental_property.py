@@ -119,7 +119,8 @@ class World:
         if kind == 'create' and port is None:
             k, net, where, group = args
             body = {'network_id': self.nets[min(net, len(self.nets) - 1)].id,
-                    'mac': '02:00:00:00:00:%02x' % (k + 1), 'ips': ['10.9.%d.1' % k],
+                    'mac': '02:00:00:00:00:%02x' % (k + 1),
+                    'ips': ['10.9.%d.1' % k] + (['fd00:9:%d::1' % k] if k % 2 else []),
                     'device': 'tap%d' % k, 'security_groups': [self.group_ids[group]]}
             self.ports[k] = self.service.create_port(body).id
             if self.service.store.get('host', where) is not None:
@@ -137,16 +138,21 @@ class World:
             self.service.delete_port(port.id)
             del self.ports[args[0]]
         elif kind == 'ips' and port is not None:
-            self.service.update_port(port.id, {'ips': ['10.9.%d.%d' % (args[0], args[1])]})
+            # dual stack on odd addresses: an IPv6 address comes and goes
+            self.service.update_port(port.id, {'ips': ['10.9.%d.%d' % (args[0], args[1])] + (
+                ['fd00:9:%d::%x' % (args[0], args[1])] if args[1] % 2 else [])})
         elif kind == 'groups' and port is not None:
             self.service.update_port(port.id, {'security_groups': [self.group_ids[args[1]]]})
         elif kind == 'pairs' and port is not None:
             # a VIP several ports share (their own MAC), a prefix from a MAC of its own
-            pairs = [{'ip_address': '10.9.99.1'},
+            # (IPv4 and IPv6 alike)
+            pairs = [{'ip_address': '10.9.99.1'}, {'ip_address': 'fd00:9:99::1'},
                      {'ip_address': '10.9.5%d.0/24' % args[0],
+                      'mac_address': '02:00:00:00:ee:%02x' % args[0]},
+                     {'ip_address': 'fd00:9:5%d::/64' % args[0],
                       'mac_address': '02:00:00:00:ee:%02x' % args[0]}]
             self.service.update_port(port.id, {'allowed_address_pairs': [
-                [], pairs[:1], pairs[1:], pairs][args[1]]})
+                [], pairs[:2], pairs[2:], pairs][args[1]]})
         elif kind == 'security' and port is not None:
             self.service.update_port(port.id, {
                 'port_security_enabled': True, 'security_groups': ['default']} if args[1]
@@ -155,7 +161,7 @@ class World:
         elif kind == 'rule':
             group, direction, remote = args
             rule = {'direction': direction, 'protocol': 'tcp', 'port_range_min': 22 + remote,
-                    'port_range_max': 22 + remote}
+                    'port_range_max': 22 + remote, 'ethertype': ('IPv4', 'IPv6')[remote % 2]}
             if remote < 3:
                 rule['remote_group_id'] = self.group_ids[remote]
             elif remote < 5:                        # a zone, as a remote

@@ -64,10 +64,11 @@ def test_switches_flows_rules_binds_and_commits_show(app):  # noqa: F811
     assert got[('vnetsec_port_binds_total', ())] == 1
     flows = got[('vnetsec_switch_flows', (('dpid', '%016x' % 1), ('switch', 'hv1')))]
     assert flows == len(app.ofctrl.reconciler.installed[1]) > 0
-    rule = group.rules[0]
-    assert got[('vnetsec_rule_packets_total', (('direction', rule['direction']),
-                                               ('group', group.name),
-                                               ('rule', rule['id'])))] == 0
+    for rule in group.rules:                     # default's: IPv4 and IPv6, each counted
+        assert got[('vnetsec_rule_packets_total', (('direction', rule['direction']),
+                                                   ('ethertype', rule['ethertype']),
+                                                   ('group', group.name),
+                                                   ('rule', rule['id'])))] == 0
     port = app.service.store.list('port')[0]
     app.service.migrate_port(port.id, {'host': 'hv2'})
     app.service.bind('hv2', {port.device: 2001})

@@ -300,20 +300,30 @@ def test_bad_subnets(api, body, field):
     assert status == 400 and err['NeutronError']['detail'] == field, err
 
 
-def test_ipv6_subnets_are_stored_and_refused_where_they_cannot_work(api):
+def test_ipv6_subnets_give_ports_addresses_beside_ipv4(api):
     blue = net(api)
+    v4 = subnet(api, blue, cidr='10.1.0.0/24')
     v6 = subnet(api, blue, cidr='fd00:1::/64', ip_version=6)
     assert (v6['ip_version'], v6['gateway_ip']) == (6, 'fd00:1::1')
-    assert port(api, blue)['fixed_ips'] == []              # IPv4 only: nothing allocated
-    for fixed, field in (([{'subnet_id': v6['id']}], 'fixed_ips[0].subnet_id'),
-                         ([{'ip_address': 'fd00:1::5'}], 'fixed_ips[0].ip_address')):
+    assert [(f['subnet_id'], f['ip_address']) for f in port(api, blue)['fixed_ips']] == [
+        (v4['id'], '10.1.0.2'), (v6['id'], 'fd00:1::2')]      # one of each version
+    assert port(api, blue, fixed_ips=[{'subnet_id': v6['id']}])['fixed_ips'] == [
+        {'subnet_id': v6['id'], 'ip_address': 'fd00:1::3'}]
+    assert port(api, blue, fixed_ips=[{'ip_address': 'FD00:1:0::0:50'}])['fixed_ips'] == [
+        {'subnet_id': v6['id'], 'ip_address': 'fd00:1::50'}]        # canonical text
+    for address, why in (('fe80::5', 'link-local'), ('fd00:2::5', 'in no subnet')):
         status, err = call(api, 'POST', '/v2.0/ports', {'port': {
-            'network_id': blue['id'], 'fixed_ips': fixed}})
-        assert status == 400 and err['NeutronError']['detail'] == field
-        assert 'IPv4' in err['NeutronError']['message']
+            'network_id': blue['id'], 'fixed_ips': [{'ip_address': address}]}})
+        assert status == 400 and err['NeutronError']['detail'] == 'fixed_ips[0].ip_address'
+        assert why in err['NeutronError']['message']
+    status, out = call(api, 'POST', '/v2.0/security-group-rules', {'security_group_rule': {
+        'security_group_id': 'default', 'direction': 'ingress', 'ethertype': 'IPv6',
+        'protocol': 'ipv6-icmp', 'port_range_min': 128, 'remote_ip_prefix': 'fd00:1::/64'}})
+    assert status == 201 and out['security_group_rule']['ethertype'] == 'IPv6'
     status, err = call(api, 'POST', '/v2.0/security-group-rules', {'security_group_rule': {
-        'security_group_id': 'default', 'direction': 'ingress', 'ethertype': 'IPv6'}})
-    assert status == 400 and err['NeutronError']['detail'] == 'ethertype'
+        'security_group_id': 'default', 'direction': 'ingress', 'ethertype': 'IPv4',
+        'remote_ip_prefix': 'fd00:1::/64'}})
+    assert status == 400 and err['NeutronError']['detail'] == 'remote_ip_prefix'
 
 
 def test_ports_refuse_what_vnetsec_cannot_do(api):
@@ -332,8 +342,9 @@ def test_security_groups_and_top_level_rules(api):
     status, out = call(api, 'POST', '/v2.0/security-groups', {'security_group': {
         'name': 'ssh', 'description': 'ssh in'}})
     group = out['security_group']
-    assert status == 201 and [r['direction'] for r in group['security_group_rules']] == \
-        ['egress']
+    assert status == 201 and [(r['direction'], r['ethertype'])
+                              for r in group['security_group_rules']] == \
+        [('egress', 'IPv4'), ('egress', 'IPv6')]
     status, out = call(api, 'POST', '/v2.0/security-group-rules', {'security_group_rule': {
         'security_group_id': group['id'], 'direction': 'ingress', 'protocol': 'tcp',
         'port_range_min': 22, 'port_range_max': 22, 'remote_group_id': group['id']}})
@@ -345,7 +356,7 @@ def test_security_groups_and_top_level_rules(api):
         'security_group_rule'] == rule
     listed = call(api, 'GET', '/v2.0/security-group-rules?security_group_id=%s'
                   % group['id'])[1]['security_group_rules']
-    assert [r['id'] for r in listed][-1] == rule['id'] and len(listed) == 2
+    assert [r['id'] for r in listed][-1] == rule['id'] and len(listed) == 3
     assert call(api, 'DELETE', '/v2.0/security-group-rules/%s' % rule['id'])[0] == 204
     status, err = call(api, 'GET', '/v2.0/security-group-rules/%s' % rule['id'])
     assert status == 404 and err['NeutronError']['type'] == 'SecurityGroupRuleNotFound'
@@ -452,3 +463,22 @@ def test_writes_are_audited_and_counted(service):
         ('POST', '/v2.0/networks', 201, 'admin'), ('POST', '/v2.0/networks', 401, None)]
     text = api.metrics.text().decode()
     assert 'route="/v2.0/networks"' in text and 'status="201"' in text
+
+
+def test_slaac_subnets_give_ports_their_eui64_address(api):
+    blue = net(api)
+    slaac = subnet(api, blue, cidr='fd00:5::/64', ip_version=6, ipv6_ra_mode='slaac',
+                   ipv6_address_mode='slaac')
+    assert (slaac['ipv6_ra_mode'], slaac['ipv6_address_mode']) == ('slaac', 'slaac')
+    made = port(api, blue, mac_address='52:54:00:12:34:56')
+    assert made['fixed_ips'] == [{'subnet_id': slaac['id'],
+                                  'ip_address': 'fd00:5::5054:ff:fe12:3456'}]
+    for extra, field in (({'ipv6_address_mode': 'slaac', 'cidr': 'fd00:6::/80'},
+                          'ipv6_address_mode'),
+                         ({'ipv6_ra_mode': 'slaac', 'ipv6_address_mode': 'dhcpv6-stateful',
+                           'cidr': 'fd00:7::/64'}, 'ipv6_address_mode'),
+                         ({'ipv6_ra_mode': 'slaac', 'ip_version': 4, 'cidr': '10.9.0.0/24'},
+                          'ipv6_ra_mode')):
+        body = dict({'network_id': blue['id'], 'ip_version': 6}, **extra)
+        status, err = call(api, 'POST', '/v2.0/subnets', {'subnet': body})
+        assert status == 400 and err['NeutronError']['detail'] == field, err

@@ -42,8 +42,8 @@ def test_names_are_normalised_and_numbers_kept(given, stored):
     ('tcp ', 'must be any, a protocol name'), ('', 'must be any, a protocol name'),
     (True, 'must be a string or an integer'), (6.0, 'must be a string or an integer'),
     ([6], 'must be a string or an integer'),
-    ('ipv6-icmp', 'IPv6 protocol'), ('icmpv6', 'IPv6 protocol'), (58, 'IPv6 protocol'),
-    ('41', 'IPv6 protocol')])
+    ('ipv6-icmp', 'IPv6 only'), ('icmpv6', 'IPv6 only'), (58, 'IPv6 only'),
+    ('41', 'IPv6 only')])
 def test_bad_protocols_name_the_field(given, message):
     with pytest.raises(ValidationError) as err:
         rule(protocol=given)
@@ -206,14 +206,17 @@ def test_an_empty_group_list_seals_the_port_and_leaves_default(service):
 def test_a_new_group_sends_anywhere_unless_created_empty(service):
     fresh = SecurityGroups(service).create_group({'name': 'fresh'})
     assert [(r['direction'], r['protocol'], r['remote_ip_prefix'], r['remote_group_id'])
-            for r in fresh.rules] == [('egress', 'any', '', '')]
+            for r in fresh.rules] == [('egress', 'any', '', '')] * 2
+    assert [r['ethertype'] for r in fresh.rules] == ['IPv4', 'IPv6']   # as Neutron's
     assert SecurityGroups(service).create_group({'name': 'empty', 'rules': []}).rules == []
     given = SecurityGroups(service).create_group({'name': 'given', 'rules': [
         {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 22}]})
     assert [r['direction'] for r in given.rules] == ['ingress']   # given rules only
     default = service.get_group('default')
-    assert sorted((r['direction'], r['remote_group_id']) for r in default.rules) == [
-        ('egress', ''), ('ingress', default.id)]
+    assert sorted((r['ethertype'], r['direction'], r['remote_group_id'])
+                  for r in default.rules) == [
+        ('IPv4', 'egress', ''), ('IPv4', 'ingress', default.id),
+        ('IPv6', 'egress', ''), ('IPv6', 'ingress', default.id)]
 
 
 # ---- stored records of the old meaning -------------------------------------------

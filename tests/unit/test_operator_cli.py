@@ -130,18 +130,18 @@ def test_groups_and_rules_in_the_words_that_show_them(vnetsec, api):
     assert vnetsec('sg port vm2 web') == (0, 'vm2: web\n', '')
     shown = vnetsec('sg show web')[1]
     assert shown.startswith('web (zone web, id ') and 'ports vm2' in shown
-    assert re.search(r'^ +2 +ingress tcp 80 from zone app +0 +0 +\S+$', shown, re.M), shown
-    assert re.search(r'^ +3 +ingress icmp 8 from 10.0.0.0/16 ', shown, re.M), shown
-    assert re.search(r'^web +web +3 +vm2$', vnetsec('sg')[1], re.M)
+    assert re.search(r'^ +3 +ingress tcp 80 from zone app +0 +0 +\S+$', shown, re.M), shown
+    assert re.search(r'^ +4 +ingress icmp 8 from 10.0.0.0/16 ', shown, re.M), shown
+    assert re.search(r'^web +web +4 +vm2$', vnetsec('sg')[1], re.M)
     assert vnetsec('sg create fast --stateless')[0] == 0
     assert get(api, '/v1/security-groups/fast')['stateful'] is False
     assert ', stateless): ports -' in vnetsec('sg show fast')[1]
-    code, out, _ = vnetsec('sg rule del web 2')
+    code, out, _ = vnetsec('sg rule del web 3')
     assert code == 0 and out.startswith('removed from web: ingress tcp 80 from zone app')
     rules = get(api, '/v1/security-groups/web')['rules']
-    assert [r['protocol'] for r in rules] == ['any', 'icmp']
-    code, removed, _ = vnetsec('sg rule del web %s -f json' % rules[1]['id'], json_out=True)
-    assert code == 0 and removed['id'] == rules[1]['id']
+    assert [r['protocol'] for r in rules] == ['any', 'any', 'icmp']
+    code, removed, _ = vnetsec('sg rule del web %s -f json' % rules[2]['id'], json_out=True)
+    assert code == 0 and removed['id'] == rules[2]['id']
     assert vnetsec('sg port vm2 --none') == (0, 'vm2: (no group)\n', '')
     assert vnetsec('sg delete web') == (0, 'deleted web\n', '')
 
@@ -290,7 +290,7 @@ def test_the_lab_shell_runs_the_same_commands_and_waits_after_writes(api, monkey
     assert printed[1].startswith('added to web: ingress tcp 80 from zone app (id ')
     shown = json.loads(printed[3])
     assert shown == get(api, '/v1/security-groups/web')
-    assert [r['protocol'] for r in shown['rules']] == ['any', 'tcp', 'udp']
+    assert [r['protocol'] for r in shown['rules']] == ['any', 'any', 'tcp', 'udp']
     cli.onecmd("sg create 'unclosed")
     assert cli.failed and printed[-1].startswith('error: No closing quotation')
     cli.failed = False

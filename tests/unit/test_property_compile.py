@@ -36,8 +36,11 @@ groups = st.lists(bodies(schemas.GroupCreate), max_size=2)
 ports = st.lists(st.tuples(bodies(schemas.PortCreate), st.integers(0, 9),
                            st.integers(1, schemas.OFPORT_MAX)), min_size=1, max_size=4)
 # allowed address pairs that parse: an address or a prefix, the port's MAC or another
-pairs = st.lists(st.tuples(st.ip_addresses(v=4), st.integers(0, 32),
-                           st.sampled_from([None, '02:00:00:00:ee:01'])), max_size=3)
+# (either IP version: an IPv6 pair is admitted by IPv6 and its Neighbor Advertisements)
+pairs = st.lists(st.one_of(st.tuples(st.ip_addresses(v=4), st.integers(0, 32)),
+                           st.tuples(st.ip_addresses(v=6), st.integers(0, 128))).flatmap(
+    lambda pair: st.sampled_from([None, '02:00:00:00:ee:01']).map(lambda mac: pair + (mac,))),
+    max_size=3)
 
 
 def accepted(create, items):
@@ -48,6 +51,29 @@ def accepted(create, items):
         except ValidationError:
             pass                                  # refused: nothing stored, nothing compiled
     return out
+
+
+# dual stack: ports with IPv6 addresses beside IPv4 (unique-local, global, any text
+# form) and groups with IPv6 rules, which the schemas' patterns alone rarely draw
+v6_addresses = st.ip_addresses(v=6).map(str)
+dual_ports = st.lists(st.tuples(
+    bodies(schemas.PortCreate).flatmap(lambda body: st.lists(v6_addresses, max_size=3).map(
+        lambda extra: dict(body, ips=list(body.get('ips') or []) + extra))),
+    st.integers(0, 9), st.integers(1, schemas.OFPORT_MAX)), min_size=1, max_size=4)
+v6_rules = bodies(schemas.RuleCreate, ethertype='IPv6').map(
+    lambda rule: dict(rule, remote_ip_prefix='') if ':' not in rule.get(
+        'remote_ip_prefix', ':') else rule)
+dual_groups = st.lists(st.builds(lambda body, rules: dict(body, rules=rules),
+                                 bodies(schemas.GroupCreate), st.lists(v6_rules, max_size=4)),
+                       max_size=2)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(hypervisors, tors, networks, dual_groups, dual_ports, pairs)
+def test_dual_stack_records_compile_and_encode(hvs, tor_list, nets, group_list, port_list,
+                                               pair_list):
+    test_accepted_records_compile_and_encode.hypothesis.inner_test(
+        hvs, tor_list, nets, group_list, port_list, pair_list)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

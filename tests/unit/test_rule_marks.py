@@ -47,7 +47,7 @@ def test_a_rejected_rule_takes_no_mark(service):
         groups.add_rule('g', {'direction': 'ingress', 'remote_group_id': 'nowhere'})
     assert err.value.field == 'remote_group_id'
     added = groups.add_rule('g', {'direction': 'ingress'})
-    assert added['mark'] == group.rules[0]['mark'] + 1
+    assert added['mark'] == group.rules[-1]['mark'] + 1
 
 
 @pytest.fixture

@@ -127,8 +127,8 @@ def test_loading_one_app_imports_only_its_feature(app):
     own = ['controller.features.' + m for m in {
         'vlan': ['vlan'], 'vxlan': ['vxlan'],
         'firewall': ['firewall', 'firewall_carrier', 'firewall_log', 'firewall_pairs',
-                     'firewall_sessions', 'firewall_stateless', 'firewall_words', 'log_api',
-                     'log_record', 'log_sink',
+                     'firewall_sessions', 'firewall_stateless', 'firewall_v6', 'firewall_words',
+                     'log_api', 'log_record', 'log_sink',
                      'security_groups']}[name]]
     assert out.split('] ')[0] + ']' == str(sorted(own))
     assert ("['firewall']" in out) == (name == 'firewall')

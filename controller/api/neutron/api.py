@@ -81,7 +81,7 @@ EXTENSIONS = [      # what /v2.0 really does (alias, name, description, feature)
     ('net-mtu', 'Network MTU', 'mtu, read only: 1450 on vxlan, 1500 on vlan', None),
     ('filter-validation', 'Filter parameters validation', 'an unknown filter is a 400',
      None),
-    ('security-group', 'security-group', 'security groups and their rules (IPv4)',
+    ('security-group', 'security-group', 'security groups and their rules (IPv4 and IPv6)',
      'firewall'),
     ('port-security', 'Port Security', 'port_security_enabled per port (off: no groups, '
      'no address pairs)', 'firewall'),

@@ -6,6 +6,7 @@ transactions) or, for subnets, one store transaction of its own.
 import ipaddress
 import random
 
+from controller import addresses
 from controller.state import model
 from controller.state.model import NotFound, ValidationError
 from controller.api.neutron import translate as T
@@ -53,7 +54,9 @@ def create_subnet(service, request):
     subnet = model.Subnet(id=model.new_id(), name=request.name, network_id=network.id,
                           cidr=str(net), ip_version=net.version, gateway_ip=gateway,
                           allocation_pools=pools, enable_dhcp=request.enable_dhcp,
-                          description=request.description)
+                          description=request.description,
+                          ipv6_ra_mode=request.ipv6_ra_mode or '',
+                          ipv6_address_mode=request.ipv6_address_mode or '')
     with store.transaction() as tx:
         tx.put('subnet', subnet.id, subnet)
     return subnet
@@ -72,16 +75,20 @@ def delete_subnet(service, ident):
         tx.delete('subnet', subnet.id)
 
 
-def choose_ips(store, network, fixed_ips, keep=()):
-    """The addresses a port gets: ``fixed_ips`` None: the first free address of
-    the network's first IPv4 subnet that has one (none without subnets);
-    otherwise each entry's ``ip_address`` (in the given subnet, or in one of the
-    network's) or the next free address of its ``subnet_id``. ``keep``: the
-    port's own addresses (free for it). IPv6 is refused: vnetsec is IPv4 only."""
+def choose_ips(store, network, fixed_ips, keep=(), mac=''):
+    """The addresses a port gets: ``fixed_ips`` None: per IP version, the first
+    free address of the network's first subnet of it that has one (none without
+    subnets); otherwise each entry's ``ip_address`` (in the given subnet, or in
+    one of the network's) or the next free address of its ``subnet_id``.
+    ``keep``: the port's own addresses (free for it). On an IPv6 subnet in
+    SLAAC or DHCPv6-stateless mode the address is the EUI-64 of ``mac``, as
+    the guest makes it itself."""
     subnets = subnets_of(store, network.id)
     chosen = []
 
     def free(subnet):
+        if subnet.ipv6_address_mode in ('slaac', 'dhcpv6-stateless'):
+            return addresses.eui64(subnet.cidr, mac)
         for ip in T.pool_addresses(subnet):
             if ip != subnet.gateway_ip and ip not in chosen and (
                     ip in keep or not _taken(store, network.id, ip)):
@@ -89,12 +96,11 @@ def choose_ips(store, network, fixed_ips, keep=()):
         return None
 
     if fixed_ips is None:
-        for subnet in subnets:
-            if subnet.ip_version == 4:
-                ip = free(subnet)
-                if ip:
-                    return [ip]
-        return []
+        for version in (4, 6):
+            ip = next(filter(None, (free(s) for s in subnets if s.ip_version == version)),
+                      None)
+            chosen += [ip] if ip else []
+        return chosen
     for i, entry in enumerate(fixed_ips):
         where = 'fixed_ips[%d].' % i
         subnet = None
@@ -103,18 +109,16 @@ def choose_ips(store, network, fixed_ips, keep=()):
             if subnet.network_id != network.id:
                 raise ValidationError(where + 'subnet_id', 'subnet %s is not on network %s'
                                       % (entry.subnet_id, network.name))
-            if subnet.ip_version != 4:
-                raise ValidationError(where + 'subnet_id', 'subnet %s is IPv6: vnetsec gives '
-                                      'ports IPv4 addresses only' % entry.subnet_id)
         if entry.ip_address:
             try:
                 ip = ipaddress.ip_address(entry.ip_address)
             except ValueError:
                 raise ValidationError(where + 'ip_address', '%r is not an IP address'
                                       % entry.ip_address) from None
-            if ip.version != 4:
-                raise ValidationError(where + 'ip_address', '%s is IPv6: vnetsec gives ports '
-                                      'IPv4 addresses only' % ip)
+            if ip.version == 6 and (ip.is_link_local or ip.is_multicast):
+                raise ValidationError(where + 'ip_address', '%s is not a unicast global or '
+                                      'unique-local address (a port has its link-local '
+                                      'address from its MAC)' % ip)
             holder = T.subnet_of(str(ip), [subnet] if subnet else subnets)
             if holder is None:
                 raise ValidationError(where + 'ip_address', '%s is in no subnet %s' % (
@@ -146,12 +150,12 @@ def create_port(service, request):
     store = service.store
     network = service.get_network(T.undash(request.network_id), 'network_id')
     for attempt in range(1, ALLOCATION_ATTEMPTS + 1):
-        ips = choose_ips(store, network, request.fixed_ips)
+        allocated_mac = not request.mac_address
+        mac = free_mac(store, network.id) if allocated_mac else request.mac_address.lower()
+        ips = choose_ips(store, network, request.fixed_ips, mac=mac)
         body = T.port_in(request, ips)
         body['network_id'] = network.id
-        allocated_mac = 'mac' not in body
-        if allocated_mac:
-            body['mac'] = free_mac(store, network.id)
+        body['mac'] = mac
         port_id = model.new_id()
         body['device'] = T.device_of(port_id)
         try:
@@ -173,6 +177,7 @@ def update_port(service, ident, request):
     ips = None
     if request.fixed_ips is not None:
         network = service.get_network(port.network_id)
-        ips = choose_ips(service.store, network, request.fixed_ips, keep=port.ips)
+        ips = choose_ips(service.store, network, request.fixed_ips, keep=port.ips,
+                         mac=port.mac)
     body = T.port_in(request, ips, create=False)
     return service.update_port(port.id, body) if body else port

@@ -52,7 +52,7 @@ def list_subnets(call, _):
        returns=S.wrapped('subnet', S.SubnetOut), errors=(404, 409), collection='subnets')
 def create_subnet(call, body):
     """Create a subnet: ports of its network created without fixed_ips get the
-    next free address of its pools (IPv4; an IPv6 subnet is stored only)."""
+    next free address of its pools (one of each IP version)."""
     return 201, {'subnet': T.subnet_out(ops.create_subnet(call.service, body.subnet))}
 
 

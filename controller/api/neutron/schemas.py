@@ -111,6 +111,9 @@ def _address(value, version, field):
     return address
 
 
+IPV6_MODE = Literal['slaac', 'dhcpv6-stateful', 'dhcpv6-stateless']
+
+
 class SubnetCreate(Ignored):
     network_id: Name
     cidr: Annotated[str, Field(max_length=49, pattern=r'^[0-9A-Fa-f:.]{2,45}/[0-9]{1,3}$')]
@@ -123,8 +126,10 @@ class SubnetCreate(Ignored):
     dns_nameservers: NO_DNS = []
     host_routes: NO_ROUTES = []
     description: Description = ''
-    ipv6_ra_mode: None = None
-    ipv6_address_mode: None = None
+    ipv6_ra_mode: Optional[IPV6_MODE] = None
+    ipv6_address_mode: Optional[IPV6_MODE] = Field(None, description=(
+        'slaac, dhcpv6-stateless: a port gets the EUI-64 address of its MAC (/64 only); '
+        'dhcpv6-stateful: the next free one; vnetsec runs no RA or DHCPv6 server'))
 
     @pydantic.model_validator(mode='after')
     def _consistent(self):
@@ -139,6 +144,7 @@ class SubnetCreate(Ignored):
                                  or net.prefixlen < 8):
             fail('cidr', 'cidr %s is not a range of unicast addresses vnetsec can give '
                  'ports (no 0/8, loopback, multicast or class E; /8 or longer)' % self.cidr)
+        self._modes_fit(net)
         if self.gateway_ip is not None and 'gateway_ip' in self.model_fields_set:
             if _address(self.gateway_ip, net.version, 'gateway_ip') not in net:
                 fail('gateway_ip', 'gateway_ip %s is outside %s' % (self.gateway_ip, net))
@@ -155,6 +161,20 @@ class SubnetCreate(Ignored):
                 fail(field, '%s overlaps another pool' % field)
             ranges.append((start, end))
         return self
+
+    def _modes_fit(self, net):
+        """As Neutron: IPv6 modes on IPv6 subnets only, equal when both are given,
+        SLAAC only on a /64."""
+        for field in ('ipv6_ra_mode', 'ipv6_address_mode'):
+            mode = getattr(self, field)
+            if mode and net.version != 6:
+                fail(field, '%s is for IPv6 subnets (ip_version 6)' % field)
+            if mode in ('slaac', 'dhcpv6-stateless') and net.prefixlen != 64:
+                fail(field, '%s %s needs a /64 cidr, not /%d' % (field, mode, net.prefixlen))
+        if self.ipv6_ra_mode and self.ipv6_address_mode \
+                and self.ipv6_ra_mode != self.ipv6_address_mode:
+            fail('ipv6_address_mode', 'ipv6_address_mode %s differs from ipv6_ra_mode %s'
+                 % (self.ipv6_address_mode, self.ipv6_ra_mode))
 
     def gateway(self):
         """The gateway address ('' for none): absent means the cidr's first host."""

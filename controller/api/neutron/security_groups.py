@@ -80,7 +80,7 @@ def list_rules(call, _):
        returns=S.wrapped('security_group_rule', S.RuleOut), errors=(404,), feature=FW,
        collection='security-group-rules')
 def create_rule(call, body):
-    """Add a rule to the group security_group_id names (IPv4; the same checks as /v1)."""
+    """Add a rule to the group security_group_id names (IPv4 or IPv6; the same checks as /v1)."""
     request = body.security_group_rule
     group = call.service.get_group(T.undash(request.security_group_id), 'security_group_id')
     rule = _groups(call.service).add_rule(group.id, T.rule_in(request))

@@ -75,7 +75,8 @@ def subnet_out(subnet):
         'gateway_ip': subnet.gateway_ip or None,
         'allocation_pools': [dict(p) for p in subnet.allocation_pools],
         'enable_dhcp': subnet.enable_dhcp, 'dns_nameservers': [], 'host_routes': [],
-        'ipv6_ra_mode': None, 'ipv6_address_mode': None, 'subnetpool_id': None,
+        'ipv6_ra_mode': subnet.ipv6_ra_mode or None,
+        'ipv6_address_mode': subnet.ipv6_address_mode or None, 'subnetpool_id': None,
         'service_types': []})
 
 
