@@ -14,7 +14,10 @@ import struct
 import sys
 import time
 
-from probe import checksum  # noqa: E402 - run as a script: its folder is on the path
+try:
+    from mininet_topos.probe import checksum
+except ImportError:         # run as a script inside a VM: its own folder is on the path
+    from probe import checksum
 
 ICMPV6, HOP_BY_HOP, FRAGMENT = 58, 0, 44
 TYPES = {'ra': 134, 'na': 136, 'ns': 135, 'echo': 128}
