@@ -49,6 +49,7 @@ FEATURES_REQUEST, FEATURES_REPLY, GET_CONFIG_REQUEST, GET_CONFIG_REPLY = 5, 6, 7
 SET_CONFIG, PORT_STATUS, FLOW_MOD = 9, 12, 14
 MULTIPART_REQUEST, MULTIPART_REPLY, BARRIER_REQUEST, BARRIER_REPLY = 18, 19, 20, 21
 ROLE_REQUEST, ROLE_REPLY, SET_ASYNC, BUNDLE_CONTROL, BUNDLE_ADD = 24, 25, 28, 33, 34
+METER_MOD = 29                              # the controller meter (firewall logs): kept by no one here
 MP_FLOW, MP_PORT_DESC, MP_REPLY_MORE = 1, 13, 1
 OPEN_REQUEST, OPEN_REPLY, CLOSE_REQUEST, CLOSE_REPLY = 0, 1, 2, 3
 COMMIT_REQUEST, COMMIT_REPLY, DISCARD_REQUEST, DISCARD_REPLY = 4, 5, 6, 7
@@ -213,7 +214,7 @@ class Simulator:
             self.send(sw, message(ROLE_REPLY, xid, struct.pack('!I4xQ', role, 0)))
         elif kind == GET_CONFIG_REQUEST:
             self.send(sw, message(GET_CONFIG_REPLY, xid, struct.pack('!HH', 0, 0xffff)))
-        elif kind in (HELLO, SET_CONFIG, SET_ASYNC, ECHO_REPLY, ERROR):
+        elif kind in (HELLO, SET_CONFIG, SET_ASYNC, ECHO_REPLY, ERROR, METER_MOD):
             pass
         elif kind == EXPERIMENTER and struct.unpack_from('!II', msg, 8) == (NX_VENDOR_ID,
                                                                           NXT_CT_FLUSH_ZONE):

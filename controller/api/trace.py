@@ -64,8 +64,8 @@ def build_packet(inv, request):
     if request.protocol == 'arp':
         version = 4
     if request.source_address and addresses.version(request.source_address) != version:
-        raise ValidationError('source_address', '%s is not an IPv%d address'
-                              % (request.source_address, version))
+        raise ValidationError('source_address', '%s is not an IPv%d address, as the packet'
+                              % (request.source_address, version), 409)
     src = find_port(inv, request.source, 'source')
     if not src.bound_host or src.bound_host not in inv.hosts:
         raise ValidationError('source', '%s is not plugged in anywhere' % src.name, 409)

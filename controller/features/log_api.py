@@ -48,8 +48,8 @@ class LogOut(Out):
     name: str
     description: str
     event: str
-    group_id: str
-    port_id: str
+    group_id: Optional[str]     # None: every group (what a log names, else null)
+    port_id: Optional[str]
     file: str
     path: str
     enabled: bool
@@ -61,7 +61,8 @@ class LogEvents(Out):
 
 
 def log_out(log):
-    return dict(asdict(log), path=log_sink.path_of(log))
+    return dict(asdict(log), path=log_sink.path_of(log), group_id=log.group_id or None,
+                port_id=log.port_id or None)
 
 
 class Logs:
@@ -88,7 +89,7 @@ class Logs:
 
     @retried
     def create(self, body, fields=None):
-        request = parse(LogCreate, body) if fields is None else LogCreate(**fields)
+        request = parse(LogCreate, body if fields is None else fields)
         group = self.service.get_group(request.security_group, 'security_group') \
             if request.security_group else None
         port = self._port(request.port) if request.port else None

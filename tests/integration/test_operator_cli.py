@@ -60,7 +60,7 @@ def test_groups_and_a_rule_made_with_vnetsec_decide_the_traffic(dc, vnetsec):
         assert tcp80_open(dc)
     deadline = time.time() + 5                          # OVS refreshes counters ~1/s
     while True:
-        rule = vnetsec('sg show web -f json')[1]['rules'][1]
+        rule = vnetsec('sg show web -f json')[1]['rules'][-1]
         if rule['stats']['packets'] >= 9 or time.time() > deadline:   # 3 connections
             break
         time.sleep(0.3)

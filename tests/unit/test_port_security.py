@@ -89,8 +89,10 @@ def test_pairs_take_the_port_mac_and_a_pair_mac_is_one_port_s(service):
         {'ip_address': VIP, 'mac_address': VMAC}]}), 'allowed_address_pairs')
     refused(lambda: service.create_port({'network_id': net.id, 'mac': VMAC,
                                          'device': 'tap9'}), 'mac')
-    refused(lambda: service.update_port(b.id, {'allowed_address_pairs': [
-        {'ip_address': VIP}, {'ip_address': VIP}]}), 'allowed_address_pairs', 400)
+    # one pair given twice (written alike or not) is one pair
+    b = service.update_port(b.id, {'allowed_address_pairs': [
+        {'ip_address': VIP}, {'ip_address': VIP + '/32'}]})
+    assert b.allowed_address_pairs == [{'ip_address': VIP, 'mac_address': b.mac}]
 
 
 # ---- address pairs in the data plane ---------------------------------------------------

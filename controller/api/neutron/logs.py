@@ -8,7 +8,7 @@ from controller import constants as C
 from controller.api.neutron import translate as T
 from controller.api.neutron.api import V2, _listed, route
 from controller.api.neutron.schemas import Body, Ignored, Out, wrapped
-from controller.state.schemas import Description, OptionalName
+from controller.state.schemas import Description, Name, OptionalName
 
 FW = 'firewall'
 PATHS = (V2 + '/log/logs', V2 + '/logs')
@@ -18,8 +18,8 @@ class LogCreate(Ignored):
     name: OptionalName = ''
     description: Description = ''
     resource_type: Literal['security_group'] = 'security_group'
-    resource_id: Optional[str] = None
-    target_id: Optional[str] = None
+    resource_id: Optional[Name] = None      # a security group's id (or name)
+    target_id: Optional[Name] = None        # a port's id (or name)
     event: Literal[C.LOG_EVENTS] = 'ALL'
     enabled: bool = True
 
@@ -39,13 +39,14 @@ class LogUpdateRequest(Body):
 
 
 class LogOut(Out):
-    id: str
-    name: str
-    resource_type: str
-    resource_id: Optional[str]
-    target_id: Optional[str]
-    event: str
-    enabled: bool
+    """Every field optional: ``fields=`` may leave any out, as for every /v2.0 resource."""
+    id: Optional[str] = None
+    name: Optional[str] = None
+    resource_type: Optional[str] = None
+    resource_id: Optional[str] = None
+    target_id: Optional[str] = None
+    event: Optional[str] = None
+    enabled: Optional[bool] = None
 
 
 def log_out(log):

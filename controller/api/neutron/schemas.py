@@ -257,10 +257,17 @@ class GroupUpdateRequest(Body):
     security_group: GroupUpdate
 
 
+def _nullable_optionals(schema):
+    """Every optional field of the schema may also be null (the model drops nulls)."""
+    for name, prop in schema.get('properties', {}).items():
+        if name not in schema.get('required', ()) and {'type': 'null'} not in prop.get('anyOf', ()):
+            schema['properties'][name] = {'anyOf': [prop, {'type': 'null'}]}
+
+
 class RuleCreate(V1Rule):
     """/v1's rule (the same checks, Neutron's names) plus the group it joins;
     null means not given, as Neutron's clients send it."""
-    model_config = ConfigDict(extra='forbid')
+    model_config = ConfigDict(extra='forbid', json_schema_extra=_nullable_optionals)
     security_group_id: Name
     project_id: Optional[Text] = None
     tenant_id: Optional[Text] = None
