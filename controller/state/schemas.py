@@ -148,13 +148,13 @@ MAX_PAIRS = 10       # Neutron's default max_allowed_address_pair
 
 
 def _pair_address(value):
-    """An address or a prefix (host bits cleared); a /32 is the address."""
+    """An address or a prefix (host bits cleared), IPv4 or IPv6 (a dual-stack
+    port's VIP); a /32 (/128) is the address."""
     try:
         net = ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise ValueError('must be an IPv4 address or prefix like 10.0.0.10 or 10.0.0.0/24')
-    if net.version != 4:
-        raise ValueError('must be IPv4: vnetsec ports are IPv4 only')
+        raise ValueError('must be an address or prefix like 10.0.0.10, 10.0.0.0/24 or '
+                         'fd00::10')
     if net.prefixlen and (net.is_multicast or net.is_loopback or net.is_reserved
                           or net.network_address.is_unspecified):
         raise ValueError('must be unicast addresses (not loopback, multicast or class E)')
