@@ -165,7 +165,8 @@ _V6_EXACT = _v6_from(_H) + '|::|:(:%s){1,7}' % _H    # any IPv6 address
 
 
 def _pair_address(value):
-    """An address or a prefix (host bits cleared); a /32 is the address."""
+    """An address or a prefix (host bits cleared), IPv4 or IPv6 (a dual-stack
+    port's VIP); a /32 (/128) is the address."""
     try:
         net = ipaddress.ip_network(value, strict=False)
     except ValueError:

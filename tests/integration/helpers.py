@@ -11,6 +11,7 @@ import time
 
 from controller.compile import pipeline
 from mininet_topos import probe
+from mininet_topos.client import ApiError
 from mininet_topos.pings import ping_matrix
 
 VNETSEC = os.path.join(os.path.dirname(sys.executable), 'vnetsec')   # the console script
@@ -66,6 +67,55 @@ def flow_cookies(switch, bridge='br-int'):
     out = switch.ovs.ofctl('dump-flows %s --no-stats' % bridge)
     return sorted(c for c in re.findall(r'^\s*cookie=(0x[0-9a-f]+)', out, re.M)
                   if int(c, 16) >> pipeline.COOKIE_OWNER_SHIFT not in pipeline.UNMANAGED)
+
+
+def port_of(dc, vm):
+    """VM ``vm``'s port as ``/v1`` shows it."""
+    return next(p for p in dc.client.get('/v1/ports') if p['name'] == vm)
+
+
+def patch(dc, vm, body):
+    """PATCH VM ``vm``'s port, then wait until the switches have it."""
+    out = dc.client.call('PATCH', '/v1/ports/%s' % port_of(dc, vm)['id'], body)
+    dc.wait_ready()
+    return out
+
+
+def group(dc, name, rules, stateful=True):
+    """A security group ``name`` made afresh (an earlier one of that name deleted)."""
+    try:
+        dc.client.call('DELETE', '/v1/security-groups/%s' % name)
+    except ApiError:
+        pass
+    return dc.client.post('/v1/security-groups', {'name': name, 'rules': rules,
+                                                  'stateful': stateful})
+
+
+def holder_seen_by(dc, client, address):
+    """The MAC VM ``client``'s neighbour table (ARP or ND) has for ``address`` ('' if none)."""
+    out = dc.node(client).cmd('ip neigh show %s' % address).split()
+    return out[out.index('lladdr') + 1] if 'lladdr' in out else ''
+
+
+def reach_vip(dc, client, address, seconds=3.0):
+    """Seconds until the client's ping to ``address`` is answered (None: never)."""
+    start = time.time()
+    while time.time() - start < seconds:
+        if ' 0% packet loss' in dc.node(client).cmd('ping -c1 -W0.1 %s' % address):
+            return time.time() - start
+    return None
+
+
+def conntrack(dc, hv, vm):
+    """The conntrack entries in the zone of VM ``vm``'s port (its ofport) on ``hv``."""
+    zone = port_of(dc, vm)['ofport']
+    return [line for line in dc.node(hv).ovs.appctl(
+        'dpctl/dump-conntrack zone=%d' % zone).splitlines() if line.strip()]
+
+
+def flush_conntrack(dc):
+    for hv in dc.hypervisors():
+        hv.ovs.appctl('dpctl/flush-conntrack')
 
 
 def capture(node, intf, bpf, seconds, count=200):

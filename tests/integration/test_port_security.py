@@ -13,7 +13,8 @@ from controller.compile import pipeline as P
 from mininet_topos import probe
 from mininet_topos.client import ApiError
 from mininet_topos.datacenter import DataCenter
-from tests.integration.helpers import capture, check, pings
+from tests.integration.helpers import (capture, check, conntrack, flush_conntrack, group,
+                                       holder_seen_by, patch, pings, port_of, reach_vip)
 
 PROBE = probe.__file__
 VIP = '10.0.0.200'
@@ -30,55 +31,10 @@ def dc():
         yield running
 
 
-def port_of(dc, vm):
-    return next(p for p in dc.client.get('/v1/ports') if p['name'] == vm)
-
-
-def patch(dc, vm, body):
-    out = dc.client.call('PATCH', '/v1/ports/%s' % port_of(dc, vm)['id'], body)
-    dc.wait_ready()
-    return out
-
-
-def group(dc, name, rules, stateful=True):
-    try:
-        dc.client.call('DELETE', '/v1/security-groups/%s' % name)
-    except ApiError:
-        pass
-    return dc.client.post('/v1/security-groups', {'name': name, 'rules': rules,
-                                                  'stateful': stateful})
-
-
 def garp(dc, vm, count=1):
     node = dc.node(vm)
     node.cmd('python3 %s garp %s %s %s %d' % (PROBE, node.defaultIntf(), node.MAC(), VIP,
                                               count))
-
-
-def holder_seen_by(dc, client):
-    """The MAC the client's ARP cache has for the VIP ('' if none)."""
-    out = dc.node(client).cmd('ip neigh show %s' % VIP).split()
-    return out[out.index('lladdr') + 1] if 'lladdr' in out else ''
-
-
-def reach_vip(dc, client, seconds=3.0):
-    """Seconds until the client's ping to the VIP is answered (None: never)."""
-    start = time.time()
-    while time.time() - start < seconds:
-        if ' 0% packet loss' in dc.node(client).cmd('ping -c1 -W0.1 %s' % VIP):
-            return time.time() - start
-    return None
-
-
-def conntrack(dc, hv, vm):
-    zone = port_of(dc, vm)['ofport']
-    return [line for line in dc.node(hv).ovs.appctl(
-        'dpctl/dump-conntrack zone=%d' % zone).splitlines() if line.strip()]
-
-
-def flush_conntrack(dc):
-    for hv in ('hv1', 'hv2'):
-        dc.node(hv).ovs.appctl('dpctl/flush-conntrack')
 
 
 # ---- allowed address pairs: a VIP under keepalived ---------------------------------------
@@ -89,18 +45,18 @@ def test_a_vip_moves_by_gratuitous_arp_and_a_third_vm_cannot_claim_it(dc):
     try:
         vm1.cmd('ip addr add %s/32 dev %s' % (VIP, vm1.defaultIntf()))
         garp(dc, 'vm1')
-        assert reach_vip(dc, 'vm4') is not None
-        assert holder_seen_by(dc, 'vm4') == vm1.MAC()
+        assert reach_vip(dc, 'vm4', VIP) is not None
+        assert holder_seen_by(dc, 'vm4', VIP) == vm1.MAC()
         time.sleep(1.2)               # past the neighbour entry's locktime (1 s)
         # keepalived on vm3 takes over: the address, then an unsolicited ARP
         vm1.cmd('ip addr del %s/32 dev %s' % (VIP, vm1.defaultIntf()))
         vm3.cmd('ip addr add %s/32 dev %s' % (VIP, vm3.defaultIntf()))
         start = time.time()
         garp(dc, 'vm3')
-        took = reach_vip(dc, 'vm4')
+        took = reach_vip(dc, 'vm4', VIP)
         took = took and took + (time.time() - start - took)
         assert took is not None and took < 1.0, took
-        assert holder_seen_by(dc, 'vm4') == vm3.MAC()
+        assert holder_seen_by(dc, 'vm4', VIP) == vm3.MAC()
         time.sleep(1.2)
         # vm2 holds no pair: its gratuitous ARPs and its packets from the VIP reach nothing
         vm2.cmd('ip addr add %s/32 dev %s' % (VIP, vm2.defaultIntf()))
@@ -109,8 +65,8 @@ def test_a_vip_moves_by_gratuitous_arp_and_a_third_vm_cannot_claim_it(dc):
         garp(dc, 'vm2', count=3)
         vm2.cmd('ping -c3 -i0.2 -W1 -I %s %s' % (VIP, dc.node('vm4').IP()))
         assert seen().strip() == ''
-        assert holder_seen_by(dc, 'vm4') == vm3.MAC()
-        assert reach_vip(dc, 'vm4') is not None and holder_seen_by(dc, 'vm4') == vm3.MAC()
+        assert holder_seen_by(dc, 'vm4', VIP) == vm3.MAC()
+        assert reach_vip(dc, 'vm4', VIP) is not None and holder_seen_by(dc, 'vm4', VIP) == vm3.MAC()
     finally:
         for node in (vm1, vm2, vm3):
             node.cmd('ip addr del %s/32 dev %s' % (VIP, node.defaultIntf()))

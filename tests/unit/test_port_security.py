@@ -95,6 +95,19 @@ def test_pairs_take_the_port_mac_and_a_pair_mac_is_one_port_s(service):
     assert b.allowed_address_pairs == [{'ip_address': VIP, 'mac_address': b.mac}]
 
 
+def test_an_ipv6_pair_is_taken_as_canonical_and_nonsense_refused(service):
+    """A dual-stack port's VIP (keepalived over IPv6): /v1 and /v2.0 share this check."""
+    net = service.create_network({'name': 'n'})
+    add_hv(service, 'hv1', 1)
+    a = add_port(service, net, 1, 'hv1')
+    a = service.update_port(a.id, {'allowed_address_pairs': [
+        {'ip_address': 'FD00:0::99/128'}, {'ip_address': 'fd00:0:0:9::1/64'}]})
+    assert [p['ip_address'] for p in a.allowed_address_pairs] == ['fd00::99', 'fd00:0:0:9::/64']
+    for bad in ('fd00::99/129', 'ff02::1/128', 'fd00::zz'):
+        refused(lambda: service.update_port(a.id, {'allowed_address_pairs': [
+            {'ip_address': bad}]}), 'allowed_address_pairs[0].ip_address', 400)
+
+
 # ---- address pairs in the data plane ---------------------------------------------------
 @pytest.fixture
 def pairs(service):
