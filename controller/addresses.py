@@ -60,3 +60,19 @@ def solicited_node(ip):
     low = ipaddress.IPv6Address(ip).packed[-3:]
     group = ipaddress.IPv6Address('ff02::1:ff00:0') + int.from_bytes(low, 'big')
     return str(group), '33:33:ff:%02x:%02x:%02x' % tuple(low)
+
+
+# ---- patterns (the request schemas'): what a schema-driven client generates, the API takes
+HEXTET = '[0-9A-Fa-f]{1,4}'
+GLOBAL_OR_ULA = '([23][0-9A-Fa-f]{3}|[fF][cdCD][0-9A-Fa-f]{2})'    # 2000::/3, fc00::/7
+
+
+def v6_pattern(first):
+    """A regular expression of the IPv6 addresses whose first group matches
+    ``first``, in full or compressed form (no embedded IPv4)."""
+    forms = ['%s(:%s){7}' % (first, HEXTET)]
+    for before in range(7):
+        for after in range(7 - before):
+            rest = '%s(:%s){%d}' % (HEXTET, HEXTET, after - 1) if after else ''
+            forms.append('%s(:%s){%d}::%s' % (first, HEXTET, before, rest))
+    return '(%s)' % '|'.join(forms)

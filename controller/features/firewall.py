@@ -17,8 +17,6 @@ Per vNIC with port security (conntrack zone = its OpenFlow port number):
 Both ethertypes compile the same way, from the field names of
 ``firewall_v6.FAMILY``.
 """
-import ipaddress
-
 from controller.compile import pipeline as P
 from controller.compile.pipeline import ARP, CT_EST, CT_INV, CT_NEW, CT_REL, CT_TRK, IPV4, rule_mark
 from controller import addresses, protocols
@@ -274,9 +272,8 @@ def acl(inv, port, direction):
         commit = [('ct', True, zone, None, rule_mark(rule))] + passed
         matches = protocol_matches(rule)
         if rule['remote_ip_prefix']:
-            net = ipaddress.ip_network(rule['remote_ip_prefix'])
             for m in matches:
-                m[family[remote]] = (str(net.network_address), str(net.netmask))
+                m[family[remote]] = address_match(rule['remote_ip_prefix'])
         if not (rule['remote_group_id'] or rule['remote_zone']):
             flows += [flow('firewall', table, _prio(table, 'rule'), dict(new, **m), commit)
                       for m in matches]

@@ -19,6 +19,7 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from controller import addresses
 from controller import constants as C
 from controller import protocols
 from controller.state.model import ValidationError
@@ -85,23 +86,7 @@ Mac = Annotated[str, Field(pattern=r'^[0-9A-Fa-f][02468aceACE](:[0-9A-Fa-f]{2}){
                 AfterValidator(_unicast_mac)]
 IPV4_PATTERN = r'^%s(\.%s){3}$' % (_UNICAST_FIRST, _OCTET)
 _V6 = r'[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7}'   # checked whole by ipaddress
-_H = '[0-9A-Fa-f]{1,4}'
-_GLOBAL_OR_ULA = '([23][0-9A-Fa-f]{3}|[fF][cdCD][0-9A-Fa-f]{2})'    # 2000::/3, fc00::/7
-
-
-def _v6_from(first):
-    """A pattern of the IPv6 addresses whose first group matches ``first``, in
-    full or compressed form: what a schema-driven client generates from it, the
-    API takes."""
-    forms = ['%s(:%s){7}' % (first, _H)]
-    for before in range(7):
-        for after in range(7 - before):
-            forms.append('%s(:%s){%d}::%s' % (first, _H, before,
-                                             '%s(:%s){%d}' % (_H, _H, after - 1) if after else ''))
-    return '(%s)' % '|'.join(forms)
-
-
-IPV6_PATTERN = r'^%s$' % _v6_from(_GLOBAL_OR_ULA)     # a port's: global or unique-local
+IPV6_PATTERN = r'^%s$' % addresses.v6_pattern(addresses.GLOBAL_OR_ULA)   # a port's
 Ip = Annotated[str, Field(pattern=r'(%s)|(%s)' % (IPV4_PATTERN, IPV6_PATTERN), max_length=39),
                AfterValidator(_unicast_ip)]
 Prefix = Annotated[str, Field(pattern=r'^((%s(\.%s){3}/(3[0-2]|[12]?[0-9]))|'
@@ -161,7 +146,7 @@ GroupRefs = Annotated[list[Name], Field(max_length=MAX_GROUPS, json_schema_extra
 
 
 MAX_PAIRS = 10       # Neutron's default max_allowed_address_pair
-_V6_EXACT = _v6_from(_H) + '|::|:(:%s){1,7}' % _H    # any IPv6 address
+_V6_EXACT = addresses.v6_pattern(addresses.HEXTET) + '|::|:(:%s){1,7}' % addresses.HEXTET
 
 
 def _pair_address(value):
