@@ -71,7 +71,7 @@ def test_groups_and_a_rule_made_with_vnetsec_decide_the_traffic(dc, vnetsec):
     assert (code, out) == (3, '') and '(field port_range_min, HTTP 400)' in err, err
     assert len(vnetsec('sg show web -f json')[1]['rules']) == 3      # two egress, one added
 
-    assert vnetsec('--wait sg rule del web 2')[0] == 0
+    assert vnetsec('--wait sg rule del web 3')[0] == 0
     assert not tcp80_open(dc)
     assert vnetsec('trace vm1 vm2 tcp 80 --expect dropped')[0] == 0
     for vm in ('vm1', 'vm2'):                           # default admits its own members
