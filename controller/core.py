@@ -23,7 +23,7 @@ from controller.api.rest import Running
 from controller.api.v1 import Api
 from controller.config import CONF, agents_tls, api_token, open_store
 from controller.ryu_facade import (CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER,
-                                   OFP_VERSION, RyuApp, dial_switch, dialing_tls, hub,
+                                   OFP_VERSION, RyuApp, dial_switch, dialing_tls, every, hub,
                                    ofp_event, set_ev_cls)
 from controller.state.private_files import AuditLog
 from controller.state.service import Service
@@ -104,7 +104,9 @@ class Core(RyuApp, Running):
         hub.spawn(self.engine.run)
         hub.spawn(self._serve_api)
         if conf.stats_interval > 0:
-            hub.spawn(self._stats_loop, conf.stats_interval)
+            # the per-rule counters, read ahead so that a scrape of /metrics never
+            # waits for the switches
+            every(conf.stats_interval, self.rule_stats, 'reading the per-rule counters')
         if self.mastership.shared:
             hub.spawn(self._mastership_loop)
         return thread
@@ -173,16 +175,6 @@ class Core(RyuApp, Running):
                  for g in self.store.list('security_group') for r in g.rules]
         return {'switches': switches, 'rules': rules, 'stats_read_at': read_at,
                 'etcd_errors': dict(getattr(self.store, 'errors', {}))}
-
-    def _stats_loop(self, interval):
-        """Read the per-rule counters every ``interval`` seconds, so that a
-        scrape of /metrics never waits for the switches."""
-        while True:
-            hub.sleep(interval)
-            try:
-                self.rule_stats()
-            except Exception:
-                LOG.exception('reading the per-rule counters failed')
 
     # ---- several replicas: mastership (controller/switch/mastership.py) ---------------
     def _mastership_loop(self):

@@ -113,6 +113,19 @@ _LOG = logging.getLogger('vnetsec.tls')
 _ofp_controller.StreamServer = TlsStreamServer   # Ryu looks it up per listener
 
 
+def every(interval, work, what):
+    """Run ``work()`` every ``interval`` seconds on a green thread, for ever; a
+    failure is logged (``what`` failed) and the next round runs as usual."""
+    def loop():
+        while True:
+            hub.sleep(interval)
+            try:
+                work()
+            except Exception:
+                logging.getLogger('vnetsec').exception('%s failed', what)
+    return hub.spawn(loop)
+
+
 def dial_switch(address, interval, tls=None, timeout=5.0):
     """Connect to a switch that listens for its controllers (OVS ``ptcp:`` or
     ``pssl:``) and serve it as Ryu serves a switch that connected; once the
@@ -255,5 +268,5 @@ def run_manager(argv, prog='vnetsec-controller'):
 
 
 __all__ = ['CONF', 'CONFIG_DISPATCHER', 'DEAD_DISPATCHER', 'MAIN_DISPATCHER', 'OFP_VERSION',
-           'RUNTIME', 'RyuApp', 'VERSION', 'cfg', 'dial_switch', 'dialing_tls', 'hub',
+           'RUNTIME', 'RyuApp', 'VERSION', 'cfg', 'dial_switch', 'dialing_tls', 'every', 'hub',
            'ofp_event', 'ofproto', 'parser', 'run_manager', 'set_ev_cls', 'wire']

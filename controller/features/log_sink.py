@@ -155,7 +155,7 @@ def attach(parts):
     """Start the sink of a controller loading the firewall: packet-ins come
     from the core (``parts.packet_in``), meters are read every
     ``stats_interval`` seconds."""
-    from controller.ryu_facade import hub
+    from controller.ryu_facade import every
     sink = LogSink(parts.inventory,
                    lambda dpid: parts.ofctrl.desired[dpid].flows
                    if dpid in parts.ofctrl.desired else {},
@@ -163,16 +163,8 @@ def attach(parts):
     parts.packet_in.append(sink.packet_in)
     _SINK[0] = sink
 
-    def loop(interval):
-        while True:
-            hub.sleep(interval)
-            try:
-                sink.read_meters()
-            except Exception:
-                LOG.exception('reading the log meters failed')
-    interval = parts.conf.stats_interval
-    if interval > 0:
-        hub.spawn(loop, interval)
+    if parts.conf.stats_interval > 0:
+        every(parts.conf.stats_interval, sink.read_meters, 'reading the log meters')
     return sink
 
 
