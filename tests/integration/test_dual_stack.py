@@ -152,7 +152,8 @@ def test_nd_suppression_answers_at_the_source_and_nothing_crosses(dc):
     """VXLAN: vm2 (hv1) resolves vm4 (hv2) and vm6 (hv3, the other rack) afresh:
     hv1 answers each Neighbor Solicitation with the owner's Advertisement, so
     not one NS crosses the underlay (counted on every uplink, while the pings
-    themselves do cross) and the owners never see one; vm2 holds their MACs."""
+    themselves do cross) and the owners never see one asking for them; vm2 holds
+    their MACs."""
     vm2 = dc.node('vm2')
     uplinks = {h: capture(dc.node(h), 'up0', 'udp port 4789', seconds=5, count=500)
                for h in ('hv1', 'hv2', 'hv3', 'hv4')}
@@ -166,7 +167,11 @@ def test_nd_suppression_answers_at_the_source_and_nothing_crosses(dc):
     assert [line for text in crossed.values() for line in text.splitlines()
             if 'neighbor solicitation' in line] == []
     for vm, result in owners.items():
+        # vm2's solicitations for the owner's address never reach it; the owner
+        # may still resolve vm2 itself to answer (its cache may have lost vm2),
+        # and that solicitation is answered at its own hypervisor.
+        asked = 'who has %s,' % ip6_of(dc.node(vm))
         assert [line for line in result().splitlines()
-                if 'neighbor solicitation' in line and ip6_of(vm2) in line] == []
+                if 'neighbor solicitation' in line and asked in line] == []
         neigh = vm2.cmd('ip -6 neigh show %s' % ip6_of(dc.node(vm)))
         assert dc.ports[vm]['mac'] in neigh, neigh
