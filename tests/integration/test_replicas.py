@@ -107,13 +107,15 @@ def test_a_masters_kill_9_hands_its_switches_over_in_well_under_the_lease(dc):
     time.sleep(0.5)
     killed_at = time.time()
     dc.replicas.kill(int(victim[1:]), signal.SIGKILL)
-    survivors = [c for n, c in enumerate(dc.replicas.controllers, 1) if 'c%d' % n != victim]
+    survivors = {'c%d' % n: c for n, c in enumerate(dc.replicas.controllers, 1)
+                 if 'c%d' % n != victim}
     names = {'%016x' % sw.dpid_int: sw.name for sw in dc.switches()}
-    while True:         # each survivor's own view: every orphan has a living master
-        views = [{names[d]: s.get('master') for d, s in c.client.get('/v1/status')
-                  ['switches'].items()} for c in survivors]
+    while True:         # every orphan claimed: a survivor says it is its master
+        # (a survivor sees the other's claims only at its next periodic read)
+        views = {name: {names[d]: s.get('master') for d, s in c.client.get('/v1/status')
+                        ['switches'].items()} for name, c in survivors.items()}
         took = time.time() - killed_at
-        if all(v[sw] not in (None, victim) for v in views for sw in orphaned):
+        if all(any(v[sw] == name for name, v in views.items()) for sw in orphaned):
             break
         assert took < 3 * TTL, 'switches %s still without a new master: %s' % (orphaned, views)
         time.sleep(0.02)
