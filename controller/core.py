@@ -186,7 +186,11 @@ class Core(RyuApp, Running):
         def dead(name, lease):
             self.mastership.suspect(name, lease)
             woken.set()
-        self.mastership.liveness = Liveness(CONF.vnetsec.api_host, hub.spawn, dead)
+        try:
+            self.mastership.liveness = Liveness(CONF.vnetsec.api_host, hub.spawn, dead)
+        except OSError as e:                    # failover still works, by the lease
+            LOG.error('no liveness socket on %s (%s): failover waits for the lease',
+                      CONF.vnetsec.api_host, e)
         while True:
             woken.clear()
             try:

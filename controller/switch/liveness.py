@@ -27,7 +27,8 @@ class Liveness:
 
     def __init__(self, host, spawn, on_dead):
         self._spawn, self._on_dead = spawn, on_dead
-        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ':' in host else socket.AF_INET
+        self._server = socket.socket(family, socket.SOCK_STREAM)
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._server.bind((host, 0))
         self._server.listen(64)

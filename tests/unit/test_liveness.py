@@ -35,14 +35,14 @@ def peer():
     proc.wait()
 
 
-def watcher():
+def watcher(host='127.0.0.1'):
     dead = []
     seen = threading.Event()
 
     def on_dead(name, lease):
         dead.append((name, lease, time.monotonic()))
         seen.set()
-    return Liveness('127.0.0.1', spawn, on_dead), dead, seen
+    return Liveness(host, spawn, on_dead), dead, seen
 
 
 def test_a_killed_peer_is_reported_dead_within_milliseconds_with_its_lease(peer):
@@ -85,4 +85,17 @@ def test_a_peer_no_longer_listed_is_not_reported_and_nobody_listening_is_dead(pe
     closed.bind(('127.0.0.1', 0))           # a port nobody listens on
     live.watch({'c': ('127.0.0.1:%d' % closed.getsockname()[1], 5)})
     assert seen.wait(2) and [(n, lease) for n, lease, _ in dead] == [('c', 5)]
+    closed.close()
+
+
+def test_ipv6_addresses_work_alike():
+    peer = Liveness('::1', spawn, lambda *a: None)
+    live, dead, seen = watcher('::1')
+    assert peer.address.startswith('::1:')
+    closed = socket.socket(socket.AF_INET6)
+    closed.bind(('::1', 0))                 # a port nobody listens on
+    live.watch({'b': (peer.address, 9), 'c': ('::1:%d' % closed.getsockname()[1], 5)})
+    assert seen.wait(2)
+    time.sleep(0.2)
+    assert [(n, lease) for n, lease, _ in dead] == [('c', 5)]     # b is alive
     closed.close()
