@@ -174,10 +174,13 @@ def test_a_frozen_replica_resumed_after_its_switches_moved_changes_nothing(dc):
     owners = masters(dc)
     frozen = owners['hv2'][0]
     number = int(frozen[1:])
+    stopped_at = time.time()
     dc.replicas.kill(number, signal.SIGSTOP)
     try:
-        wait_for(lambda: all(m != frozen for m, _ in masters(dc).values()), 10,
-                 'switches of the frozen replica moved')
+        took = wait_for(lambda: all(m != frozen for m, _ in masters(dc).values())
+                        and time.time() - stopped_at, 10, 'switches of the frozen replica moved')
+        print('SIGSTOP of %s: its switches moved after %.1f s (left to its lease, %d s)'
+              % (frozen, took, TTL))
         dc.wait_ready()
         # a change while it is frozen: its view of the desired flows is now stale
         dc.client.post('/v1/security-groups', {'name': 'while-frozen', 'rules': [
