@@ -4,8 +4,10 @@ Failover: a data center of N hypervisors with 3 replicas; the replica that
 masters the most switches is killed with SIGKILL and, at once, a security-group
 rule is added that changes every hypervisor's flows. For each switch the dead
 replica mastered: the time from the kill to the first bundle a new master had
-committed there (median, max), with the lease time beside it as the floor (no
-replica may take a switch before the dead one's lease expires). The switches of
+committed there (median, max), with the lease time beside it: the survivors'
+failure detector sees the kill at once and revokes the dead replica's lease, so
+the lease bounds only a frozen replica's failover (no liveness connection
+closes then). The switches of
 the surviving masters take the same change without a failover: their figure is
 the reference.
 
@@ -69,7 +71,7 @@ def failover(hypervisors):
         ref = sorted(first[sw] - killed_at for sw in kept)
         print('  %3d hypervisors, %d switches; replica %s (master of %d hypervisors) killed'
               % (hypervisors, len(owners), victim, len(orphaned)))
-        print('    %-46s median %6.2f s  max %6.2f s  (lease %d s: the floor)'
+        print('    %-46s median %6.2f s  max %6.2f s  (lease %d s: bounds a freeze)'
               % ('kill -9 -> first bundle by the new master', statistics.median(took),
                  took[-1], TTL))
         print('    %-46s median %6.2f s  max %6.2f s'

@@ -29,6 +29,7 @@ from controller.state.private_files import AuditLog
 from controller.state.service import Service
 from controller.switch import agent_client, binding, mastership
 from controller.switch.dialer import Dialer
+from controller.switch.liveness import Liveness
 from controller.switch.engine import Engine
 from controller.switch.ofctrl import OfCtrl
 
@@ -178,7 +179,20 @@ class Core(RyuApp, Running):
 
     # ---- several replicas: mastership (controller/switch/mastership.py) ---------------
     def _mastership_loop(self):
+        """A round every ttl / 4, and at once when the failure detector sees a
+        replica die or a claim was lost to another replica."""
+        woken = hub.Event()
+
+        def dead(name, lease):
+            self.mastership.suspect(name, lease)
+            woken.set()
+        try:
+            self.mastership.liveness = Liveness(CONF.vnetsec.api_host, hub.spawn, dead)
+        except OSError as e:                    # failover still works, by the lease
+            LOG.error('no liveness socket on %s (%s): failover waits for the lease',
+                      CONF.vnetsec.api_host, e)
         while True:
+            woken.clear()
             try:
                 for request in self.mastership.tick():
                     self._send_role(*request)
@@ -189,7 +203,8 @@ class Core(RyuApp, Running):
                     self.engine.wake()
             except Exception:                          # keep the loop alive, loudly
                 LOG.exception('mastership round failed')
-            hub.sleep(self.mastership.interval)
+            if not self.mastership.again:
+                woken.wait(self.mastership.interval)
 
     def _send_role(self, dpid, role, generation):
         """Tell the switch our role; a new master reads its flows (the reconcile

@@ -3,12 +3,16 @@
 Every switch connects to every replica; exactly one of them, its master,
 programs it. Keys (under ``<prefix>cluster/``)::
 
-    replicas/<name>   {"api": URL, "lease": ID, "switches": [dpid, ...]}
+    replicas/<name>   {"api": URL, "lease": ID, "switches": [dpid, ...], "live": host:port}
     masters/<dpid>    {"replica": name, "lease": ID}
 
 Both are attached to the replica's etcd lease (``ttl`` seconds, renewed every
 ``ttl / 4``): a replica killed or frozen loses its keys when its lease expires,
-and its switches are orphans the others claim. A claim is a create-if-absent
+and its switches are orphans the others claim. A replica *killed* is seen
+dead within milliseconds by the others' failure detector
+(:mod:`controller.switch.liveness`, at the record's ``live`` address): they
+revoke its lease at once (which deletes its keys) and claim in a round run
+then, so failover does not wait for the lease. A claim is a create-if-absent
 (compare-and-swap), so two replicas never both master a switch; the revision
 that created the key is the claim's *generation*, monotonic across the cluster,
 which the master sends in its OpenFlow ROLE_MASTER request: the switch then
@@ -101,6 +105,9 @@ class Mastership:
         self._told = {}         # dpid -> (role, generation) last asked of the switch
         self.errors = 0         # rounds that failed to talk to etcd
         self.read_at = None     # when the claims were last read
+        self.liveness = None    # our failure detector (controller.switch.liveness), if any
+        self._dead = {}         # lease -> name: replicas it saw die, leases to revoke
+        self.again = False      # a claim was lost to another replica: round again now
 
     @property
     def interval(self):
@@ -109,13 +116,20 @@ class Mastership:
     def is_master(self, dpid):
         return dpid in self.mine and self.clock() < self.valid_until
 
+    def suspect(self, name, lease):
+        """The failure detector saw replica ``name`` die: its lease is revoked
+        in the next round (the caller runs one at once)."""
+        self._dead[lease] = name
+
     # ---- one round -------------------------------------------------------------
     def tick(self):
         """Renew the lease, read the cluster, claim and give up switches: the role
         requests to send now, [(dpid, 'master' | 'slave', generation)]."""
         now = self.clock()
+        self.again = False
         try:
             self._renew(now)
+            self._revoke_dead()
             self._read()
             if self._published != self.connected:
                 self._publish()
@@ -131,6 +145,8 @@ class Mastership:
                     LOG.info('replica %s: master of switch %#x (generation %d)',
                              self.name, dpid, generation)
                     self.masters[dpid] = (self.name, generation, generation)
+                else:
+                    self.again = True
             for dpid in release:
                 if self.kv.delete(self._masters_key + '%016x' % dpid, self.masters[dpid][2]):
                     LOG.info('replica %s: gives switch %#x up (over its share)',
@@ -160,6 +176,18 @@ class Mastership:
         self.valid_until, self.renewed_at = now + self.ttl, now
         self._published = None
 
+    def _revoke_dead(self):
+        """Revoke the leases of the replicas seen dead: etcd deletes their
+        keys, so this round's read finds their switches orphaned."""
+        while self._dead:
+            lease, name = self._dead.popitem()
+            try:
+                self.kv.revoke(lease)
+                LOG.warning('replica %s: replica %s died: its lease %x revoked',
+                            self.name, name, lease)
+            except Exception as e:      # already expired or revoked by another: fine
+                LOG.info('replica %s: revoking lease %x of %s: %s', self.name, lease, name, e)
+
     def _read(self):
         replicas, masters = {}, {}
         for key, (value, created, modified) in self.kv.items(self._replicas_key).items():
@@ -180,11 +208,15 @@ class Mastership:
         replicas.pop(self.name, None)
         self.replicas, self.masters = replicas, masters
         self.read_at = self.clock()
+        if self.liveness is not None:
+            self.liveness.watch({name: (r['live'], r['lease'])
+                                 for name, r in replicas.items() if r.get('live')})
 
     def _publish(self):
         switches = sorted(self.connected)
         self.kv.put(self._replicas_key + self.name,
-                    {'api': self.api, 'lease': self.lease, 'switches': switches}, self.lease)
+                    {'api': self.api, 'lease': self.lease, 'switches': switches,
+                     'live': self.liveness and self.liveness.address}, self.lease)
         self._published = set(switches)
 
     def _roles(self):

@@ -98,6 +98,40 @@ def test_the_lab_and_vnetsec_show_the_replicas_and_each_masters_switches(dc, mon
             assert re.search(r'^%s +%s +%d$' % (switch, master, generation), text, re.M), text
 
 
+def test_a_masters_kill_9_hands_its_switches_over_in_well_under_the_lease(dc):
+    owners = masters(dc)
+    victim = owners['hv1'][0]
+    orphaned = sorted(sw for sw, (m, _) in owners.items() if m == victim)
+    vm1, vm7 = dc.node('vm1'), dc.node('vm7')
+    vm1.cmd('ping -i 0.01 -c 300 -W 1 %s > /tmp/vnetsec-h13-f.txt 2>&1 &' % vm7.IP())
+    time.sleep(0.5)
+    killed_at = time.time()
+    dc.replicas.kill(int(victim[1:]), signal.SIGKILL)
+    survivors = {'c%d' % n: c for n, c in enumerate(dc.replicas.controllers, 1)
+                 if 'c%d' % n != victim}
+    names = {'%016x' % sw.dpid_int: sw.name for sw in dc.switches()}
+    while True:         # every orphan claimed: a survivor says it is its master
+        # (a survivor sees the other's claims only at its next periodic read)
+        views = {name: {names[d]: s.get('master') for d, s in c.client.get('/v1/status')
+                        ['switches'].items()} for name, c in survivors.items()}
+        took = time.time() - killed_at
+        if all(any(v[sw] == name for name, v in views.items()) for sw in orphaned):
+            break
+        assert took < 3 * TTL, 'switches %s still without a new master: %s' % (orphaned, views)
+        time.sleep(0.02)
+    print('kill -9 of %s: its switches %s had new masters after %.3f s (lease %d s)'
+          % (victim, ', '.join(orphaned), took, TTL))
+    assert took < TTL / 2
+    dc.wait_ready()
+    vm1.cmd('wait')
+    with open('/tmp/vnetsec-h13-f.txt') as f:
+        text = f.read()
+    assert ' 0% packet loss' in text, text[-300:]
+    dc.replicas.start_one(int(victim[1:]))
+    wait_for(lambda: len({m for m, _ in masters(dc).values()}) == 3, 20, 'rebalance')
+    dc.wait_ready()
+
+
 def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_completes(dc):
     owners = masters(dc)
     victims = sorted({'c1', 'c2', 'c3'} - {owners['hv1'][0]})   # two replicas: 4 of 6
@@ -140,10 +174,13 @@ def test_a_frozen_replica_resumed_after_its_switches_moved_changes_nothing(dc):
     owners = masters(dc)
     frozen = owners['hv2'][0]
     number = int(frozen[1:])
+    stopped_at = time.time()
     dc.replicas.kill(number, signal.SIGSTOP)
     try:
-        wait_for(lambda: all(m != frozen for m, _ in masters(dc).values()), 10,
-                 'switches of the frozen replica moved')
+        took = wait_for(lambda: all(m != frozen for m, _ in masters(dc).values())
+                        and time.time() - stopped_at, 10, 'switches of the frozen replica moved')
+        print('SIGSTOP of %s: its switches moved after %.1f s (left to its lease, %d s)'
+              % (frozen, took, TTL))
         dc.wait_ready()
         # a change while it is frozen: its view of the desired flows is now stale
         dc.client.post('/v1/security-groups', {'name': 'while-frozen', 'rules': [

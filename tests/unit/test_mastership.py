@@ -69,6 +69,13 @@ class FakeEtcd:
         self.put(key, value, lease)
         return self.revision
 
+    def revoke(self, lease):
+        self._check()
+        if lease not in self.leases:
+            raise KeyError('etcdserver: requested lease not found')
+        self.leases[lease] = (0, self.clock())      # expired now: _check deletes its keys
+        self._check()
+
     def delete(self, key, mod_revision):
         self._check()
         if key not in self.keys or self.keys[key][2] != mod_revision:
@@ -177,6 +184,39 @@ def test_a_dead_replicas_switches_get_new_masters_with_newer_generations():
         (new_master,) = masters(replicas, 'bc')[d]
         assert replicas[new_master].mine[d] > old[d]
     assert sorted(len(r.mine) for n, r in replicas.items() if n != 'a') == [3, 3]
+
+
+def test_a_killed_replica_seen_dead_is_revoked_and_its_switches_taken_at_once():
+    clock, etcd, replicas = cluster('abc')
+    rounds(clock, replicas)
+    a = replicas.pop('a')
+    lost = {d for d in SWITCHES if a.is_master(d)}
+    assert lost
+    for r in replicas.values():             # both detectors see a's connection close
+        r.suspect('a', a.lease)
+    for r in replicas.values():             # a round each, at once: no time passes
+        r.tick()
+    while any(r.again for r in replicas.values()):     # a claim lost to the other
+        for r in replicas.values():
+            if r.again:
+                r.tick()
+    owners = masters(replicas)
+    assert set(owners) == SWITCHES and all(len(o) == 1 for o in owners.values())
+    assert sorted(len(r.mine) for r in replicas.values()) == [3, 3]
+    assert a.lease not in etcd.leases and 'a' not in replicas['b'].replicas
+
+
+def test_a_lost_claim_asks_for_another_round_at_once():
+    clock, etcd, replicas = cluster('b')
+    b = replicas['b']
+    etcd.create('/vnetsec/cluster/masters/%016x' % 1, {'replica': 'a', 'lease': 1}, None)
+    etcd.items = lambda prefix, items=etcd.items: {        # b read before a claimed 1
+        k: v for k, v in items(prefix).items() if k != '%016x' % 1}
+    b.tick()
+    assert b.again and not b.is_master(1) and b.is_master(2)
+    del etcd.items
+    b.tick()
+    assert not b.again
 
 
 def test_a_frozen_replica_stops_mastering_by_its_own_clock_and_steps_down_on_waking():
