@@ -90,8 +90,10 @@ def load(hypervisors, replicas, binds):
         for sw in dc.switches():
             sw.ovs.ofctl('del-flows %s' % sw.bridge)
         t0 = time.time()
+        for c in procs:         # together, as a deployment's replicas restart
+            c.spawn()
         for c in procs:
-            c.start()
+            c.wait_up(40)
         wait_synced(dc)
         cold = time.time() - t0
         cold_cpu = [cpu_seconds(c.pid) for c in procs]

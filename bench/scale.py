@@ -23,7 +23,14 @@ or, with ``--ref COMMIT``, also from that commit (a temporary git worktree),
 each size measured on both in the same run, figures side by side.
 
     .venv/bin/python -m bench.scale [--sizes 100,300,1000] [--vnics 20] [--ref 2e27337]
-                                    [--plot bench/scale.png]
+                                    [--replicas 3] [--plot bench/scale.png]
+
+``--replicas N``: each size (and source) measured twice, on one etcd member
+started here: one replica, then N replicas with every simulated switch
+connected to each (:mod:`bench.ofsim` keeps their roles as OVS does); CPU and
+memory per replica, the flow mods each replica had applied during the cold
+start, and N against 1 on one line (cold start, the busiest replica's CPU, one
+bind's controller share: port-status at its master -> last bundle written).
 
 Switches of the simulator retry a lost connection every 50 ms (OVS retries
 every ``max_backoff``, at least 1 s), so the restart figures are the
@@ -43,8 +50,10 @@ import tempfile
 import time
 
 from controller.compile import pipeline as P
+from bench.common import cpu_seconds
 from mininet_topos.client import ApiError, Client
 from mininet_topos.controller_proc import controller_command, write_config
+from mininet_topos.etcd_proc import EtcdProcess
 from mininet_topos.procs import exit_on_sigterm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,35 +75,45 @@ def rss_mib(pid):
 
 
 class Controller:
-    """The controller (ryu-manager or vnetsec-controller) with the vnetsec apps, its code from ``src`` (PYTHONPATH first)."""
+    """The controller (ryu-manager or vnetsec-controller) with the vnetsec apps, its code from ``src`` (PYTHONPATH first).
+    ``store``: an etcd store (``etcd://...``) shared with other replicas, named ``name``."""
 
-    def __init__(self, src, rundir):
+    def __init__(self, src, rundir, store=None, name='', token=None):
         self.src, self.rundir = src, rundir
-        self.token = secrets.token_hex(16)
+        self.token = token or secrets.token_hex(16)
         self.api_port, self.ofp_port = free_port(), free_port()
-        self.conf = os.path.join(rundir, 'vnetsec.conf')
-        write_config(self.conf, os.path.join(rundir, 'vnetsec.db'), self.api_port, self.token,
-                     '127.0.0.1', self.ofp_port, options={'stats_interval': '0',
-                                                          'db_synchronous': 'NORMAL'})
+        self.conf = os.path.join(rundir, 'vnetsec%s.conf' % name)
+        self.log = os.path.join(rundir, 'controller%s.log' % name)
+        options = {'stats_interval': '0', 'db_synchronous': 'NORMAL'}
+        if name:
+            options['replica_name'] = name
+        write_config(self.conf, os.path.join(rundir, 'vnetsec%s.db' % name), self.api_port,
+                     self.token, '127.0.0.1', self.ofp_port, store=store, options=options)
         self.client = Client('http://127.0.0.1:%d' % self.api_port, self.token)
         self.proc = None
 
-    def start(self, timeout=120):
-        log = open(os.path.join(self.rundir, 'controller.log'), 'a')
+    def spawn(self):
+        log = open(self.log, 'a')
         self.proc = subprocess.Popen(
             [controller_command(), '--config-file', self.conf, 'apps.vnetsec'], cwd=self.src,
             env=dict(os.environ, PYTHONPATH=self.src), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
+
+    def wait_api(self, timeout=120):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError('the controller exited; see %s/controller.log' % self.rundir)
+                raise RuntimeError('the controller exited; see %s' % self.log)
             try:
                 self.client.get('/v1/openapi.json')
                 return
             except (OSError, ApiError):
                 time.sleep(0.05)
         raise RuntimeError('the controller API did not come up')
+
+    def start(self, timeout=120):
+        self.spawn()
+        self.wait_api(timeout)
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
@@ -104,8 +123,63 @@ class Controller:
     def status(self):
         return self.client.call('GET', '/v1/status', timeout=60)
 
+    def events(self):
+        return self.client.call('GET', '/v1/events', timeout=60)
+
+    def cpu_seconds(self):
+        return cpu_seconds(self.proc.pid)
+
+    def wait_synced(self, dpids, timeout=600, poll=0.1):
+        return Cluster([self]).wait_synced(dpids, timeout, poll)
+
+
+class Cluster:
+    """Replicas of one controller on one etcd store (or a controller alone),
+    seen as one: synced where its master says so, idle when every replica is."""
+
+    def __init__(self, controllers):
+        self.controllers = controllers
+        self.client = controllers[0].client
+        self.ofp_ports = [c.ofp_port for c in controllers]
+
+    def start(self, timeout=120):
+        for c in self.controllers:
+            c.spawn()
+        for c in self.controllers:
+            c.wait_api(timeout)
+
+    def kill(self):
+        for c in self.controllers:
+            c.kill()
+
+    def status(self):
+        """One status: switches synced by their master, reconciler counters summed."""
+        statuses = [c.status() for c in self.controllers]
+        switches = {}
+        for st in statuses:
+            for dpid, s in st['switches'].items():
+                merged = switches.setdefault(dpid, dict(s, synced=False))
+                merged['synced'] = merged['synced'] or s['synced']
+        reconciler = {}
+        for st in statuses:
+            for k, v in st['reconciler'].items():
+                reconciler[k] = reconciler.get(k, 0) + v
+        return {'switches': switches, 'idle': all(st['idle'] for st in statuses),
+                'reconciler': reconciler, 'each': statuses}
+
+    def events(self):
+        return sorted((e for c in self.controllers for e in c.events()),
+                      key=lambda e: e['time'])
+
+    def cpu_seconds(self):
+        return [c.cpu_seconds() for c in self.controllers]
+
+    def rss_mib(self):
+        return [rss_mib(c.proc.pid) for c in self.controllers]
+
     def wait_synced(self, dpids, timeout=600, poll=0.1):
         deadline = time.time() + timeout
+        synced = set()
         while time.time() < deadline:
             status = self.status()
             synced = {int(d, 16) for d, s in status['switches'].items() if s['synced']}
@@ -119,12 +193,13 @@ class Controller:
 class Sim:
     """The switch simulator, a child process driven by JSON lines."""
 
-    def __init__(self, switches, ofp_port, rundir):
+    def __init__(self, switches, ofp_ports, rundir):
         spec = os.path.join(rundir, 'switches.json')
         with open(spec, 'w') as f:
             json.dump(switches, f)
+        targets = ','.join('127.0.0.1:%d' % port for port in ofp_ports)
         self.proc = subprocess.Popen(
-            [sys.executable, '-m', 'bench.ofsim', '--controller', '127.0.0.1:%d' % ofp_port,
+            [sys.executable, '-m', 'bench.ofsim', '--controller', targets,
              '--switches', spec], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
@@ -212,7 +287,7 @@ def controller_share(ctl, t0):
     """ms from the controller handling the switch's port-status to it writing the
     last bundle that change caused (its own event timeline, GET /v1/events), or
     None."""
-    events = [e for e in ctl.client.call('GET', '/v1/events', timeout=60) if e['time'] >= t0]
+    events = [e for e in ctl.events() if e['time'] >= t0]
     port = next((e['time'] for e in events if e['event'] == 'port'), None)
     sent = [e['time'] for e in events if e['event'] == 'sent']
     return 1000 * (max(sent) - port) if port is not None and sent else None
@@ -261,19 +336,27 @@ def binds(ctl, sim, count):
     return out
 
 
-def measure(src, n_hvs, vnics, label, binds_count=5):
+def measure(src, n_hvs, vnics, label, binds_count=5, replicas=0):
+    """``replicas`` 0: one controller on SQLite; N: N replicas on one etcd
+    member started here (every switch connected to each)."""
     rundir = tempfile.mkdtemp(prefix='vnetsec-scale-')
-    ctl = Controller(src, rundir)
-    sim = None
-    out = {'label': label, 'hypervisors': n_hvs, 'vnics': n_hvs * vnics}
+    etcd = sim = ctl = None
+    out = {'label': label, 'hypervisors': n_hvs, 'vnics': n_hvs * vnics, 'replicas': replicas}
     try:
+        if replicas:
+            etcd = EtcdProcess(os.path.join(rundir, 'etcd')).start()
+            token = secrets.token_hex(16)
+            ctl = Cluster([Controller(src, rundir, etcd.url, 'c%d' % n, token)
+                           for n in range(1, replicas + 1)])
+        else:
+            ctl = Cluster([Controller(src, rundir)])
         hosts, tenants, ports, switches = data_center(n_hvs, vnics)
         dpids = {s['dpid'] for s in switches}
         ctl.start()
         t0 = time.time()
         register(ctl.client, hosts, tenants, ports)
         out['register_s'] = time.time() - t0
-        sim = Sim(switches, ctl.ofp_port, rundir)
+        sim = Sim(switches, ctl.ofp_ports, rundir)
         t0 = time.time()
         ctl.wait_synced(dpids)
         out['first_sync_s'] = time.time() - t0
@@ -282,37 +365,51 @@ def measure(src, n_hvs, vnics, label, binds_count=5):
 
         ctl.kill()                                      # cold start: switches emptied
         sim.call(cmd='clear')
-        cpu0 = sim.call(cmd='stats')['cpu_seconds']
+        before = sim.call(cmd='stats')
         t0 = time.time()
         ctl.start()
         ctl.wait_synced(dpids)
         out['cold_s'] = time.time() - t0
+        out['cold_cpu_s'] = ctl.cpu_seconds()
         stats = sim.call(cmd='stats')
-        out['cold_sim_cpu_s'] = stats['cpu_seconds'] - cpu0
+        out['cold_sim_cpu_s'] = stats['cpu_seconds'] - before['cpu_seconds']
+        out['cold_flow_mods'] = by_replica(before, stats, replicas or 1)
         assert sum(s['flows'] for s in stats['switches'].values()) == out['flows']
 
         ctl.kill()                                      # restart: switches hold their flows
         mods0 = sum(s['flow_mods'] for s in stats['switches'].values())
         t0 = time.time()
         ctl.start()
-        status = ctl.wait_synced(dpids)
+        ctl.wait_synced(dpids)
         out['restart_s'] = time.time() - t0
+        out['restart_cpu_s'] = ctl.cpu_seconds()
         stats = sim.call(cmd='stats')
         out['restart_flow_mods'] = sum(s['flow_mods'] for s in stats['switches'].values()) - mods0
-        out['rss_mib'] = rss_mib(ctl.proc.pid)
+        out['rss_mib'] = ctl.rss_mib()
 
         out['binds'] = binds(ctl, sim, binds_count)
         out['bind'] = sorted(out['binds'], key=lambda c: c['ms'])[len(out['binds']) // 2]
         # one unplanned move: hv1 -> hv2 (both hold its network)
         out['move'] = change(ctl, sim, lambda: sim.call(cmd='move', device='tapx1', **{
             'from': 1, 'to': 2, 'ofport': 501}))
-        del status
     finally:
-        ctl.kill()
+        if ctl:
+            ctl.kill()
         if sim:
             sim.stop()
+        if etcd:
+            etcd.stop()
         shutil.rmtree(rundir, ignore_errors=True)
     return out
+
+
+def by_replica(before, after, replicas):
+    """Flow mods each replica had applied between two simulator readings."""
+    counts = [0] * replicas
+    for d, s in after['switches'].items():
+        for index, n in s['by_controller'].items():
+            counts[int(index)] += n - before['switches'][d]['by_controller'].get(index, 0)
+    return counts
 
 
 def fmt_change(c):
@@ -332,13 +429,18 @@ def report(r):
         r['label'], r['hypervisors'], r['vnics'] // r['hypervisors'], r['vnics'], r['flows']))
     print('  cold start (all flows installed)        %8.1f s   (simulator CPU %.1f s)'
           % (r['cold_s'], r['cold_sim_cpu_s']))
-    print('  restart (all confirmed in sync)         %8.1f s   flow mods sent: %d'
-          % (r['restart_s'], r['restart_flow_mods']))
-    print('  controller memory (RSS)                 %8.0f MiB' % r['rss_mib'])
+    print('    controller CPU %s s; flow mods applied per replica %s'
+          % (' / '.join('%.1f' % c for c in r['cold_cpu_s']),
+             ' / '.join(str(n) for n in r['cold_flow_mods'])))
+    print('  restart (all confirmed in sync)         %8.1f s   flow mods sent: %d; CPU %s s'
+          % (r['restart_s'], r['restart_flow_mods'],
+             ' / '.join('%.1f' % c for c in r['restart_cpu_s'])))
+    print('  controller memory (RSS)                 %8s MiB'
+          % ' / '.join('%.0f' % m for m in r['rss_mib']))
     print('  one bind   %s' % fmt_change(r['bind']))
     if len(r.get('binds', ())) > 1:
         ms = sorted(c['ms'] for c in r['binds'])
-        share = sorted(c['controller_ms'] for c in r['binds'] if c['controller_ms'] is not None)
+        share = bind_shares(r)
         print('    %d binds: to the last switch median %.1f ms, max %.1f ms; the controller\'s '
               'share (port-status handled -> last bundle written) median %s ms, max %s ms'
               % (len(ms), ms[len(ms) // 2], ms[-1],
@@ -348,6 +450,23 @@ def report(r):
     print('  (setup: REST registration %.1f s, first sync %.1f s)' % (r['register_s'],
                                                                         r['first_sync_s']),
           flush=True)
+
+
+def bind_shares(r):
+    return sorted(c['controller_ms'] for c in r['binds'] if c['controller_ms'] is not None)
+
+
+def compare(one, many):
+    """N replicas against one, same run: the ratios the issue aims at."""
+    def median(xs):
+        return xs[len(xs) // 2] if xs else float('nan')
+    print('%d replicas against 1, %d hypervisors: cold start %.2fx (%.1f s / %.1f s), '
+          'CPU per replica (the busiest) %.2fx (%.1f s / %.1f s), one bind\'s controller '
+          'share %.1f ms / %.1f ms' % (
+              many['replicas'], many['hypervisors'], many['cold_s'] / one['cold_s'],
+              many['cold_s'], one['cold_s'], max(many['cold_cpu_s']) / one['cold_cpu_s'][0],
+              max(many['cold_cpu_s']), one['cold_cpu_s'][0], median(bind_shares(many)),
+              median(bind_shares(one))), flush=True)
 
 
 def plot(results, path):
@@ -360,7 +479,8 @@ def plot(results, path):
         xs = [r['hypervisors'] for r in rs]
         axes[0].plot(xs, [r['cold_s'] for r in rs], 'o-', label=label)
         axes[1].plot(xs, [r['restart_s'] for r in rs], 'o-', label=label)
-        axes[2].plot(xs, [r['rss_mib'] for r in rs], 'o-', label=label)
+        axes[2].plot(xs, [max(r['rss_mib']) if isinstance(r['rss_mib'], list)
+                          else r['rss_mib'] for r in rs], 'o-', label=label)
     for ax, title, goal in ((axes[0], 'cold start, s', 60), (axes[1], 'restart, s', 30),
                             (axes[2], 'controller RSS, MiB', 2048)):
         ax.axhline(goal, color='grey', linestyle=':', label='goal at 1,000')
@@ -380,6 +500,9 @@ def main(argv=None):
     p.add_argument('--ref', default='', help='also measure the controller of this commit')
     p.add_argument('--binds', type=int, default=5,
                    help='binds measured one after the other (the median is shown as "one bind")')
+    p.add_argument('--replicas', type=int, default=0,
+                   help='N: measure 1 replica and then N replicas on one etcd store, side '
+                        'by side (default: one controller on SQLite)')
     p.add_argument('--plot', default='', help='save the curve here (PNG)')
     p.add_argument('--results', default='',
                    help='JSON file: results are added to it, and the plot draws all of it '
@@ -398,9 +521,15 @@ def main(argv=None):
     try:
         for n in [int(x) for x in args.sizes.split(',')]:
             for label, src in sources:
-                r = measure(src, n, args.vnics, label, args.binds)
-                report(r)
-                results.append(r)
+                runs = []
+                for replicas in ([1, args.replicas] if args.replicas else [0]):
+                    name = label + (', %d replica%s on etcd' % (replicas, 's' * (replicas > 1))
+                                    if replicas else '')
+                    runs.append(measure(src, n, args.vnics, name, args.binds, replicas))
+                    report(runs[-1])
+                if args.replicas:
+                    compare(*runs)
+                results += runs
     finally:
         if tmp:
             subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', where],

@@ -147,7 +147,8 @@ class Core(RyuApp, Running):
     def rule_stats(self, timeout=2.0, cached=False):
         """{rule id: {packets, bytes}}: the counters of the feature that keeps
         them (the firewall), from the flows carrying its cookie on every
-        hypervisor, asked of every switch at once, answered within ``timeout``,
+        hypervisor we program (with replicas: the ones we master; the others'
+        flows were never compiled here), asked of every switch at once, answered within ``timeout``,
         and reused for a second (a burst of reads costs the switches one round).
         ``cached``: the last reading, asking nothing."""
         read_at, totals = self._rule_stats
@@ -156,8 +157,8 @@ class Core(RyuApp, Running):
             return totals
         cookie, mask, summarize = counting.counters
         inv = self.engine.inventory     # what the desired flows were compiled from
-        dpids = [d for d in list(self.ofctrl.datapaths)
-                 if getattr(inv.host_by_dpid(d), 'role', '') == 'hypervisor']
+        dpids = [d for d in list(self.ofctrl.datapaths) if self.mastership.is_master(d)
+                 and getattr(inv.host_by_dpid(d), 'role', '') == 'hypervisor']
         replies = self.ofctrl.flow_stats(dpids, cookie, mask, timeout)
         totals = summarize(inv, self.ofctrl.desired_flows(), replies)
         self._rule_stats = (time.time(), totals)
@@ -208,7 +209,8 @@ class Core(RyuApp, Running):
 
     def _send_role(self, dpid, role, generation):
         """Tell the switch our role; a new master reads its flows (the reconcile
-        then sends only the delta) and its ports (binds what was plugged meanwhile)."""
+        then sends only the delta) and its ports (binds what was plugged meanwhile);
+        a slave keeps nothing compiled for it."""
         dp = self.ofctrl.datapaths.get(dpid)
         if dp is None:
             return
@@ -218,6 +220,8 @@ class Core(RyuApp, Running):
         if role == 'master':
             self.ofctrl.resync(dp)
             _request_ports(dp)
+        else:
+            self.ofctrl.released(dpid)
 
     # ---- store changes: what the timeline and the dialer tell ---------------------
     def _on_change(self, changes):

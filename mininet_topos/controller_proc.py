@@ -59,6 +59,12 @@ class ControllerProcess:
         self.proc = None
 
     def start(self, timeout=20):
+        self.spawn()
+        self.wait_up(timeout)
+
+    def spawn(self):
+        """Start the process (:meth:`wait_up` waits for its API): replicas
+        started together see each other before claiming switches."""
         ensure_private(self.log_path)        # 0600: the log names the token's file
         log = open(self.log_path, 'a')
         self.proc = subprocess.Popen([controller_command(), '--config-file', self.config_path]
@@ -68,6 +74,8 @@ class ControllerProcess:
         # for --cleanup after a crash of the process that started it
         with open(os.path.join(os.path.dirname(self.config_path), 'controller.pid'), 'w') as f:
             f.write('%d\n' % self.proc.pid)
+
+    def wait_up(self, timeout=20):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -65,8 +65,10 @@ class Replicas:
 
     def start(self):
         self.etcd.start()
+        for c in self.controllers:      # together: they share the switches from the start
+            c.spawn()
         for c in self.controllers:
-            c.start()
+            c.wait_up(40)
         return self
 
     def running(self):

@@ -43,6 +43,7 @@ class Service(PortOperations):
         self.sightings = sightings
         # what must be unique: found without scanning, and claimed by each write
         store.add_index('port', 'device', lambda p: (p.device,), unique=True)
+        # a switch reporting its ports (at every connect) looks up only its own
         store.add_index('port', 'bound_host', lambda p: (p.bound_host,))
         store.add_index('port', 'mac', lambda p: ((p.network_id, p.mac),), unique=True)
         store.add_index('port', 'ip', lambda p: tuple((p.network_id, ip) for ip in p.ips),
@@ -56,8 +57,6 @@ class Service(PortOperations):
         store.add_index('security_group', 'name', lambda g: (g.name,), unique=True)
         store.add_index('host', 'dpid', lambda h: (h.dpid,), unique=True)
         store.add_index('security_group', 'rule_mark', rule_marks.marks, unique=True)
-        # a switch reporting its ports (at every connect) looks up only its own
-        store.add_index('port', 'bound_host', lambda p: (p.bound_host,))
         self.pools = {'vlan': parse_pool(vlan_pool, 'vlan_pool'),
                       'vxlan': parse_pool(vni_pool, 'vni_pool')}
         # network kind -> its L2 table, from the loaded features (all when not said)

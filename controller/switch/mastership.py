@@ -21,9 +21,12 @@ its own role requests are stale).
 
 Balance: each replica publishes the switches it is connected to; a replica
 claims orphans up to its fair share (switches / live replicas, rounded up),
-beyond it only an orphan no replica under its share could take, and gives up
-one switch a round while over its share and another replica under its share is
-connected to that switch (:func:`plan`, pure).
+beyond it only an orphan no replica under its share could take, and, while over
+its share, gives up in one round what the replicas under their share and
+connected to those switches can take (:func:`plan`, pure). A starting replica
+claims nothing in its first round (it only says it is there, so that replicas
+started together see each other and share from the start) and nothing beyond
+its share during its first lease time.
 
 A replica knows its lease lives until ``ttl`` after the last renewal it sent
 that etcd acknowledged; past that (frozen, cut from etcd) it stops acting as a
@@ -39,11 +42,13 @@ LOG = logging.getLogger(__name__)
 ROUNDS_PER_TTL = 4
 
 
-def plan(me, replicas, masters):
+def plan(me, replicas, masters, greedy=True):
     """The switches ``me`` claims and gives up now: (claim, release), lists of dpids.
 
     ``replicas`` {name: set of dpids it is connected to} of the live replicas;
-    ``masters`` {dpid: replica name} of the current claims."""
+    ``masters`` {dpid: replica name} of the current claims; ``greedy``: also
+    claim orphans beyond the share that no replica under its share could take
+    (not while starting: the others may not have said yet what they reach)."""
     switches = set().union(*replicas.values()) if replicas else set()
     share = -(-len(switches) // max(1, len(replicas)))
     counts = Counter(r for r in masters.values() if r in replicas)
@@ -60,12 +65,18 @@ def plan(me, replicas, masters):
         if room > 0:
             claim.append(dpid)
             room -= 1
-        elif not taker_for(dpid):
+        elif greedy and not taker_for(dpid):
             claim.append(dpid)
-    release = []
-    if counts[me] > share:
-        release = [d for d in sorted(d for d, r in masters.items() if r == me)
-                   if taker_for(d)][:1]
+    # over the share: give up what the replicas under it can take, all in one round
+    release, excess = [], counts[me] - share
+    for dpid in sorted(d for d, r in masters.items() if r == me):
+        if len(release) >= excess:
+            break
+        taker = next((r for r, reach in sorted(replicas.items())
+                      if r != me and dpid in reach and counts[r] < share), None)
+        if taker is not None:
+            release.append(dpid)
+            counts[taker] += 1
     return claim, release
 
 
@@ -108,6 +119,7 @@ class Mastership:
         self.liveness = None    # our failure detector (controller.switch.liveness), if any
         self._dead = {}         # lease -> name: replicas it saw die, leases to revoke
         self.again = False      # a claim was lost to another replica: round again now
+        self.started_at = None  # our first round: we claim after it (see plan)
 
     @property
     def interval(self):
@@ -127,6 +139,7 @@ class Mastership:
         requests to send now, [(dpid, 'master' | 'slave', generation)]."""
         now = self.clock()
         self.again = False
+        starting = self.started_at is None
         try:
             self._renew(now)
             self._revoke_dead()
@@ -135,8 +148,11 @@ class Mastership:
                 self._publish()
             live = {name: set(r['switches']) for name, r in self.replicas.items()}
             live[self.name] = set(self.connected)
-            claim, release = plan(self.name, live,
-                                  {d: m[0] for d, m in self.masters.items()})
+            if starting:
+                self.started_at = now
+            claim, release = ([], []) if starting else plan(
+                self.name, live, {d: m[0] for d, m in self.masters.items()},
+                greedy=now - self.started_at >= self.ttl)
             for dpid in claim:
                 generation = self.kv.create(self._masters_key + '%016x' % dpid,
                                             {'replica': self.name, 'lease': self.lease},

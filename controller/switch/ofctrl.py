@@ -44,9 +44,21 @@ class OfCtrl:
 
     # ---- connections -----------------------------------------------------------
     def connected(self, dp):
-        """A switch (re)connected: read its table (nothing is flushed)."""
+        """A switch (re)connected: read its table (nothing is flushed) if we
+        program it; another replica's switch is read when it becomes ours."""
         self.datapaths[dp.id] = dp
-        self.resync(dp)
+        if self.is_master(dp.id):
+            self.resync(dp)
+
+    def released(self, dpid):
+        """Another replica programs the switch now: keep nothing of it but its
+        connection (its table is read again if it comes back to us)."""
+        for held in (self.desired, self.failing, self.sent, self.confirmed,
+                     self.reconciler.last_bundle):
+            held.pop(dpid, None)
+        self.applied.discard(dpid)
+        self.reconciler.forget(dpid)
+        self.check_applied()
 
     def resync(self, dp):
         """Read the switch's table again; the next reconcile compiles it whole
@@ -244,7 +256,9 @@ class OfCtrl:
         return len(self.reconciler.installed.get(dpid, ()))
 
     def switches(self):
-        """{dpid as 16 hex digits: {host, synced, failing}} of the connected switches."""
+        """{dpid as 16 hex digits: {host, synced, failing, compiled}} of the
+        connected switches (compiled: we hold its compiled flows; with replicas,
+        only where we are master)."""
         stored = {h.dpid: h for h in self.store.list('host')}   # polled often: no snapshot
         out = {}
         for dpid in self.datapaths:
@@ -257,7 +271,8 @@ class OfCtrl:
             out['%016x' % dpid] = {'host': host.name if host else None,
                                    'synced': dpid in self.applied and confirmed
                                    and not failing and self.is_master(dpid),
-                                   'failing': failing or None}
+                                   'failing': failing or None,
+                                   'compiled': dpid in self.desired}
         return out
 
     def _host(self, dpid):

@@ -77,6 +77,38 @@ def test_every_switch_has_one_master_replica_shown_in_status_and_on_the_switch(d
         wait_for(lambda: roles(sw) == ['master', 'slave', 'slave'], 10, sw.name)
 
 
+def test_each_replica_compiles_and_sends_only_for_the_switches_it_masters(dc):
+    """The work divided: a change to every hypervisor's flows (a rule of the
+    default group) is sent by each replica to its own switches only, and a
+    replica holds compiled flows only for the switches it masters."""
+    owners = masters(dc)
+    names = {sw.dpid_int: sw.name for sw in dc.switches()}
+    hypervisors = {hv.name for hv in dc.hypervisors()}
+    t0 = time.time()
+    rule = dc.client.post('/v1/security-groups/default/rules',
+                          {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 2323,
+                           'port_range_max': 2323})
+    try:
+        dc.wait_ready()
+        assert masters(dc) == owners, 'a switch changed master meanwhile'
+        sent_by = {}
+        for n, c in enumerate(dc.replicas.controllers, 1):
+            mine = {sw for sw, (m, _) in owners.items() if m == 'c%d' % n}
+            status = c.client.get('/v1/status')
+            compiled = {names[int(d, 16)] for d, s in status['switches'].items()
+                        if s['compiled']}
+            assert compiled == mine, 'c%d holds compiled flows of %s, masters %s' % (
+                n, sorted(compiled), sorted(mine))
+            sent_by[n] = {e['host'] for e in c.client.get('/v1/events')
+                          if e['event'] == 'sent' and e['time'] >= t0}
+            assert sent_by[n] <= mine, 'c%d sent to %s, masters %s' % (n, sorted(sent_by[n]),
+                                                                      sorted(mine))
+        assert set().union(*sent_by.values()) == hypervisors, sent_by
+    finally:
+        dc.client.call('DELETE', '/v1/security-groups/default/rules/%s' % rule['id'])
+        dc.wait_ready()
+
+
 def test_the_lab_and_vnetsec_show_the_replicas_and_each_masters_switches(dc, monkeypatch):
     from mininet_topos import replicas_cli
     from mininet_topos.cli import VnetsecCLI

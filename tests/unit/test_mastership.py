@@ -128,11 +128,43 @@ def test_plan_claims_the_fair_share_of_orphans_and_no_more():
     assert claim == [] and release == []
 
 
-def test_plan_gives_up_one_switch_a_round_while_over_share_and_someone_can_take_it():
+def test_plan_gives_up_in_one_round_what_the_replicas_under_share_can_take():
     owned = {d: 'a' for d in SWITCHES}
-    assert plan('a', {'a': SWITCHES, 'b': SWITCHES}, owned) == ([], [1])
+    assert plan('a', {'a': SWITCHES, 'b': SWITCHES}, owned) == ([], [1, 2, 3])
+    # three replicas: b and c each take 2, a keeps its 2
+    assert plan('a', {'a': SWITCHES, 'b': SWITCHES, 'c': SWITCHES}, owned) == ([], [1, 2, 3, 4])
+    # c reaches only switches 5 and 6: b takes 1 and 2, c 5 and 6
+    assert plan('a', {'a': SWITCHES, 'b': SWITCHES, 'c': {5, 6}}, owned) == ([], [1, 2, 5, 6])
     # b cannot reach switch 1..6: nobody could take them, a keeps all
     assert plan('a', {'a': SWITCHES, 'b': set()}, owned) == ([], [])
+
+
+def test_plan_not_greedy_claims_nothing_beyond_its_share():
+    claim, _ = plan('a', {'a': {1, 2, 3, 4}, 'b': {1, 2}}, {1: 'a', 2: 'a', 3: 'b'},
+                    greedy=False)
+    assert claim == []
+
+
+def test_replicas_started_together_share_from_their_first_claims():
+    """A replica's first round only publishes it: none of three replicas
+    started in the same round claims more than its share, so none programs
+    switches it will give up."""
+    clock, _etcd, replicas = cluster('abc')
+    first = rounds(clock, replicas, n=1)
+    assert all(r.mine == {} for r in replicas.values())
+    assert first == {name: [] for name in 'abc'}
+    claimed = {}
+    for _ in range(3):
+        rounds(clock, replicas, n=1)
+        for name, r in replicas.items():
+            claimed[name] = max(claimed.get(name, 0), len(r.mine))
+    assert claimed == {'a': 2, 'b': 2, 'c': 2}
+
+
+def test_a_lone_replica_claims_everything_in_its_second_round():
+    clock, _etcd, replicas = cluster('a')
+    rounds(clock, replicas, n=2)
+    assert set(replicas['a'].mine) == SWITCHES
 
 
 def test_plan_takes_an_orphan_beyond_its_share_when_nobody_else_can():
@@ -164,7 +196,7 @@ def test_a_replica_that_joins_late_gets_its_share_from_the_first():
     clock, _etcd, replicas = cluster('ab')
     rounds(clock, replicas, names={'a'})
     assert masters(replicas) == {d: ['a'] for d in SWITCHES}
-    rounds(clock, replicas, n=8)
+    rounds(clock, replicas, n=4)        # b says it is there, a gives up 3, b takes them
     owners = masters(replicas)
     assert sorted(o[0] for o in owners.values()).count('b') == 3
     assert all(len(o) == 1 for o in owners.values())

@@ -95,7 +95,7 @@ def test_flow_stats_decode_back_to_the_same_flows():
     request = encoded(parser.OFPFlowStatsRequest(Dp(), 0, ofproto.OFPTT_ALL, ofproto.OFPP_ANY,
                                                  ofproto.OFPG_ANY, 0xabc, 2 ** 64 - 1,
                                                  parser.OFPMatch()))
-    sim.handle(sw, request)
+    sim.handle(sw.conns[0], request)
     version, msg_type, length, xid = struct.unpack_from('!BBHI', sent[0])
     reply = wire.msg(Dp(), version, msg_type, length, xid, sent[0])
     (stat,) = reply.body
@@ -112,8 +112,8 @@ def test_a_bundle_commits_through_the_wire_and_a_refused_one_applies_nothing():
 
     def bundle(bundle_id, *mods):
         for m in mods:
-            sim.handle(sw, struct.pack('!BBHIIHH', 5, 34, 16 + len(m), 1, bundle_id, 0, 3) + m)
-        sim.handle(sw, struct.pack('!BBHIIHH', 5, 33, 16, 2, bundle_id, 4, 3))
+            sim.handle(sw.conns[0], struct.pack('!BBHIIHH', 5, 34, 16 + len(m), 1, bundle_id, 0, 3) + m)
+        sim.handle(sw.conns[0], struct.pack('!BBHIIHH', 5, 33, 16, 2, bundle_id, 4, 3))
         return [struct.unpack_from('!BB', m)[1] for m in sent[-2:]]
     bundle(1, add(1, in_port=1))
     assert sent[-1][1] == 33 and struct.unpack_from('!H', sent[-1], 12)[0] == 5  # COMMIT_REPLY
