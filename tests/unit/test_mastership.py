@@ -241,6 +241,7 @@ def test_a_killed_replica_seen_dead_is_revoked_and_its_switches_taken_at_once():
 def test_a_lost_claim_asks_for_another_round_at_once():
     clock, etcd, replicas = cluster('b')
     b = replicas['b']
+    b.tick()                    # its first round only announces it (see plan)
     etcd.create('/vnetsec/cluster/masters/%016x' % 1, {'replica': 'a', 'lease': 1}, None)
     etcd.items = lambda prefix, items=etcd.items: {        # b read before a claimed 1
         k: v for k, v in items(prefix).items() if k != '%016x' % 1}
