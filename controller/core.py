@@ -30,6 +30,7 @@ from controller.state.service import Service
 from controller.switch import agent_client, binding, mastership
 from controller.switch.dialer import Dialer
 from controller.switch.liveness import Liveness
+from controller.switch.stall_watchdog import StallWatchdog
 from controller.switch.engine import Engine
 from controller.switch.ofctrl import OfCtrl
 
@@ -191,6 +192,7 @@ class Core(RyuApp, Running):
         except OSError as e:                    # failover still works, by the lease
             LOG.error('no liveness socket on %s (%s): failover waits for the lease',
                       CONF.vnetsec.api_host, e)
+        self.mastership.watchdog = self._watch_stalls(woken)
         while True:
             woken.clear()
             try:
@@ -205,6 +207,25 @@ class Core(RyuApp, Running):
                 LOG.exception('mastership round failed')
             if not self.mastership.again:
                 woken.wait(self.mastership.interval)
+
+    def _watch_stalls(self, woken):
+        """A stalled event loop makes this replica look dead to its peers
+        (controller/switch/stall_watchdog.py); once it turns again, a round at once."""
+        liveness = self.mastership.liveness
+
+        def stalled():                          # on the watchdog's OS thread
+            self.mastership.fence()
+            if liveness is not None:
+                liveness.silence()
+
+        def resumed(seconds):
+            LOG.warning('replica %s: event loop stalled for %.2f s: stepped down, '
+                        'coming back as a slave', self.mastership.name, seconds)
+            if liveness is not None:
+                liveness.reopen()
+            self.mastership.resumed()
+            woken.set()
+        return StallWatchdog(hub.spawn, hub.sleep, stalled, resumed).start()
 
     def _send_role(self, dpid, role, generation):
         """Tell the switch our role; a new master reads its flows (the reconcile
