@@ -14,7 +14,9 @@ the reference.
 Load sharing (``--load``): 30 hypervisors, 1 replica and then 3 replicas, the
 CPU seconds each ryu-manager used for a cold start (every controller killed,
 every bridge emptied, the controllers started again, until every switch holds
-its flows) and for 100 port binds (100 vNICs registered, then plugged).
+its flows) and for 100 port binds (100 vNICs registered, then plugged), and the
+longest gap each replica's event loop left between two heartbeats of its stall
+watchdog over both (``loop_gap_max``; it steps down past ``STALL_SECONDS``).
 
     .venv/bin/python -m bench.failover [--sizes 10,30] [--load]
 """
@@ -122,7 +124,10 @@ def load(hypervisors, replicas, binds):
         wait_synced(dc)
         bind = time.time() - t0
         bind_cpu = [cpu_seconds(c.pid) - b for c, b in zip(procs, before)]
-        return cold, cold_cpu, bind, bind_cpu
+        loops = [c.client.get('/v1/status') for c in procs]
+        gaps = ['%.3f s%s' % (st['loop_gap_max'], ' (%d stalls)' % st['loop_stalls']
+                              if st['loop_stalls'] else '') for st in loops]
+        return cold, cold_cpu, bind, bind_cpu, gaps
 
 
 def main():
@@ -139,12 +144,13 @@ def main():
         print('Load sharing, %d hypervisors (CPU seconds of each ryu-manager):'
               % args.load_hypervisors)
         for replicas in (1, 3):
-            cold, cold_cpu, bind, bind_cpu = load(args.load_hypervisors, replicas, args.binds)
+            cold, cold_cpu, bind, bind_cpu, gaps = load(args.load_hypervisors, replicas,
+                                                        args.binds)
             print('  %d replica%s: cold start %.1f s, CPU %s (total %.1f) | %d binds %.1f s, '
-                  'CPU %s (total %.1f)'
+                  'CPU %s (total %.1f) | longest event-loop gap %s'
                   % (replicas, 's' if replicas > 1 else '', cold,
                      ' '.join('%.1f' % c for c in cold_cpu), sum(cold_cpu), args.binds, bind,
-                     ' '.join('%.1f' % c for c in bind_cpu), sum(bind_cpu)))
+                     ' '.join('%.1f' % c for c in bind_cpu), sum(bind_cpu), ', '.join(gaps)))
 
 
 if __name__ == '__main__':

@@ -41,3 +41,7 @@ MARK_COUNTER = 'rule_mark'      # the store's counter they come from
 LOG_METER = 0xfffffffe      # OFPM_CONTROLLER (0xfffffffd is the slow path's)
 LOG_MAX_LEN = 128               # bytes of a logged packet sent up: its headers
 LOG_EVENTS = ('ACCEPT', 'DROP', 'ALL')
+
+# ---- replicas: the stall watchdog (controller.switch.stall_watchdog) -------------------
+HEARTBEAT_SECONDS = 0.1     # the event loop stamps a heartbeat this often
+STALL_SECONDS = 0.5         # a heartbeat older than this: the replica steps down (see docs)

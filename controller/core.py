@@ -30,6 +30,7 @@ from controller.state.service import Service
 from controller.switch import agent_client, binding, mastership
 from controller.switch.dialer import Dialer
 from controller.switch.liveness import Liveness
+from controller.switch.stall_watchdog import watch_replica
 from controller.switch.engine import Engine
 from controller.switch.ofctrl import OfCtrl
 
@@ -192,6 +193,7 @@ class Core(RyuApp, Running):
         except OSError as e:                    # failover still works, by the lease
             LOG.error('no liveness socket on %s (%s): failover waits for the lease',
                       CONF.vnetsec.api_host, e)
+        self.mastership.watchdog = watch_replica(self.mastership, woken, hub.spawn, hub.sleep)
         while True:
             woken.clear()
             try:

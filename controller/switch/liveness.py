@@ -9,9 +9,11 @@ and the replica holding it is told (``on_dead(name, lease)``) and revokes the
 lease (:meth:`controller.switch.mastership.Mastership.suspect`).
 
 Only a closed or refused connection counts, never a silence: a replica that
-is frozen or whose event loop stalls keeps its sockets open and is never taken
-for dead here. Its lease catches it, as before; so this detector cannot cause
-a false failover, only a faster true one.
+is frozen keeps its sockets open and is never taken for dead here (its lease
+catches it, as before), so this detector cannot cause a false failover. A
+replica whose event loop stalls makes itself look dead: its stall watchdog
+(:mod:`controller.switch.stall_watchdog`) calls :meth:`Liveness.silence`, and
+:meth:`Liveness.reopen` once the loop turns again.
 """
 import logging
 import socket
@@ -26,15 +28,32 @@ class Liveness:
     peer seen dead, from that concurrent reader."""
 
     def __init__(self, host, spawn, on_dead):
-        self._spawn, self._on_dead = spawn, on_dead
-        family = socket.AF_INET6 if ':' in host else socket.AF_INET
-        self._server = socket.socket(family, socket.SOCK_STREAM)
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind((host, 0))
-        self._server.listen(64)
-        self.address = '%s:%d' % self._server.getsockname()[:2]
+        self._spawn, self._on_dead, self._host = spawn, on_dead, host
         self._peers = {}        # (name, address) -> lease to revoke if it dies (None: not now)
-        spawn(self._accept)
+        self._held = set()      # the peers' connections to us
+        self.reopen()
+
+    def reopen(self):
+        """Listen (again, after :meth:`silence`) on a new port: ``address``."""
+        family = socket.AF_INET6 if ':' in self._host else socket.AF_INET
+        server = socket.socket(family, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind((self._host, 0))
+        server.listen(64)
+        self._server, self.address = server, '%s:%d' % server.getsockname()[:2]
+        self._spawn(self._accept, server)
+
+    def silence(self):
+        """Look dead to the peers: they see our connections end and ours refused.
+        Safe from another OS thread while the event loop is stalled: only
+        shutdown(2), no close (the hub still holds these fds; the green readers
+        see the end and close them when the loop turns). Our own connections to
+        the peers stay: they would take the peers for dead."""
+        for sock in [self._server] + list(self._held):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def watch(self, peers):
         """``peers`` {name: (address, lease)}, the other live replicas as last
@@ -66,20 +85,22 @@ class Liveness:
             LOG.warning('replica %s at %s is dead (%s)', name, address, dead)
             self._on_dead(name, lease)
 
-    def _accept(self):
+    def _accept(self, server):
         while True:
             try:
-                conn, _ = self._server.accept()
-            except OSError:                     # closed
+                conn, _ = server.accept()
+            except OSError:                     # silenced
+                server.close()
                 return
+            self._held.add(conn)
             self._spawn(self._hold, conn)
 
-    @staticmethod
-    def _hold(conn):
+    def _hold(self, conn):
         """Keep a peer's connection open until the peer goes (then free it)."""
         try:
             while conn.recv(64):
                 pass
         except OSError:
             pass
+        self._held.discard(conn)
         conn.close()

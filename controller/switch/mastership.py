@@ -30,7 +30,10 @@ its share during its first lease time.
 
 A replica knows its lease lives until ``ttl`` after the last renewal it sent
 that etcd acknowledged; past that (frozen, cut from etcd) it stops acting as a
-master at once, before it even learns whether the lease expired.
+master at once, before it even learns whether the lease expired. One whose
+event loop stalls (:mod:`controller.switch.stall_watchdog`) is fenced the
+same way and looks dead to the others, who revoke its lease: at its next
+round it finds the lease gone and comes back with a new one, as a slave.
 """
 import logging
 import socket
@@ -117,6 +120,7 @@ class Mastership:
         self.errors = 0         # rounds that failed to talk to etcd
         self.read_at = None     # when the claims were last read
         self.liveness = None    # our failure detector (controller.switch.liveness), if any
+        self.watchdog = None    # our stall watchdog (controller.switch.stall_watchdog), if any
         self._dead = {}         # lease -> name: replicas it saw die, leases to revoke
         self.again = False      # a claim was lost to another replica: round again now
         self.started_at = None  # our first round: we claim after it (see plan)
@@ -127,6 +131,16 @@ class Mastership:
 
     def is_master(self, dpid):
         return dpid in self.mine and self.clock() < self.valid_until
+
+    def fence(self):
+        """Our event loop stalled (called from the stall watchdog's OS thread:
+        one attribute store): act as master of nothing until a round renews
+        the lease, which then tells whether the peers revoked it."""
+        self.valid_until = 0.0
+
+    def resumed(self):
+        """After a stall: the next round publishes our (new) liveness address."""
+        self._published = None
 
     def suspect(self, name, lease):
         """The failure detector saw replica ``name`` die: its lease is revoked
@@ -283,6 +297,7 @@ class Mastership:
                                              if self.renewed_at is not None else None)}
         return {'replica': self.name, 'lease_ttl': self.ttl, 'replicas': replicas,
                 'etcd_errors': self.errors,
+                **(self.watchdog.status() if self.watchdog is not None else {}),
                 'claims_age': (round(self.clock() - self.read_at, 3)
                                if self.read_at is not None else None),
                 'masters': {'%016x' % d: {'master': m[0], 'generation': m[1]}

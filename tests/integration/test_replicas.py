@@ -1,7 +1,8 @@
 """Three controller replicas on a 3-member etcd cluster share a data center:
 one master per switch (seen in GET /v1/status and on the switches' controller
 roles), failover on kill -9 while traffic flows and a VM migrates, a frozen
-replica that wakes up changes nothing, etcd member loss and quorum loss."""
+replica that wakes up changes nothing, a replica whose event loop stalls steps
+down within a second and comes back, etcd member loss and quorum loss."""
 import os
 import re
 import signal
@@ -16,16 +17,24 @@ from mininet_topos.migration import migrate
 from tests.integration.helpers import flow_cookies, vnetsec
 
 TTL = 2
+STALL = 3.0     # seconds a test-only signal stalls a replica's event loop (longer than TTL)
 
 
 @pytest.fixture(scope='module')
 def dc():
     if not etcd_binary():
         pytest.skip('no etcd binary: install Debian etcd-server (scripts/setup.sh does)')
-    # hv1: vm1 vm2 | hv2: vm3 vm4 | rack 2: hv3: vm5 vm6 | hv4: vm7 vm8; tor1, tor2
-    with DataCenter(racks=2, hypervisors=2, vms=2, networks='vxlan:5000',
-                    controllers=3) as running:
-        yield running
+    # the replicas inherit this: SIGUSR2 stalls their event loop (stall_watchdog.py)
+    test_env = {'VNETSEC_TEST_STALL_SIGNAL': 'USR2', 'VNETSEC_TEST_STALL_SECONDS': str(STALL)}
+    os.environ.update(test_env)
+    try:
+        # hv1: vm1 vm2 | hv2: vm3 vm4 | rack 2: hv3: vm5 vm6 | hv4: vm7 vm8; tor1, tor2
+        with DataCenter(racks=2, hypervisors=2, vms=2, networks='vxlan:5000',
+                        controllers=3) as running:
+            yield running
+    finally:
+        for key in test_env:
+            os.environ.pop(key, None)
 
 
 def masters(dc, timeout=10):
@@ -59,6 +68,38 @@ def wait_for(condition, timeout, what):
             return value
         time.sleep(0.1)
     raise AssertionError('%s: not within %.0f s' % (what, timeout))
+
+
+def taken_over(dc, victim, orphaned, since, limit):
+    """Seconds from ``since`` until every switch in ``orphaned`` has a master
+    among the other replicas, each asked itself (a survivor sees the others'
+    claims only at its next periodic read)."""
+    survivors = {'c%d' % n: c for n, c in enumerate(dc.replicas.controllers, 1)
+                 if 'c%d' % n != victim}
+    names = {'%016x' % sw.dpid_int: sw.name for sw in dc.switches()}
+    while True:
+        views = {name: {names[d]: s.get('master') for d, s in c.client.get('/v1/status')
+                        ['switches'].items()} for name, c in survivors.items()}
+        took = time.time() - since
+        if all(any(v[sw] == name for name, v in views.items()) for sw in orphaned):
+            return took
+        assert took < limit, 'switches %s still without a new master: %s' % (orphaned, views)
+        time.sleep(0.02)
+
+
+def pinging(dc, src, dst, count, path):
+    """``src`` pings ``dst`` at 100 Hz in the background into ``path``."""
+    vm = dc.node(src)
+    vm.cmd('ping -i 0.01 -c %d -W 1 %s > %s 2>&1 &' % (count, dc.node(dst).IP(), path))
+    time.sleep(0.5)
+    return vm
+
+
+def assert_no_loss(vm, path):
+    vm.cmd('wait')
+    with open(path) as f:
+        text = f.read()
+    assert ' 0% packet loss' in text, text[-300:]
 
 
 def test_every_switch_has_one_master_replica_shown_in_status_and_on_the_switch(dc):
@@ -134,33 +175,40 @@ def test_a_masters_kill_9_hands_its_switches_over_in_well_under_the_lease(dc):
     owners = masters(dc)
     victim = owners['hv1'][0]
     orphaned = sorted(sw for sw, (m, _) in owners.items() if m == victim)
-    vm1, vm7 = dc.node('vm1'), dc.node('vm7')
-    vm1.cmd('ping -i 0.01 -c 300 -W 1 %s > /tmp/vnetsec-h13-f.txt 2>&1 &' % vm7.IP())
-    time.sleep(0.5)
+    vm1 = pinging(dc, 'vm1', 'vm7', 300, '/tmp/vnetsec-h13-f.txt')
     killed_at = time.time()
     dc.replicas.kill(int(victim[1:]), signal.SIGKILL)
-    survivors = {'c%d' % n: c for n, c in enumerate(dc.replicas.controllers, 1)
-                 if 'c%d' % n != victim}
-    names = {'%016x' % sw.dpid_int: sw.name for sw in dc.switches()}
-    while True:         # every orphan claimed: a survivor says it is its master
-        # (a survivor sees the other's claims only at its next periodic read)
-        views = {name: {names[d]: s.get('master') for d, s in c.client.get('/v1/status')
-                        ['switches'].items()} for name, c in survivors.items()}
-        took = time.time() - killed_at
-        if all(any(v[sw] == name for name, v in views.items()) for sw in orphaned):
-            break
-        assert took < 3 * TTL, 'switches %s still without a new master: %s' % (orphaned, views)
-        time.sleep(0.02)
+    took = taken_over(dc, victim, orphaned, killed_at, 3 * TTL)
     print('kill -9 of %s: its switches %s had new masters after %.3f s (lease %d s)'
           % (victim, ', '.join(orphaned), took, TTL))
     assert took < TTL / 2
     dc.wait_ready()
-    vm1.cmd('wait')
-    with open('/tmp/vnetsec-h13-f.txt') as f:
-        text = f.read()
-    assert ' 0% packet loss' in text, text[-300:]
+    assert_no_loss(vm1, '/tmp/vnetsec-h13-f.txt')
     dc.replicas.start_one(int(victim[1:]))
     wait_for(lambda: len({m for m, _ in masters(dc).values()}) == 3, 20, 'rebalance')
+    dc.wait_ready()
+
+
+def test_a_masters_stalled_event_loop_hands_its_switches_over_within_a_second(dc):
+    owners = masters(dc)
+    victim = owners['hv3'][0]
+    orphaned = sorted(sw for sw, (m, _) in owners.items() if m == victim)
+    vm1 = pinging(dc, 'vm1', 'vm5', 500, '/tmp/vnetsec-h13-s.txt')
+    stalled_at = time.time()
+    os.kill(dc.replicas.controller(int(victim[1:])).pid, signal.SIGUSR2)
+    took = taken_over(dc, victim, orphaned, stalled_at, STALL)
+    print('event loop of %s stalled %.0f s: its switches %s had new masters after %.3f s'
+          % (victim, STALL, ', '.join(orphaned), took))
+    assert took < 1.0
+    time.sleep(max(0.0, stalled_at + STALL + 0.5 - time.time()))   # its loop turns again
+    assert_no_loss(vm1, '/tmp/vnetsec-h13-s.txt')
+    # it comes back as a live slave and takes its share again
+    wait_for(lambda: len({m for m, _ in masters(dc).values()}) == 3, 20, 'rebalance')
+    status = dc.replicas.statuses()[int(victim[1:])]
+    assert status['loop_stalls'] == 1 and status['loop_gap_max'] >= STALL, status
+    assert set(status['replicas']) == {'c1', 'c2', 'c3'}
+    for sw in dc.switches():
+        wait_for(lambda: roles(sw) == ['master', 'slave', 'slave'], 10, sw.name)
     dc.wait_ready()
 
 

@@ -269,6 +269,39 @@ def test_a_frozen_replica_stops_mastering_by_its_own_clock_and_steps_down_on_wak
     assert all(len(o) == 1 for o in owners.values()) and len(owners) == 6
 
 
+def test_a_stalled_replica_fenced_and_revoked_comes_back_as_a_slave_with_a_new_lease():
+    clock, etcd, replicas = cluster('ab')
+    rounds(clock, replicas)
+    a, b = replicas['a'], replicas['b']
+    held, old_lease = set(a.mine), a.lease
+    assert held
+    clock.now += 0.6                # a's loop stalls; well within its lease
+    a.fence()                       # its watchdog's OS thread: at once
+    assert not any(a.is_master(d) for d in held)
+    b.suspect('a', old_lease)       # b saw a's liveness connection end
+    b.tick()
+    while b.again:
+        b.tick()
+    assert all(b.is_master(d) for d in held)
+    a.resumed()                     # a's loop turns: a round at once
+    requests = a.tick()
+    assert a.mine == {} and a.lease != old_lease
+    assert {d for d, role, _ in requests if role == 'slave'} >= held
+    assert etcd.items('/vnetsec/cluster/replicas/')['a'][0]['lease'] == a.lease
+    rounds(clock, replicas, n=8)    # and takes its share again
+    assert sorted(len(r.mine) for r in replicas.values()) == [3, 3]
+
+
+def test_a_fenced_replica_whose_lease_still_lives_keeps_its_switches():
+    clock, etcd, replicas = cluster('a')
+    a = replicas['a']
+    a.tick()
+    a.fence()
+    assert not a.is_master(1)
+    a.resumed()
+    assert a.tick() == [] and a.is_master(1)     # nobody took them: nothing to tell
+
+
 def test_etcd_unreachable_keeps_mastership_only_while_the_lease_surely_lives():
     clock, etcd, replicas = cluster('a')
     rounds(clock, replicas, n=2)
