@@ -2,8 +2,8 @@
 
 Why not the v3 JSON gateway: the gateway is a proxy inside etcd that turns each
 JSON call into a gRPC call to itself, and a store write paid for it. Measured on
-one port's Txn (8 operations, loopback, etcd 3.4, bench/README.md): gateway
-1.0-1.3 ms, gRPC 0.73-0.76 ms; a range read 0.65-0.75 against 0.41-0.44 ms.
+a port-sized Txn (8 operations, loopback, etcd 3.4, same runs, bench/README.md):
+gateway 0.93-1.7 ms, gRPC 0.57-1.07 ms; a range read 0.55-0.75 against 0.41-0.44 ms.
 
 Why OS threads: grpcio's calls block in C, which under eventlet would stop
 every green thread, and its Python layer uses ``threading``, which eventlet has
@@ -11,8 +11,15 @@ made green (so green locks must never be shared between OS threads). Each call
 runs on a worker: an OS thread with its own channel to the member, used by it
 alone; the caller waits for its answer on a pipe with ``select`` (green under
 eventlet, so other green threads run meanwhile). A handful of workers per
-member lets calls overlap, as the gateway's pool of connections did. eventlet's
-own ``tpool`` does the same hand-over but cost ~0.15 ms more per call here.
+member lets calls overlap, as the gateway's pool of connections did. The
+hand-over costs 0.13-0.23 ms over a direct call (which would hold the hub for the
+whole commit); eventlet's own ``tpool`` costs the same, but its threads serve
+every caller in the process, and each would need channels of its own.
+A worker needs the GIL back for a moment to hand its answer over; while the
+hub's thread runs Python (REST calls of other clients, the watch) CPython makes
+it wait up to the switch interval, 5 ms by default: so once a worker exists the
+process switches every 0.2 ms (``SWITCH_INTERVAL``; 8 clients writing at once
+took 2.0 ms per port with 5 ms, against 1.6 ms on the gateway).
 
 Logins stay on the gateway (:class:`~controller.state.etcd_http.Access`); the
 token goes in the ``token`` metadata etcd reads. Errors are etcd3gw's exceptions,
@@ -24,6 +31,7 @@ import os
 import queue
 import select
 import ssl
+import sys
 
 import grpc
 from eventlet import patcher
@@ -33,6 +41,7 @@ from controller.state import etcd_pb as pb
 from controller.state.etcd_http import PLAIN, TOKEN_REFUSED, Endpoint, TokenRefused
 
 WORKERS = 4             # calls in flight at once per member
+SWITCH_INTERVAL = 0.0002    # seconds a worker may wait for the GIL (see above)
 OPTIONS = [('grpc.max_send_message_length', -1), ('grpc.max_receive_message_length', -1),
            # a member back after a restart is used again within a second
            ('grpc.initial_reconnect_backoff_ms', 100), ('grpc.min_reconnect_backoff_ms', 100),
@@ -75,6 +84,7 @@ class _Worker:
     """An OS thread with its own channel to one member, making one call at a time."""
 
     def __init__(self, target, creds):
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._jobs = _Jobs()
         self._ready, self._done = os.pipe()
         self._answer = None
