@@ -99,7 +99,7 @@ class _Worker:
         for path, request, timeout, metadata in iter(self._jobs.get, None):
             try:
                 self._answer = (calls[path](request, timeout=timeout, metadata=metadata), None)
-            except grpc.RpcError as e:
+            except Exception as e:          # given to the caller: this thread goes on
                 self._answer = (None, e)
             os.write(self._done, b'.')
         channel.close()
@@ -107,7 +107,7 @@ class _Worker:
         os.close(self._done)
 
     def call(self, path, request, timeout, metadata):
-        """(answer, grpc.RpcError or None), once the worker has made the call."""
+        """(answer, the call's exception or None), once the worker has made the call."""
         self._jobs.put((path, request, timeout, metadata))
         select.select([self._ready], [], [])
         os.read(self._ready, 1)
@@ -143,8 +143,10 @@ class GrpcEndpoint(Endpoint):
             raise
         finally:
             self._workers.put(worker)
-        if error is not None:
+        if isinstance(error, grpc.RpcError):
             raise error_of(error) from None
+        if error is not None:
+            raise error
         return answer
 
     def close(self):

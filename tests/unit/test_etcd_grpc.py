@@ -90,6 +90,9 @@ def test_calls_overlap_on_a_few_workers(etcd):  # noqa: F811
     for t in threads:
         t.join(10)
     started = [w for w in member._workers.queue if w is not None]
+    with pytest.raises(Etcd3Exception, match='serializing'):    # the worker lives on
+        member.post('kv/range', 'not a message')
+    assert member.post('kv/range', pb.RangeRequest(key=b'/x')).header.revision > 0
     member.close()
     assert len(answers) == 3 * WORKERS and all(r > 0 for r in answers)
     assert 1 <= len(started) <= WORKERS
