@@ -1,24 +1,31 @@
 """The cost of the etcd store against SQLite, through the REST API.
 
-Two controllers of this checkout with no switches, one after the other, on
-loopback: one on SQLite (the default, synchronous=FULL), one on a local etcd
-3.4 member started here (it fsyncs its WAL at each commit too). For each: port
+Controllers with no switches, one after the other, on loopback: this checkout on
+SQLite (the default, synchronous=FULL), a reference commit's controller on etcd
+("etcd before": by default main before the store's calls moved to etcd's gRPC
+API, i.e. the v3 JSON gateway; checked out into a temporary git worktree, run
+with the same venv) and this checkout's on etcd, each etcd a fresh local 3.4
+member started here (it fsyncs its WAL at each commit too). For each: port
 creation one at a time (one client, then 8 client processes, 100 ports stored)
-and bulk creation of 1,000 ports in one request (median of 3), side by side.
+and bulk creation of 1,000 ports in one request (median of 3), side by side;
+``--rounds N``: each measured N times in turn, the median printed.
 
-    .venv/bin/python -m bench.store [--seconds 3]
+    .venv/bin/python -m bench.store [--seconds 3] [--rounds 1] [--reference COMMIT]
 """
 import argparse
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 
-from bench.api import ROOT, Controller, port_body, rate
+from bench.api import ROOT, Controller, port_body, rate, reference_checkout
 from mininet_topos.etcd_proc import EtcdProcess
 from mininet_topos.procs import exit_on_sigterm
+
+REFERENCE = '404ed70'       # main with the store's calls on the JSON gateway
 
 
 def bulk_seconds(ctl, repeats=3):
@@ -33,37 +40,57 @@ def bulk_seconds(ctl, repeats=3):
     return statistics.median(times)
 
 
-def measure(workdir, seconds, store=None):
-    with Controller(ROOT, workdir, store=store) as ctl:
-        ctl.grow_to(100)
-        one = rate(ctl, 'POST', 1, seconds, 0)
-        eight = rate(ctl, 'POST', 8, seconds, 1)
-        return {'one': one, 'eight': eight, 'bulk': bulk_seconds(ctl)}
+def measure(source, workdir, seconds, etcd_dir=None):
+    """One controller of ``source``: on SQLite, or on a fresh etcd in ``etcd_dir``."""
+    etcd = EtcdProcess(etcd_dir).start() if etcd_dir else None
+    try:
+        with Controller(source, workdir, store=etcd and etcd.url) as ctl:
+            ctl.grow_to(100)
+            one = rate(ctl, 'POST', 1, seconds, 0)
+            eight = rate(ctl, 'POST', 8, seconds, 1)
+            return {'one': one, 'eight': eight, 'bulk': bulk_seconds(ctl)}
+    finally:
+        if etcd:
+            etcd.stop(signal.SIGTERM)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--seconds', type=float, default=3.0, help='per rate measurement')
+    p.add_argument('--rounds', type=int, default=1, help='measurements of each, in turn')
+    p.add_argument('--reference', default=REFERENCE, help='the "etcd before" commit')
     args = p.parse_args(argv)
     exit_on_sigterm()        # a kill stops what it started, as Ctrl-C does
     tmp = tempfile.mkdtemp(prefix='vnetsec-bench-store-')
-    etcd = EtcdProcess(os.path.join(tmp, 'etcd')).start()
+    ref_dir = os.path.join(tmp, 'reference')
+    runs = {'sqlite': [], 'before': [], 'after': []}
     try:
-        results = {'sqlite': measure(tmp + '/s', args.seconds),
-                   'etcd': measure(tmp + '/e', args.seconds, store=etcd.url)}
+        reference_checkout(args.reference, ref_dir)
+        for n in range(args.rounds):
+            runs['sqlite'].append(measure(ROOT, '%s/s%d' % (tmp, n), args.seconds))
+            runs['before'].append(measure(ref_dir, '%s/b%d' % (tmp, n), args.seconds,
+                                          '%s/b%d-etcd' % (tmp, n)))
+            runs['after'].append(measure(ROOT, '%s/a%d' % (tmp, n), args.seconds,
+                                         '%s/a%d-etcd' % (tmp, n)))
     finally:
-        etcd.stop(signal.SIGTERM)
-        os.system('rm -rf %s' % tmp)
-    s, e = results['sqlite'], results['etcd']
+        subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', ref_dir],
+                       capture_output=True)
+        subprocess.run(['rm', '-rf', tmp])
+    s, b, a = ({key: statistics.median(r[key] for r in rs) for key in rs[0]}
+               for rs in (runs['sqlite'], runs['before'], runs['after']))
     print('Store cost through the REST API, controller with no switches, loopback, '
-          'same run (%.0f s per rate)' % args.seconds)
-    print('  %-44s %10s %10s %8s' % ('', 'SQLite', 'etcd', 'etcd/SQL'))
+          'same run (%.0f s per rate, median of %d)' % (args.seconds, args.rounds))
+    print('  %-44s %10s %10s %10s %8s %8s' % ('', 'SQLite', 'etcd', 'etcd', 'before/', 'after/'))
+    print('  %-44s %10s %10s %10s %8s %8s' % ('', '', 'before', 'after', 'SQLite', 'SQLite'))
     for key, what in (('one', 'POST /v1/ports one at a time, 1 client'),
                       ('eight', 'POST /v1/ports one at a time, 8 clients')):
-        print('  %-44s %7.2f ms %7.2f ms %7.2fx' % (what + ' (per port)', 1000 / s[key],
-                                                   1000 / e[key], s[key] / e[key]))
-    print('  %-44s %8.3f s %8.3f s %7.2fx' % ('POST /v1/ports, 1,000 ports in one request',
-                                             s['bulk'], e['bulk'], e['bulk'] / s['bulk']))
+        print('  %-44s %7.2f ms %7.2f ms %7.2f ms %7.2fx %7.2fx' % (
+            what + ' (per port)', 1000 / s[key], 1000 / b[key], 1000 / a[key],
+            s[key] / b[key], s[key] / a[key]))
+    print('  %-44s %8.3f s %8.3f s %8.3f s %7.2fx %7.2fx' % (
+        'POST /v1/ports, 1,000 ports in one request', s['bulk'], b['bulk'], a['bulk'],
+        b['bulk'] / s['bulk'], a['bulk'] / s['bulk']))
+    print('  (etcd before: %s)' % args.reference)
     return 0
 
 

@@ -191,10 +191,11 @@ class Endpoint:
 class Members:
     """The members of one etcd cluster: a call goes to the member that answered
     last, and to the next one while a member cannot be reached (the store and
-    the replicas' mastership both fail over this way)."""
+    the replicas' mastership both fail over this way). ``endpoint``: the class
+    of each member's calls (the store's go over gRPC, etcd_grpc.py)."""
 
-    def __init__(self, endpoints, timeout, access=PLAIN):
-        self.endpoints = [Endpoint(host, port, timeout, access=access)
+    def __init__(self, endpoints, timeout, access=PLAIN, endpoint=Endpoint):
+        self.endpoints = [endpoint(host, port, timeout, access=access)
                           for host, port in endpoints]
         self._current = 0           # the member that answered last
 
