@@ -16,6 +16,7 @@ from mininet_topos.migration import migrate
 from tests.integration.helpers import flow_cookies, vnetsec
 
 TTL = 2
+FAILOVER = 2 * TTL  # seconds a switch may be without a synced master once etcd answers
 
 
 @pytest.fixture(scope='module')
@@ -59,6 +60,35 @@ def wait_for(condition, timeout, what):
             return value
         time.sleep(0.1)
     raise AssertionError('%s: not within %.0f s' % (what, timeout))
+
+
+def every_switch_synced(dc, since, timeout):
+    """Seconds from ``since`` until every switch is synced by its master and every
+    replica is idle; past ``timeout``, an AssertionError saying for each switch
+    not synced its master and what that replica waits for."""
+    deadline = since + timeout
+    switches = {'%016x' % sw.dpid_int: sw.name for sw in dc.switches()}
+    while True:
+        statuses = {st['replica']: st for st in dc.replicas.statuses().values()}
+        late = {d: (None, {'host': name, 'synced': False, 'failing': None,
+                           'waiting': 'a connection'}) for d, name in switches.items()}
+        for name, st in statuses.items():
+            for dpid, sw in st['switches'].items():
+                master = sw.get('master')
+                if master == name or late.get(dpid, (None,))[0] not in statuses:
+                    late[dpid] = (master, sw)
+        late = {d: m for d, m in late.items() if not m[1]['synced']}
+        busy = sorted(name for name, st in statuses.items() if not st['idle'])
+        if not late and not busy:
+            return time.time() - since
+        if time.time() > deadline:
+            raise AssertionError('after %.1f s, not synced: %s; busy: %s' % (
+                time.time() - since, '; '.join(
+                    '%s (%s) mastered by %s (generation %s), there: waiting for %s, failing %s, '
+                    'role %s' % (sw['host'], dpid, master, sw.get('generation'), sw.get('waiting'),
+                                 sw['failing'], sw.get('role'))
+                    for dpid, (master, sw) in sorted(late.items())) or 'none', busy or 'none'))
+        time.sleep(0.05)
 
 
 def test_every_switch_has_one_master_replica_shown_in_status_and_on_the_switch(dc):
@@ -114,7 +144,7 @@ def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_co
     migrate(dc, 'vm3', 'hv3')          # planned: waits for hv3's (new) master to program it
     took = wait_for(lambda: all(m == survivor for m, _ in masters(dc).values())
                     and time.time() - killed_at, 15, 'new masters')
-    dc.wait_ready()
+    synced = every_switch_synced(dc, killed_at, 15)
     vm1.cmd('wait')
     vm4.cmd('wait')
     for path in ('/tmp/vnetsec-h13-a.txt', '/tmp/vnetsec-h13-b.txt'):
@@ -127,8 +157,8 @@ def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_co
     port = next(p for p in dc.client.get('/v1/ports') if p['name'] == 'vm3')
     assert port['bound_host'] == 'hv3', port
     assert ' 0% packet loss' in vm1.cmd('ping -c3 -i0.2 -W1 %s' % dc.node('vm3').IP())
-    print('failover: every switch mastered by %s %.1f s after the kill -9 (lease %d s)'
-          % (survivor, took, TTL))
+    print('failover: every switch mastered by %s %.1f s after the kill -9 (lease %d s), '
+          'synced %.1f s after' % (survivor, took, TTL, synced))
     # the killed replicas come back and take their share again
     for n in victims:
         dc.replicas.start_one(int(n[1:]))
@@ -194,6 +224,9 @@ def test_losing_the_etcd_quorum_refuses_writes_with_503_and_traffic_flows(dc):
             m.start(wait=False)
         for m in members:
             m.wait_healthy()
+    took = every_switch_synced(dc, time.time(), FAILOVER)
+    print('quorum back: every switch synced by its master %.2f s after etcd was healthy'
+          % took)
     vm1.cmd('wait')
     with open('/tmp/vnetsec-h13-q.txt') as f:
         text = f.read()
