@@ -134,8 +134,8 @@ def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_co
     moved = [sw for sw, (m, _) in owners.items() if m in victims]
     assert len(moved) >= len(owners) / 2
     vm1, vm7, vm4, vm6 = (dc.node(n) for n in ('vm1', 'vm7', 'vm4', 'vm6'))
-    vm1.cmd('ping -i 0.01 -c 700 -W 1 %s > /tmp/vnetsec-h13-a.txt 2>&1 &' % vm7.IP())
-    vm4.cmd('ping -i 0.01 -c 700 -W 1 %s > /tmp/vnetsec-h13-b.txt 2>&1 &' % vm6.IP())
+    vm1.cmd('ping -D -i 0.01 -c 700 -W 1 %s > /tmp/vnetsec-h13-a.txt 2>&1 &' % vm7.IP())
+    vm4.cmd('ping -D -i 0.01 -c 700 -W 1 %s > /tmp/vnetsec-h13-b.txt 2>&1 &' % vm6.IP())
     time.sleep(1)
     killed_at = time.time()
     for n in victims:
@@ -150,7 +150,8 @@ def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_co
     for path in ('/tmp/vnetsec-h13-a.txt', '/tmp/vnetsec-h13-b.txt'):
         with open(path) as f:
             text = f.read()
-        assert ' 0% packet loss' in text, text[-300:]
+        assert ' 0% packet loss' in text, '%s: %s; the survivor %s sent then: %s' % (
+            path, text[-160:], survivor, _sent_near(dc, survivor, _lost(text), killed_at))
     after = masters(dc)
     for sw in moved:
         assert after[sw][1] > owners[sw][1], 'generation of %s did not grow' % sw
@@ -235,6 +236,27 @@ def test_losing_the_etcd_quorum_refuses_writes_with_503_and_traffic_flows(dc):
     assert ' 0% packet loss' in text, text[-300:]
     wait_for(lambda: _write_ok(dc), 20, 'writes after the quorum is back')
     dc.wait_ready()
+
+
+def _lost(text):
+    """The times (epoch) around which pings printed with ``ping -D`` got no
+    answer: the time of the last answer before each missing sequence number."""
+    answered = {int(seq): float(at) for at, seq in
+                re.findall(r'^\[([\d.]+)\] .*icmp_seq=(\d+)', text, re.M)}
+    last = max(answered, default=0)
+    return [answered.get(max((s for s in answered if s < seq), default=0), 0.0)
+            for seq in range(1, last) if seq not in answered]
+
+
+def _sent_near(dc, replica, times, since, window=1.0):
+    """What ``replica`` sent to switches within ``window`` s of each of ``times``,
+    timed from ``since``: a lost ping's neighbours."""
+    events = dc.replicas.controllers[int(replica[1:]) - 1].client.get('/v1/events')
+    return 'pings lost at %s s; %s' % (
+        ', '.join('%.2f' % (t - since) for t in times), '; '.join(
+            '%.2f %s %s %s' % (e['time'] - since, e['event'], e.get('host') or e.get('dpid'),
+                               e.get('flows') or e.get('bundle') or '')
+            for e in events if any(abs(e['time'] - t) < window for t in times)) or 'nothing')
 
 
 def _write_ok(dc):
