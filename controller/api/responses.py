@@ -80,6 +80,9 @@ class SwitchStatus(Out):
     host: Optional[str]
     synced: bool
     failing: Optional[str] = None
+    waiting: Optional[str] = Field(None, description=(
+        'what keeps the switch from being synced by this controller: not its master, '
+        'its flow table being read, a reconcile, a bundle\'s commit'))
 
 
 class Status(Out):

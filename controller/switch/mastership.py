@@ -117,6 +117,7 @@ class Mastership:
         self.replicas = {}      # name -> {'api', 'lease_age'} of the live replicas
         self.mine = {}          # dpid -> generation of the switches we master
         self._told = {}         # dpid -> (role, generation) last asked of the switch
+        self._told_at = {}      # dpid -> when, by our clock
         self.errors = 0         # rounds that failed to talk to etcd
         self.read_at = None     # when the claims were last read
         self.liveness = None    # our failure detector (controller.switch.liveness), if any
@@ -255,7 +256,7 @@ class Mastership:
         for dpid in sorted(self.connected):
             wanted = self._wanted(dpid)
             if wanted is not None and self._told.get(dpid) != wanted:
-                self._told[dpid] = wanted
+                self._told[dpid], self._told_at[dpid] = wanted, self.clock()
                 out.append((dpid,) + wanted)
         return out
 
@@ -273,7 +274,7 @@ class Mastership:
         self._told.pop(dpid, None)
         wanted = self._wanted(dpid)
         if wanted is not None:
-            self._told[dpid] = wanted
+            self._told[dpid], self._told_at[dpid] = wanted, self.clock()
             return (dpid,) + wanted
         return None
 
@@ -300,8 +301,15 @@ class Mastership:
                 **(self.watchdog.status() if self.watchdog is not None else {}),
                 'claims_age': (round(self.clock() - self.read_at, 3)
                                if self.read_at is not None else None),
-                'masters': {'%016x' % d: {'master': m[0], 'generation': m[1]}
+                'masters': {'%016x' % d: {'master': m[0], 'generation': m[1],
+                                          'role': self._role(d)}
                             for d, m in self.masters.items()}}
+
+    def _role(self, dpid):
+        """The role we last asked of the switch, and how long ago: 'master 42, 1.5 s ago'."""
+        if dpid not in self._told:
+            return None
+        return '%s %d, %.1f s ago' % (self._told[dpid] + (self.clock() - self._told_at[dpid],))
 
 
 def send_role(dp, role, generation):

@@ -120,7 +120,8 @@ class OfCtrl:
                                       'host': host.name, 'flows': sent})
                 if rank == 0:
                     hub.sleep(0)    # its socket writes now: it applies while we go on
-            self.applied.add(dp.id)
+            if self.reconciler.is_synced(dp.id):    # else its table is read again: not yet
+                self.applied.add(dp.id)
         except Exception as e:                 # one bad switch must not stop the rest
             LOG.exception('reconcile of %s failed', host.name)
             self.applied.discard(dp.id)
@@ -158,7 +159,16 @@ class OfCtrl:
             if not more:
                 waiter[0].set()
             return False
-        return self.reconciler.on_flow_stats(msg.datapath, msg.body, more)
+        if not self.reconciler.on_flow_stats(msg.datapath, msg.body, more):
+            return False
+        # the table read is the truth: every bundle sent before the request (none
+        # goes while it is read) was applied or refused by then, on one connection
+        # in order; one refused as a slave sends no commit reply and would keep
+        # the switch unconfirmed for good if its flows need no resending
+        dpid = msg.datapath.id
+        self.confirmed[dpid] = max(self.confirmed.get(dpid, 0),
+                                   self.reconciler.last_bundle.get(dpid, 0))
+        return True
 
     def on_stats_reply(self, msg):
         """A statistics reply someone waits for (meter statistics)."""
@@ -256,24 +266,36 @@ class OfCtrl:
         return len(self.reconciler.installed.get(dpid, ()))
 
     def switches(self):
-        """{dpid as 16 hex digits: {host, synced, failing, compiled}} of the
-        connected switches (compiled: we hold its compiled flows; with replicas,
-        only where we are master)."""
+        """{dpid as 16 hex digits: {host, synced, failing, waiting, compiled}} of the
+        connected switches; ``waiting``: what a switch not synced here waits for;
+        ``compiled``: we hold its compiled flows (with replicas, only where we are master)."""
         stored = {h.dpid: h for h in self.store.list('host')}   # polled often: no snapshot
         out = {}
         for dpid in self.datapaths:
             host = stored.get(dpid)
-            confirmed = self.confirmed.get(dpid, 0) >= self.reconciler.last_bundle.get(dpid, 0)
             failing = self.failing.get(dpid, ('',))[0]
             why_unusable = unusable(host) if host else ''
             if why_unusable:
                 failing = 'its host record cannot be used: ' + why_unusable
+            waiting = self._waiting(dpid)
             out['%016x' % dpid] = {'host': host.name if host else None,
-                                   'synced': dpid in self.applied and confirmed
-                                   and not failing and self.is_master(dpid),
-                                   'failing': failing or None,
+                                   'synced': not waiting and not failing,
+                                   'failing': failing or None, 'waiting': waiting,
                                    'compiled': dpid in self.desired}
         return out
+
+    def _waiting(self, dpid):
+        """What keeps a switch from being synced by us ('': nothing)."""
+        sent, confirmed = self.reconciler.last_bundle.get(dpid, 0), self.confirmed.get(dpid, 0)
+        if not self.is_master(dpid):
+            return 'not its master'
+        if not self.reconciler.is_synced(dpid):
+            return 'its flow table, asked %.1f s ago' % self.reconciler.reading_for(dpid)
+        if dpid not in self.applied:
+            return 'a reconcile since its flow table was read'
+        if confirmed < sent:
+            return 'the commit of bundle %d (last confirmed: %d)' % (sent, confirmed)
+        return ''
 
     def _host(self, dpid):
         keys = self.store.find('host', 'dpid', dpid)     # every port event asks

@@ -157,6 +157,7 @@ class Reconciler:
     def __init__(self):
         self.installed = {}     # dpid -> {cookie: Flow or _Installed}; absent = unsynced
         self._reading = {}      # dpid -> partial flow-stats replies
+        self._asked = {}        # dpid -> time.monotonic() its flow table was last asked for
         self._bundle_ids = itertools.count(1)
         self.encoder = Encoder()
         self.last_bundle = {}   # dpid -> id of the last bundle sent (the switch confirms it)
@@ -170,7 +171,12 @@ class Reconciler:
     def start_sync(self, dp):
         self.installed.pop(dp.id, None)
         self._reading[dp.id] = {}
+        self._asked[dp.id] = time.monotonic()
         self.ask_flow_stats(dp)
+
+    def reading_for(self, dpid):
+        """Seconds since the switch's flow table was asked for."""
+        return time.monotonic() - self._asked.get(dpid, time.monotonic())
 
     @staticmethod
     def ask_flow_stats(dp, cookie=0, cookie_mask=0, expect=None):
@@ -222,6 +228,7 @@ class Reconciler:
     def forget(self, dpid):
         self.installed.pop(dpid, None)
         self._reading.pop(dpid, None)
+        self._asked.pop(dpid, None)
 
     def is_synced(self, dpid):
         return dpid in self.installed

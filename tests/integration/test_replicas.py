@@ -18,6 +18,7 @@ from tests.integration.helpers import flow_cookies, vnetsec
 
 TTL = 2
 STALL = 3.0     # seconds a test-only signal stalls a replica's event loop (longer than TTL)
+FAILOVER = 2 * TTL  # seconds a switch may be without a synced master once etcd answers
 
 
 @pytest.fixture(scope='module')
@@ -100,6 +101,35 @@ def assert_no_loss(vm, path):
     with open(path) as f:
         text = f.read()
     assert ' 0% packet loss' in text, text[-300:]
+
+
+def every_switch_synced(dc, since, timeout):
+    """Seconds from ``since`` until every switch is synced by its master and every
+    replica is idle; past ``timeout``, an AssertionError saying for each switch
+    not synced its master and what that replica waits for."""
+    deadline = since + timeout
+    switches = {'%016x' % sw.dpid_int: sw.name for sw in dc.switches()}
+    while True:
+        statuses = {st['replica']: st for st in dc.replicas.statuses().values()}
+        late = {d: (None, {'host': name, 'synced': False, 'failing': None,
+                           'waiting': 'a connection'}) for d, name in switches.items()}
+        for name, st in statuses.items():
+            for dpid, sw in st['switches'].items():
+                master = sw.get('master')
+                if master == name or late.get(dpid, (None,))[0] not in statuses:
+                    late[dpid] = (master, sw)
+        late = {d: m for d, m in late.items() if not m[1]['synced']}
+        busy = sorted(name for name, st in statuses.items() if not st['idle'])
+        if not late and not busy:
+            return time.time() - since
+        if time.time() > deadline:
+            raise AssertionError('after %.1f s, not synced: %s; busy: %s' % (
+                time.time() - since, '; '.join(
+                    '%s (%s) mastered by %s (generation %s), there: waiting for %s, failing %s, '
+                    'role %s' % (sw['host'], dpid, master, sw.get('generation'), sw.get('waiting'),
+                                 sw['failing'], sw.get('role'))
+                    for dpid, (master, sw) in sorted(late.items())) or 'none', busy or 'none'))
+        time.sleep(0.05)
 
 
 def test_every_switch_has_one_master_replica_shown_in_status_and_on_the_switch(dc):
@@ -218,8 +248,8 @@ def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_co
     moved = [sw for sw, (m, _) in owners.items() if m in victims]
     assert len(moved) >= len(owners) / 2
     vm1, vm7, vm4, vm6 = (dc.node(n) for n in ('vm1', 'vm7', 'vm4', 'vm6'))
-    vm1.cmd('ping -i 0.01 -c 700 -W 1 %s > /tmp/vnetsec-h13-a.txt 2>&1 &' % vm7.IP())
-    vm4.cmd('ping -i 0.01 -c 700 -W 1 %s > /tmp/vnetsec-h13-b.txt 2>&1 &' % vm6.IP())
+    vm1.cmd('ping -D -i 0.01 -c 700 -W 1 %s > /tmp/vnetsec-h13-a.txt 2>&1 &' % vm7.IP())
+    vm4.cmd('ping -D -i 0.01 -c 700 -W 1 %s > /tmp/vnetsec-h13-b.txt 2>&1 &' % vm6.IP())
     time.sleep(1)
     killed_at = time.time()
     for n in victims:
@@ -228,21 +258,22 @@ def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_co
     migrate(dc, 'vm3', 'hv3')          # planned: waits for hv3's (new) master to program it
     took = wait_for(lambda: all(m == survivor for m, _ in masters(dc).values())
                     and time.time() - killed_at, 15, 'new masters')
-    dc.wait_ready()
+    synced = every_switch_synced(dc, killed_at, 15)
     vm1.cmd('wait')
     vm4.cmd('wait')
     for path in ('/tmp/vnetsec-h13-a.txt', '/tmp/vnetsec-h13-b.txt'):
         with open(path) as f:
             text = f.read()
-        assert ' 0% packet loss' in text, text[-300:]
+        assert ' 0% packet loss' in text, '%s: %s; the survivor %s sent then: %s' % (
+            path, text[-160:], survivor, _sent_near(dc, survivor, _lost(text), killed_at))
     after = masters(dc)
     for sw in moved:
         assert after[sw][1] > owners[sw][1], 'generation of %s did not grow' % sw
     port = next(p for p in dc.client.get('/v1/ports') if p['name'] == 'vm3')
     assert port['bound_host'] == 'hv3', port
     assert ' 0% packet loss' in vm1.cmd('ping -c3 -i0.2 -W1 %s' % dc.node('vm3').IP())
-    print('failover: every switch mastered by %s %.1f s after the kill -9 (lease %d s)'
-          % (survivor, took, TTL))
+    print('failover: every switch mastered by %s %.1f s after the kill -9 (lease %d s), '
+          'synced %.1f s after' % (survivor, took, TTL, synced))
     # the killed replicas come back and take their share again
     for n in victims:
         dc.replicas.start_one(int(n[1:]))
@@ -307,16 +338,42 @@ def test_losing_the_etcd_quorum_refuses_writes_with_503_and_traffic_flows(dc):
         assert 'store' in err.value.body['error']['message']
         assert dc.client.get('/v1/status')['switches']        # reads still answer
     finally:
+        started = time.time()
         for m in members:
             m.start(wait=False)
         for m in members:
             m.wait_healthy()
+    healthy = time.time() - started
+    took = every_switch_synced(dc, started, healthy + FAILOVER)
+    print('quorum back: etcd healthy %.2f s after its members were started, every switch '
+          'synced by its master %.2f s after' % (healthy, took))
     vm1.cmd('wait')
     with open('/tmp/vnetsec-h13-q.txt') as f:
         text = f.read()
     assert ' 0% packet loss' in text, text[-300:]
     wait_for(lambda: _write_ok(dc), 20, 'writes after the quorum is back')
     dc.wait_ready()
+
+
+def _lost(text):
+    """The times (epoch) around which pings printed with ``ping -D`` got no
+    answer: the time of the last answer before each missing sequence number."""
+    answered = {int(seq): float(at) for at, seq in
+                re.findall(r'^\[([\d.]+)\] .*icmp_seq=(\d+)', text, re.M)}
+    last = max(answered, default=0)
+    return [answered.get(max((s for s in answered if s < seq), default=0), 0.0)
+            for seq in range(1, last) if seq not in answered]
+
+
+def _sent_near(dc, replica, times, since, window=1.0):
+    """What ``replica`` sent to switches within ``window`` s of each of ``times``,
+    timed from ``since``: a lost ping's neighbours."""
+    events = dc.replicas.controllers[int(replica[1:]) - 1].client.get('/v1/events')
+    return 'pings lost at %s s; %s' % (
+        ', '.join('%.2f' % (t - since) for t in times), '; '.join(
+            '%.2f %s %s %s' % (e['time'] - since, e['event'], e.get('host') or e.get('dpid'),
+                               e.get('flows') or e.get('bundle') or '')
+            for e in events if any(abs(e['time'] - t) < window for t in times)) or 'nothing')
 
 
 def _write_ok(dc):

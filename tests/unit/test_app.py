@@ -10,7 +10,7 @@ from controller.core import Core
 from controller.features import vlan
 from controller.ryu_facade import CONF
 from tests.unit.conftest import add_hv, add_port
-from tests.unit.fakes import FakeDatapath
+from tests.unit.fakes import FakeDatapath, FlowStat
 
 TOR_DPID = 0x7001
 
@@ -218,3 +218,46 @@ def test_a_port_created_for_a_plugged_vnic_is_bound_as_it_is_stored(app, monkeyp
     other = app.service.create_port({'network_id': net.id, 'device': 'tapother',
                                      'mac': '02:00:00:00:00:43', 'ips': ['10.0.0.43']})
     assert (other.bound_host, other.ofport) == ('', 0)
+
+
+def read_back(app, dp, flows):
+    """The switch answers the read-back of its table with ``flows``."""
+    from types import SimpleNamespace
+    body = [FlowStat(f.cookie, f.table, f.priority, f.match) for f in flows]
+    app._flow_stats(SimpleNamespace(msg=SimpleNamespace(datapath=dp, body=body, flags=0,
+                                                        xid=dp.xid)))
+
+
+def test_a_bundle_never_confirmed_is_settled_by_the_next_read_back_of_the_table(app):
+    """A bundle the switch refused as a slave (another replica mastered it
+    meanwhile) has no commit reply; mastered again, its table read back holding
+    every desired flow, the switch is synced with nothing to send."""
+    dps = data_center(app, 'vxlan')
+    for dpid, bundle in app.ofctrl.reconciler.last_bundle.items():
+        app.ofctrl.on_commit(dpid, bundle)
+    add_port(app.service, app.service.get_network('n'), 9, 'hv2', ofport=9)
+    app.engine.reconcile()                          # a bundle to hv2, never confirmed
+    assert app.status()['switches']['%016x' % 2]['waiting'].startswith('the commit of bundle')
+    app.ofctrl.resync(dps[2])                       # ours again: its table read back
+    assert app.status()['switches']['%016x' % 2]['waiting'].startswith('its flow table')
+    read_back(app, dps[2], app.ofctrl.desired[2].flows.values())   # it holds them all
+    dps[2].sent.clear()
+    app.engine.reconcile()
+    assert dps[2].flow_mods() == []
+    assert app.status()['switches']['%016x' % 2] == {
+        'host': 'hv2', 'synced': True, 'failing': None, 'waiting': ''}
+
+
+def test_a_switch_read_again_while_it_is_compiled_is_programmed_after_the_read(app):
+    """A compile that finds the switch's table being read again (it was synced
+    when the reconcile began) sends nothing and leaves it to be programmed
+    once the table is known."""
+    dps = data_center(app, 'vxlan')
+    host = app.store.get('host', 'hv1')
+    app.ofctrl.resync(dps[1])
+    app.engine._program(host, dps[1], None, True, 2)
+    assert 1 not in app.ofctrl.applied
+    read_back(app, dps[1], [])
+    assert app.ofctrl.unprogrammed() == [1]
+    app.engine.reconcile()
+    assert dps[1].flow_mods() and app.ofctrl.unprogrammed() == []

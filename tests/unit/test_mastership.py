@@ -325,6 +325,9 @@ def test_status_names_masters_generations_and_lease_ages():
     assert all(0 <= r['lease_age'] <= 2 for r in status['replicas'].values())
     assert {m['master'] for m in status['masters'].values()} == {'a', 'b'}
     assert len(status['masters']) == 6
+    assert {m['role'].split(',')[0] for m in status['masters'].values()} == {
+        '%s %d' % ('master' if m['master'] == 'a' else 'slave', m['generation'])
+        for m in status['masters'].values()}
 
 
 def test_sole_controller_masters_everything_and_sends_no_role():
