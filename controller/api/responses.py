@@ -83,6 +83,9 @@ class SwitchStatus(Out):
     waiting: Optional[str] = Field(None, description=(
         'what keeps the switch from being synced by this controller: not its master, '
         'its flow table being read, a reconcile, a bundle\'s commit'))
+    compiled: Optional[bool] = Field(None, description=(
+        'this controller holds the switch\'s compiled flows (with replicas: only '
+        'where it is master)'))
 
 
 class Status(Out):

@@ -245,7 +245,7 @@ def test_a_bundle_never_confirmed_is_settled_by_the_next_read_back_of_the_table(
     app.engine.reconcile()
     assert dps[2].flow_mods() == []
     assert app.status()['switches']['%016x' % 2] == {
-        'host': 'hv2', 'synced': True, 'failing': None, 'waiting': ''}
+        'host': 'hv2', 'synced': True, 'failing': None, 'waiting': '', 'compiled': True}
 
 
 def test_a_switch_read_again_while_it_is_compiled_is_programmed_after_the_read(app):
