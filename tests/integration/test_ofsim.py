@@ -53,7 +53,7 @@ def twins():
         specs = [{'dpid': sw.dpid_int, 'bridge': sw.bridge, 'ports': ports_of(sw)}
                  for sw in dc.switches()]
         ctl.start()
-        sim = Sim(specs, ctl.ofp_port, rundir)
+        sim = Sim(specs, [ctl.ofp_port], rundir)
         try:
             ctl.wait_synced({s['dpid'] for s in specs}, timeout=60)
             yield dc, ctl, sim
