@@ -53,13 +53,15 @@ def twins():
         specs = [{'dpid': sw.dpid_int, 'bridge': sw.bridge, 'ports': ports_of(sw)}
                  for sw in dc.switches()]
         ctl.start()
-        sim = Sim(specs, [ctl.ofp_port], rundir)
-        try:
+        sim = None
+        try:                                    # the controller stops also if the simulator fails
+            sim = Sim(specs, [ctl.ofp_port], rundir)
             ctl.wait_synced({s['dpid'] for s in specs}, timeout=60)
             yield dc, ctl, sim
         finally:
             ctl.kill()
-            sim.stop()
+            if sim is not None:
+                sim.stop()
 
 
 def test_simulated_switches_hold_what_real_bridges_hold(twins):
