@@ -56,9 +56,9 @@ def plan(me, replicas, masters, greedy=True):
     share = -(-len(switches) // max(1, len(replicas)))
     counts = Counter(r for r in masters.values() if r in replicas)
 
-    def taker_for(dpid):        # another live replica that could take it
-        return any(r != me and dpid in connected and counts[r] < share
-                   for r, connected in replicas.items())
+    def taker_for(dpid):        # another live replica under its share that reaches it
+        return next((r for r, reach in sorted(replicas.items())
+                     if r != me and dpid in reach and counts[r] < share), None)
     connected = replicas.get(me, set())
     # each replica tries the orphans in its own order: fewer lost races
     orphans = sorted((d for d in connected if d not in masters),
@@ -68,15 +68,14 @@ def plan(me, replicas, masters, greedy=True):
         if room > 0:
             claim.append(dpid)
             room -= 1
-        elif greedy and not taker_for(dpid):
+        elif greedy and taker_for(dpid) is None:
             claim.append(dpid)
     # over the share: give up what the replicas under it can take, all in one round
     release, excess = [], counts[me] - share
     for dpid in sorted(d for d, r in masters.items() if r == me):
         if len(release) >= excess:
             break
-        taker = next((r for r, reach in sorted(replicas.items())
-                      if r != me and dpid in reach and counts[r] < share), None)
+        taker = taker_for(dpid)
         if taker is not None:
             release.append(dpid)
             counts[taker] += 1

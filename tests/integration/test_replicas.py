@@ -71,6 +71,11 @@ def wait_for(condition, timeout, what):
     raise AssertionError('%s: not within %.0f s' % (what, timeout))
 
 
+def rebalanced(dc):
+    """Wait until each of the three replicas masters some switch again."""
+    wait_for(lambda: len({m for m, _ in masters(dc).values()}) == 3, 20, 'rebalance')
+
+
 def taken_over(dc, victim, orphaned, since, limit):
     """Seconds from ``since`` until every switch in ``orphaned`` has a master
     among the other replicas, each asked itself (a survivor sees the others'
@@ -215,7 +220,7 @@ def test_a_masters_kill_9_hands_its_switches_over_in_well_under_the_lease(dc):
     dc.wait_ready()
     assert_no_loss(vm1, '/tmp/vnetsec-h13-f.txt')
     dc.replicas.start_one(int(victim[1:]))
-    wait_for(lambda: len({m for m, _ in masters(dc).values()}) == 3, 20, 'rebalance')
+    rebalanced(dc)
     dc.wait_ready()
 
 
@@ -233,7 +238,7 @@ def test_a_masters_stalled_event_loop_hands_its_switches_over_within_a_second(dc
     time.sleep(max(0.0, stalled_at + STALL + 0.5 - time.time()))   # its loop turns again
     assert_no_loss(vm1, '/tmp/vnetsec-h13-s.txt')
     # it comes back as a live slave and takes its share again
-    wait_for(lambda: len({m for m, _ in masters(dc).values()}) == 3, 20, 'rebalance')
+    rebalanced(dc)
     status = dc.replicas.statuses()[int(victim[1:])]
     assert status['loop_stalls'] == 1 and status['loop_gap_max'] >= STALL, status
     assert set(status['replicas']) == {'c1', 'c2', 'c3'}
@@ -277,7 +282,7 @@ def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_co
     # the killed replicas come back and take their share again
     for n in victims:
         dc.replicas.start_one(int(n[1:]))
-    wait_for(lambda: len({m for m, _ in masters(dc).values()}) == 3, 20, 'rebalance')
+    rebalanced(dc)
     dc.wait_ready()
 
 
