@@ -7,6 +7,8 @@ service as the API would, binds the accepted ports at drawn port numbers, and
 then compiles every switch and encodes every flow with Ryu's OpenFlow 1.4
 encoder (the fake datapath decodes each message back, checking its length).
 """
+import json
+
 import pydantic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,11 +30,39 @@ def bodies(schema, **fixed):
         lambda body: dict(body, **fixed))
 
 
+def model_checked(schema, **fixed):
+    """Bodies drawn from the schema's properties, kept when the model itself takes
+    them. hypothesis-jsonschema meets a rule's cross-field conditions (allOf of
+    if/then/not) only by rejection: about 10 s an example for a group with rules,
+    against 0.15 s here (the model's check is those same conditions)."""
+    published = pydantic.TypeAdapter(schema).json_schema()
+    published.pop('allOf', None)
+    check = pydantic.TypeAdapter(schema)
+
+    def accepted_by_model(body):
+        try:
+            check.validate_json(json.dumps(body))
+            return True
+        except pydantic.ValidationError:
+            return False
+    return from_schema(published).map(lambda body: dict(body, **fixed)).filter(
+        accepted_by_model)
+
+
+def with_rules(rules):
+    """Groups drawn from GroupCreate's schema but for their rules, drawn by ``rules``."""
+    published = pydantic.TypeAdapter(schemas.GroupCreate).json_schema()
+    published['properties'].pop('rules')
+    published.pop('$defs', None)
+    return st.builds(lambda body, drawn: dict(body, rules=drawn), from_schema(published),
+                     st.lists(rules, max_size=4))
+
+
 hypervisors = st.lists(bodies(host_schemas.HostCreate, role='hypervisor', uplinks={}),
                        min_size=1, max_size=3)
 tors = st.lists(bodies(host_schemas.HostCreate, role='tor'), max_size=1)
 networks = st.lists(bodies(schemas.NetworkCreate), min_size=1, max_size=2)
-groups = st.lists(bodies(schemas.GroupCreate), max_size=2)
+groups = st.lists(with_rules(model_checked(schemas.RuleCreate)), max_size=2)
 ports = st.lists(st.tuples(bodies(schemas.PortCreate), st.integers(0, 9),
                            st.integers(1, schemas.OFPORT_MAX)), min_size=1, max_size=4)
 # allowed address pairs that parse: an address or a prefix, the port's MAC or another
@@ -60,12 +90,8 @@ dual_ports = st.lists(st.tuples(
     bodies(schemas.PortCreate).flatmap(lambda body: st.lists(v6_addresses, max_size=3).map(
         lambda extra: dict(body, ips=list(body.get('ips') or []) + extra))),
     st.integers(0, 9), st.integers(1, schemas.OFPORT_MAX)), min_size=1, max_size=4)
-v6_rules = bodies(schemas.RuleCreate, ethertype='IPv6').map(
-    lambda rule: dict(rule, remote_ip_prefix='') if ':' not in rule.get(
-        'remote_ip_prefix', ':') else rule)
-dual_groups = st.lists(st.builds(lambda body, rules: dict(body, rules=rules),
-                                 bodies(schemas.GroupCreate), st.lists(v6_rules, max_size=4)),
-                       max_size=2)
+v6_rules = model_checked(schemas.RuleCreate, ethertype='IPv6')
+dual_groups = st.lists(with_rules(v6_rules), max_size=2)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
