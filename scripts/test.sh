@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --ovn        # OVN too: tests/integration/test_ovn_lab.py
-exec .venv/bin/python -m pytest -p no:cacheprovider -W ignore::DeprecationWarning "$@" tests
+# --durations: the slowest tests close the log, to keep the suite near 20 minutes
+exec .venv/bin/python -m pytest -p no:cacheprovider -W ignore::DeprecationWarning \
+    --durations=20 "$@" tests
