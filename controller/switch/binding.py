@@ -17,8 +17,9 @@ The rules, one function per report:
   no longer holds.
 
 ``seen`` is {device: (host, ofport)} of what the switches last reported; each
-function returns the new entries of ``seen`` and the decision, without side
-effects, so the Ryu handler only translates events and applies decisions.
+function returns the decision without side effects (but ``port_list``, which
+replaces one host's entries of a :class:`Seen` in place), so the Ryu handler
+only translates events and applies decisions.
 """
 from dataclasses import dataclass
 
