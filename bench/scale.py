@@ -186,8 +186,13 @@ class Cluster:
             if status['idle'] and dpids <= synced:
                 return status
             time.sleep(poll)
-        raise RuntimeError('not in sync after %ds: %d of %d' % (timeout, len(synced),
-                                                                 len(dpids)))
+        raise NotSynced('not in sync after %ds: %d of %d switches' % (timeout, len(synced),
+                                                                       len(dpids)))
+
+
+class NotSynced(RuntimeError):
+    """The switches did not all get in sync in time (a run that never converges
+    is reported as such, with the CPU it burnt, and the next one goes on)."""
 
 
 class Sim:
@@ -336,9 +341,10 @@ def binds(ctl, sim, count):
     return out
 
 
-def measure(src, n_hvs, vnics, label, binds_count=5, replicas=0):
+def measure(src, n_hvs, vnics, label, binds_count=5, replicas=0, timeout=600):
     """``replicas`` 0: one controller on SQLite; N: N replicas on one etcd
-    member started here (every switch connected to each)."""
+    member started here (every switch connected to each). ``timeout``: seconds
+    each wait for every switch in sync may take (beyond: ``failed`` says where)."""
     rundir = tempfile.mkdtemp(prefix='vnetsec-scale-')
     etcd = sim = ctl = None
     out = {'label': label, 'hypervisors': n_hvs, 'vnics': n_hvs * vnics, 'replicas': replicas}
@@ -358,7 +364,8 @@ def measure(src, n_hvs, vnics, label, binds_count=5, replicas=0):
         out['register_s'] = time.time() - t0
         sim = Sim(switches, ctl.ofp_ports, rundir)
         t0 = time.time()
-        ctl.wait_synced(dpids)
+        phase = 'first sync'
+        ctl.wait_synced(dpids, timeout)
         out['first_sync_s'] = time.time() - t0
         stats = sim.call(cmd='stats')
         out['flows'] = sum(s['flows'] for s in stats['switches'].values())
@@ -368,8 +375,10 @@ def measure(src, n_hvs, vnics, label, binds_count=5, replicas=0):
         before = sim.call(cmd='stats')
         t0 = time.time()
         ctl.start()
-        ctl.wait_synced(dpids)
+        phase = 'cold start'
+        status = ctl.wait_synced(dpids, timeout)
         out['cold_s'] = time.time() - t0
+        out['cold_stalls'] = [st.get('loop_stalls', 0) for st in status['each']]
         out['cold_cpu_s'] = ctl.cpu_seconds()
         stats = sim.call(cmd='stats')
         out['cold_sim_cpu_s'] = stats['cpu_seconds'] - before['cpu_seconds']
@@ -380,7 +389,8 @@ def measure(src, n_hvs, vnics, label, binds_count=5, replicas=0):
         mods0 = sum(s['flow_mods'] for s in stats['switches'].values())
         t0 = time.time()
         ctl.start()
-        ctl.wait_synced(dpids)
+        phase = 'restart'
+        ctl.wait_synced(dpids, timeout)
         out['restart_s'] = time.time() - t0
         out['restart_cpu_s'] = ctl.cpu_seconds()
         stats = sim.call(cmd='stats')
@@ -392,6 +402,10 @@ def measure(src, n_hvs, vnics, label, binds_count=5, replicas=0):
         # one unplanned move: hv1 -> hv2 (both hold its network)
         out['move'] = change(ctl, sim, lambda: sim.call(cmd='move', device='tapx1', **{
             'from': 1, 'to': 2, 'ofport': 501}))
+    except NotSynced as e:
+        out['failed'] = '%s: %s, %.0f s after the start; controller CPU %s s' % (
+            phase, e, time.time() - t0, ' / '.join('%.1f' % c for c in ctl.cpu_seconds()))
+        out['failed_stalls'] = [st.get('loop_stalls', 0) for st in ctl.status()['each']]
     finally:
         if ctl:
             ctl.kill()
@@ -425,13 +439,20 @@ def fmt_change(c):
 
 
 def report(r):
+    if 'failed' in r:
+        print('%s: %d hypervisors x %d vNICs: FAILED in the %s (event-loop stalls per '
+              'replica: %s)' % (r['label'], r['hypervisors'], r['vnics'] // r['hypervisors'],
+                                r['failed'], ' / '.join(map(str, r['failed_stalls']))),
+              flush=True)
+        return
     print('%s: %d hypervisors x %d vNICs = %d vNICs, %d flows' % (
         r['label'], r['hypervisors'], r['vnics'] // r['hypervisors'], r['vnics'], r['flows']))
     print('  cold start (all flows installed)        %8.1f s   (simulator CPU %.1f s)'
           % (r['cold_s'], r['cold_sim_cpu_s']))
-    print('    controller CPU %s s; flow mods applied per replica %s'
+    print('    controller CPU %s s; flow mods applied per replica %s; event-loop stalls %s'
           % (' / '.join('%.1f' % c for c in r['cold_cpu_s']),
-             ' / '.join(str(n) for n in r['cold_flow_mods'])))
+             ' / '.join(str(n) for n in r['cold_flow_mods']),
+             ' / '.join(str(n) for n in r['cold_stalls'])))
     print('  restart (all confirmed in sync)         %8.1f s   flow mods sent: %d; CPU %s s'
           % (r['restart_s'], r['restart_flow_mods'],
              ' / '.join('%.1f' % c for c in r['restart_cpu_s'])))
@@ -460,6 +481,10 @@ def compare(one, many):
     """N replicas against one, same run: the ratios the issue aims at."""
     def median(xs):
         return xs[len(xs) // 2] if xs else float('nan')
+    if 'failed' in one or 'failed' in many:
+        print('%d replicas against 1, %d hypervisors: no ratio (a run failed)'
+              % (many['replicas'], many['hypervisors']), flush=True)
+        return
     print('%d replicas against 1, %d hypervisors: cold start %.2fx (%.1f s / %.1f s), '
           'CPU per replica (the busiest) %.2fx (%.1f s / %.1f s), one bind\'s controller '
           'share %.1f ms / %.1f ms' % (
@@ -503,6 +528,9 @@ def main(argv=None):
     p.add_argument('--replicas', type=int, default=0,
                    help='N: measure 1 replica and then N replicas on one etcd store, side '
                         'by side (default: one controller on SQLite)')
+    p.add_argument('--timeout', type=int, default=600,
+                   help='seconds each wait for every switch in sync may take; beyond, the '
+                        'run is reported as failed there and the next one goes on')
     p.add_argument('--plot', default='', help='save the curve here (PNG)')
     p.add_argument('--results', default='',
                    help='JSON file: results are added to it, and the plot draws all of it '
@@ -525,7 +553,8 @@ def main(argv=None):
                 for replicas in ([1, args.replicas] if args.replicas else [0]):
                     name = label + (', %d replica%s on etcd' % (replicas, 's' * (replicas > 1))
                                     if replicas else '')
-                    runs.append(measure(src, n, args.vnics, name, args.binds, replicas))
+                    runs.append(measure(src, n, args.vnics, name, args.binds, replicas,
+                                        args.timeout))
                     report(runs[-1])
                 if args.replicas:
                     compare(*runs)
@@ -544,7 +573,8 @@ def main(argv=None):
         with open(args.results, 'w') as f:
             json.dump(results, f, indent=1)
     if args.plot:
-        plot(sorted(results, key=lambda r: r['hypervisors']), args.plot)
+        plot(sorted((r for r in results if 'failed' not in r),
+                    key=lambda r: r['hypervisors']), args.plot)
     return 0
 
 

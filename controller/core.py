@@ -230,7 +230,8 @@ class Core(RyuApp, Running):
         for kind, key, old, new in changes:
             if kind == 'host':
                 self.dialer.host_changed(old, new)
-                if new is not None and new.dpid in self.ofctrl.datapaths:
+                if (new is not None and new.dpid in self.ofctrl.datapaths
+                        and self.mastership.is_master(new.dpid)):
                     _request_ports(self.ofctrl.datapaths[new.dpid])   # bind what it holds
             elif kind == 'port':
                 self._count_move(old, new)
@@ -266,7 +267,8 @@ class Core(RyuApp, Running):
         if role is not None:
             mastership.send_role(dp, *role[1:])
         self.ofctrl.connected(dp)
-        _request_ports(dp)
+        if self.mastership.is_master(dp.id):    # else read when it becomes ours
+            _request_ports(dp)
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
     def _switch_gone(self, ev):

@@ -181,9 +181,16 @@ class FlowStatsHead:
     (cookie, table, priority, counters); its match and instructions are decoded
     by Ryu on first access. Ryu's full decoding (every match field and action
     into objects) was 40% of the controller's CPU when 1,000 switches
-    reconnected at once (bench.scale)."""
+    reconnected at once (bench.scale).
+
+    Decoding yields to the event loop every ``YIELD_EVERY`` records: Ryu decodes
+    all a switch has sent before its green thread waits again, so a hundred
+    tables read back at once (a replica taking switches over) kept the loop
+    from every other task (its heartbeat, its lease) for seconds."""
 
     HEAD = struct.Struct(ofproto_v1_4.OFP_FLOW_STATS_0_PACK_STR)
+    YIELD_EVERY = 200
+    decoded = 0
     FIELDS = ('length', 'table_id', 'duration_sec', 'duration_nsec', 'priority',
               'idle_timeout', 'hard_timeout', 'flags', 'importance', 'cookie',
               'packet_count', 'byte_count')
@@ -193,6 +200,9 @@ class FlowStatsHead:
         head = cls()
         head.__dict__.update(zip(cls.FIELDS, cls.HEAD.unpack_from(buf, offset)))
         head._raw = (buf, offset)
+        FlowStatsHead.decoded += 1
+        if not FlowStatsHead.decoded % cls.YIELD_EVERY:
+            hub.sleep(0)
         return head
 
     def __getattr__(self, name):          # match, instructions: Ryu's full decoding

@@ -9,6 +9,8 @@ import json
 
 from controller.state.etcd_http import PLAIN, Members, b64, prefix_end, text_of
 
+CREATES_PER_TXN = 100     # under etcd's default --max-txn-ops (128)
+
 
 class ClusterKV:
     def __init__(self, endpoints, timeout=1.0, access=PLAIN):
@@ -50,13 +52,26 @@ class ClusterKV:
     def create(self, key, value, lease):
         """Put ``key`` only if it does not exist: the revision that made it, or
         None if another got there first."""
-        answer = self._post('kv/txn', {
-            'compare': [{'key': b64(key), 'target': 'CREATE', 'result': 'EQUAL',
-                         'create_revision': 0}],
-            'success': [{'request_put': {'key': b64(key), 'value': b64(json.dumps(value)),
-                                         'lease': lease}}],
-            'failure': []})
-        return int(answer['header']['revision']) if answer.get('succeeded') else None
+        return self.create_all([(key, value)], lease)[0]
+
+    def create_all(self, items, lease, chunk=CREATES_PER_TXN):
+        """``create`` for each (key, value), a Txn of nested Txns per ``chunk``:
+        one round trip for a start-up's hundreds of claims (one by one they
+        outlast the lease). The revisions in order, None where the key existed."""
+        out = []
+        for start in range(0, len(items), chunk):
+            answer = self._post('kv/txn', {'compare': [], 'failure': [], 'success': [
+                {'request_txn': {
+                    'compare': [{'key': b64(key), 'target': 'CREATE', 'result': 'EQUAL',
+                                 'create_revision': 0}],
+                    'success': [{'request_put': {'key': b64(key),
+                                                 'value': b64(json.dumps(value)),
+                                                 'lease': lease}}]}}
+                for key, value in items[start:start + chunk]]})
+            revision = int(answer['header']['revision'])
+            out += [revision if r.get('response_txn', {}).get('succeeded') else None
+                    for r in answer.get('responses', [])]
+        return out
 
     def delete(self, key, mod_revision):
         """Delete ``key`` if it is still at ``mod_revision``; True if deleted."""

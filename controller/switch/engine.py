@@ -41,6 +41,7 @@ class Engine:
         self._busy = False
         self._grown = False     # a reconcile built many objects that will stay: see _settle
         store.watch(self.on_change)
+        self._settle()          # the records just read stay: no collection walks them
 
     def register(self, feature):
         """A feature joins: its flows go into every switch's bundle, its network

@@ -167,10 +167,10 @@ class Mastership:
             claim, release = ([], []) if starting else plan(
                 self.name, live, {d: m[0] for d, m in self.masters.items()},
                 greedy=now - self.started_at >= self.ttl)
-            for dpid in claim:
-                generation = self.kv.create(self._masters_key + '%016x' % dpid,
-                                            {'replica': self.name, 'lease': self.lease},
-                                            self.lease)
+            generations = self.kv.create_all(
+                [(self._masters_key + '%016x' % dpid, {'replica': self.name, 'lease': self.lease})
+                 for dpid in claim], self.lease) if claim else []
+            for dpid, generation in zip(claim, generations):
                 if generation is not None:
                     LOG.info('replica %s: master of switch %#x (generation %d)',
                              self.name, dpid, generation)

@@ -130,6 +130,18 @@ def test_a_reconcile_building_a_switch_whole_leaves_its_objects_out_of_cycle_col
         gc.unfreeze()
 
 
+def test_the_records_read_at_start_are_left_out_of_cycle_collection(app):
+    """A replica's whole store (20,000 ports at 1,000 hypervisors) is read at
+    start: a full collection walking it stalls the event loop."""
+    from controller.switch.engine import Engine
+    gc.unfreeze()
+    try:
+        Engine(app.store, app.service, app.ofctrl, app.mastership, app.sightings, app.metrics)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 def test_a_switch_refusing_a_bundle_is_reported_and_retried_only_after_a_change(app):
     from types import SimpleNamespace
     dps = data_center(app, 'vxlan')
@@ -261,3 +273,26 @@ def test_a_switch_read_again_while_it_is_compiled_is_programmed_after_the_read(a
     assert app.ofctrl.unprogrammed() == [1]
     app.engine.reconcile()
     assert dps[1].flow_mods() and app.ofctrl.unprogrammed() == []
+
+
+def test_a_slave_reads_a_switchs_ports_only_once_it_becomes_its_master(app):
+    """A replica keeps no port list of the switches another replica masters
+    (each connect cost a reply to parse); a new master reads them, to bind
+    what was plugged meanwhile."""
+    from types import SimpleNamespace
+    add_hv(app.service, 'hv1', 1)
+    lapsing = LapsingMastership()
+    app.mastership = app.engine.mastership = lapsing
+    app.ofctrl.is_master = app.sightings.is_master = lapsing.is_master
+    lapsing.on_connect = lambda dpid: None
+
+    def reads(dp):              # multipart requests: its flow table, its port list
+        return [m for m in dp.sent if getattr(m, 'msg_type', None)
+                == dp.ofproto.OFPT_MULTIPART_REQUEST]
+    lapsing.valid = False                                     # a slave at connect
+    dp = FakeDatapath(1)
+    app._switch_features(SimpleNamespace(msg=SimpleNamespace(datapath=dp)))
+    assert reads(dp) == []
+    lapsing.valid = True                                      # then its master
+    app._send_role(1, 'master', 7)
+    assert len(reads(dp)) == 2

@@ -35,6 +35,15 @@ def test_a_delete_unbinds_later_and_only_if_not_seen_elsewhere():
 
 
 def test_a_port_list_replaces_what_that_host_reported():
-    seen = {'tap1': ('hv1', 5), 'tap2': ('hv1', 6), 'tap3': ('hv2', 1)}
+    seen = binding.Seen({'tap1': ('hv1', 5), 'tap2': ('hv1', 6), 'tap3': ('hv2', 1)})
     assert binding.port_list(seen, 'hv1', {'tap2': 6, 'tap4': 8}) == {
         'tap2': ('hv1', 6), 'tap3': ('hv2', 1), 'tap4': ('hv1', 8)}
+    assert seen.of_host('hv1') == {'tap2', 'tap4'}
+
+
+def test_seen_files_each_device_under_the_host_it_was_last_seen_on():
+    seen = binding.Seen({'tap1': ('hv1', 5)})
+    seen['tap1'] = ('hv2', 7)                       # moved
+    assert seen.of_host('hv1') == set() and seen.of_host('hv2') == {'tap1'}
+    del seen['tap1']
+    assert seen.of_host('hv2') == set() and seen == {}

@@ -69,6 +69,9 @@ class FakeEtcd:
         self.put(key, value, lease)
         return self.revision
 
+    def create_all(self, items, lease):
+        return [self.create(key, value, lease) for key, value in items]
+
     def revoke(self, lease):
         self._check()
         if lease not in self.leases:

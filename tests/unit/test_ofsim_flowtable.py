@@ -120,3 +120,19 @@ def test_a_bundle_commits_through_the_wire_and_a_refused_one_applies_nothing():
     assert sw.table.cookies() == {1} and sw.commits == 1
     assert bundle(2, add(2, in_port=2), add(3, in_port=3)) == [1, 1]            # two errors
     assert sw.table.cookies() == {1} and sw.commits == 1
+
+
+def test_a_long_flow_stats_reply_is_decoded_with_turns_of_the_event_loop(monkeypatch):
+    """A table read back does not hold the event loop for all its records."""
+    from controller import ryu_facade
+    t = FlowTable()
+    apply(t, *[add(0xabc, table=2, priority=i, in_port=i) for i in range(1, 501)])
+    records = t.stats_entries(ofproto.OFPTT_ALL, 0, 0, b'')
+    raw = ofsim.message(ofsim.MULTIPART_REPLY, 7, struct.pack('!HH4x', ofsim.MP_FLOW, 0)
+                        + b''.join(records))
+    turns = []
+    monkeypatch.setattr(ryu_facade.hub, 'sleep', turns.append)
+    monkeypatch.setattr(ryu_facade.FlowStatsHead, 'decoded', 0)
+    reply = wire.msg(Dp(), *struct.unpack_from('!BBHI', raw), raw)
+    assert len(reply.body) == 500 and turns == [0, 0]       # after records 200 and 400
+    assert sorted(stat.priority for stat in reply.body) == list(range(1, 501))
