@@ -45,3 +45,9 @@ LOG_EVENTS = ('ACCEPT', 'DROP', 'ALL')
 # ---- replicas: the stall watchdog (controller.switch.stall_watchdog) -------------------
 HEARTBEAT_SECONDS = 0.1     # the event loop stamps a heartbeat this often
 STALL_SECONDS = 0.5         # a heartbeat older than this: the replica steps down (see docs)
+# ---- replicas: the failure detector (controller.switch.liveness) ---------------------------
+# A peer whose OS-thread heartbeat (every HEARTBEAT_SECONDS) is silent this long is
+# taken for frozen whole: its lease is revoked. Above STALL_SECONDS, so that a replica
+# taken for dead always finds itself stepped down too; the longest silence peers saw
+# with both cores of a 2-core machine busy was far below it (bench/README.md, 2026-12-07).
+LIVENESS_SILENCE_SECONDS = 0.6
