@@ -125,7 +125,7 @@ class Liveness:
         self._spawn, self._on_dead, self._host, self._silent = spawn, on_dead, host, silent
         self._peers = {}        # (name, address) -> lease to revoke if it dies (None: not now)
         self._beacon = None
-        self.gap_max = 0.0      # the longest a reader waited between two reads that got bytes
+        self.gap_max = 0.0      # the longest silence of a live peer a reader waited through
         self.silent_peers = 0   # peers taken for dead by their silence
         self.reopen()
 
@@ -192,5 +192,6 @@ class Liveness:
             if not data:
                 return 'its connection closed'
             now = time.monotonic()
-            self.gap_max = max(self.gap_max, now - heard)
+            if len(data) == 1:                  # several: we were late, not the peer
+                self.gap_max = max(self.gap_max, now - heard)
             heard = now

@@ -2,6 +2,7 @@
 peer process: killed, it is reported at once; frozen, once its heartbeat has
 been silent for LIVENESS_SILENCE_SECONDS; busy, never. The reader's decision
 against fake connections: a late reader is not fooled by the bytes waiting."""
+import ast
 import os
 import signal
 import socket
@@ -125,6 +126,39 @@ def test_a_timeout_with_bytes_waiting_is_a_late_reader_not_a_silent_peer():
     assert live._listen(conn).startswith('silent for ')
     assert conn.timeouts == [0.6, 0.6, 0.6, 0.0]    # the confirmation does not wait
     assert live.status()['peers_silent'] == 1
+
+
+GREEN = ('import eventlet\n'
+         'eventlet.monkey_patch()\n'
+         'import sys, time\n'
+         'from controller.switch.liveness import Liveness\n'
+         'live = Liveness("127.0.0.1", eventlet.spawn, lambda *a: print("dead", *a))\n'
+         'live.watch({"b": (sys.argv[1], 7)})\n'
+         'def stall():\n'
+         '    eventlet.sleep(0.35)\n'
+         '    host, port = sys.argv[1].rsplit(":", 1)\n'
+         '    eventlet.connect((host, int(port))).recv(1)\n'
+         '    end = time.monotonic() + 1.5\n'
+         '    while time.monotonic() < end:\n'
+         '        pass\n'
+         'eventlet.spawn(stall)\n'
+         'eventlet.sleep(2.5)\n'
+         'print(live.status(), flush=True)\n')
+
+
+def test_a_green_reader_whose_own_loop_stalled_does_not_take_its_peer_for_silent():
+    """As in the controller: the reader on an eventlet loop, which then stalls
+    for longer than the threshold in a green thread woken by a socket (as by an
+    OpenFlow message): the hub fires the reader's overdue timeout before it
+    polls, but the bytes are there."""
+    beacon = Beacon('127.0.0.1')
+    done = subprocess.run([sys.executable, '-c', GREEN, beacon.address], capture_output=True,
+                          text=True, timeout=20,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    beacon.stop()
+    status = ast.literal_eval(done.stdout.splitlines()[-1])
+    assert 'dead' not in done.stdout and status['peers_silent'] == 0, done.stdout
+    assert status['peer_silence_max'] < LIVENESS_SILENCE_SECONDS / 2   # its stall is not counted
 
 
 def test_a_beacon_beats_on_every_connection_and_stopped_ends_them_at_once():
