@@ -14,9 +14,10 @@ comes back as a slave with a new one).
 
 A process frozen whole (SIGSTOP, a paused VM, a C call that holds the GIL)
 freezes this thread too: its peers see its liveness heartbeat fall silent and
-revoke its lease. When it runs again, whichever of the loop and this thread
-looks first sees the gap and fences it (:meth:`Detector.check` is atomic, so
-once), before the loop serves anything else it has a chance to.
+revoke its lease. When it runs again, whichever of the loop's heartbeat and
+this thread looks first sees the gap and fences it (:meth:`Detector.check` is
+atomic: once). What it may send a switch before that is refused: the new
+master's ROLE_MASTER (a higher generation) made OVS demote its connection.
 """
 import logging
 import os
