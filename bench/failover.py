@@ -55,10 +55,11 @@ def failover(hypervisors):
                 dc.replicas.kill(victim, back)
             shared(dc)
             wait_synced(dc)
-        detector = [st for st in dc.replicas.statuses().values()]
+        detector = list(dc.replicas.statuses().values())
         print('    heartbeats: longest silence a replica saw from a live peer %s; peers '
               'taken for silent %s (2 expected: the frozen one, by each survivor)'
-              % (' '.join('%s s' % st.get('peer_silence_max', 'n/a') for st in detector),
+              % (' '.join('%s s' % st['peer_silence_max'] if 'peer_silence_max' in st
+                          else 'n/a' for st in detector),
                  ' '.join('%s' % st.get('peers_silent', 'n/a') for st in detector)))
 
 
