@@ -45,3 +45,10 @@ LOG_EVENTS = ('ACCEPT', 'DROP', 'ALL')
 # ---- replicas: the stall watchdog (controller.switch.stall_watchdog) -------------------
 HEARTBEAT_SECONDS = 0.1     # the event loop stamps a heartbeat this often
 STALL_SECONDS = 0.5         # a heartbeat older than this: the replica steps down (see docs)
+# ---- replicas: the failure detector (controller.switch.liveness) ---------------------------
+# A peer whose OS-thread heartbeat (every HEARTBEAT_SECONDS) is silent this long is
+# taken for frozen whole: its lease is revoked. Above STALL_SECONDS, so that a replica
+# taken for dead always finds itself stepped down too; 3.6x the longest silence peers saw
+# with both cores of a 2-core machine busy (0.167 s: bench.failover --busy 2, 2026-12-07),
+# and still a failover well under a second (0.5-0.6 s of silence + a claim round).
+LIVENESS_SILENCE_SECONDS = 0.6

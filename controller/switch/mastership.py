@@ -10,9 +10,10 @@ Both are attached to the replica's etcd lease (``ttl`` seconds, renewed every
 ``ttl / 4``): a replica killed or frozen loses its keys when its lease expires,
 and its switches are orphans the others claim. A replica *killed* is seen
 dead within milliseconds by the others' failure detector
-(:mod:`controller.switch.liveness`, at the record's ``live`` address): they
-revoke its lease at once (which deletes its keys) and claim in a round run
-then, so failover does not wait for the lease. A claim is a create-if-absent
+(:mod:`controller.switch.liveness`, at the record's ``live`` address), one
+*frozen* when its heartbeat there has been silent for
+``LIVENESS_SILENCE_SECONDS``: they revoke its lease at once (which deletes its
+keys) and claim in a round run then, so failover does not wait for the lease. A claim is a create-if-absent
 (compare-and-swap), so two replicas never both master a switch; the revision
 that created the key is the claim's *generation*, monotonic across the cluster,
 which the master sends in its OpenFlow ROLE_MASTER request: the switch then
@@ -298,6 +299,7 @@ class Mastership:
         return {'replica': self.name, 'lease_ttl': self.ttl, 'replicas': replicas,
                 'etcd_errors': self.errors,
                 **(self.watchdog.status() if self.watchdog is not None else {}),
+                **(self.liveness.status() if self.liveness is not None else {}),
                 'claims_age': (round(self.clock() - self.read_at, 3)
                                if self.read_at is not None else None),
                 'masters': {'%016x' % d: {'master': m[0], 'generation': m[1],

@@ -12,8 +12,12 @@ again, the heartbeat calls ``on_resume`` on the loop (the caller reopens its
 liveness socket and runs a mastership round, which finds the lease revoked and
 comes back as a slave with a new one).
 
-Not covered, left to the lease: a process frozen whole (SIGSTOP, a paused VM)
-freezes this thread too, and a C call that holds the GIL blocks it.
+A process frozen whole (SIGSTOP, a paused VM, a C call that holds the GIL)
+freezes this thread too: its peers see its liveness heartbeat fall silent and
+revoke its lease. When it runs again, whichever of the loop's heartbeat and
+this thread looks first sees the gap and fences it (:meth:`Detector.check` is
+atomic: once). What it may send a switch before that is refused: the new
+master's ROLE_MASTER (a higher generation) made OVS demote its connection.
 """
 import logging
 import os
@@ -39,6 +43,8 @@ class Detector:
         self.stall, self.beat_at, self.state = stall, now, 'running'
         self.worst = 0.0        # the longest gap between heartbeats seen
         self.stalls = 0
+        self.stalled_since = None   # the last heartbeat before the latest stall
+        self._lock = _threading.Lock()    # the loop and the OS thread may both check
 
     def beat(self, now):
         """The loop turned: True when it comes back from a stall acted on."""
@@ -50,12 +56,14 @@ class Detector:
         return False
 
     def check(self, now):
-        """From the watchdog thread: True once, when the loop has stalled."""
-        if self.state == 'running' and now - self.beat_at > self.stall:
-            self.state = 'stalled'
-            self.stalls += 1
-            return True
-        return False
+        """True once, when the loop has stalled: to the watchdog thread, or to
+        the loop itself when the whole process was frozen."""
+        with self._lock:
+            if self.state == 'running' and now - self.beat_at > self.stall:
+                self.state, self.stalled_since = 'stalled', self.beat_at
+                self.stalls += 1
+                return True
+            return False
 
     def acted(self):
         self.state = 'silenced'
@@ -78,10 +86,11 @@ class StallWatchdog:
 
     def _heartbeat(self):
         while True:
-            stalled_since = self.detector.beat_at
+            if self.detector.check(_time.monotonic()):     # frozen: the loop sees it first
+                self._stalled()
             if self.detector.beat(_time.monotonic()):
                 try:            # never end the heartbeat: that would be a stall forever
-                    self._on_resume(_time.monotonic() - stalled_since)
+                    self._on_resume(_time.monotonic() - self.detector.stalled_since)
                 except Exception:
                     LOG.exception('coming back after an event-loop stall')
             self._sleep(HEARTBEAT_SECONDS)
@@ -90,11 +99,14 @@ class StallWatchdog:
         while True:
             _time.sleep(HEARTBEAT_SECONDS / 2)
             if self.detector.check(_time.monotonic()):
-                try:
-                    self._on_stall()
-                except Exception:       # no logging here (green locks): the lease remains
-                    pass
-                self.detector.acted()
+                self._stalled()
+
+    def _stalled(self):
+        try:
+            self._on_stall()
+        except Exception:       # no logging here (green locks): the lease remains
+            pass
+        self.detector.acted()
 
     def status(self):
         return {'loop_gap_max': round(self.detector.worst, 3),

@@ -3,6 +3,8 @@ fake clock, the real OS thread against a blocked heartbeat, and the liveness
 socket it silences and reopens."""
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -60,6 +62,36 @@ def test_the_os_thread_sees_a_blocked_heartbeat_and_the_heartbeat_resumes():
     assert [c for c, _ in calls] == ['stall', 'resume']
     assert calls[1][1] >= STALL_SECONDS + 0.3
     assert watchdog.status()['loop_stalls'] == 1
+
+
+FROZEN = ('import threading, time\n'
+          'from controller.switch.stall_watchdog import StallWatchdog\n'
+          'def spawn(fn, *a): threading.Thread(target=fn, args=a, daemon=True).start()\n'
+          'StallWatchdog(spawn, time.sleep, lambda: print("stall", flush=True),\n'
+          '              lambda took: print("resume %.1f" % took, flush=True)).start()\n'
+          'print("up", flush=True)\n'
+          'time.sleep(60)\n')
+
+
+def test_a_process_frozen_whole_steps_down_once_when_it_runs_again():
+    """SIGSTOP freezes the watchdog's thread too: whichever of it and the
+    heartbeat runs first sees the gap, and the stall is acted on once."""
+    proc = subprocess.Popen([sys.executable, '-c', FROZEN], stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    try:
+        assert proc.stdout.readline() == 'up\n'
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGCONT)
+        assert proc.stdout.readline() == 'stall\n'
+        took = float(proc.stdout.readline().split()[1])
+        assert 1.0 <= took < 1.5
+        time.sleep(0.5)
+    finally:
+        proc.kill()
+        assert proc.stdout.read() == ''         # once
+        proc.wait()
 
 
 def test_a_silenced_replica_looks_dead_to_its_peers_and_not_them_to_it():
