@@ -86,7 +86,7 @@ def test_a_process_frozen_whole_steps_down_once_when_it_runs_again():
         proc.send_signal(signal.SIGCONT)
         assert proc.stdout.readline() == 'stall\n'
         took = float(proc.stdout.readline().split()[1])
-        assert 1.0 <= took < 1.5
+        assert 1.0 <= took < 3.0        # the whole freeze (a loaded machine wakes it late)
         time.sleep(0.5)
     finally:
         proc.kill()
