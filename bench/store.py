@@ -10,6 +10,13 @@ creation one at a time (one client, then 8 client processes, 100 ports stored)
 and bulk creation of 1,000 ports in one request (median of 3), side by side;
 ``--rounds N``: each measured N times in turn, the median printed.
 
+The floor, same run, in this process (no REST, no eventlet): a port's creation
+by the service on SQLite (its whole store write included), and etcd's own
+commit of the same port's Txn (the store's request, sent by a blocking gRPC
+call: no hand-over to a worker thread, no controller). A REST write on etcd
+cannot cost less than SQLite's REST write minus SQLite's in-process creation
+plus etcd's commit: that bound is printed beside the aim (1.5x).
+
     .venv/bin/python -m bench.store [--seconds 3] [--rounds 1] [--reference COMMIT]
 """
 import argparse
@@ -21,7 +28,13 @@ import sys
 import tempfile
 import time
 
+import grpc
+
 from bench.api import ROOT, Controller, port_body, rate, reference_checkout
+from controller.state import etcd_grpc, etcd_pb as pb
+from controller.state.etcd_store import EtcdStore
+from controller.state.service import Service
+from controller.state.store import SqliteStore
 from mininet_topos.etcd_proc import EtcdProcess
 from mininet_topos.procs import exit_on_sigterm
 
@@ -38,6 +51,60 @@ def bulk_seconds(ctl, repeats=3):
         times.append(time.perf_counter() - t0)
         ctl.count += 1000
     return statistics.median(times)
+
+
+def create_ms(store, ports=300):
+    """Median ms of one ``Service.create_port`` on ``store`` (in this process)."""
+    service = Service(store)
+    network = service.create_network({'name': 'floor', 'kind': 'vxlan'})
+    times = []
+    for k in range(ports):
+        t0 = time.perf_counter()
+        service.create_port(port_body(network.id, 9, k) | {'ips': []})
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def commit_ms(store, client_port):
+    """Median ms of etcd's commit of a port's Txn: the store's own requests, sent
+    by a blocking gRPC call instead of its worker threads."""
+    channel = grpc.insecure_channel('127.0.0.1:%d' % client_port)
+    txn = channel.unary_unary(etcd_grpc.METHODS['kv/txn'][0],
+                              request_serializer=pb.TxnRequest.SerializeToString,
+                              response_deserializer=pb.TxnResponse.FromString)
+    post, commits = store._members.post, []
+
+    def direct(path, body):
+        if path != 'kv/txn':
+            return post(path, body)
+        t0 = time.perf_counter()
+        answer = txn(body, timeout=5)
+        commits.append(time.perf_counter() - t0)
+        return answer
+    store._members.post = direct
+    try:
+        create_ms(store)
+    finally:
+        channel.close()
+    return 1000 * statistics.median(commits)
+
+
+def floor(workdir, etcd_dir):
+    """(ms of a port's creation on SQLite, ms of etcd's commit of a port's Txn)."""
+    sqlite = SqliteStore(os.path.join(workdir, 'floor.db'))
+    try:
+        sqlite_ms = create_ms(sqlite)
+    finally:
+        sqlite.close()
+    etcd = EtcdProcess(etcd_dir).start()
+    try:
+        store = EtcdStore.from_url(etcd.url)
+        try:
+            return sqlite_ms, commit_ms(store, etcd.client_port)
+        finally:
+            store.close()
+    finally:
+        etcd.stop(signal.SIGTERM)
 
 
 def measure(source, workdir, seconds, etcd_dir=None):
@@ -64,6 +131,7 @@ def main(argv=None):
     tmp = tempfile.mkdtemp(prefix='vnetsec-bench-store-')
     ref_dir = os.path.join(tmp, 'reference')
     runs = {'sqlite': [], 'before': [], 'after': []}
+    floors = []
     try:
         reference_checkout(args.reference, ref_dir)
         for n in range(args.rounds):
@@ -72,6 +140,7 @@ def main(argv=None):
                                           '%s/b%d-etcd' % (tmp, n)))
             runs['after'].append(measure(ROOT, '%s/a%d' % (tmp, n), args.seconds,
                                          '%s/a%d-etcd' % (tmp, n)))
+            floors.append(floor(tmp, '%s/f%d-etcd' % (tmp, n)))
     finally:
         subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', ref_dir],
                        capture_output=True)
@@ -90,7 +159,14 @@ def main(argv=None):
     print('  %-44s %8.3f s %8.3f s %8.3f s %7.2fx %7.2fx' % (
         'POST /v1/ports, 1,000 ports in one request', s['bulk'], b['bulk'], a['bulk'],
         b['bulk'] / s['bulk'], a['bulk'] / s['bulk']))
+    sqlite_ms, commit_ms = (statistics.median(f[i] for f in floors) for i in (0, 1))
+    rest_ms = 1000 / s['one']
+    bound = rest_ms - sqlite_ms + commit_ms
     print('  (etcd before: %s)' % args.reference)
+    print('Floor, same run, in process: a port created by the service on SQLite %.2f ms; '
+          "etcd's commit of a port's Txn, direct gRPC call %.2f ms" % (sqlite_ms, commit_ms))
+    print('  a REST write on etcd >= %.2f - %.2f + %.2f = %.2f ms = %.2fx SQLite\'s (aim 1.50x)'
+          % (rest_ms, sqlite_ms, commit_ms, bound, bound / rest_ms))
     return 0
 
 
