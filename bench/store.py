@@ -121,6 +121,12 @@ def measure(source, workdir, seconds, etcd_dir=None):
             etcd.stop(signal.SIGTERM)
 
 
+def medians(rounds):
+    """Each figure's median over the rounds that finished (nan: none did)."""
+    return {key: statistics.median(r[key] for r in rounds) if rounds else float('nan')
+            for key in ('one', 'eight', 'bulk')}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--seconds', type=float, default=3.0, help='per rate measurement')
@@ -135,18 +141,20 @@ def main(argv=None):
     try:
         reference_checkout(args.reference, ref_dir)
         for n in range(args.rounds):
-            runs['sqlite'].append(measure(ROOT, '%s/s%d' % (tmp, n), args.seconds))
-            runs['before'].append(measure(ref_dir, '%s/b%d' % (tmp, n), args.seconds,
-                                          '%s/b%d-etcd' % (tmp, n)))
-            runs['after'].append(measure(ROOT, '%s/a%d' % (tmp, n), args.seconds,
-                                         '%s/a%d-etcd' % (tmp, n)))
+            for name, source, etcd in (('sqlite', ROOT, False), ('before', ref_dir, True),
+                                       ('after', ROOT, True)):
+                workdir = '%s/%s%d' % (tmp, name, n)
+                try:
+                    runs[name].append(measure(source, workdir, args.seconds,
+                                              etcd and workdir + '-etcd'))
+                except Exception as e:      # reported; the others are measured still
+                    print('%s, round %d, failed: %r' % (name, n + 1, e), flush=True)
             floors.append(floor(tmp, '%s/f%d-etcd' % (tmp, n)))
     finally:
         subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', ref_dir],
                        capture_output=True)
         subprocess.run(['rm', '-rf', tmp])
-    s, b, a = ({key: statistics.median(r[key] for r in rs) for key in rs[0]}
-               for rs in (runs['sqlite'], runs['before'], runs['after']))
+    s, b, a = (medians(runs[name]) for name in ('sqlite', 'before', 'after'))
     print('Store cost through the REST API, controller with no switches, loopback, '
           'same run (%.0f s per rate, median of %d)' % (args.seconds, args.rounds))
     print('  %-44s %10s %10s %10s %8s %8s' % ('', 'SQLite', 'etcd', 'etcd', 'before/', 'after/'))
