@@ -89,14 +89,15 @@ def commit_ms(store, client_port):
     return 1000 * statistics.median(commits)
 
 
-def floor(workdir, etcd_dir):
+def floor(workdir):
     """(ms of a port's creation on SQLite, ms of etcd's commit of a port's Txn)."""
-    sqlite = SqliteStore(os.path.join(workdir, 'floor.db'))
+    os.makedirs(workdir)
+    sqlite = SqliteStore(os.path.join(workdir, 'state.db'))
     try:
         sqlite_ms = create_ms(sqlite)
     finally:
         sqlite.close()
-    etcd = EtcdProcess(etcd_dir).start()
+    etcd = EtcdProcess(os.path.join(workdir, 'etcd')).start()
     try:
         store = EtcdStore.from_url(etcd.url)
         try:
@@ -119,6 +120,15 @@ def measure(source, workdir, seconds, etcd_dir=None):
     finally:
         if etcd:
             etcd.stop(signal.SIGTERM)
+
+
+def attempt(results, measurement, *args):
+    """Append ``measurement(*args)`` to ``results``; a failure is reported and
+    the run goes on, so the other measurements are still made and printed."""
+    try:
+        results.append(measurement(*args))
+    except Exception as e:
+        print('%s%r failed: %r' % (measurement.__name__, args, e), flush=True)
 
 
 def medians(rounds):
@@ -144,12 +154,9 @@ def main(argv=None):
             for name, source, etcd in (('sqlite', ROOT, False), ('before', ref_dir, True),
                                        ('after', ROOT, True)):
                 workdir = '%s/%s%d' % (tmp, name, n)
-                try:
-                    runs[name].append(measure(source, workdir, args.seconds,
-                                              etcd and workdir + '-etcd'))
-                except Exception as e:      # reported; the others are measured still
-                    print('%s, round %d, failed: %r' % (name, n + 1, e), flush=True)
-            floors.append(floor(tmp, '%s/f%d-etcd' % (tmp, n)))
+                attempt(runs[name], measure, source, workdir, args.seconds,
+                        etcd and workdir + '-etcd')
+            attempt(floors, floor, '%s/floor%d' % (tmp, n))
     finally:
         subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', ref_dir],
                        capture_output=True)
@@ -167,7 +174,8 @@ def main(argv=None):
     print('  %-44s %8.3f s %8.3f s %8.3f s %7.2fx %7.2fx' % (
         'POST /v1/ports, 1,000 ports in one request', s['bulk'], b['bulk'], a['bulk'],
         b['bulk'] / s['bulk'], a['bulk'] / s['bulk']))
-    sqlite_ms, commit_ms = (statistics.median(f[i] for f in floors) for i in (0, 1))
+    sqlite_ms, commit_ms = (statistics.median(f[i] for f in floors) if floors else float('nan')
+                            for i in (0, 1))
     rest_ms = 1000 / s['one']
     bound = rest_ms - sqlite_ms + commit_ms
     print('  (etcd before: %s)' % args.reference)
