@@ -38,7 +38,6 @@ import queue
 import select
 import ssl
 import sys
-import time
 
 import grpc
 from eventlet import patcher
@@ -57,7 +56,6 @@ OPTIONS = [('grpc.max_send_message_length', -1), ('grpc.max_receive_message_leng
 WATCH_OPTIONS = OPTIONS + [('SingleThreadedUnaryStream', 1)]
 WATCH = '/etcdserverpb.Watch/Watch'
 WATCH_RENEW = 10        # seconds a watch stream lives (see WatchStream)
-RENEW_SLACK = 0.1       # seconds: a stream failing this close to its end was renewed
 METHODS = {'kv/range': ('/etcdserverpb.KV/Range', pb.RangeRequest, pb.RangeResponse),
            'kv/txn': ('/etcdserverpb.KV/Txn', pb.TxnRequest, pb.TxnResponse)}
 _Thread = patcher.original('threading').Thread
@@ -155,7 +153,6 @@ class WatchStream:
         channel = open_channel(target, creds, WATCH_OPTIONS)
         watch = channel.unary_stream(WATCH, request_serializer=pb.WatchRequest.SerializeToString,
                                      response_deserializer=pb.WatchResponse.FromString)
-        deadline = time.monotonic() + renew
         try:
             for response in watch(request, timeout=renew, metadata=metadata):
                 self._put(response)
@@ -163,9 +160,8 @@ class WatchStream:
         except OSError:
             pass                                    # the reader is gone
         except Exception as e:                      # the reader's to raise
-            with contextlib.suppress(OSError):      # unless it is the renewal, which
-                # etcd may report first, as its own "context deadline exceeded"
-                self._put(None if time.monotonic() > deadline - RENEW_SLACK else e)
+            with contextlib.suppress(OSError):
+                self._put(e)
         finally:
             channel.close()
             os.close(self._done)
@@ -185,6 +181,8 @@ class WatchStream:
                 if item is None:
                     return
                 if isinstance(item, grpc.RpcError):
+                    if item.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                        return                      # renewed by the caller
                     raise error_of(item) from None
                 if isinstance(item, Exception):
                     raise item
