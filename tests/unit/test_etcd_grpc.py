@@ -15,7 +15,7 @@ import pytest
 from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception
 
 from controller.state import etcd_pb as pb
-from controller.state.etcd_grpc import WORKERS, GrpcEndpoint, WatchStream, error_of
+from controller.state.etcd_grpc import WORKERS, GrpcEndpoint, error_of
 from controller.state.etcd_http import ERRORS, Access, Endpoint, TokenRefused
 from mininet_topos.etcd_proc import MAX_TXN_OPS, EtcdProcess, _any_free_port, etcd_binary
 from tests.unit.test_store_contract import etcd, network  # noqa: F401 (a fixture)
@@ -96,84 +96,6 @@ def test_calls_overlap_on_a_few_workers(etcd):  # noqa: F811
     member.close()
     assert len(answers) == 3 * WORKERS and all(r > 0 for r in answers)
     assert 1 <= len(started) <= WORKERS
-
-
-def _watch(port, start_revision=1, renew=10):
-    request = pb.WatchRequest(create_request=pb.WatchCreateRequest(
-        key=b'/w/', range_end=b'/w0', start_revision=start_revision))
-    return WatchStream('127.0.0.1:%d' % port, None, request, renew=renew)
-
-
-def test_a_watch_streams_puts_and_deletes_and_ends_when_renewed(etcd):  # noqa: F811
-    """Every change from the start revision, in order; the stream ends quietly after
-    ``renew`` seconds (its owner opens it again from where it was)."""
-    member = GrpcEndpoint('127.0.0.1', etcd.client_port)
-    put = pb.TxnRequest(success=[pb.RequestOp(request_put=pb.PutRequest(key=b'/w/a', value=b'1'))])
-    first = member.post('kv/txn', put).header.revision
-    gone = pb.TxnRequest(success=[pb.RequestOp(
-        request_delete_range=pb.DeleteRangeRequest(key=b'/w/a'))])
-    member.post('kv/txn', gone)
-    member.post('kv/txn', pb.TxnRequest(success=[pb.RequestOp(
-        request_put=pb.PutRequest(key=b'/elsewhere', value=b'x'))]))
-    t0 = time.monotonic()
-    responses = list(_watch(etcd.client_port, first, renew=1))
-    member.close()
-    assert 0.9 < time.monotonic() - t0 < 5
-    assert responses[0].created
-    events = [(e.type, e.kv.key, e.kv.value, e.kv.mod_revision)
-              for r in responses for e in r.events]
-    assert events == [(pb.PUT, b'/w/a', b'1', first), (pb.DELETE, b'/w/a', b'', first + 1)]
-
-
-def test_stop_ends_a_watch_at_once(etcd):  # noqa: F811
-    stream = _watch(etcd.client_port)
-    seen = []
-    reader = threading.Thread(target=lambda: seen.extend(stream))
-    reader.start()
-    time.sleep(0.5)
-    t0 = time.monotonic()
-    stream.stop()
-    reader.join(5)
-    assert not reader.is_alive() and time.monotonic() - t0 < 1
-    assert [r.created for r in seen] == [True]
-    stream.stop()           # once more: nothing happens
-
-
-def test_a_watch_on_a_member_that_cannot_be_reached_raises():
-    with pytest.raises(ConnectionFailedError):
-        list(_watch(_any_free_port()))
-
-
-GREEN_WATCH = '''
-import eventlet
-eventlet.monkey_patch()
-import sys, time
-from controller.state.etcd_store import EtcdStore
-from tests.unit.test_store_contract import network
-store = EtcdStore.from_url('etcd://127.0.0.1:' + sys.argv[1])
-other = EtcdStore.from_url('etcd://127.0.0.1:' + sys.argv[1])
-ticks = []
-eventlet.spawn(ticks.append, 'ran')    # runs while the write waits for etcd
-with store.transaction() as tx:
-    tx.put('network', 'n1', network(1))
-for _ in range(100):
-    if other.get('network', 'n1'):
-        break
-    eventlet.sleep(0.01)
-t0 = time.monotonic()
-store.close()
-other.close()
-print(other.get('network', 'n1').id, len(ticks) > 0, time.monotonic() - t0 < 1)
-'''
-
-
-def test_the_stores_watch_under_eventlet(etcd):  # noqa: F811
-    """As in ryu-manager: a write reaches the other store object through its
-    watch, green threads run meanwhile, and close() ends the watch at once."""
-    out = subprocess.run([sys.executable, '-W', 'ignore', '-c', GREEN_WATCH,
-                          str(etcd.client_port)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=60)
-    assert out.stdout.split() == ['n1', 'True', 'True'], out.stderr[-2000:]
 
 
 GREEN_CALL = '''
