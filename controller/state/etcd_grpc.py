@@ -1,4 +1,4 @@
-"""The store's calls (KV.Range, KV.Txn, and its Watch.Watch stream) on etcd's gRPC API.
+"""The store's unary calls (KV.Range, KV.Txn) on etcd's gRPC API.
 
 Why not the v3 JSON gateway: the gateway is a proxy inside etcd that turns each
 JSON call into a gRPC call to itself, and a store write paid for it. Measured on
@@ -21,18 +21,12 @@ it wait up to the switch interval, 5 ms by default: so once a worker exists the
 process switches every 0.2 ms (``SWITCH_INTERVAL``; 8 clients writing at once
 took 2.0 ms per port with 5 ms, against 1.6 ms on the gateway).
 
-The watch is a stream read the same way: an OS thread of its own reads it and
-hands each response over by a pipe (:class:`WatchStream`). On the gateway each
-event cost etcd a gRPC-to-JSON translation and this process a JSON and base64
-decoding, on every replica.
-
 Logins stay on the gateway (:class:`~controller.state.etcd_http.Access`); the
 token goes in the ``token`` metadata etcd reads. Errors are etcd3gw's exceptions,
 as from the gateway: a member that cannot be reached is ``ConnectionFailedError``
 or ``ConnectionTimeoutError``, so :class:`~controller.state.etcd_http.Members`
 fails over to the next one.
 """
-import contextlib
 import os
 import queue
 import select
@@ -52,10 +46,6 @@ OPTIONS = [('grpc.max_send_message_length', -1), ('grpc.max_receive_message_leng
            # a member back after a restart is used again within a second
            ('grpc.initial_reconnect_backoff_ms', 100), ('grpc.min_reconnect_backoff_ms', 100),
            ('grpc.max_reconnect_backoff_ms', 1000)]
-# the stream read on the calling thread alone (no grpcio thread: theirs would be green)
-WATCH_OPTIONS = OPTIONS + [('SingleThreadedUnaryStream', 1)]
-WATCH = '/etcdserverpb.Watch/Watch'
-WATCH_RENEW = 10        # seconds a watch stream lives (see WatchStream)
 METHODS = {'kv/range': ('/etcdserverpb.KV/Range', pb.RangeRequest, pb.RangeResponse),
            'kv/txn': ('/etcdserverpb.KV/Txn', pb.TxnRequest, pb.TxnResponse)}
 _Thread = patcher.original('threading').Thread
@@ -90,11 +80,6 @@ def credentials(access):
     return grpc.ssl_channel_credentials(ca, key, cert)
 
 
-def open_channel(target, creds, options=OPTIONS):
-    return (grpc.secure_channel(target, creds, options) if creds
-            else grpc.insecure_channel(target, options))
-
-
 class _Worker:
     """An OS thread with its own channel to one member, making one call at a time."""
 
@@ -106,7 +91,8 @@ class _Worker:
         _Thread(target=self._serve, args=(target, creds), name='etcd-grpc', daemon=True).start()
 
     def _serve(self, target, creds):
-        channel = open_channel(target, creds)
+        channel = (grpc.secure_channel(target, creds, OPTIONS) if creds
+                   else grpc.insecure_channel(target, OPTIONS))
         calls = {path: channel.unary_unary(name, request_serializer=req.SerializeToString,
                                            response_deserializer=resp.FromString)
                  for path, (name, req, resp) in METHODS.items()}
@@ -129,73 +115,6 @@ class _Worker:
 
     def stop(self):
         self._jobs.put(None)
-
-
-class WatchStream:
-    """One Watch stream (etcd's Watch.Watch with one create request; etcd keeps
-    sending after the client's side is closed), read on an OS thread of its own.
-
-    Iterating gives its WatchResponses in order, in a green thread; it stops when
-    the stream has lived ``renew`` seconds (then it is opened again from the
-    last revision: grpcio's ``cancel`` takes locks that eventlet made green, so a
-    stream is never cut from another thread, it ends by its deadline) or at
-    :meth:`stop`; a failed stream raises etcd3gw's exception, as a call does."""
-
-    def __init__(self, target, creds, request, metadata=None, renew=WATCH_RENEW):
-        self._items = _Jobs()
-        self._ready, self._done = os.pipe()         # an item is ready (the thread's end)
-        self._stopped, self._stop = os.pipe()       # stop() was called (the reader's)
-        self._closed = False                        # the reader closed its pipes
-        _Thread(target=self._read, args=(target, creds, request, metadata, renew),
-                name='etcd-watch', daemon=True).start()
-
-    def _read(self, target, creds, request, metadata, renew):
-        channel = open_channel(target, creds, WATCH_OPTIONS)
-        watch = channel.unary_stream(WATCH, request_serializer=pb.WatchRequest.SerializeToString,
-                                     response_deserializer=pb.WatchResponse.FromString)
-        try:
-            for response in watch(request, timeout=renew, metadata=metadata):
-                self._put(response)
-            self._put(None)
-        except OSError:
-            pass                                    # the reader is gone
-        except Exception as e:                      # the reader's to raise
-            with contextlib.suppress(OSError):
-                self._put(e)
-        finally:
-            channel.close()
-            os.close(self._done)
-
-    def _put(self, item):
-        self._items.put(item)
-        os.write(self._done, b'.')
-
-    def __iter__(self):
-        try:
-            while True:
-                ready, _, _ = select.select([self._ready, self._stopped], [], [])
-                if self._stopped in ready:
-                    return
-                os.read(self._ready, 1)
-                item = self._items.get()
-                if item is None:
-                    return
-                if isinstance(item, grpc.RpcError):
-                    if item.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                        return                      # renewed by the caller
-                    raise error_of(item) from None
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
-            self._closed = True
-            for fd in (self._ready, self._stopped, self._stop):
-                os.close(fd)
-
-    def stop(self):
-        """End the iteration now (from another green thread of this hub)."""
-        if not self._closed:
-            os.write(self._stop, b'.')
 
 
 class GrpcEndpoint(Endpoint):
@@ -229,13 +148,6 @@ class GrpcEndpoint(Endpoint):
         if error is not None:
             raise error
         return answer
-
-    def watch(self, key, range_end, start_revision, token=None):
-        """A :class:`WatchStream` of the keys in [key, range_end) from ``start_revision``."""
-        request = pb.WatchRequest(create_request=pb.WatchCreateRequest(
-            key=key, range_end=range_end, start_revision=start_revision))
-        return WatchStream(self._target, self._credentials, request,
-                           (('token', token),) if token else None)
 
     def close(self):
         """Stop the workers (a call in flight is waited for: at most the timeout)."""

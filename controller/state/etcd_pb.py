@@ -1,5 +1,4 @@
-"""etcd's v3 protobuf messages that the store sends and reads (KV.Range, KV.Txn,
-Watch.Watch).
+"""etcd's v3 protobuf messages that the store sends and reads (KV.Range, KV.Txn).
 
 Built here from a table of etcd's wire format (message and field names and
 numbers as in etcd's ``rpc.proto`` and ``kv.proto``), not compiled from
@@ -16,7 +15,6 @@ PACKAGE = 'etcdserverpb'
 # Compare.target and Compare.result
 VERSION, CREATE, MOD, VALUE = 0, 1, 2, 3
 EQUAL = 0
-PUT, DELETE = 0, 1      # Event.type
 
 _F = descriptor_pb2.FieldDescriptorProto
 _SCALAR = {'int64': _F.TYPE_INT64, 'uint64': _F.TYPE_UINT64, 'int32': _F.TYPE_INT32,
@@ -46,14 +44,6 @@ MESSAGES = {
     'TxnRequest': [('compare', 1, 'Compare*'), ('success', 2, 'RequestOp*'),
                    ('failure', 3, 'RequestOp*')],
     'TxnResponse': [('header', 1, 'ResponseHeader'), ('succeeded', 2, 'bool')],
-    'WatchCreateRequest': [('key', 1, 'bytes'), ('range_end', 2, 'bytes'),
-                           ('start_revision', 3, 'int64')],
-    'WatchRequest': [('create_request', 1, 'WatchCreateRequest|request_union')],
-    'Event': [('type', 1, 'int32'), ('kv', 2, 'KeyValue')],     # mvccpb.Event
-    'WatchResponse': [('header', 1, 'ResponseHeader'), ('watch_id', 2, 'int64'),
-                      ('created', 3, 'bool'), ('canceled', 4, 'bool'),
-                      ('compact_revision', 5, 'int64'), ('cancel_reason', 6, 'string'),
-                      ('events', 11, 'Event*')],
 }
 
 
@@ -95,5 +85,3 @@ RangeRequest, RangeResponse = _message('RangeRequest'), _message('RangeResponse'
 PutRequest, DeleteRangeRequest = _message('PutRequest'), _message('DeleteRangeRequest')
 RequestOp, Compare = _message('RequestOp'), _message('Compare')
 TxnRequest, TxnResponse = _message('TxnRequest'), _message('TxnResponse')
-WatchCreateRequest, WatchRequest = _message('WatchCreateRequest'), _message('WatchRequest')
-Event, WatchResponse = _message('Event'), _message('WatchResponse')

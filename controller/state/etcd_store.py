@@ -20,29 +20,32 @@ Keys (under the prefix, default ``/vnetsec/``)::
 etcd's default limit of 128 operations per transaction is too small for bulk
 writes (1,000 ports take about 4,000): run it with ``--max-txn-ops``.
 
-The Txn and range calls and the watch go to etcd's gRPC API
-(:mod:`controller.state.etcd_grpc`: 0.3-0.6 ms less per Txn than its JSON gateway,
-and no JSON per watched event); the logins stay on the gateway
-(:mod:`controller.state.etcd_http`).
+The Txn and range calls go to etcd's gRPC API (:mod:`controller.state.etcd_grpc`:
+0.3-0.6 ms less per Txn than its JSON gateway); the watch and the logins stay on the
+gateway (etcd3gw's streaming session, :mod:`controller.state.etcd_http`).
 ``etcds://`` is the same over TLS; with an :class:`~controller.state.etcd_http.Access`
 the store checks the members' certificates, presents its own and logs in
 (etcd's authentication), the watch too.
 """
 import contextlib
+import json
 import logging
+import socket
 import threading
 import time
 
+import requests
+from etcd3gw.client import Etcd3Client
 from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception
 
 from controller.state import etcd_pb as pb
-from controller.state.etcd_grpc import WATCH_RENEW, GrpcEndpoint
-from controller.state.etcd_http import (ERRORS, PLAIN, TOKEN_REFUSED, Access, Members, TokenRefused,
-                                         prefix_end)
+from controller.state.etcd_grpc import GrpcEndpoint
+from controller.state.etcd_http import ERRORS, PLAIN, TOKEN_REFUSED, Access, Members, b64, prefix_end, text_of
 from controller.state.store import (KINDS, BufferedWriter, CachedStore, Conflict, StoreUnavailable,
                               decode, differences, encode)
 
 LOG = logging.getLogger(__name__)
+WATCH_IDLE = 60        # seconds of silence after which the watch reconnects
 RETRY_DELAY = 0.2      # seconds between attempts to re-open a broken watch
 WAIT_APPLIED = 10      # seconds a commit or refresh waits for the watch to deliver it
 
@@ -73,8 +76,18 @@ class EtcdStore(CachedStore):
         super().__init__()
         self._endpoints = list(endpoints)
         self.access = access        # TLS and login (the replicas' mastership uses it too)
-        self._members = Members(self._endpoints, timeout, access, endpoint=GrpcEndpoint)
+        self._clients = [Etcd3Client(host, port, protocol=access.scheme,
+                                     ca_cert=access.ca or None, cert_key=access.key or None,
+                                     cert_cert=access.cert or None, timeout=timeout,
+                                     api_path='/v3/')
+                         for host, port in self._endpoints]       # the watch's
+        self._members = Members(self._endpoints, timeout, access,     # single calls
+                                endpoint=GrpcEndpoint)
         self._watching = False      # the watch stream is open (GET /healthz)
+        # given with each watch request: $REQUESTS_CA_BUNDLE would override the session's
+        self._tls_args = {} if not access.tls else {
+            'verify': access.ca or True,
+            'cert': (access.cert, access.key or None) if access.cert else None}
         self._current = 0           # the member the watch follows
         self._state = prefix + 'state/'
         self._claims = prefix + 'claims/'
@@ -85,7 +98,7 @@ class EtcdStore(CachedStore):
         self._revisions = {}        # (kind, key) -> mod_revision of the record held
         self._revision = 0          # every change up to this revision is applied
         self._stopped = False
-        self._stream = None         # the open watch stream
+        self._response = None       # the open watch stream
         self._reload()
         self._thread = threading.Thread(target=self._watch_loop, name='etcd-watch',
                                         daemon=True)
@@ -196,66 +209,72 @@ class EtcdStore(CachedStore):
         while not self._stopped:
             try:
                 self._follow()
-            except (Etcd3Exception, ValueError, OSError) as e:
+            except (requests.RequestException, Etcd3Exception, ValueError, OSError) as e:
                 self._watching = False
                 if self._stopped:
                     return
                 LOG.warning('etcd watch broken (%s): resuming from revision %d',
                             e, self._revision + 1)
                 time.sleep(RETRY_DELAY)
-                self._current = (self._current + 1) % len(self._endpoints)
+                self._current = (self._current + 1) % len(self._clients)
 
     def _follow(self):
-        """Stream changes from the revision after the last applied one, until the
-        stream is renewed (returns) or fails (raises)."""
-        member = self._members.endpoints[self._current]
+        """Stream changes from the revision after the last applied one."""
+        client = self._clients[self._current]
+        create = {'key': b64(self._state), 'range_end': b64(prefix_end(self._state)),
+                  'start_revision': self._revision + 1}
         token = None
         if self.access.user:
-            token = self.access.token or self.access.log_in(member)
-        self._stream = stream = member.watch(
-            self._state.encode(), prefix_end(self._state).encode(), self._revision + 1, token)
-        created = False
-        try:
-            for response in stream:
-                if self._stopped:
-                    return
-                created = created or response.created
-                self._watching = created
-                if response.compact_revision:
-                    LOG.warning('etcd compacted revision %d away: reloading everything',
-                                self._revision + 1)
-                    self._reload()
-                    return
-                if response.canceled:
-                    reason = response.cancel_reason
-                    if token and any(words in reason for words in TOKEN_REFUSED):
-                        self.access.log_in(member, refused=token)
-                    raise ValueError('watch canceled: %s' % reason)
-                self._apply_events(response.events)
-        except TokenRefused:
-            self.access.log_in(member, refused=token)
-            raise
-        if not created and not self._stopped:
-            raise ValueError('the watch was not created within %d s' % WATCH_RENEW)
+            token = self.access.token or self.access.log_in(
+                self._members.endpoints[self._current])
+        self._response = response = client.session.post(
+            client.get_url('watch'), json={'create_request': create}, stream=True,
+            headers={'Authorization': token} if token else None,
+            timeout=(client.timeout, WATCH_IDLE), **self._tls_args)
+        if response.status_code != 200:
+            raise ValueError('watch refused: HTTP %d %s' % (response.status_code,
+                                                            response.text[:200]))
+        self._watching = True
+        for line in response.iter_lines(chunk_size=None):
+            if self._stopped:
+                return
+            if not line.strip():
+                continue
+            message = json.loads(line)
+            if 'error' in message:
+                raise ValueError('watch error: %s' % message['error'])
+            result = message.get('result', {})
+            if int(result.get('compact_revision', 0)):
+                LOG.warning('etcd compacted revision %d away: reloading everything',
+                            self._revision + 1)
+                self._reload()
+                return
+            if result.get('canceled'):
+                reason = result.get('cancel_reason', '')
+                if token and any(words in reason for words in TOKEN_REFUSED):
+                    self.access.log_in(self._members.endpoints[self._current], refused=token)
+                raise ValueError('watch canceled: %s' % reason)
+            self._apply_events(result.get('events', []))
+        raise ValueError('the watch stream ended')
 
     def _apply_events(self, events):
         by_revision = {}
         for event in events:
-            by_revision.setdefault(event.kv.mod_revision, []).append(event)
+            by_revision.setdefault(int(event['kv']['mod_revision']), []).append(event)
         for revision in sorted(by_revision):
             if revision <= self._revision:
                 continue                    # delivered before the watch broke
             changes = []
             with self._lock:
                 for event in by_revision[revision]:
-                    kind, _, key = event.kv.key.decode()[len(self._state):].partition('/')
+                    kind, _, key = text_of(event['kv']['key'])[len(self._state):].partition('/')
                     if kind not in KINDS:
                         continue            # _last
-                    if event.type == pb.DELETE:
+                    if event.get('type') == 'DELETE':
                         new = None
                         self._revisions.pop((kind, key), None)
                     else:
-                        new = decode(kind, key, event.kv.value.decode())
+                        new = decode(kind, key, text_of(event['kv'].get('value', '')))
                         self._revisions[(kind, key)] = revision
                     changes.append((kind, key, self._cache[kind].get(key), new))
                 self._apply(changes)
@@ -286,9 +305,15 @@ class EtcdStore(CachedStore):
             self._applied.notify_all()
 
     def close(self):
-        """Stop the watch (its stream's reading ends now)."""
+        """Stop the watch (its stream is cut so the thread ends now)."""
         self._stopped = True
-        if self._stream is not None:
-            self._stream.stop()
+        response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):
+                sock = socket.fromfd(response.raw.fileno(), socket.AF_INET, socket.SOCK_STREAM)
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            with contextlib.suppress(Exception):
+                response.close()
         self._thread.join(5)
         self._members.close()
