@@ -10,6 +10,13 @@ creation one at a time (one client, then 8 client processes, 100 ports stored)
 and bulk creation of 1,000 ports in one request (median of 3), side by side;
 ``--rounds N``: each measured N times in turn, the median printed.
 
+The floor, same run, in this process (no REST, no eventlet): a port's creation
+by the service on SQLite (its whole store write included), and etcd's own
+commit of the same port's Txn (the store's request, sent by a blocking gRPC
+call: no hand-over to a worker thread, no controller). A REST write on etcd
+cannot cost less than SQLite's REST write minus SQLite's in-process creation
+plus etcd's commit: that bound is printed beside the aim (1.5x).
+
     .venv/bin/python -m bench.store [--seconds 3] [--rounds 1] [--reference COMMIT]
 """
 import argparse
@@ -21,7 +28,13 @@ import sys
 import tempfile
 import time
 
+import grpc
+
 from bench.api import ROOT, Controller, port_body, rate, reference_checkout
+from controller.state import etcd_grpc, etcd_pb as pb
+from controller.state.etcd_store import EtcdStore
+from controller.state.service import Service
+from controller.state.store import SqliteStore
 from mininet_topos.etcd_proc import EtcdProcess
 from mininet_topos.procs import exit_on_sigterm
 
@@ -40,6 +53,61 @@ def bulk_seconds(ctl, repeats=3):
     return statistics.median(times)
 
 
+def create_ms(store, ports=300):
+    """Median ms of one ``Service.create_port`` on ``store`` (in this process)."""
+    service = Service(store)
+    network = service.create_network({'name': 'floor', 'kind': 'vxlan'})
+    times = []
+    for k in range(ports):
+        t0 = time.perf_counter()
+        service.create_port(port_body(network.id, 9, k) | {'ips': []})
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def commit_ms(store, client_port):
+    """Median ms of etcd's commit of a port's Txn: the store's own requests, sent
+    by a blocking gRPC call instead of its worker threads."""
+    channel = grpc.insecure_channel('127.0.0.1:%d' % client_port)
+    txn = channel.unary_unary(etcd_grpc.METHODS['kv/txn'][0],
+                              request_serializer=pb.TxnRequest.SerializeToString,
+                              response_deserializer=pb.TxnResponse.FromString)
+    post, commits = store._members.post, []
+
+    def direct(path, body):
+        if path != 'kv/txn':
+            return post(path, body)
+        t0 = time.perf_counter()
+        answer = txn(body, timeout=5)
+        commits.append(time.perf_counter() - t0)
+        return answer
+    store._members.post = direct
+    try:
+        create_ms(store)
+    finally:
+        channel.close()
+    return 1000 * statistics.median(commits)
+
+
+def floor(workdir):
+    """(ms of a port's creation on SQLite, ms of etcd's commit of a port's Txn)."""
+    os.makedirs(workdir)
+    sqlite = SqliteStore(os.path.join(workdir, 'state.db'))
+    try:
+        sqlite_ms = create_ms(sqlite)
+    finally:
+        sqlite.close()
+    etcd = EtcdProcess(os.path.join(workdir, 'etcd')).start()
+    try:
+        store = EtcdStore.from_url(etcd.url)
+        try:
+            return sqlite_ms, commit_ms(store, etcd.client_port)
+        finally:
+            store.close()
+    finally:
+        etcd.stop(signal.SIGTERM)
+
+
 def measure(source, workdir, seconds, etcd_dir=None):
     """One controller of ``source``: on SQLite, or on a fresh etcd in ``etcd_dir``."""
     etcd = EtcdProcess(etcd_dir).start() if etcd_dir else None
@@ -54,6 +122,21 @@ def measure(source, workdir, seconds, etcd_dir=None):
             etcd.stop(signal.SIGTERM)
 
 
+def attempt(results, measurement, *args):
+    """Append ``measurement(*args)`` to ``results``; a failure is reported and
+    the run goes on, so the other measurements are still made and printed."""
+    try:
+        results.append(measurement(*args))
+    except Exception as e:
+        print('%s%r failed: %r' % (measurement.__name__, args, e), flush=True)
+
+
+def medians(rounds):
+    """Each figure's median over the rounds that finished (nan: none did)."""
+    return {key: statistics.median(r[key] for r in rounds) if rounds else float('nan')
+            for key in ('one', 'eight', 'bulk')}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--seconds', type=float, default=3.0, help='per rate measurement')
@@ -64,20 +147,21 @@ def main(argv=None):
     tmp = tempfile.mkdtemp(prefix='vnetsec-bench-store-')
     ref_dir = os.path.join(tmp, 'reference')
     runs = {'sqlite': [], 'before': [], 'after': []}
+    floors = []
     try:
         reference_checkout(args.reference, ref_dir)
         for n in range(args.rounds):
-            runs['sqlite'].append(measure(ROOT, '%s/s%d' % (tmp, n), args.seconds))
-            runs['before'].append(measure(ref_dir, '%s/b%d' % (tmp, n), args.seconds,
-                                          '%s/b%d-etcd' % (tmp, n)))
-            runs['after'].append(measure(ROOT, '%s/a%d' % (tmp, n), args.seconds,
-                                         '%s/a%d-etcd' % (tmp, n)))
+            for name, source, etcd in (('sqlite', ROOT, False), ('before', ref_dir, True),
+                                       ('after', ROOT, True)):
+                workdir = '%s/%s%d' % (tmp, name, n)
+                attempt(runs[name], measure, source, workdir, args.seconds,
+                        etcd and workdir + '-etcd')
+            attempt(floors, floor, '%s/floor%d' % (tmp, n))
     finally:
         subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', ref_dir],
                        capture_output=True)
         subprocess.run(['rm', '-rf', tmp])
-    s, b, a = ({key: statistics.median(r[key] for r in rs) for key in rs[0]}
-               for rs in (runs['sqlite'], runs['before'], runs['after']))
+    s, b, a = (medians(runs[name]) for name in ('sqlite', 'before', 'after'))
     print('Store cost through the REST API, controller with no switches, loopback, '
           'same run (%.0f s per rate, median of %d)' % (args.seconds, args.rounds))
     print('  %-44s %10s %10s %10s %8s %8s' % ('', 'SQLite', 'etcd', 'etcd', 'before/', 'after/'))
@@ -90,7 +174,15 @@ def main(argv=None):
     print('  %-44s %8.3f s %8.3f s %8.3f s %7.2fx %7.2fx' % (
         'POST /v1/ports, 1,000 ports in one request', s['bulk'], b['bulk'], a['bulk'],
         b['bulk'] / s['bulk'], a['bulk'] / s['bulk']))
+    sqlite_ms, commit_ms = (statistics.median(f[i] for f in floors) if floors else float('nan')
+                            for i in (0, 1))
+    rest_ms = 1000 / s['one']
+    bound = rest_ms - sqlite_ms + commit_ms
     print('  (etcd before: %s)' % args.reference)
+    print('Floor, same run, in process: a port created by the service on SQLite %.2f ms; '
+          "etcd's commit of a port's Txn, direct gRPC call %.2f ms" % (sqlite_ms, commit_ms))
+    print('  a REST write on etcd >= %.2f - %.2f + %.2f = %.2f ms = %.2fx SQLite\'s (aim 1.50x)'
+          % (rest_ms, sqlite_ms, commit_ms, bound, bound / rest_ms))
     return 0
 
 
