@@ -19,7 +19,7 @@ passed = failed = 0
 for case in ET.parse(sys.argv[1]).iter('testcase'):
     bad = case.find('failure') if case.find('failure') is not None else case.find('error')
     out = ' | '.join(line for line in (case.findtext('system-out') or '').splitlines()
-                     if line.strip())
+                     if line.strip() and not line.startswith('---'))   # pytest's header
     if case.find('skipped') is not None:
         print('%s SKIPPED %s' % (case.get('name'), case.find('skipped').get('message')))
         continue
