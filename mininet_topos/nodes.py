@@ -13,6 +13,7 @@
 All of them are Mininet ``Switch`` subclasses living in namespaces, so that
 ``net.hosts`` (and ``pingall``) holds only the VMs.
 """
+import ipaddress
 import os
 import signal
 import sys
@@ -195,6 +196,7 @@ class Hypervisor(OvsSwitchNode):
                  'ip link set br-phy up' % (self.phy_mac, self.vtep))
         if self.gateway:
             self.cmd('ip route add %s via %s dev br-phy' % (self.underlay, self.gateway))
+        self.pin_underlay_routes()
         agent = self.agent_address()
         if self.client:
             self.client.register_host(self.name, self.dpid_int, rack=self.rack,
@@ -253,6 +255,31 @@ class Hypervisor(OvsSwitchNode):
 
     def unplug(self, device):
         self.ovs.vsctl('--if-exists del-port br-int %s' % device)
+
+    def underlay_routes(self):
+        """[(prefix, next hop or '')]: how this host reaches the other VTEPs."""
+        rack = str(ipaddress.ip_interface(self.vtep).network)
+        return [(rack, '')] + ([(self.underlay, self.gateway)] if self.gateway else [])
+
+    def pin_underlay_routes(self, pin=True):
+        """The underlay routes as OVS's own (user) routes. OVS copies the
+        namespace's routing table and, on ANY link change there (a vNIC plugged,
+        unplugged or moved in), flushes its copy and reads it again; a
+        revalidator that translates a tunnel flow in that instant finds no route
+        and makes the flow drop until the next revalidation: another VM's pings
+        through this host were lost (issue 32, ``bench.move_loss``). User routes
+        survive the flush (``pin=False`` removes them: the bench's reference)."""
+        for prefix, via in self.underlay_routes():
+            if not pin:
+                self.ovs.appctl('ovs/route/del %s' % prefix)
+                continue
+            for _ in range(50):     # vswitchd may not have seen br-phy's address yet
+                said = self.ovs.appctl('ovs/route/add %s br-phy %s' % (prefix, via))
+                if 'OK' in said:
+                    break
+                time.sleep(0.1)
+            else:
+                raise RuntimeError('%s: ovs/route/add %s: %s' % (self.name, prefix, said))
 
     def seed_neighbour(self, ip, mac):
         """Tell OVS's tunnel code a next hop's MAC: no first packet lost to ARP."""

@@ -6,6 +6,15 @@ import shutil
 import pytest
 
 
+def pytest_generate_tests(metafunc):
+    """``VNETSEC_REPEAT=N`` runs each selected test N times in one session (one
+    data center per module): ``scripts/repeat-test.sh``."""
+    runs = int(os.environ.get('VNETSEC_REPEAT', '1'))
+    if runs > 1:
+        metafunc.fixturenames.append('repeat_run')
+        metafunc.parametrize('repeat_run', range(1, runs + 1))
+
+
 def pytest_collection_modifyitems(config, items):
     reason = None
     if os.geteuid() != 0:

@@ -14,7 +14,7 @@ import pytest
 from mininet_topos.client import ApiError
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.etcd_proc import etcd_binary
-from mininet_topos.migration import migrate
+from mininet_topos.migration import migrate, vnic_ends
 from tests.integration.helpers import flow_cookies, vnetsec
 
 TTL = 2
@@ -253,6 +253,8 @@ def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_co
     victims = sorted({'c1', 'c2', 'c3'} - {owners['hv1'][0]})   # two replicas: 4 of 6
     moved = [sw for sw, (m, _) in owners.items() if m in victims]
     assert len(moved) >= len(owners) / 2
+    # vm3 moves between the racks: hv2 -> hv3, or back when run again (VNETSEC_REPEAT)
+    dest = 'hv2' if vnic_ends(dc.node('vm3'))[1].node.name == 'hv3' else 'hv3'
     vm1, vm7, vm4, vm6 = (dc.node(n) for n in ('vm1', 'vm7', 'vm4', 'vm6'))
     vm1.cmd('ping -D -i 0.01 -c 700 -W 1 %s > /tmp/vnetsec-h13-a.txt 2>&1 &' % vm7.IP())
     vm4.cmd('ping -D -i 0.01 -c 700 -W 1 %s > /tmp/vnetsec-h13-b.txt 2>&1 &' % vm6.IP())
@@ -261,30 +263,35 @@ def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_co
     for n in victims:
         dc.replicas.kill(int(n[1:]), signal.SIGKILL)
     survivor = ({'c1', 'c2', 'c3'} - set(victims)).pop()
-    migrate(dc, 'vm3', 'hv3')          # planned: waits for hv3's (new) master to program it
-    took = wait_for(lambda: all(m == survivor for m, _ in masters(dc).values())
-                    and time.time() - killed_at, 15, 'new masters')
-    synced = every_switch_synced(dc, killed_at, 15)
-    vm1.cmd('wait')
-    vm4.cmd('wait')
-    for path in ('/tmp/vnetsec-h13-a.txt', '/tmp/vnetsec-h13-b.txt'):
-        with open(path) as f:
-            text = f.read()
-        assert ' 0% packet loss' in text, '%s: %s; the survivor %s sent then: %s' % (
-            path, text[-160:], survivor, _sent_near(dc, survivor, _lost(text), killed_at))
-    after = masters(dc)
-    for sw in moved:
-        assert after[sw][1] > owners[sw][1], 'generation of %s did not grow' % sw
-    port = next(p for p in dc.client.get('/v1/ports') if p['name'] == 'vm3')
-    assert port['bound_host'] == 'hv3', port
-    assert ' 0% packet loss' in vm1.cmd('ping -c3 -i0.2 -W1 %s' % dc.node('vm3').IP())
-    print('failover: every switch mastered by %s %.1f s after the kill -9 (lease %d s), '
-          'synced %.1f s after' % (survivor, took, TTL, synced))
-    # the killed replicas come back and take their share again
-    for n in victims:
-        dc.replicas.start_one(int(n[1:]))
-    rebalanced(dc)
-    dc.wait_ready()
+    try:
+        marks = migrate(dc, 'vm3', dest)   # planned: waits for dest's (new) master to program it
+        took = wait_for(lambda: all(m == survivor for m, _ in masters(dc).values())
+                        and time.time() - killed_at, 15, 'new masters')
+        synced = every_switch_synced(dc, killed_at, 15)
+        vm1.cmd('wait')
+        vm4.cmd('wait')
+        for path in ('/tmp/vnetsec-h13-a.txt', '/tmp/vnetsec-h13-b.txt'):
+            with open(path) as f:
+                text = f.read()
+            assert ' 0% packet loss' in text, '%s: %s; vm3 moved %.2f s after the kill; ' \
+                'the survivor %s sent then: %s' % (
+                    path, text[-160:], marks['moving'] - killed_at, survivor,
+                    _sent_near(dc, survivor, _lost(text), killed_at))
+        after = masters(dc)
+        for sw in moved:
+            assert after[sw][1] > owners[sw][1], 'generation of %s did not grow' % sw
+        port = next(p for p in dc.client.get('/v1/ports') if p['name'] == 'vm3')
+        assert port['bound_host'] == dest, port
+        assert ' 0% packet loss' in vm1.cmd('ping -c3 -i0.2 -W1 %s' % dc.node('vm3').IP())
+        print('failover: every switch mastered by %s %.1f s after the kill -9 (lease %d s), '
+              'synced %.1f s after; vm3 moved to %s' % (survivor, took, TTL, synced, dest))
+    finally:    # the killed replicas come back and take their share again
+        vm1.cmd('kill %ping 2>/dev/null; wait')
+        vm4.cmd('kill %ping 2>/dev/null; wait')
+        for n in victims:
+            dc.replicas.start_one(int(n[1:]))
+        rebalanced(dc)
+        dc.wait_ready()
 
 
 def test_a_frozen_replica_loses_its_switches_within_a_second_and_resumed_changes_nothing(dc):
@@ -348,8 +355,11 @@ def test_losing_the_etcd_quorum_refuses_writes_with_503_and_traffic_flows(dc):
     for m in members:
         m.stop(signal.SIGKILL)
     try:
+        # a name of its own each run: a write refused with 503 here was seen to be
+        # applied once the quorum was back (1 of 3 runs, 2026-12-07)
         with pytest.raises(ApiError) as err:
-            dc.client.post('/v1/security-groups', {'name': 'no-quorum', 'rules': []})
+            dc.client.post('/v1/security-groups',
+                           {'name': 'no-quorum-%d' % time.time(), 'rules': []})
         assert err.value.status == 503
         assert 'store' in err.value.body['error']['message']
         assert dc.client.get('/v1/status')['switches']        # reads still answer
