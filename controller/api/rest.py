@@ -243,8 +243,7 @@ class RestApp:
             return _error(e.status, e.message, e.field)
         except StoreUnavailable as e:               # e.g. etcd without a quorum
             LOG.warning('%s %s: the store is unavailable: %s', req.method, req.path_info, e)
-            return _error(503, 'the store cannot take changes now (%s): nothing was '
-                               'written; try again' % e)
+            return _error(503, e.advice())
         except Exception:                          # a bug: say so in JSON, log it
             LOG.exception('%s %s failed', req.method, req.path_info)
             return _error(500, 'internal error; see the controller log')

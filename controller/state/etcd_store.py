@@ -127,7 +127,9 @@ class EtcdStore(CachedStore):
         try:
             return self._members.post(path, body)
         except (ConnectionFailedError, ConnectionTimeoutError) as e:
-            raise EtcdUnavailable('etcd did not answer (%s)' % e) from e
+            error = EtcdUnavailable('etcd did not answer (%s)' % e)
+            error.unconfirmed = path == 'kv/txn'   # a member may hold it (StoreUnavailable)
+            raise error from e
 
     def add_index(self, kind, name, values, unique=False):
         with self._lock:            # not while the watch applies a change

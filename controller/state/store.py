@@ -36,8 +36,20 @@ class Conflict(model.ValidationError):
 
 
 class StoreUnavailable(RuntimeError):
-    """The store cannot take writes now (e.g. etcd lost its quorum): nothing was
-    written; HTTP 503 if it reaches a client."""
+    """The store cannot take writes now (e.g. etcd lost its quorum); HTTP 503 if
+    it reaches a client. ``unconfirmed``: a write was sent and not answered.
+    etcd commits a proposal it still holds once its quorum is back (a write
+    answered 503 was seen applied after a quorum loss), so the client is told
+    the change may yet happen, never that nothing was written."""
+    unconfirmed = False
+
+    def advice(self):
+        """The 503's message."""
+        if self.unconfirmed:
+            return ('the store cannot take changes now (%s): the change was sent but not '
+                    'confirmed, and may still be applied once the store recovers; read it '
+                    'back before trying again' % self)
+        return 'the store cannot take changes now (%s): nothing was written; try again' % self
 
 
 def encode(record):

@@ -121,8 +121,22 @@ def test_a_store_that_cannot_take_writes_answers_503_and_reads_still_work(api, s
     service.store.transaction = no_quorum
     status, err = call(api, 'POST', '/v1/networks', {'name': 'blue', 'kind': 'vxlan'})
     assert status == 503 and err['error']['code'] == 503
-    assert 'store' in err['error']['message']
+    assert 'store' in err['error']['message'] and 'nothing was written' in err['error']['message']
     assert call(api, 'GET', '/v1/networks') == (200, [])
+
+
+def test_a_write_sent_but_not_answered_is_not_called_unwritten(api, service):
+    """etcd may still commit it when its quorum is back: the 503 says so."""
+    from controller.state.store import StoreUnavailable
+
+    def unanswered():
+        error = StoreUnavailable('etcd did not answer')
+        error.unconfirmed = True
+        raise error
+    service.store.transaction = unanswered
+    status, err = call(api, 'POST', '/v1/networks', {'name': 'blue', 'kind': 'vxlan'})
+    assert status == 503 and 'nothing was written' not in err['error']['message']
+    assert 'may still be applied' in err['error']['message']
 
 
 def test_healthz_needs_no_token_and_answers_only_liveness(service):

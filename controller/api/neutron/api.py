@@ -220,8 +220,7 @@ def _call(api, req, r, args):
         return error(e.status, message, field, kind)
     except StoreUnavailable as e:
         LOG.warning('%s %s: the store is unavailable: %s', req.method, req.path_info, e)
-        return error(503, 'the store cannot take changes now (%s): nothing was written; '
-                     'try again' % e)
+        return error(503, e.advice())
     except Exception:
         LOG.exception('%s %s failed', req.method, req.path_info)
         return error(500, 'internal error; see the controller log')
