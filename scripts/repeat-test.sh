@@ -15,19 +15,26 @@ VNETSEC_REPEAT=$runs .venv/bin/python -m pytest -p no:cacheprovider -q \
 .venv/bin/python - "$xml" "$runs" <<'PY'
 import sys
 import xml.etree.ElementTree as ET
-passed = failed = 0
+passed = failed = xfailed = 0
 for case in ET.parse(sys.argv[1]).iter('testcase'):
     bad = case.find('failure') if case.find('failure') is not None else case.find('error')
     out = ' | '.join(line for line in (case.findtext('system-out') or '').splitlines()
                      if line.strip() and not line.startswith('---'))   # pytest's header
-    if case.find('skipped') is not None:
-        print('%s SKIPPED %s' % (case.get('name'), case.find('skipped').get('message')))
+    skipped = case.find('skipped')
+    if skipped is not None and skipped.get('type') == 'pytest.xfail':   # a known cause
+        xfailed += 1
+        print('%s XFAIL %.1f s: %s' % (case.get('name'), float(case.get('time')),
+                                       (skipped.get('message') or '')[:1500]))
+        continue
+    if skipped is not None:
+        print('%s SKIPPED %s' % (case.get('name'), skipped.get('message')))
         continue
     passed, failed = passed + (bad is None), failed + (bad is not None)
     print('%s %s %.1f s: %s' % (case.get('name'), 'FAILED' if bad is not None else 'passed',
                                 float(case.get('time')), out or '-'))
     if bad is not None:
         print('    stopped at: %s' % (bad.get('message') or '')[:1500])
-print('%d passed, %d failed (%s runs of each test)' % (passed, failed, sys.argv[2]))
+print('%d passed, %d failed, %d xfailed: lost to a known cause (%s runs of each test)'
+      % (passed, failed, xfailed, sys.argv[2]))
 sys.exit(0 if failed == 0 and passed else 1)
 PY
