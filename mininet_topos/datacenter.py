@@ -27,7 +27,7 @@ from mininet_topos.cleanup import remove_run
 from mininet_topos.client import ApiError, Client
 from mininet_topos.controller_proc import APPS, ControllerProcess, write_config
 from mininet_topos.replicas import Replicas
-from mininet_topos.nodes import (RUN_BASE, Hypervisor, MgmtBridge, Router, Run, TorSwitch,
+from mininet_topos.nodes import (RUN_BASE, Hypervisor, MgmtBridge, Router, Run, TorSwitch, VM,
                                   stop_network)
 from mininet_topos.runrecord import RunRecord, make_run_dir
 from mininet_topos.tls import LabCA
@@ -298,7 +298,8 @@ class DataCenter(Run):
                               mgmt_name=self.mgmt_name, controller=target, client=client,
                               tls_ca=ca, **self.size)
         self.topo = topo
-        self.net = Mininet(topo=topo, controller=None, autoSetMacs=False, build=False)
+        self.net = Mininet(topo=topo, host=VM, controller=None, autoSetMacs=False,
+                           build=False)
         self.net.build()
         self.record.track_network(self.net)
         self.net.start()

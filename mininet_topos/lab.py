@@ -14,11 +14,10 @@ import secrets
 import sys
 
 from mininet.net import Mininet
-from mininet.node import Host
 
 from mininet_topos import cleanup, probe
 from mininet_topos.nftables import TABLE
-from mininet_topos.nodes import RUN_BASE, OvsSwitchNode, Run, configure_vm, stop_network
+from mininet_topos.nodes import RUN_BASE, VM, OvsSwitchNode, Run, configure_vm, stop_network
 from mininet_topos.procs import exit_on_sigterm
 from mininet_topos.runrecord import RunRecord
 
@@ -47,7 +46,7 @@ class PlainHypervisor(OvsSwitchNode):
         return self.ovs.vsctl('list-ports %s' % bridge).split()
 
 
-class FirewallVM(Host):
+class FirewallVM(VM):
     """A VM with two NICs that filters what passes between them (nftables)."""
 
     def load_firewall(self, ruleset, mode, path):
@@ -91,7 +90,8 @@ class Lab(Run):
 
     def start(self):
         self.record = RunRecord.create(self.rundir)
-        self.net = Mininet(topo=self.topo, controller=None, autoSetMacs=False, build=False)
+        self.net = Mininet(topo=self.topo, host=VM, controller=None, autoSetMacs=False,
+                           build=False)
         self.net.build()
         self.record.track_network(self.net)
         self.net.start()

@@ -139,8 +139,7 @@ def _carry_arp_cache(vm, old, new):
     """A migrating guest keeps its ARP and neighbour caches (to it, its NIC
     stays the same); the emulation's second vNIC starts with empty ones: copy
     them over."""
-    shown = vm.cmd('ip -color=never -4 neigh show dev %s; ip -color=never -6 neigh show dev %s'
-                   % (old, old))                                  # Debian 13 colours
+    shown = vm.cmd('ip -4 neigh show dev %s; ip -6 neigh show dev %s' % (old, old))
     entries = [line.split() for line in shown.splitlines()]
     vm.cmd('; '.join('ip neigh replace %s lladdr %s dev %s nud stale' % (e[0], e[2], new)
                      for e in entries if len(e) > 2 and e[1] == 'lladdr') or 'true')

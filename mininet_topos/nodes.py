@@ -20,7 +20,7 @@ import sys
 import time
 
 from mininet.net import Mininet
-from mininet.node import Switch
+from mininet.node import Host, Switch
 
 from agent.server import DEFAULT_PORT as AGENT_PORT
 from controller.compile import pipeline as P
@@ -29,8 +29,24 @@ from mininet_topos.procs import (cmdline, exit_on_sigterm, signals_deferred, sta
                                  terminate)
 
 Mininet.inited = True          # never let Mininet change machine-wide sysctls
+# Every node's shell runs on a pty, and iproute2 6.x as Debian 13 builds it
+# colours its output on a tty: the lab (and Mininet) parse that output as text
+os.environ['NO_COLOR'] = '1'
 RUN_BASE = '/tmp/vnetsec'      # each run's files: RUN_BASE/<run>/
 VM_MTU = 1450       # room for the 50-byte VXLAN header on a 1500-byte underlay
+
+
+class VM(Host):
+    """A VM: Mininet's host, whose ``popen`` enters only its network namespace.
+
+    Mininet's ``mnexec -a`` enters the host's mount namespace too, and entering
+    a mount namespace resets the root directory to that namespace's: from a
+    chroot (a brand-new Debian root) the command leaves it and fails. A VM's
+    only private mount is its /sys, which nothing run this way reads."""
+
+    def popen(self, *args, **kwargs):
+        kwargs.setdefault('mncmd', ['nsenter', '--target', str(self.pid), '--net'])
+        return super().popen(*args, **kwargs)
 
 
 def configure_vm(vm):

@@ -86,9 +86,12 @@ class StallWatchdog:
 
     def _heartbeat(self):
         while True:
-            if self.detector.check(_time.monotonic()):     # frozen: the loop sees it first
+            # one reading for both: a process frozen between them would otherwise
+            # stamp the beat after the freeze, and neither thread would see it
+            now = _time.monotonic()
+            if self.detector.check(now):        # frozen: the loop sees it first
                 self._stalled()
-            if self.detector.beat(_time.monotonic()):
+            if self.detector.beat(now):
                 try:            # never end the heartbeat: that would be a stall forever
                     self._on_resume(_time.monotonic() - self.detector.stalled_since)
                 except Exception:

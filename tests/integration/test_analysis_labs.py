@@ -53,8 +53,8 @@ def test_dmz_traffic_passes_the_firewall_vms_only(dmz_lab):
     after = fw_ext.counters().get('web', 0), fw_int.counters().get('dmz', 0)
     assert after[0] > before[0] and after[1] > before[1]
     # no route around the firewalls: the DMZ servers' only routers are vm1 and vm4
-    assert 'via 10.82.0.1' in dmz_lab.node('vm2').cmd('ip -color=never route get %s' % EXT_IP)
-    assert 'via 10.82.0.254' in dmz_lab.node('vm2').cmd('ip -color=never route get %s' % LAN_IP)
+    assert 'via 10.82.0.1' in dmz_lab.node('vm2').cmd('ip route get %s' % EXT_IP)
+    assert 'via 10.82.0.254' in dmz_lab.node('vm2').cmd('ip route get %s' % LAN_IP)
 
 
 def test_dmz_does_not_survive_a_migration(dmz_lab):

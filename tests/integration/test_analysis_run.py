@@ -13,6 +13,7 @@ import sys
 import time
 
 from mininet_topos.cleanup import NETNS_DIR, run_processes
+from mininet_topos.controller_proc import controller_command
 from mininet_topos.nodes import RUN_BASE
 from mininet_topos.procs import cmdline, start_time
 from mininet_topos.runrecord import RunRecord
@@ -98,7 +99,9 @@ def test_sigterm_tears_down_the_data_center_of_a_running_report():
         assert record is not None, proc.communicate(timeout=60)[0] if proc.poll() else ''
         procs = run_processes(record)
         commands = ' '.join(cmdline(pid) for pid in procs)
-        for daemon in ('ryu-manager', 'ovsdb-server', 'ovs-vswitchd', 'agent.server'):
+        # the controller is ryu-manager on Ryu, vnetsec-controller on os-ken
+        for daemon in (os.path.basename(controller_command()), 'ovsdb-server',
+                       'ovs-vswitchd', 'agent.server'):
             assert daemon in commands, (daemon, commands)
         assert names(record, 'netns') and names(record, 'link')
         assert proc.poll() is None, 'the step ended before the test could stop it'
@@ -107,9 +110,13 @@ def test_sigterm_tears_down_the_data_center_of_a_running_report():
         assert proc.returncode == 143, out
         assert left_of(record, procs) == [], out
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        if proc.poll() is None:               # a failed assertion: still tear it down
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
 
 
 def agents_up(record):
