@@ -7,7 +7,11 @@ unrelated veth is plugged into and unplugged from hv2's and hv3's br-int
 a dummy link is added to and deleted from hv1's and hv2's namespaces (``--mode
 links``: no OVS port at all).
 Prints each lost ping with its time after the nearest step and what the
-controller sent then (``GET /v1/events``).
+controller sent then (``GET /v1/events``), and the counters that grew on each
+switch: OVS's drops, and the kernel's ``UdpNoPorts`` (a VXLAN packet OVS handed
+to the namespace's stack instead of decapsulating it). Before: a data center
+whose OVS also learns the kernel's routes (the lab up to 14f88cb); after: one
+whose OVS has only the pinned underlay routes (the lab now).
 
     flock /tmp/vnetsec-integration.lock .venv/bin/python -m bench.move_loss [--runs 10]
 """
@@ -17,6 +21,7 @@ import time
 
 from mininet_topos.datacenter import DataCenter
 from mininet_topos.migration import migrate
+from mininet_topos.nodes import Hypervisor
 
 # hv1: vm1 vm2 | hv2: vm3 vm4 | rack 2: hv3: vm5 vm6 | hv4: vm7 vm8
 PAIRS = [('vm1', 'vm7'), ('vm4', 'vm6'), ('vm5', 'vm8'), ('vm2', 'vm1')]
@@ -34,12 +39,15 @@ def lost_times(path):
 
 
 def drops(dc):
-    """{switch: {coverage counter: total}} of OVS's drop and upcall-failure counters."""
+    """{switch: {counter: total}}: OVS's drop and upcall-failure counters, and
+    the namespace's UDP datagrams to no socket (VXLAN that OVS did not decap)."""
     out = {}
     for sw in dc.switches():
         text = sw.ovs.appctl('coverage/show')
         out[sw.name] = {name: int(total) for name, total in re.findall(
             r'^(\S*(?:drop|fail|error|lost)\S*)\s.*total: (\d+)', text, re.M)}
+        out[sw.name].update({'kernel ' + name: int(total) for name, total in re.findall(
+            r'^(UdpNoPorts)\s+(\d+)', sw.cmd('nstat -asz UdpNoPorts'), re.M)})
     return out
 
 
@@ -126,14 +134,14 @@ def main():
     ap.add_argument('--modes', default='ports,move', help='of: %s' % ','.join(sorted(STEPS)))
     ap.add_argument('--pause', type=float, default=1.0)
     args = ap.parse_args()
-    with DataCenter(racks=2, hypervisors=2, vms=2, networks='vxlan:5000') as dc:
-        for pinned in (False, True):
-            for hv in dc.hypervisors():
-                hv.pin_underlay_routes(pinned)
+    for learned in (True, False):
+        Hypervisor.system_routes = learned
+        with DataCenter(racks=2, hypervisors=2, vms=2, networks='vxlan:5000') as dc:
             for mode in args.modes.split(','):
-                print('%s, underlay routes %s:' % (mode, 'pinned in OVS (the lab now)' if pinned
-                                                   else 'only the kernel\'s (before)'))
+                print('%s, %s:' % (mode, 'before: OVS also learns the kernel\'s routes'
+                                   if learned else 'after: only the pinned routes (the lab now)'))
                 measure(dc, STEPS[mode], args.runs, args.pause)
+    Hypervisor.system_routes = False
 
 
 if __name__ == '__main__':

@@ -173,10 +173,16 @@ class Hypervisor(OvsSwitchNode):
     underlay (the prefix routed through it), mgmt_ip. Its links are found by
     name: ``mgmt0`` (management), ``up0`` (uplink to the ToR), ``tap*`` (vNICs)."""
 
+    # OVS learns no route from the namespace's table: only the pinned ones (see
+    # pin_underlay_routes); True is the lab before 2026-12-08 (bench.move_loss's reference)
+    system_routes = False
+
     def __init__(self, name, rack=1, vtep='', gateway='', underlay='172.16.0.0/16',
                  **params):
         super().__init__(name, **params)
         self.rack, self.vtep, self.gateway, self.underlay = rack, vtep, gateway, underlay
+        if not self.system_routes:
+            self.ovs.vswitchd_options = '--disable-system-route'
 
     @property
     def vtep_ip(self):
@@ -278,13 +284,18 @@ class Hypervisor(OvsSwitchNode):
         return [(rack, '')] + ([(self.underlay, self.gateway)] if self.gateway else [])
 
     def pin_underlay_routes(self, pin=True):
-        """The underlay routes as OVS's own (user) routes. OVS copies the
-        namespace's routing table and, on ANY link change there (a vNIC plugged,
-        unplugged or moved in), flushes its copy and reads it again; a
-        revalidator that translates a tunnel flow in that instant finds no route
-        and makes the flow drop until the next revalidation: another VM's pings
-        through this host were lost (issue 32, ``bench.move_loss``). User routes
-        survive the flush (``pin=False`` removes them: the bench's reference)."""
+        """The underlay routes as OVS's own (user) routes: the only routes its
+        tunnels use, since its vswitchd learns none from the namespace
+        (``--disable-system-route``). A learned copy of the kernel's routes is
+        flushed and read again on ANY link change in the namespace (a vNIC
+        plugged, unplugged or moved in), and each learned route on br-phy that
+        goes also takes br-phy's address out of OVS's table of tunnel endpoints
+        until the read puts it back (``ovs_router_flush`` ->
+        ``tnl_port_map_delete_ipdev``): a flow translated in that gap sent the
+        tunnel out with no route (a drop) or, arriving, handed a VXLAN packet
+        to the kernel instead of decapsulating it (``UdpNoPorts``): another
+        VM's ping through this host was lost (issue 32, ``bench.move_loss``).
+        User routes are never flushed (``pin=False`` removes them)."""
         for prefix, via in self.underlay_routes():
             if not pin:
                 self.ovs.appctl('ovs/route/del %s' % prefix)

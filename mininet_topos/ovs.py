@@ -13,9 +13,10 @@ SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 
 
 class PrivateOvs:
-    def __init__(self, node, rundir):
+    def __init__(self, node, rundir, vswitchd_options=''):
         self.node = node
         self.dir = rundir
+        self.vswitchd_options = vswitchd_options    # more ovs-vswitchd arguments
 
     def _env(self):
         return 'OVS_RUNDIR={0} OVS_DBDIR={0} OVS_LOGDIR={0}'.format(self.dir)
@@ -31,7 +32,8 @@ class PrivateOvs:
         self.vsctl('--no-wait init')
         self.node.cmd('env {env} ovs-vswitchd unix:{d}/db.sock --pidfile={d}/ovs-vswitchd.pid '
                       '--unixctl={d}/ovs-vswitchd.ctl --log-file={d}/ovs-vswitchd.log '
-                      '-vconsole:off --detach --no-chdir'.format(env=self._env(), d=d))
+                      '-vconsole:off --detach --no-chdir {more}'
+                      .format(env=self._env(), d=d, more=self.vswitchd_options))
         if not self.pids():
             raise RuntimeError('Open vSwitch did not start in %s (see %s)' % (self.node, d))
 

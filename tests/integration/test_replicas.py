@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import time
+from collections import Counter
 
 import pytest
 
@@ -73,8 +74,16 @@ def wait_for(condition, timeout, what):
 
 
 def rebalanced(dc):
-    """Wait until each of the three replicas masters some switch again."""
-    wait_for(lambda: len({m for m, _ in masters(dc).values()}) == 3, 20, 'rebalance')
+    """Wait until the three replicas master their fair share each again (the
+    switches / 3, rounded up), as the mastership balances them: waiting only
+    until each masters some switch left one with 4 of 6 once in 20 repeated
+    runs, and the next run's kill of the other two then orphaned too few."""
+    share = -(-len(dc.switches()) // 3)
+
+    def even():
+        counts = Counter(m for m, _ in masters(dc).values())
+        return len(counts) == 3 and max(counts.values()) <= share
+    wait_for(even, 20, 'rebalance')
 
 
 def taken_over(dc, victim, orphaned, since, limit):
@@ -270,19 +279,13 @@ def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_co
         synced = every_switch_synced(dc, killed_at, 15)
         vm1.cmd('wait')
         vm4.cmd('wait')
-        at_the_move = []
         for path in ('/tmp/vnetsec-h13-a.txt', '/tmp/vnetsec-h13-b.txt'):
             with open(path) as f:
                 text = f.read()
-            if ' 0% packet loss' in text:
-                continue
-            lost, why = _lost(text), '%s: %s; vm3 moved %.2f s after the kill; ' \
-                'the survivor %s sent then: %s' % (
+            assert ' 0% packet loss' in text, '%s: %s; vm3 moved %.2f s after the kill; ' \
+                'the survivor %s sent then: %s; VXLAN not decapsulated (UdpNoPorts): %s' % (
                     path, text[-160:], marks['moving'] - killed_at, survivor,
-                    _sent_near(dc, survivor, _lost(text), killed_at))
-            assert lost and all(marks['moving'] - 0.05 <= t <= marks['done'] + 0.05
-                                for t in lost), why
-            at_the_move.append(why)
+                    _sent_near(dc, survivor, _lost(text), killed_at), _udp_no_ports(dc))
         after = masters(dc)
         for sw in moved:
             assert after[sw][1] > owners[sw][1], 'generation of %s did not grow' % sw
@@ -291,12 +294,6 @@ def test_kill_9_of_the_masters_of_most_switches_loses_no_ping_and_a_migration_co
         assert ' 0% packet loss' in vm1.cmd('ping -c3 -i0.2 -W1 %s' % dc.node('vm3').IP())
         print('failover: every switch mastered by %s %.1f s after the kill -9 (lease %d s), '
               'synced %.1f s after; vm3 moved to %s' % (survivor, took, TTL, synced, dest))
-        if at_the_move:
-            # issue 32, part 3, not solved: OVS's userspace datapath loses a ping now and
-            # then while a port is added or deleted on a hypervisor it crosses (no
-            # controller needed: bench.move_loss); any loss outside the move still fails
-            pytest.xfail('pings lost only while vm3 moved (the datapath at a port '
-                         'change): ' + ' | '.join(at_the_move))
     finally:    # the killed replicas come back and take their share again
         vm1.cmd('kill %ping 2>/dev/null; wait')
         vm4.cmd('kill %ping 2>/dev/null; wait')
@@ -402,6 +399,14 @@ def _lost(text):
     last = max(answered, default=0)
     return [answered.get(max((s for s in answered if s < seq), default=0), 0.0)
             for seq in range(1, last) if seq not in answered]
+
+
+def _udp_no_ports(dc):
+    """Each hypervisor's UDP datagrams to no socket since its namespace began:
+    VXLAN that its OVS handed to the kernel instead of decapsulating it."""
+    return ', '.join('%s %s' % (hv.name, (re.findall(r'UdpNoPorts\s+(\d+)',
+                                                     hv.cmd('nstat -asz UdpNoPorts')) or ['?'])[0])
+                     for hv in dc.hypervisors())
 
 
 def _sent_near(dc, replica, times, since, window=1.0):
