@@ -31,7 +31,9 @@ its share during its first lease time.
 
 A replica knows its lease lives until ``ttl`` after the last renewal it sent
 that etcd acknowledged; past that (frozen, cut from etcd) it stops acting as a
-master at once, before it even learns whether the lease expired. One whose
+master at once, before it even learns whether the lease expired; it lets its
+switches go (slave, their tables forgotten) only once it learns the lease is
+gone, since until then no other replica can claim them. One whose
 event loop stalls (:mod:`controller.switch.stall_watchdog`) is fenced the
 same way and looks dead to the others, who revoke its lease: at its next
 round it finds the lease gone and comes back with a new one, as a slave.
@@ -188,10 +190,16 @@ class Mastership:
             self.errors += 1
             LOG.warning('replica %s: etcd round failed (%s: %s)', self.name,
                         type(e).__name__, e)
-            mine = self.mine if self.clock() < self.valid_until else {}
-        if self.clock() >= self.valid_until and self.mine:
-            LOG.warning('replica %s: lease not renewed in time: stepping down', self.name)
-            mine = {}
+            mine = self.mine
+        if self.clock() >= self.valid_until and mine:
+            # not surely ours now (fenced, a late round, etcd unreachable):
+            # is_master says no until a renewal; the switches are neither told
+            # nor forgotten, since only a lapsed lease lets another replica
+            # claim them (then _renew finds it so and we step down). Forgetting
+            # them here made a 1,000-switch replica read every table again
+            # after each stall, which stalled it again (bench.scale).
+            LOG.warning('replica %s: lease not renewed in time: not acting as a master '
+                        'until it is', self.name)
         self.mine = mine
         return self._roles()
 

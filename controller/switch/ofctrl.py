@@ -128,6 +128,12 @@ class OfCtrl:
             self.failing[dp.id] = ('cannot send its flows: %s: %s'
                                    % (type(e).__name__, e), fingerprint)
 
+    def skipped(self, dpid):
+        """A change for a switch whose table we hold went unsent (our mastership
+        not surely valid for a moment: fenced, a late lease renewal): compiled
+        whole, and diffed, once we program it again."""
+        self.applied.discard(dpid)
+
     def cannot_compile(self, dpid, why):
         """Its flows could not be compiled: said in its status; compiled whole
         at the next change."""
@@ -159,7 +165,7 @@ class OfCtrl:
             if not more:
                 waiter[0].set()
             return False
-        if not self.reconciler.on_flow_stats(msg.datapath, msg.body, more):
+        if not self.reconciler.on_flow_stats(msg.datapath, msg.body, more, msg.xid):
             return False
         # the table read is the truth: every bundle sent before the request (none
         # goes while it is read) was applied or refused by then, on one connection

@@ -315,9 +315,39 @@ def test_etcd_unreachable_keeps_mastership_only_while_the_lease_surely_lives():
     a.tick()
     assert a.is_master(1)                 # renewed 1 s ago: still ours
     clock.now += 2
-    a.tick()
-    assert not a.is_master(1) and a.mine == {}
+    assert a.tick() == []                 # not surely ours: it stops, tells nothing
+    assert not a.is_master(1)
     assert a.errors == 2
+    old_lease, generation = a.lease, a.mine[1]
+    etcd.down = False                     # back, its lease expired meanwhile
+    rounds(clock, replicas, n=2)
+    assert a.lease != old_lease and a.is_master(1)
+    assert a.mine[1] > generation         # claimed again, at a new generation
+
+
+def test_a_replica_fenced_during_its_round_stops_mastering_but_forgets_nothing():
+    """A replica fenced during a round (its loop stalled while the round waited
+    for etcd) is not master until the next renewal, but tells its switches
+    nothing and keeps them: its lease lived, so no other replica could claim
+    them, and the next round goes on where it stopped (forgetting them made a
+    replica of 1,000 switches read every table again after each stall, which
+    stalled it again)."""
+    clock, etcd, replicas = cluster('a')
+    rounds(clock, replicas, n=2)
+    a = replicas['a']
+    held = dict(a.mine)
+    assert held and all(a.is_master(d) for d in held)
+    items = etcd.items
+
+    def slow_read(prefix):              # the watchdog fences it while the round waits
+        a.fence()
+        return items(prefix)
+    etcd.items = slow_read
+    assert a.tick() == [] and a.mine == held
+    assert not any(a.is_master(d) for d in held)
+    etcd.items = items
+    assert a.tick() == []               # renewed: nothing to tell, nothing to read again
+    assert a.mine == held and all(a.is_master(d) for d in held)
 
 
 def test_status_names_masters_generations_and_lease_ages():
