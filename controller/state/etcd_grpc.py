@@ -27,6 +27,7 @@ as from the gateway: a member that cannot be reached is ``ConnectionFailedError`
 or ``ConnectionTimeoutError``, so :class:`~controller.state.etcd_http.Members`
 fails over to the next one.
 """
+import os
 import queue
 import select
 import ssl
@@ -55,6 +56,11 @@ _os = patcher.original('os')     # eventlet's os.read/write would run a hub in t
 # was green, and workers contending for it from their OS threads hung for good
 # (greenlet.error "Cannot switch to a different thread"; a POST never answered)
 _observability._plugin_lock = patcher.original('threading').RLock()
+# grpc's EventEngine client reads each answer on a thread of its own and hands it to
+# the waiting worker; the older client reads it in the worker itself: 0.06-0.12 ms
+# less CPU and latency per call here. Read when the first channel is made; an
+# operator's own GRPC_EXPERIMENTS wins.
+os.environ.setdefault('GRPC_EXPERIMENTS', '-event_engine_client')
 
 
 def error_of(e):
