@@ -1,14 +1,15 @@
 """The desired state in etcd, shared by several controllers.
 
 Same interface as :class:`controller.state.store.SqliteStore`: every record is held
-decoded in memory (reads cost nothing), fed by one etcd watch, which is also
-the only path by which changes reach the cache and the watchers, so each
-change of any controller is applied and reported exactly once, in revision
-order. A transaction is one etcd Txn: each record it writes is compared with
-the revision this store holds (a concurrent change fails it), each unique value
-it takes is a claim key that must not exist yet; it returns once the watch has
-delivered it here. A broken watch resumes from its last revision; if etcd
-compacted that revision away, everything is reloaded and the difference reported.
+decoded in memory (reads cost nothing), fed by one etcd watch, so each change
+of any controller is applied and reported exactly once, in revision order. A
+transaction is one etcd Txn: each record it writes is compared with the
+revision this store holds (a concurrent change fails it), each unique value it
+takes is a claim key that must not exist yet; it returns once it is applied
+here: at once when etcd answers, if no other writer's change can be missing
+before it (then its watch event is skipped), else once the watch delivered it.
+A broken watch resumes from its last revision; if etcd compacted that revision
+away, everything is reloaded and the difference reported.
 
 Keys (under the prefix, default ``/vnetsec/``)::
 
