@@ -28,9 +28,10 @@ import sys
 import tempfile
 import time
 
+import grpc
+
 from bench.api import ROOT, Controller, port_body, rate, reference_checkout
 from controller.state import etcd_grpc, etcd_pb as pb
-import grpc  # noqa: E402,I100 (after etcd_grpc: its client setting is read at grpc's import)
 from controller.state.etcd_store import EtcdStore
 from controller.state.service import Service
 from controller.state.store import SqliteStore

@@ -27,22 +27,15 @@ as from the gateway: a member that cannot be reached is ``ConnectionFailedError`
 or ``ConnectionTimeoutError``, so :class:`~controller.state.etcd_http.Members`
 fails over to the next one.
 """
-import os
 import queue
 import select
 import ssl
 import sys
 
-# grpc's EventEngine client reads each answer on a thread of its own and hands it to
-# the waiting worker; the older client reads it in the worker itself: 0.06-0.12 ms
-# less CPU and latency per call here. Read at grpc's import (so before it); an
-# operator's own GRPC_EXPERIMENTS wins.
-os.environ.setdefault('GRPC_EXPERIMENTS', '-event_engine_client')
-import grpc  # noqa: E402
-from eventlet import patcher  # noqa: E402
-from grpc import _observability  # noqa: E402
-from etcd3gw.exceptions import (  # noqa: E402
-    ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception)
+import grpc
+from eventlet import patcher
+from grpc import _observability
+from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception
 
 from controller.state import etcd_pb as pb
 from controller.state.etcd_http import PLAIN, TOKEN_REFUSED, Endpoint, TokenRefused
