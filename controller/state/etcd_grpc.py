@@ -27,7 +27,6 @@ as from the gateway: a member that cannot be reached is ``ConnectionFailedError`
 or ``ConnectionTimeoutError``, so :class:`~controller.state.etcd_http.Members`
 fails over to the next one.
 """
-import os
 import queue
 import select
 import ssl
@@ -35,6 +34,7 @@ import sys
 
 import grpc
 from eventlet import patcher
+from grpc import _observability
 from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception
 
 from controller.state import etcd_pb as pb
@@ -50,6 +50,11 @@ METHODS = {'kv/range': ('/etcdserverpb.KV/Range', pb.RangeRequest, pb.RangeRespo
            'kv/txn': ('/etcdserverpb.KV/Txn', pb.TxnRequest, pb.TxnResponse)}
 _Thread = patcher.original('threading').Thread
 _Jobs = patcher.original('queue').SimpleQueue
+_os = patcher.original('os')     # eventlet's os.read/write would run a hub in the worker
+# grpc takes this module-wide lock in each call; made at its import under eventlet it
+# was green, and workers contending for it from their OS threads hung for good
+# (greenlet.error "Cannot switch to a different thread"; a POST never answered)
+_observability._plugin_lock = patcher.original('threading').RLock()
 
 
 def error_of(e):
@@ -86,7 +91,7 @@ class _Worker:
     def __init__(self, target, creds):
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._jobs = _Jobs()
-        self._ready, self._done = os.pipe()
+        self._ready, self._done = _os.pipe()
         self._answer = None
         _Thread(target=self._serve, args=(target, creds), name='etcd-grpc', daemon=True).start()
 
@@ -101,16 +106,16 @@ class _Worker:
                 self._answer = (calls[path](request, timeout=timeout, metadata=metadata), None)
             except Exception as e:          # given to the caller: this thread goes on
                 self._answer = (None, e)
-            os.write(self._done, b'.')
+            _os.write(self._done, b'.')
         channel.close()
-        os.close(self._ready)
-        os.close(self._done)
+        _os.close(self._ready)
+        _os.close(self._done)
 
     def call(self, path, request, timeout, metadata):
         """(answer, the call's exception or None), once the worker has made the call."""
         self._jobs.put((path, request, timeout, metadata))
-        select.select([self._ready], [], [])
-        os.read(self._ready, 1)
+        select.select([self._ready], [], [])      # green under eventlet: the wait
+        _os.read(self._ready, 1)                  # readable now: no second wait
         return self._answer
 
     def stop(self):

@@ -30,7 +30,9 @@ MESSAGES = {
                      ('revision', 4, 'int64')],
     'RangeResponse': [('header', 1, 'ResponseHeader'), ('kvs', 2, 'KeyValue*'),
                       ('more', 3, 'bool'), ('count', 4, 'int64')],
-    'PutRequest': [('key', 1, 'bytes'), ('value', 2, 'bytes'), ('lease', 3, 'int64')],
+    'PutRequest': [('key', 1, 'bytes'), ('value', 2, 'bytes'), ('lease', 3, 'int64'),
+                   ('prev_kv', 4, 'bool')],
+    'PutResponse': [('header', 1, 'ResponseHeader'), ('prev_kv', 2, 'KeyValue')],
     'DeleteRangeRequest': [('key', 1, 'bytes'), ('range_end', 2, 'bytes')],
     'RequestOp': [('request_range', 1, 'RangeRequest|request'),
                   ('request_put', 2, 'PutRequest|request'),
@@ -43,7 +45,10 @@ MESSAGES = {
                 ('range_end', 64, 'bytes')],
     'TxnRequest': [('compare', 1, 'Compare*'), ('success', 2, 'RequestOp*'),
                    ('failure', 3, 'RequestOp*')],
-    'TxnResponse': [('header', 1, 'ResponseHeader'), ('succeeded', 2, 'bool')],
+    'ResponseOp': [('response_range', 1, 'RangeResponse|response'),
+                   ('response_put', 2, 'PutResponse|response')],
+    'TxnResponse': [('header', 1, 'ResponseHeader'), ('succeeded', 2, 'bool'),
+                    ('responses', 3, 'ResponseOp*')],
 }
 
 
@@ -83,5 +88,6 @@ def _message(name):
 ResponseHeader, KeyValue = _message('ResponseHeader'), _message('KeyValue')
 RangeRequest, RangeResponse = _message('RangeRequest'), _message('RangeResponse')
 PutRequest, DeleteRangeRequest = _message('PutRequest'), _message('DeleteRangeRequest')
+PutResponse, ResponseOp = _message('PutResponse'), _message('ResponseOp')
 RequestOp, Compare = _message('RequestOp'), _message('Compare')
 TxnRequest, TxnResponse = _message('TxnRequest'), _message('TxnResponse')

@@ -1,14 +1,15 @@
 """The desired state in etcd, shared by several controllers.
 
 Same interface as :class:`controller.state.store.SqliteStore`: every record is held
-decoded in memory (reads cost nothing), fed by one etcd watch, which is also
-the only path by which changes reach the cache and the watchers, so each
-change of any controller is applied and reported exactly once, in revision
-order. A transaction is one etcd Txn: each record it writes is compared with
-the revision this store holds (a concurrent change fails it), each unique value
-it takes is a claim key that must not exist yet; it returns once the watch has
-delivered it here. A broken watch resumes from its last revision; if etcd
-compacted that revision away, everything is reloaded and the difference reported.
+decoded in memory (reads cost nothing), fed by one etcd watch, so each change
+of any controller is applied and reported exactly once, in revision order. A
+transaction is one etcd Txn: each record it writes is compared with the
+revision this store holds (a concurrent change fails it), each unique value it
+takes is a claim key that must not exist yet; it returns once it is applied
+here: at once when etcd answers, if no other writer's change can be missing
+before it (then its watch event is skipped), else once the watch delivered it.
+A broken watch resumes from its last revision; if etcd compacted that revision
+away, everything is reloaded and the difference reported.
 
 Keys (under the prefix, default ``/vnetsec/``)::
 
@@ -95,8 +96,11 @@ class EtcdStore(CachedStore):
         self._last = self._state + '_last'
         self._lock = threading.RLock()
         self._applied = threading.Condition(self._lock)
+        self._telling = threading.RLock()   # one revision applied and told at a time
         self._revisions = {}        # (kind, key) -> mod_revision of the record held
         self._revision = 0          # every change up to this revision is applied
+        self._watched = 0           # the watch's last revision: it resumes after it
+        self._own = set()           # this store's Txns applied before their watch event
         self._stopped = False
         self._response = None       # the open watch stream
         self._reload()
@@ -156,7 +160,41 @@ class EtcdStore(CachedStore):
         if not answer.succeeded:
             raise Conflict('another writer changed these records or took one of their '
                            'unique values first: nothing was written')
-        self._wait_applied(answer.header.revision)
+        last = answer.responses[-1].response_put.prev_kv.mod_revision
+        if not self._take_own(answer.header.revision, last, changes):
+            self._wait_applied(answer.header.revision)
+
+    def _take_own(self, revision, last, changes):
+        """Apply this store's own committed Txn at once, without waiting for its
+        watch event, if every change before it is applied here already: ``last``
+        is the revision of the state's previous Txn (``_last`` before this one),
+        so no change of another writer can be missing. The watch skips the
+        event when it comes. False: an earlier change is still on its way (a
+        concurrent writer), so the watch applies both, in order."""
+        with self._telling:
+            if not last <= self._revision < revision:
+                return False
+            with self._lock:
+                changes = [(kind, key, self._cache[kind].get(key), new)
+                           for kind, key, _old, new in changes]
+                for kind, key, _old, new in changes:
+                    if new is None:
+                        self._revisions.pop((kind, key), None)
+                    else:
+                        self._revisions[(kind, key)] = revision
+            self._own.add(revision)
+            self._take(revision, changes)
+            return True
+
+    def _take(self, revision, changes):
+        """Apply one revision's changes and tell the watchers (the caller holds
+        ``_telling``, so revisions are told one at a time, in order)."""
+        with self._lock:
+            self._apply(changes)
+        self._notify(changes)
+        with self._applied:
+            self._revision = max(self._revision, revision)
+            self._applied.notify_all()
 
     def _txn_request(self, changes):
         """One Txn: every record as held here, every new claim absent, or nothing."""
@@ -179,7 +217,8 @@ class EtcdStore(CachedStore):
                 compare.add(key=path, target=pb.CREATE, result=pb.EQUAL,
                             create_revision=0)
             success.add(request_put=pb.PutRequest(key=path, value=owner.encode()))
-        success.add(request_put=pb.PutRequest(key=self._last.encode()))
+        # its previous revision says whether any other writer's change came between
+        success.add(request_put=pb.PutRequest(key=self._last.encode(), prev_kv=True))
         return request
 
     def allocate(self, counter):
@@ -216,7 +255,7 @@ class EtcdStore(CachedStore):
                 if self._stopped:
                     return
                 LOG.warning('etcd watch broken (%s): resuming from revision %d',
-                            e, self._revision + 1)
+                            e, self._watched + 1)
                 time.sleep(RETRY_DELAY)
                 self._current = (self._current + 1) % len(self._clients)
 
@@ -224,7 +263,7 @@ class EtcdStore(CachedStore):
         """Stream changes from the revision after the last applied one."""
         client = self._clients[self._current]
         create = {'key': b64(self._state), 'range_end': b64(prefix_end(self._state)),
-                  'start_revision': self._revision + 1}
+                  'start_revision': self._watched + 1}
         token = None
         if self.access.user:
             token = self.access.token or self.access.log_in(
@@ -248,7 +287,7 @@ class EtcdStore(CachedStore):
             result = message.get('result', {})
             if int(result.get('compact_revision', 0)):
                 LOG.warning('etcd compacted revision %d away: reloading everything',
-                            self._revision + 1)
+                            self._watched + 1)
                 self._reload()
                 return
             if result.get('canceled'):
@@ -264,47 +303,49 @@ class EtcdStore(CachedStore):
         for event in events:
             by_revision.setdefault(int(event['kv']['mod_revision']), []).append(event)
         for revision in sorted(by_revision):
-            if revision <= self._revision:
-                continue                    # delivered before the watch broke
-            changes = []
-            with self._lock:
-                for event in by_revision[revision]:
-                    kind, _, key = text_of(event['kv']['key'])[len(self._state):].partition('/')
-                    if kind not in KINDS:
-                        continue            # _last
-                    if event.get('type') == 'DELETE':
-                        new = None
-                        self._revisions.pop((kind, key), None)
-                    else:
-                        new = decode(kind, key, text_of(event['kv'].get('value', '')))
-                        self._revisions[(kind, key)] = revision
-                    changes.append((kind, key, self._cache[kind].get(key), new))
-                self._apply(changes)
-            self._notify(changes)
-            with self._applied:
-                self._revision = revision
-                self._applied.notify_all()
+            with self._telling:
+                if revision <= self._watched:
+                    continue        # delivered before the watch broke
+                self._watched = revision
+                if revision in self._own:
+                    self._own.discard(revision)
+                    continue        # applied when its Txn was answered
+                changes = []
+                with self._lock:
+                    for event in by_revision[revision]:
+                        kind, _, key = text_of(
+                            event['kv']['key'])[len(self._state):].partition('/')
+                        if kind not in KINDS:
+                            continue            # _last
+                        if event.get('type') == 'DELETE':
+                            new = None
+                            self._revisions.pop((kind, key), None)
+                        else:
+                            new = decode(kind, key, text_of(event['kv'].get('value', '')))
+                            self._revisions[(kind, key)] = revision
+                        changes.append((kind, key, self._cache[kind].get(key), new))
+                self._take(revision, changes)
 
     def _reload(self):
         """Read every record at one revision; report how it differs from the cache."""
-        answer = self._post('kv/range', pb.RangeRequest(
-            key=self._state.encode(), range_end=prefix_end(self._state).encode()))
-        records, revisions = {kind: {} for kind in KINDS}, {}
-        for kv in answer.kvs:
-            kind, _, key = kv.key.decode()[len(self._state):].partition('/')
-            if kind in KINDS:
-                revisions[(kind, key)] = kv.mod_revision
-                record = decode(kind, key, kv.value.decode())
-                if record is not None:
-                    records[kind][key] = record
-        with self._lock:
-            changes = differences(self._cache, records)
-            self._apply(changes)
-            self._revisions = revisions
-        self._notify(changes)
-        with self._applied:
-            self._revision = answer.header.revision
-            self._applied.notify_all()
+        with self._telling:
+            answer = self._post('kv/range', pb.RangeRequest(
+                key=self._state.encode(), range_end=prefix_end(self._state).encode()))
+            revision = answer.header.revision
+            records, revisions = {kind: {} for kind in KINDS}, {}
+            for kv in answer.kvs:
+                kind, _, key = kv.key.decode()[len(self._state):].partition('/')
+                if kind in KINDS:
+                    revisions[(kind, key)] = kv.mod_revision
+                    record = decode(kind, key, kv.value.decode())
+                    if record is not None:
+                        records[kind][key] = record
+            with self._lock:
+                changes = differences(self._cache, records)
+                self._revisions = revisions
+            self._watched = revision
+            self._own = {own for own in self._own if own > revision}
+            self._take(revision, changes)
 
     def close(self):
         """Stop the watch (its stream is cut so the thread ends now)."""
