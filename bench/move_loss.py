@@ -46,8 +46,9 @@ def drops(dc):
         text = sw.ovs.appctl('coverage/show')
         out[sw.name] = {name: int(total) for name, total in re.findall(
             r'^(\S*(?:drop|fail|error|lost)\S*)\s.*total: (\d+)', text, re.M)}
-        out[sw.name].update({'kernel ' + name: int(total) for name, total in re.findall(
-            r'^(UdpNoPorts)\s+(\d+)', sw.cmd('nstat -asz UdpNoPorts'), re.M)})
+        no_ports = sw.udp_no_ports()
+        if no_ports is not None:
+            out[sw.name]['kernel UdpNoPorts'] = no_ports
     return out
 
 

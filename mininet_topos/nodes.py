@@ -15,6 +15,7 @@ All of them are Mininet ``Switch`` subclasses living in namespaces, so that
 """
 import ipaddress
 import os
+import re
 import signal
 import sys
 import time
@@ -102,6 +103,13 @@ class OvsSwitchNode(Switch):
         self.client = client
         self.mgmt_ip = mgmt_ip
         self.tls = tls          # (key, certificate, CA certificate) for ssl: targets
+
+    def udp_no_ports(self):
+        """UDP datagrams the namespace's kernel found no socket for, since it
+        began (``nstat``'s UdpNoPorts): VXLAN that OVS handed to the kernel
+        instead of decapsulating it. None if nstat did not say."""
+        found = re.findall(r'UdpNoPorts\s+(\d+)', self.cmd('nstat -asz UdpNoPorts'))
+        return int(found[0]) if found else None
 
     def defaultDpid(self, dpid=None):
         return '%016x' % int(dpid or '1', 16)
@@ -283,7 +291,7 @@ class Hypervisor(OvsSwitchNode):
         rack = str(ipaddress.ip_interface(self.vtep).network)
         return [(rack, '')] + ([(self.underlay, self.gateway)] if self.gateway else [])
 
-    def pin_underlay_routes(self, pin=True):
+    def pin_underlay_routes(self):
         """The underlay routes as OVS's own (user) routes: the only routes its
         tunnels use, since its vswitchd learns none from the namespace
         (``--disable-system-route``). A learned copy of the kernel's routes is
@@ -295,11 +303,8 @@ class Hypervisor(OvsSwitchNode):
         tunnel out with no route (a drop) or, arriving, handed a VXLAN packet
         to the kernel instead of decapsulating it (``UdpNoPorts``): another
         VM's ping through this host was lost (issue 32, ``bench.move_loss``).
-        User routes are never flushed (``pin=False`` removes them)."""
+        User routes are never flushed."""
         for prefix, via in self.underlay_routes():
-            if not pin:
-                self.ovs.appctl('ovs/route/del %s' % prefix)
-                continue
             for _ in range(50):     # vswitchd may not have seen br-phy's address yet
                 said = self.ovs.appctl('ovs/route/add %s br-phy %s' % (prefix, via))
                 if 'OK' in said:

@@ -404,9 +404,8 @@ def _lost(text):
 def _udp_no_ports(dc):
     """Each hypervisor's UDP datagrams to no socket since its namespace began:
     VXLAN that its OVS handed to the kernel instead of decapsulating it."""
-    return ', '.join('%s %s' % (hv.name, (re.findall(r'UdpNoPorts\s+(\d+)',
-                                                     hv.cmd('nstat -asz UdpNoPorts')) or ['?'])[0])
-                     for hv in dc.hypervisors())
+    counts = {hv.name: hv.udp_no_ports() for hv in dc.hypervisors()}
+    return ', '.join('%s %s' % (name, '?' if n is None else n) for name, n in counts.items())
 
 
 def _sent_near(dc, replica, times, since, window=1.0):
