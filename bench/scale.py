@@ -40,6 +40,7 @@ controller's own. The background rule-counter reading is off
 import argparse
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -61,9 +62,20 @@ HOSTS_PER_TENANT, NETWORKS_PER_TENANT, HVS_PER_RACK = 3, 3, 40
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range: a controller restarted
+    on its port must find it free, and the simulator's thousands of
+    reconnections take ephemeral ports (one took a replica's API port during
+    a restart, and that replica exited)."""
+    with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+        first_ephemeral = int(f.read().split()[0])
+    while True:
+        port = random.randrange(10000, first_ephemeral)
+        with socket.socket() as s:
+            try:
+                s.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+        return port
 
 
 def rss_mib(pid):

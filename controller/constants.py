@@ -52,3 +52,10 @@ STALL_SECONDS = 0.5         # a heartbeat older than this: the replica steps dow
 # with both cores of a 2-core machine busy (0.167 s: bench.failover --busy 2, 2026-12-07),
 # and still a failover well under a second (0.5-0.6 s of silence + a claim round).
 LIVENESS_SILENCE_SECONDS = 0.6
+# ---- table reads (controller.switch.reconciler) ------------------------------------
+# Flow tables read back at once by one controller; the others wait their turn.
+# Each read's replies are decoded in the event loop's turns, 200 flows at a time:
+# 333 reads at once (a replica taking a third of 1,000 hypervisors over) made
+# each turn 0.5-0.9 s. 16 keep a turn near 30 ms; the switches' own dumps overlap.
+READS_AT_ONCE = 16
+READ_STALE_SECONDS = 10.0   # a read unanswered this long holds no place

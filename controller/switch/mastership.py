@@ -180,8 +180,11 @@ class Mastership:
                     self.masters[dpid] = (self.name, generation, generation)
                 else:
                     self.again = True
-            for dpid in release:
-                if self.kv.delete(self._masters_key + '%016x' % dpid, self.masters[dpid][2]):
+            deleted = self.kv.delete_all(
+                [(self._masters_key + '%016x' % dpid, self.masters[dpid][2])
+                 for dpid in release]) if release else []
+            for dpid, done in zip(release, deleted):
+                if done:
                     LOG.info('replica %s: gives switch %#x up (over its share)',
                              self.name, dpid)
                     del self.masters[dpid]

@@ -19,3 +19,13 @@ def test_create_all_claims_the_absent_keys_in_chunks_and_skips_the_taken(etcd): 
     assert held['1'][1] == revisions[0]                 # the revision is the key's creation
     kv.revoke(lease)
     assert kv.items('m/') == {}                         # attached to the lease
+
+
+def test_delete_all_deletes_in_chunks_only_the_keys_still_at_their_revision(etcd):  # noqa: F811
+    kv = ClusterKV(parse_endpoints(etcd.url))
+    lease = kv.grant(10)
+    revisions = kv.create_all([('m/%d' % i, {'replica': 'a'}) for i in range(1, 6)], lease)
+    kv.put('m/2', {'replica': 'b'}, lease)              # changed since: not ours to delete
+    done = kv.delete_all([('m/%d' % i, revisions[i - 1]) for i in range(1, 6)], chunk=2)
+    assert done == [True, False, True, True, True]
+    assert {k: v[0]['replica'] for k, v in kv.items('m/').items()} == {'2': 'b'}

@@ -351,3 +351,30 @@ def test_a_planned_migration_on_a_vlan_network_keeps_one_path(service, store):
         {f.cookie for f in before}
     assert not [f for f in compile_host(inv, inv.hosts['hv3'])
                 if (f.table, f.priority) == (P.VXLAN_L2, prio(P.VXLAN_L2, 'arriving'))]
+
+
+def test_at_most_reads_at_once_tables_are_read_and_the_others_wait_their_turn(monkeypatch):
+    """A replica taking hundreds of switches over reads their tables a few at
+    a time: 333 reads at once decoded 333 x 200 flows in each turn of the
+    event loop and stalled it (3 replicas, 1,000 hypervisors, bench.scale).
+    A read ended, dropped, or unanswered for READ_STALE_SECONDS frees its place."""
+    import controller.switch.reconciler as reconciler
+    now = [1000.0]
+    monkeypatch.setattr(reconciler, 'READS_AT_ONCE', 2)
+    monkeypatch.setattr(reconciler.time, 'monotonic', lambda: now[0])
+    rec = Reconciler()
+    dps = [FakeDatapath(d) for d in range(1, 6)]
+    for dp in dps:
+        rec.start_sync(dp)
+    asked = [dp.id for dp in dps if dp.sent]
+    assert asked == [1, 2]
+    assert rec.on_flow_stats(dps[0], [], False, dps[0].sent[-1].xid)     # 1 read: 3 starts
+    assert [dp.id for dp in dps if dp.sent] == [1, 2, 3]
+    rec.forget(2)                                                        # 2 gone: 4 starts
+    assert [dp.id for dp in dps if dp.sent] == [1, 2, 3, 4]
+    rec.start_sync(dps[2])                  # read 3 again: it waits behind 5
+    assert len(dps[2].sent) == 1 and dps[4].sent
+    now[0] += reconciler.READ_STALE_SECONDS             # 4 and 5 never answer
+    rec.start_sync(dps[1])
+    assert len(dps[2].sent) == 2 and len(dps[1].sent) == 2
+    assert not any(rec.is_synced(d) for d in (2, 3, 4, 5))

@@ -87,6 +87,9 @@ class FakeEtcd:
         del self.keys[key]
         return True
 
+    def delete_all(self, items):
+        return [self.delete(key, mod_revision) for key, mod_revision in items]
+
 
 SWITCHES = set(range(1, 7))
 
