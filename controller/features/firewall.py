@@ -23,11 +23,10 @@ from controller import addresses, protocols
 from controller.state import model
 from controller.compile.feature import Feature, declare
 from controller.features import firewall_carrier, firewall_words, security_groups  # noqa: F401 - its routes
-from controller.features import firewall_log, firewall_pairs, firewall_stateless
+from controller.features import firewall_changes, firewall_log, firewall_pairs, firewall_stateless
 from controller.features import firewall_v6 as V6
 from controller.features.firewall_v6 import FAMILY, ethertype
 from controller.compile.flows import address_match, flow, goto, reuse
-from controller.state.inventory import placed
 
 COOKIE = P.OWNERS['firewall'] << P.COOKIE_OWNER_SHIFT     # every firewall flow's cookie
 COOKIE_MASK = 0xff << P.COOKIE_OWNER_SHIFT                 # carries this owner byte
@@ -323,72 +322,9 @@ def rule_counters(inv, desired, replies):
     return totals
 
 
-# ---- change rules (see controller.compile.dirty) ---------------------------------------
-def port_changed(inv, change, marks):
-    """A port changed: every clause-1 flow of a host it is or was on if that
-    host's rules can change; its addresses' clauses on the hosts with a rule
-    naming one of its groups (or their zones) if its addresses or groups
-    changed. (Its own pieces, ``('port', id)``, the core marks.)"""
-    _, _, old, new = change
-    records = [r for r in (old, new) if r is not None]
-    for name in set().union(*map(placed, records)):
-        if _rules_may_change(inv, name, records, marks.ports_changed):
-            marks.add(name, ('clause1',))
-    if old is None or new is None or old.ips != new.ips \
-            or old.allowed_address_pairs != new.allowed_address_pairs \
-            or old.security_groups != new.security_groups:
-        naming = hosts_naming(inv, set().union(*(r.security_groups for r in records)))
-        for ip in set().union(*map(model.member_addresses, records)):
-            for name in naming:
-                marks.add(name, ('clause1', ip))
-
-
-def group_changed(inv, change, marks):
-    """A group changed (its rules, its zone): its vNICs and the clause-1 flows
-    of their hosts; every host's clause-1 flows if its members' standing as a
-    remote zone changed."""
-    _, key, old, new = change
-    members = inv.ports_in_group(key)
-    for port in members:
-        for name in placed(port):
-            marks.add(name, ('port', port.id))
-            marks.add(name, ('clause1',))
-    if members and (old is None or new is None or old.zone != new.zone):
-        marks.add('*', ('clause1',))
-
-
-def _rules_may_change(inv, host_name, records, ports_changed):
-    """Whether a port's change can change the host's rules (those of its vNICs
-    with port security, whose remote groups its clause-1 flows list): not when
-    the host's vNICs that this batch left alone (``ports_changed``: the ports
-    it changed) are in every group the port was or is in (a vNIC bound beside
-    others of its groups recompiles no clause-1 flow)."""
-    groups = {g for r in records if r.port_security_enabled for g in r.security_groups}
-    if not groups:
-        return False
-    held = set()
-    for port in inv.local_ports(host_name) + inv.arriving_ports(host_name):
-        if port.id not in ports_changed and port.port_security_enabled:
-            held.update(port.security_groups)
-    return not groups <= held
-
-
-def hosts_naming(inv, group_ids):
-    """Names of the hosts whose vNICs have a rule naming one of the groups, or
-    the zone of one, as its remote: the hosts whose clause-1 flows list those
-    groups' member addresses (a port joining or leaving them touches those
-    hosts only, not every one)."""
-    zones = {inv.groups[g].zone for g in group_ids if g in inv.groups} - {'', None}
-    names = set()
-    for group in inv.groups.values():
-        if any(r['remote_group_id'] in group_ids
-               or (r['remote_zone'] and r['remote_zone'] in zones) for r in group.rules):
-            names.update(inv.group_hosts(group.id))
-    return names
-
-
 FEATURE = declare(Feature('firewall', pieces=pieces,
-                          changes={'port': port_changed, 'security_group': group_changed},
+                          changes={'port': firewall_changes.port_changed,
+                                   'security_group': firewall_changes.group_changed},
                           words=firewall_words.WORDS,
                           records={'security_group': model.SecurityGroup},
                           counters=(COOKIE, COOKIE_MASK, rule_counters),

@@ -111,3 +111,36 @@ def test_a_change_no_feature_claims_recompiles_every_switch_whole(service, store
     inv = Inventory.from_store(store)
     marked = dirty(inv, [('nobodys', 'k', None, object())], features=[])
     assert marked.hosts() is None and marked.of('hv1') is None and marked.of_tors() is None
+
+
+def test_a_port_joining_a_group_marks_its_address_where_a_rule_names_the_group_or_its_zone(
+        service, store):
+    """Only the hosts with a vNIC whose group names the new port's group (by id
+    or by zone) as remote get the port's address clause; the others nothing."""
+    from controller.features.security_groups import SecurityGroups
+    groups = SecurityGroups(service)
+    web = groups.create_group({'name': 'web', 'zone': 'front', 'rules': []})
+    by_id = groups.create_group({'name': 'by-id', 'rules': [
+        {'direction': 'ingress', 'remote_group_id': web.id}]})
+    by_zone = groups.create_group({'name': 'by-zone', 'rules': [
+        {'direction': 'ingress', 'remote_zone': 'front'}]})
+    other = groups.create_group({'name': 'other', 'rules': [
+        {'direction': 'ingress', 'remote_zone': 'back'}]})
+    net = service.create_network({'name': 'n', 'kind': 'vxlan'})
+    for n, group in enumerate((by_id, by_zone, other), 1):
+        add_hv(service, 'hv%d' % n, n)
+        service.create_port({'network_id': net.id, 'mac': '02:00:00:00:00:%02x' % n,
+                             'ips': ['10.0.0.%d' % n], 'device': 'tapvm%d' % n,
+                             'host': 'hv%d' % n, 'security_groups': [group.id]})
+        service.bind('hv%d' % n, {'tapvm%d' % n: 1})
+    add_hv(service, 'hv4', 4)
+    inv = Inventory.from_store(store)
+    changes = []
+    store.watch(changes.extend)
+    service.create_port({'network_id': net.id, 'mac': '02:00:00:00:00:09', 'ips': ['10.0.0.9'],
+                         'device': 'tapvm9', 'host': 'hv4', 'security_groups': [web.id]})
+    inv.apply(changes)
+    marked = dirty(inv, changes, ALL)
+    assert ('clause1', '10.0.0.9') in marked.of('hv1')
+    assert ('clause1', '10.0.0.9') in marked.of('hv2')
+    assert ('clause1', '10.0.0.9') not in marked.of('hv3')

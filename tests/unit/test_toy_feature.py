@@ -126,7 +126,8 @@ def test_loading_one_app_imports_only_its_feature(app):
     name = app.split('.')[1]
     own = ['controller.features.' + m for m in {
         'vlan': ['vlan'], 'vxlan': ['vxlan'],
-        'firewall': ['firewall', 'firewall_carrier', 'firewall_log', 'firewall_pairs',
+        'firewall': ['firewall', 'firewall_carrier', 'firewall_changes', 'firewall_log',
+                     'firewall_pairs',
                      'firewall_sessions', 'firewall_stateless', 'firewall_v6', 'firewall_words',
                      'log_api', 'log_record', 'log_sink',
                      'security_groups']}[name]]
