@@ -17,6 +17,7 @@ import time
 
 from controller.compile import pipeline
 from controller.compile.actions import encode as to_actions
+from controller.switch import oxm
 
 LOG = logging.getLogger(__name__)
 ALL_ONES_64 = 2 ** 64 - 1
@@ -47,12 +48,32 @@ def _serialized(msg):
     return bytes(msg.buf)
 
 
+def ryu_field(ofp, name, value):
+    """(OXM sort key, TLV bytes) of one match field, the steps Ryu's OFPMatch
+    takes for it (normalized, to Ryu's own form and back, serialized)."""
+    n, v, m = ofp.oxm_from_user(*ofp.oxm_normalize_user(name, value))
+    n2, v2, m2 = ofp.oxm_from_user(*ofp.oxm_to_user(n, v, m))
+    buf = bytearray()
+    ofp.oxm_serialize(n2, v2, m2, buf, 0)
+    return (n[0] if isinstance(n, tuple) else n), bytes(buf)
+
+
+def ryu_action(dp, a):
+    """One action as Ryu serializes it."""
+    (action,), _ = to_actions(dp, [a])
+    buf = bytearray()
+    action.serialize(buf, 0)
+    # Ryu leaves a Nicira action's padding to whatever follows it
+    return bytes(buf.ljust(action.len, b'\0'))
+
+
 class Encoder:
     """FlowMods as bytes, byte for byte what Ryu encodes, but assembled from
     parts Ryu encoded once: the FlowMod's fixed fields, each match field with
     its value (a TLV) and each action. A flow new to the controller (a new
     vNIC's, a host's flood list after a move) costs a few concatenations and at
-    most a small Ryu encoding per field value never seen (its MAC, its address)
+    most the encoding of each field value never seen (its MAC, its address:
+    :mod:`controller.switch.oxm`, Ryu for the values that does not take)
     instead of a whole Ryu encoding. A delete is a template with the cookie and
     table filled in: non-strict DELETE by the full cookie, which names exactly
     one flow (the cookie hashes table, priority, match, actions)."""
@@ -95,14 +116,9 @@ class Encoder:
 
     @staticmethod
     def _field(dp, name, value):
-        """(OXM sort key, TLV bytes) of one match field, the steps Ryu's OFPMatch
-        takes for it (normalized, to Ryu's own form and back, serialized)."""
-        ofp = dp.ofproto
-        n, v, m = ofp.oxm_from_user(*ofp.oxm_normalize_user(name, value))
-        n2, v2, m2 = ofp.oxm_from_user(*ofp.oxm_to_user(n, v, m))
-        buf = bytearray()
-        ofp.oxm_serialize(n2, v2, m2, buf, 0)
-        return (n[0] if isinstance(n, tuple) else n), bytes(buf)
+        """(OXM sort key, TLV bytes) of one match field (:mod:`controller.switch.oxm`,
+        else Ryu's own steps)."""
+        return oxm.match_field(dp.ofproto, name, value) or ryu_field(dp.ofproto, name, value)
 
     def _assemble(self, dp, f):
         ofp = dp.ofproto
@@ -124,11 +140,7 @@ class Encoder:
 
     @staticmethod
     def _action(dp, a):
-        (action,), _ = to_actions(dp, [a])
-        buf = bytearray()
-        action.serialize(buf, 0)
-        # Ryu leaves a Nicira action's padding to whatever follows it
-        return bytes(buf.ljust(action.len, b'\0'))
+        return (a[0] == 'set_field' and oxm.set_field(dp.ofproto, *a[1:])) or ryu_action(dp, a)
 
     def _cache(self, cache, key, build):
         value = cache.get(key)
