@@ -7,7 +7,8 @@ from controller.features import vlan, vxlan
 from controller.compile.flows import to_ofctl
 from controller.state.inventory import Inventory
 from controller.compile.pieces import compile_pieces
-from controller.switch.reconciler import Encoder, Reconciler, flow_mod
+from controller.switch.encoder import Encoder, flow_mod
+from controller.switch.reconciler import Reconciler
 from controller.api.views import mappings
 from controller.features.security_groups import SecurityGroups
 from tests.unit.conftest import add_hv, add_port
