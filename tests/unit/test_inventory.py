@@ -70,3 +70,34 @@ def test_a_hosts_lists_are_kept_until_its_ports_or_the_hosts_and_networks_change
     inv.apply([('host', 'hv2', hv('hv2', 2), hv('hv2', 2, role='tor'))])
     assert inv.local_ports('hv2') == []                     # no longer a hypervisor
     same_as_rebuilt(inv)
+
+
+def _hosts_having_walked(inv, network_id):
+    """What hosts_having answers, by its definition: a walk over the network's ports."""
+    ports = inv.network_ports(network_id)
+    return ({p.bound_host for p in ports if inv.is_bound(p)}
+            | {inv.arriving_host(p) for p in ports} - {''})
+
+
+def test_the_hosts_a_network_is_on_follow_binds_moves_and_host_changes():
+    p1, p2 = port(1), port(2, host='hv2', network='n2')
+    inv = inventory([p1, p2])
+    steps = [
+        ('port', 'p3', None, port(3, host='hv2')),                       # bound on hv2
+        ('port', 'p1', p1, replace(p1, migrating_to='hv3', migrating_ofport=7)),   # arriving
+        ('port', 'p3', port(3, host='hv2'), replace(port(3, host='hv2'), ofport=0)),  # unbound
+        ('host', 'hv3', hv('hv3', 3), hv('hv3', 3, role='tor')),        # no hypervisor now
+        ('host', 'hv3', hv('hv3', 3, role='tor'), hv('hv3', 3)),
+        ('port', 'p1', replace(p1, migrating_to='hv3', migrating_ofport=7),
+         replace(p1, bound_host='hv3', ofport=7)),                      # the move done
+        ('port', 'p2', p2, replace(p2, network_id='n1')),               # another network
+        ('network', 'n1', inv.networks['n1'], None),                    # network gone
+    ]
+    seen = []
+    for change in steps:
+        inv.apply([change])
+        for network_id in ('n1', 'n2'):
+            assert inv.hosts_having(network_id) == _hosts_having_walked(inv, network_id)
+        seen.append(sorted(inv.hosts_having('n1')))
+    assert seen == [['hv1', 'hv2'], ['hv1', 'hv2', 'hv3'], ['hv1', 'hv3'], ['hv1'],
+                    ['hv1', 'hv3'], ['hv3'], ['hv2', 'hv3'], []]
