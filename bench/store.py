@@ -1,10 +1,11 @@
 """The cost of the etcd store against SQLite, through the REST API.
 
-Controllers with no switches, one after the other, on loopback: this checkout on
-SQLite (the default, synchronous=FULL), a reference commit's controller on etcd
-("etcd before": by default main before the store's calls moved to etcd's gRPC
-API, i.e. the v3 JSON gateway; checked out into a temporary git worktree, run
-with the same venv) and this checkout's on etcd, each etcd a fresh local 3.4
+Controllers with no switches, one after the other, on loopback: a reference
+commit's controller on SQLite (the default, synchronous=FULL) and on etcd
+("before": by default main before the store's calls moved to etcd's gRPC API,
+i.e. the v3 JSON gateway; checked out into a temporary git worktree, run with
+the same venv), then this checkout's on both ("after"), so that each ratio
+compares one code's two stores; each etcd a fresh local 3.4
 member started here (it fsyncs its WAL at each commit too). For each: port
 creation one at a time (one client, then 8 client processes, 100 ports stored)
 and bulk creation of 1,000 ports in one request (median of 3), side by side;
@@ -146,14 +147,14 @@ def main(argv=None):
     exit_on_sigterm()        # a kill stops what it started, as Ctrl-C does
     tmp = tempfile.mkdtemp(prefix='vnetsec-bench-store-')
     ref_dir = os.path.join(tmp, 'reference')
-    runs = {'sqlite': [], 'before': [], 'after': []}
+    runs = {'sqlite before': [], 'before': [], 'sqlite': [], 'after': []}
     floors = []
     try:
         reference_checkout(args.reference, ref_dir)
         for n in range(args.rounds):
-            for name, source, etcd in (('sqlite', ROOT, False), ('before', ref_dir, True),
-                                       ('after', ROOT, True)):
-                workdir = '%s/%s%d' % (tmp, name, n)
+            for name, source, etcd in (('sqlite before', ref_dir, False), ('before', ref_dir, True),
+                                       ('sqlite', ROOT, False), ('after', ROOT, True)):
+                workdir = '%s/%s%d' % (tmp, name.replace(' ', '-'), n)
                 attempt(runs[name], measure, source, workdir, args.seconds,
                         etcd and workdir + '-etcd')
             attempt(floors, floor, '%s/floor%d' % (tmp, n))
@@ -161,24 +162,25 @@ def main(argv=None):
         subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', ref_dir],
                        capture_output=True)
         subprocess.run(['rm', '-rf', tmp])
-    s, b, a = (medians(runs[name]) for name in ('sqlite', 'before', 'after'))
+    sb, b, s, a = (medians(runs[name]) for name in ('sqlite before', 'before', 'sqlite', 'after'))
     print('Store cost through the REST API, controller with no switches, loopback, '
           'same run (%.0f s per rate, median of %d)' % (args.seconds, args.rounds))
-    print('  %-44s %10s %10s %10s %8s %8s' % ('', 'SQLite', 'etcd', 'etcd', 'before/', 'after/'))
-    print('  %-44s %10s %10s %10s %8s %8s' % ('', '', 'before', 'after', 'SQLite', 'SQLite'))
+    print('  %-44s %21s %21s %17s' % ('', 'before', 'after', 'etcd / SQLite'))
+    print('  %-44s %10s %10s %10s %10s %8s %8s' % ('', 'SQLite', 'etcd', 'SQLite', 'etcd',
+                                                  'before', 'after'))
     for key, what in (('one', 'POST /v1/ports one at a time, 1 client'),
                       ('eight', 'POST /v1/ports one at a time, 8 clients')):
-        print('  %-44s %7.2f ms %7.2f ms %7.2f ms %7.2fx %7.2fx' % (
-            what + ' (per port)', 1000 / s[key], 1000 / b[key], 1000 / a[key],
-            s[key] / b[key], s[key] / a[key]))
-    print('  %-44s %8.3f s %8.3f s %8.3f s %7.2fx %7.2fx' % (
-        'POST /v1/ports, 1,000 ports in one request', s['bulk'], b['bulk'], a['bulk'],
-        b['bulk'] / s['bulk'], a['bulk'] / s['bulk']))
+        print('  %-44s %7.2f ms %7.2f ms %7.2f ms %7.2f ms %7.2fx %7.2fx' % (
+            what + ' (per port)', 1000 / sb[key], 1000 / b[key], 1000 / s[key], 1000 / a[key],
+            sb[key] / b[key], s[key] / a[key]))
+    print('  %-44s %8.3f s %8.3f s %8.3f s %8.3f s %7.2fx %7.2fx' % (
+        'POST /v1/ports, 1,000 ports in one request', sb['bulk'], b['bulk'], s['bulk'],
+        a['bulk'], b['bulk'] / sb['bulk'], a['bulk'] / s['bulk']))
     sqlite_ms, commit_ms = (statistics.median(f[i] for f in floors) if floors else float('nan')
                             for i in (0, 1))
     rest_ms = 1000 / s['one']
     bound = rest_ms - sqlite_ms + commit_ms
-    print('  (etcd before: %s)' % args.reference)
+    print('  (before: %s)' % args.reference)
     print('Floor, same run, in process: a port created by the service on SQLite %.2f ms; '
           "etcd's commit of a port's Txn, direct gRPC call %.2f ms" % (sqlite_ms, commit_ms))
     print('  a REST write on etcd >= %.2f - %.2f + %.2f = %.2f ms = %.2fx SQLite\'s (aim 1.50x)'
