@@ -196,6 +196,7 @@ class Core(RyuApp, Running):
         self.mastership.watchdog = watch_replica(self.mastership, woken, hub.spawn, hub.sleep)
         while True:
             woken.clear()
+            started = self.mastership.clock()
             try:
                 for request in self.mastership.tick():
                     self._send_role(*request)
@@ -206,8 +207,9 @@ class Core(RyuApp, Running):
                     self.engine.wake()
             except Exception:                          # keep the loop alive, loudly
                 LOG.exception('mastership round failed')
-            if not self.mastership.again:
-                woken.wait(self.mastership.interval)
+            pause = self.mastership.pause(started)
+            if pause:
+                woken.wait(pause)
 
     def _send_role(self, dpid, role, generation):
         """Tell the switch our role; a new master reads its flows (the reconcile

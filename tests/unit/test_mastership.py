@@ -258,6 +258,19 @@ def test_a_lost_claim_asks_for_another_round_at_once():
     assert not b.again
 
 
+def test_the_next_round_comes_an_interval_after_the_last_began_not_after_it_ended():
+    """A round slowed by a busy loop does not push the lease's renewal later."""
+    clock, etcd, replicas = cluster('a')
+    a = replicas['a']
+    started = clock.now
+    a.tick()
+    assert a.pause(started) == a.interval == 0.5
+    clock.now += 0.3                                   # the round took 0.3 s
+    assert abs(a.pause(started) - 0.2) < 1e-9
+    clock.now += 0.9                                   # ... or longer than the interval
+    assert a.pause(started) == 0.0
+
+
 def test_a_frozen_replica_stops_mastering_by_its_own_clock_and_steps_down_on_waking():
     clock, etcd, replicas = cluster('ab')
     rounds(clock, replicas)
