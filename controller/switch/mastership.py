@@ -90,16 +90,6 @@ class SoleController:
     shared = False
     name = ''
 
-    def pause(self, round_started):
-        """Seconds until the next round: none if a claim was lost, else what is
-        left of the interval since ``round_started``. The round's own time
-        counts: waiting a whole interval after a round that a busy loop slowed
-        to 0.86 s put renewals 1.39 s apart on a 2 s lease (3 replicas, 300
-        simulated hypervisors, a loaded machine), and every lease lapsed."""
-        if self.again:
-            return 0.0
-        return max(0.0, self.interval - (self.clock() - round_started))
-
     def is_master(self, dpid):
         return True
 
