@@ -38,13 +38,20 @@ def placed(port):
     return {port.bound_host, port.migrating_to} - {''}
 
 
+def _bound_at(port):
+    """The host the port is bound on (an OpenFlow port there), or ''."""
+    return port.bound_host if port.ofport > 0 else ''
+
+
+def _arriving_at(port):
+    """The host the port is migrating to (programmed ahead of the move), or ''."""
+    moving = port.migrating_ofport and port.bound_host != port.migrating_to
+    return port.migrating_to if moving else ''
+
+
 def _network_places(port):
-    """The hosts a port puts its network on if they are hypervisors: bound
-    there (an OpenFlow port), or arriving there (programmed ahead of a move)."""
-    out = {port.bound_host} if port.ofport > 0 else set()
-    if port.migrating_ofport and port.bound_host != port.migrating_to:
-        out.add(port.migrating_to)
-    return out - {''}
+    """The hosts a port puts its network on, if they are hypervisors."""
+    return {_bound_at(port), _arriving_at(port)} - {''}
 
 
 def _count(counts, key, items, step):
@@ -223,14 +230,15 @@ class Inventory:
 
     def arriving_host(self, port):
         """The hypervisor a port is being migrated to (programmed ahead), or ''."""
-        host = self.hosts.get(port.migrating_to)
-        moving = (port.migrating_ofport and port.bound_host != port.migrating_to
-                  and host is not None and host.role == 'hypervisor')
-        return port.migrating_to if moving else ''
+        name = _arriving_at(port)
+        return name if self._is_hypervisor(name) else ''
 
     def is_bound(self, port):
-        host = self.hosts.get(port.bound_host)
-        return bool(host and host.role == 'hypervisor' and port.ofport > 0)
+        return self._is_hypervisor(_bound_at(port))
+
+    def _is_hypervisor(self, name):
+        host = self.hosts.get(name)
+        return host is not None and host.role == 'hypervisor'
 
     def hypervisors(self):
         return [h for h in self.hosts.values() if h.role == 'hypervisor']
@@ -284,8 +292,7 @@ class Inventory:
         def build():
             if network_id not in self.networks:
                 return set()
-            return {name for name in self._network_hosts.get(network_id, ())
-                    if name in self.hosts and self.hosts[name].role == 'hypervisor'}
+            return set(filter(self._is_hypervisor, self._network_hosts.get(network_id, ())))
         return self.memo(('hosts-having', network_id), build)
 
     def bound_ports(self, network_id):
