@@ -58,34 +58,31 @@ class ClusterKV:
         """``create`` for each (key, value), a Txn of nested Txns per ``chunk``:
         one round trip for a start-up's hundreds of claims (one by one they
         outlast the lease). The revisions in order, None where the key existed."""
-        out = []
-        for start in range(0, len(items), chunk):
-            answer = self._post('kv/txn', {'compare': [], 'failure': [], 'success': [
-                {'request_txn': {
-                    'compare': [{'key': b64(key), 'target': 'CREATE', 'result': 'EQUAL',
-                                 'create_revision': 0}],
-                    'success': [{'request_put': {'key': b64(key),
-                                                 'value': b64(json.dumps(value)),
-                                                 'lease': lease}}]}}
-                for key, value in items[start:start + chunk]]})
-            revision = int(answer['header']['revision'])
-            out += [revision if r.get('response_txn', {}).get('succeeded') else None
-                    for r in answer.get('responses', [])]
-        return out
+        return [revision if done else None for revision, done in self._guarded_each(
+            [({'key': b64(key), 'target': 'CREATE', 'result': 'EQUAL', 'create_revision': 0},
+              {'request_put': {'key': b64(key), 'value': b64(json.dumps(value)),
+                               'lease': lease}})
+             for key, value in items], chunk)]
 
     def delete_all(self, items, chunk=CREATES_PER_TXN):
-        """Delete each key (key, mod_revision) still at that revision, a Txn of nested Txns per
-        ``chunk``: a replica giving 170 switches up one by one spent its round
-        waiting for etcd, past its lease (1,000 hypervisors, loaded loop).
-        True where deleted, in order."""
+        """Delete each key (key, mod_revision) still at that revision, as
+        ``create_all`` creates: a replica giving 170 switches up one by one spent
+        its round waiting for etcd, past its lease (1,000 hypervisors, loaded
+        loop). True where deleted, in order."""
+        return [done for _, done in self._guarded_each(
+            [({'key': b64(key), 'target': 'MOD', 'result': 'EQUAL',
+               'mod_revision': mod_revision}, {'request_delete_range': {'key': b64(key)}})
+             for key, mod_revision in items], chunk)]
+
+    def _guarded_each(self, guarded, chunk):
+        """Each (compare, request) of ``guarded`` as a Txn of its own, nested in one
+        Txn per ``chunk``: [(the revision after it, whether it was done)], in order."""
         out = []
-        for start in range(0, len(items), chunk):
+        for start in range(0, len(guarded), chunk):
             answer = self._post('kv/txn', {'compare': [], 'failure': [], 'success': [
-                {'request_txn': {
-                    'compare': [{'key': b64(key), 'target': 'MOD', 'result': 'EQUAL',
-                                 'mod_revision': mod_revision}],
-                    'success': [{'request_delete_range': {'key': b64(key)}}]}}
-                for key, mod_revision in items[start:start + chunk]]})
-            out += [bool(r.get('response_txn', {}).get('succeeded'))
+                {'request_txn': {'compare': [compare], 'success': [request]}}
+                for compare, request in guarded[start:start + chunk]]})
+            revision = int(answer['header']['revision'])
+            out += [(revision, bool(r.get('response_txn', {}).get('succeeded')))
                     for r in answer.get('responses', [])]
         return out

@@ -78,9 +78,10 @@ class Reconciler:
         self._next_reads()
 
     def _next_reads(self):
-        """Start the waiting reads there is room for (a read unanswered for
-        ``READ_STALE_SECONDS`` holds no place: a switch that never answers
-        must not hold the others back)."""
+        """Start the waiting reads there is room for; run whenever a read
+        starts, ends or is dropped. A read unanswered for ``READ_STALE_SECONDS``
+        counts as no place then: a switch that never answers must not hold the
+        others back."""
         if not self._queued:
             return
         now = time.monotonic()
